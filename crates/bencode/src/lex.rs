@@ -1,0 +1,279 @@
+//! The lexical layer: integers and byte strings, parsed with nom's streaming combinators.
+//!
+//! Both the value-tree decoder and the serde deserializer call these. Each function takes the
+//! whole input and the offset of the token, so errors carry absolute byte offsets, and returns the
+//! token with the offset just past it. Streaming combinators make "the input ran out" a distinct
+//! outcome ([`ErrorKind::UnexpectedEnd`]), which is what lets callers decode from sockets.
+
+use nom::character::streaming::{char, digit1};
+use nom::combinator::opt;
+use nom::Parser;
+
+use crate::error::{Error, ErrorKind, Result};
+
+type NomError<'a> = nom::error::Error<&'a [u8]>;
+
+/// Where a nom failure happened, as an absolute offset, given the slice nom was handed at `base`.
+fn failure_offset(input_len: usize, remaining: &[u8]) -> usize {
+    input_len - remaining.len()
+}
+
+fn unexpected_end(needed: nom::Needed, offset: usize) -> Error {
+    let needed = match needed {
+        nom::Needed::Size(n) => Some(n.get()),
+        nom::Needed::Unknown => None,
+    };
+    Error::at(ErrorKind::UnexpectedEnd { needed }, offset)
+}
+
+/// Parses `i<digits>e` at `start` (where `input[start] == b'i'`).
+/// Returns the integer and the offset just past the `e`.
+pub(crate) fn integer(input: &[u8], start: usize) -> Result<(i64, usize)> {
+    debug_assert_eq!(input.get(start), Some(&b'i'));
+    let body = &input[start + 1..];
+    let (after_sign, minus) = opt(char::<_, NomError<'_>>('-'))
+        .parse(body)
+        .map_err(|e| nom_failure(e, input, start))?;
+    let digits_at = failure_offset(input.len(), after_sign);
+    let (after_digits, digits) = match digit1::<_, NomError<'_>>(after_sign) {
+        Ok(ok) => ok,
+        Err(nom::Err::Incomplete(needed)) => return Err(unexpected_end(needed, input.len())),
+        Err(_) => {
+            return Err(match after_sign.first() {
+                Some(b'e') => Error::at(ErrorKind::EmptyInteger, start),
+                Some(&found) => Error::at(
+                    ErrorKind::UnexpectedByte { found, expected: "a digit" },
+                    digits_at,
+                ),
+                None => unexpected_end(nom::Needed::new(1), input.len()),
+            })
+        }
+    };
+    if digits.len() > 1 && digits[0] == b'0' {
+        return Err(Error::at(ErrorKind::LeadingZero, start));
+    }
+    if minus.is_some() && digits == b"0" {
+        return Err(Error::at(ErrorKind::NegativeZero, start));
+    }
+    let value = digits_to_i64(digits, minus.is_some())
+        .ok_or_else(|| Error::at(ErrorKind::IntegerOverflow, start))?;
+    // digit1 stopped at a non-digit (it reports Incomplete at the end of input), so one byte is here.
+    let end_at = failure_offset(input.len(), after_digits);
+    match after_digits[0] {
+        b'e' => Ok((value, end_at + 1)),
+        found => Err(Error::at(
+            ErrorKind::UnexpectedByte { found, expected: "`e` ending the integer" },
+            end_at,
+        )),
+    }
+}
+
+/// Accumulates negatively so that `i64::MIN` parses without overflow.
+fn digits_to_i64(digits: &[u8], negative: bool) -> Option<i64> {
+    if digits.len() > 19 {
+        return None;
+    }
+    let mut acc: i64 = 0;
+    for &d in digits {
+        acc = acc.checked_mul(10)?.checked_sub(i64::from(d - b'0'))?;
+    }
+    if negative {
+        Some(acc)
+    } else {
+        acc.checked_neg()
+    }
+}
+
+/// Parses `<length>:<bytes>` at `start` (where `input[start]` is a digit).
+/// Returns the borrowed bytes and the offset just past them.
+pub(crate) fn byte_string(input: &[u8], start: usize) -> Result<(&[u8], usize)> {
+    let (data_at, length) = string_header(input, start)?;
+    let available = input.len() - data_at;
+    if length > available as u64 {
+        return Err(Error::at(ErrorKind::StringPastEnd { length, available }, start));
+    }
+    let end = data_at + length as usize;
+    Ok((&input[data_at..end], end))
+}
+
+/// Parses the `<length>:` header of a byte string; returns the offset of the data and its length.
+fn string_header(input: &[u8], start: usize) -> Result<(usize, u64)> {
+    let (after_digits, digits) = digit1::<_, NomError<'_>>(&input[start..])
+        .map_err(|e| nom_failure(e, input, start))?;
+    if digits.len() > 1 && digits[0] == b'0' {
+        return Err(Error::at(ErrorKind::LengthLeadingZero, start));
+    }
+    let length = digits_to_u64(digits).ok_or_else(|| Error::at(ErrorKind::LengthOverflow, start))?;
+    let (after_colon, _) = char::<_, NomError<'_>>(':').parse(after_digits).map_err(|e| match e {
+        nom::Err::Incomplete(needed) => unexpected_end(needed, input.len()),
+        _ => Error::at(
+            ErrorKind::UnexpectedByte {
+                found: after_digits[0],
+                expected: "`:` after a byte string length",
+            },
+            failure_offset(input.len(), after_digits),
+        ),
+    })?;
+    if usize::try_from(length).is_err() {
+        return Err(Error::at(ErrorKind::LengthOverflow, start));
+    }
+    Ok((failure_offset(input.len(), after_colon), length))
+}
+
+fn digits_to_u64(digits: &[u8]) -> Option<u64> {
+    if digits.len() > 20 {
+        return None;
+    }
+    digits
+        .iter()
+        .try_fold(0u64, |acc, &d| acc.checked_mul(10)?.checked_add(u64::from(d - b'0')))
+}
+
+/// Maps a nom failure on `input[start..]` (or a suffix of it) to our error.
+fn nom_failure(e: nom::Err<NomError<'_>>, input: &[u8], start: usize) -> Error {
+    match e {
+        nom::Err::Incomplete(needed) => unexpected_end(needed, input.len()),
+        nom::Err::Error(inner) | nom::Err::Failure(inner) => {
+            let at = failure_offset(input.len(), inner.input).max(start);
+            match input.get(at) {
+                Some(&found) => Error::at(ErrorKind::UnexpectedByte { found, expected: "a digit" }, at),
+                None => unexpected_end(nom::Needed::new(1), at),
+            }
+        }
+    }
+}
+
+/// Skips one complete value starting at `start` without building anything; returns the offset
+/// just past it. Nesting is bounded by `max_depth` and dictionary keys are checked as in decoding.
+pub(crate) fn skip_value(input: &[u8], start: usize, depth: usize, opts: &crate::DecodeOptions) -> Result<usize> {
+    match input.get(start) {
+        None => Err(unexpected_end(nom::Needed::new(1), start)),
+        Some(b'i') => integer(input, start).map(|(_, end)| end),
+        Some(b'0'..=b'9') => byte_string(input, start).map(|(_, end)| end),
+        Some(b'l') => {
+            let depth = enter(depth, opts, start)?;
+            let mut pos = start + 1;
+            loop {
+                match input.get(pos) {
+                    Some(b'e') => return Ok(pos + 1),
+                    _ => pos = skip_value(input, pos, depth, opts)?,
+                }
+            }
+        }
+        Some(b'd') => {
+            let depth = enter(depth, opts, start)?;
+            let mut keys = KeyOrderCheck::default();
+            let mut pos = start + 1;
+            loop {
+                match input.get(pos) {
+                    Some(b'e') => return keys.finish(pos + 1),
+                    _ => {
+                        let (key, after_key) = dict_key(input, pos)?;
+                        keys.push(key, pos, opts)?;
+                        pos = skip_value(input, after_key, depth, opts)?;
+                    }
+                }
+            }
+        }
+        Some(&found) => Err(Error::at(ErrorKind::UnexpectedByte { found, expected: "a value" }, start)),
+    }
+}
+
+/// Checks one more level of nesting against the limit; returns the new depth.
+pub(crate) fn enter(depth: usize, opts: &crate::DecodeOptions, at: usize) -> Result<usize> {
+    if depth >= opts.max_depth {
+        Err(Error::at(ErrorKind::DepthLimit { limit: opts.max_depth }, at))
+    } else {
+        Ok(depth + 1)
+    }
+}
+
+/// Parses a dictionary key at `pos`: it must be a byte string.
+pub(crate) fn dict_key(input: &[u8], pos: usize) -> Result<(&[u8], usize)> {
+    match input.get(pos) {
+        Some(b'0'..=b'9') => byte_string(input, pos),
+        Some(_) => Err(Error::at(ErrorKind::NonStringKey, pos)),
+        None => Err(unexpected_end(nom::Needed::new(1), pos)),
+    }
+}
+
+/// The end-of-input error for a peek at `pos` that found nothing.
+pub(crate) fn end_at(pos: usize) -> Error {
+    unexpected_end(nom::Needed::new(1), pos)
+}
+
+/// Tracks the keys of one dictionary: strict mode demands strictly increasing keys; lenient mode
+/// accepts any order but still rejects duplicates (checked once at the end, only if order broke).
+#[derive(Default)]
+pub(crate) struct KeyOrderCheck<'a> {
+    previous: Option<&'a [u8]>,
+    /// Every key with its offset, kept only once the order has broken in lenient mode.
+    unsorted: Option<Vec<(&'a [u8], usize)>>,
+    seen: Vec<(&'a [u8], usize)>,
+}
+
+impl<'a> KeyOrderCheck<'a> {
+    pub(crate) fn push(&mut self, key: &'a [u8], at: usize, opts: &crate::DecodeOptions) -> Result<()> {
+        if let Some(previous) = self.previous {
+            if key <= previous && self.unsorted.is_none() {
+                if key == previous {
+                    return Err(Error::at(ErrorKind::DuplicateKey { key: key.to_vec() }, at));
+                }
+                if !opts.lenient {
+                    return Err(Error::at(ErrorKind::UnsortedKey { key: key.to_vec() }, at));
+                }
+                self.unsorted = Some(std::mem::take(&mut self.seen));
+            }
+        }
+        match &mut self.unsorted {
+            Some(all) => all.push((key, at)),
+            // Remember keys cheaply until the order breaks: only then are they all needed.
+            None if opts.lenient => self.seen.push((key, at)),
+            None => {}
+        }
+        self.previous = Some(key);
+        Ok(())
+    }
+
+    /// Finishes the dictionary, reporting a duplicate key if the lenient path saw one.
+    pub(crate) fn finish(self, end: usize) -> Result<usize> {
+        if let Some(mut all) = self.unsorted {
+            all.sort_unstable_by(|a, b| a.0.cmp(b.0).then(a.1.cmp(&b.1)));
+            if let Some(pair) = all.windows(2).find(|w| w[0].0 == w[1].0) {
+                return Err(Error::at(ErrorKind::DuplicateKey { key: pair[1].0.to_vec() }, pair[1].1));
+            }
+        }
+        Ok(end)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_parse_across_the_whole_i64_range() {
+        assert_eq!(integer(b"i0e", 0).unwrap(), (0, 3));
+        assert_eq!(integer(b"i-9223372036854775808e", 0).unwrap().0, i64::MIN);
+        assert_eq!(integer(b"i9223372036854775807e", 0).unwrap().0, i64::MAX);
+        assert_eq!(
+            integer(b"i9223372036854775808e", 0).unwrap_err().kind(),
+            &ErrorKind::IntegerOverflow
+        );
+    }
+
+    #[test]
+    fn byte_string_borrows_its_bytes() {
+        let input = b"xx4:spam";
+        let (bytes, end) = byte_string(input, 2).unwrap();
+        assert_eq!(bytes, b"spam");
+        assert_eq!(end, 8);
+        assert!(std::ptr::eq(bytes.as_ptr(), input[4..].as_ptr()));
+    }
+
+    #[test]
+    fn truncated_length_prefix_is_incomplete() {
+        assert!(byte_string(b"12", 0).unwrap_err().is_incomplete());
+        assert!(byte_string(b"3:ab", 0).unwrap_err().is_incomplete());
+    }
+}

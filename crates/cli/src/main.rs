@@ -1,0 +1,2 @@
+//! `bt`: the torrentkit command line.
+fn main() {}

@@ -1,0 +1,4 @@
+//! A BitTorrent tracker (HTTP and UDP) as a library.
+//!
+//! **Not implemented yet**: this crate reserves its name and place in the workspace and exports
+//! nothing. See its README for what it will hold.

@@ -1,0 +1,2 @@
+//! The build system: `cargo xtask ci | interop | bench`.
+fn main() {}
