@@ -20,7 +20,10 @@ pub fn from_bytes<'de, T: Deserialize<'de>>(input: &'de [u8]) -> Result<T> {
 }
 
 /// Deserializes a `T` from bencode occupying all of `input`, with the given options.
-pub fn from_bytes_with<'de, T: Deserialize<'de>>(input: &'de [u8], options: &DecodeOptions) -> Result<T> {
+pub fn from_bytes_with<'de, T: Deserialize<'de>>(
+    input: &'de [u8],
+    options: &DecodeOptions,
+) -> Result<T> {
     let mut de = Deserializer::new(input, options.clone());
     let value = T::deserialize(&mut de)?;
     de.end()?;
@@ -29,7 +32,10 @@ pub fn from_bytes_with<'de, T: Deserialize<'de>>(input: &'de [u8], options: &Dec
 
 /// Deserializes a `T` from the start of `input`, which may continue after it (a ut_metadata
 /// message carries raw data after its dictionary) or end too early (a partial read).
-pub fn from_bytes_prefix<'de, T: Deserialize<'de>>(input: &'de [u8], options: &DecodeOptions) -> Result<Status<T>> {
+pub fn from_bytes_prefix<'de, T: Deserialize<'de>>(
+    input: &'de [u8],
+    options: &DecodeOptions,
+) -> Result<Status<T>> {
     let mut de = Deserializer::new(input, options.clone());
     let result = T::deserialize(&mut de).map(|value| (value, de.pos));
     incomplete_as_status(result)
@@ -50,7 +56,12 @@ pub struct Deserializer<'de> {
 impl<'de> Deserializer<'de> {
     /// A deserializer positioned at the start of `input`.
     pub fn new(input: &'de [u8], options: DecodeOptions) -> Self {
-        Self { input, pos: 0, depth: 0, options }
+        Self {
+            input,
+            pos: 0,
+            depth: 0,
+            options,
+        }
     }
 
     /// How many bytes have been consumed so far.
@@ -68,7 +79,10 @@ impl<'de> Deserializer<'de> {
     }
 
     fn peek(&self) -> Result<u8> {
-        self.input.get(self.pos).copied().ok_or_else(|| lex::end_at(self.pos))
+        self.input
+            .get(self.pos)
+            .copied()
+            .ok_or_else(|| lex::end_at(self.pos))
     }
 
     fn parse_int(&mut self) -> Result<i64> {
@@ -107,7 +121,13 @@ impl<'de> Deserializer<'de> {
             Some(b'l') => "a list",
             Some(b'd') => "a dictionary",
             Some(&found) => {
-                return Error::at(ErrorKind::UnexpectedByte { found, expected: "a value" }, self.pos)
+                return Error::at(
+                    ErrorKind::UnexpectedByte {
+                        found,
+                        expected: "a value",
+                    },
+                    self.pos,
+                )
             }
             None => return lex::end_at(self.pos),
         };
@@ -125,8 +145,13 @@ impl<'de> Deserializer<'de> {
         let saved_depth = self.depth;
         self.depth = lex::enter(self.depth, &self.options, start)?;
         self.pos += 1;
-        let mut access = ListAccess { de: self, done: false };
-        let value = visitor.visit_seq(&mut access).map_err(|e: Error| e.with_offset_if_missing(start))?;
+        let mut access = ListAccess {
+            de: self,
+            done: false,
+        };
+        let value = visitor
+            .visit_seq(&mut access)
+            .map_err(|e: Error| e.with_offset_if_missing(start))?;
         if !access.done {
             access.expect_end("the end of the list")?;
         }
@@ -139,8 +164,14 @@ impl<'de> Deserializer<'de> {
         let saved_depth = self.depth;
         self.depth = lex::enter(self.depth, &self.options, start)?;
         self.pos += 1;
-        let mut access = DictAccess { de: self, order: KeyOrderCheck::default(), done: false };
-        let value = visitor.visit_map(&mut access).map_err(|e: Error| e.with_offset_if_missing(start))?;
+        let mut access = DictAccess {
+            de: self,
+            order: KeyOrderCheck::default(),
+            done: false,
+        };
+        let value = visitor
+            .visit_map(&mut access)
+            .map_err(|e: Error| e.with_offset_if_missing(start))?;
         if !access.done {
             // The visitor stopped early (it knew all it wanted); the rest must still be valid.
             while access.next_key::<de::IgnoredAny>()?.is_some() {
@@ -163,7 +194,13 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
             b'l' => return self.visit_list(visitor),
             b'd' => return self.visit_dict(visitor),
             found => {
-                return Err(Error::at(ErrorKind::UnexpectedByte { found, expected: "a value" }, start))
+                return Err(Error::at(
+                    ErrorKind::UnexpectedByte {
+                        found,
+                        expected: "a value",
+                    },
+                    start,
+                ))
             }
         };
         result.map_err(|e: Error| e.with_offset_if_missing(start))
@@ -174,7 +211,10 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
         match self.parse_int()? {
             0 => visitor.visit_bool(false),
             1 => visitor.visit_bool(true),
-            other => Err(de::Error::invalid_value(de::Unexpected::Signed(other), &"0 or 1")),
+            other => Err(de::Error::invalid_value(
+                de::Unexpected::Signed(other),
+                &"0 or 1",
+            )),
         }
         .map_err(|e: Error| e.with_offset_if_missing(start))
     }
@@ -182,7 +222,9 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
     fn deserialize_i64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         let start = self.pos;
         let i = self.parse_int()?;
-        visitor.visit_i64(i).map_err(|e: Error| e.with_offset_if_missing(start))
+        visitor
+            .visit_i64(i)
+            .map_err(|e: Error| e.with_offset_if_missing(start))
     }
 
     fn deserialize_u64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
@@ -213,11 +255,17 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
     }
 
     fn deserialize_f32<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value> {
-        Err(Error::at(ErrorKind::Unsupported("floating-point numbers"), self.pos))
+        Err(Error::at(
+            ErrorKind::Unsupported("floating-point numbers"),
+            self.pos,
+        ))
     }
 
     fn deserialize_f64<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value> {
-        Err(Error::at(ErrorKind::Unsupported("floating-point numbers"), self.pos))
+        Err(Error::at(
+            ErrorKind::Unsupported("floating-point numbers"),
+            self.pos,
+        ))
     }
 
     fn deserialize_char<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
@@ -227,7 +275,9 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
     fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         let start = self.pos;
         let s = self.parse_str()?;
-        visitor.visit_borrowed_str(s).map_err(|e: Error| e.with_offset_if_missing(start))
+        visitor
+            .visit_borrowed_str(s)
+            .map_err(|e: Error| e.with_offset_if_missing(start))
     }
 
     fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
@@ -237,7 +287,9 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
     fn deserialize_bytes<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         let start = self.pos;
         let b = self.parse_bytes()?;
-        visitor.visit_borrowed_bytes(b).map_err(|e: Error| e.with_offset_if_missing(start))
+        visitor
+            .visit_borrowed_bytes(b)
+            .map_err(|e: Error| e.with_offset_if_missing(start))
     }
 
     fn deserialize_byte_buf<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
@@ -253,11 +305,19 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
         Err(Error::at(ErrorKind::Unsupported("the unit type"), self.pos))
     }
 
-    fn deserialize_unit_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value> {
+    fn deserialize_unit_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value> {
         self.deserialize_unit(visitor)
     }
 
-    fn deserialize_newtype_struct<V: Visitor<'de>>(self, name: &'static str, visitor: V) -> Result<V::Value> {
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value> {
         match name {
             RAW_TOKEN => {
                 let raw = self.skip()?;
@@ -265,7 +325,11 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
             }
             SPANNED_TOKEN => {
                 let start = self.pos;
-                visitor.visit_seq(SpannedAccess { de: self, start, step: 0 })
+                visitor.visit_seq(SpannedAccess {
+                    de: self,
+                    start,
+                    step: 0,
+                })
             }
             _ => visitor.visit_newtype_struct(self),
         }
@@ -330,7 +394,10 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
                     b'e' => self.pos += 1,
                     found => {
                         return Err(Error::at(
-                            ErrorKind::UnexpectedByte { found, expected: "the end of a one-entry enum dictionary" },
+                            ErrorKind::UnexpectedByte {
+                                found,
+                                expected: "the end of a one-entry enum dictionary",
+                            },
                             self.pos,
                         ))
                     }
@@ -366,7 +433,10 @@ impl ListAccess<'_, '_> {
                 self.done = true;
                 Ok(())
             }
-            found => Err(Error::at(ErrorKind::UnexpectedByte { found, expected }, self.de.pos)),
+            found => Err(Error::at(
+                ErrorKind::UnexpectedByte { found, expected },
+                self.de.pos,
+            )),
         }
     }
 }
@@ -448,7 +518,11 @@ impl<'de> de::Deserializer<'de> for KeyDeserializer<'de> {
         self.deserialize_str(visitor)
     }
 
-    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value> {
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value> {
         visitor.visit_newtype_struct(self)
     }
 
@@ -486,7 +560,8 @@ impl<'de> de::SeqAccess<'de> for SpannedAccess<'_, 'de> {
             1 => seed.deserialize(&mut *self.de).map(Some),
             2 => {
                 let raw = &self.de.input[self.start..self.de.pos];
-                seed.deserialize(de::value::BorrowedBytesDeserializer::new(raw)).map(Some)
+                seed.deserialize(de::value::BorrowedBytesDeserializer::new(raw))
+                    .map(Some)
             }
             _ => Ok(None),
         }
@@ -514,7 +589,10 @@ impl<'de> de::VariantAccess<'de> for EnumAccess<'_, 'de> {
     type Error = Error;
 
     fn unit_variant(self) -> Result<()> {
-        Err(Error::at(ErrorKind::Unsupported("a unit variant inside a dictionary"), self.de.pos))
+        Err(Error::at(
+            ErrorKind::Unsupported("a unit variant inside a dictionary"),
+            self.de.pos,
+        ))
     }
 
     fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value> {
@@ -525,7 +603,11 @@ impl<'de> de::VariantAccess<'de> for EnumAccess<'_, 'de> {
         de::Deserializer::deserialize_seq(&mut *self.de, visitor)
     }
 
-    fn struct_variant<V: Visitor<'de>>(self, _fields: &'static [&'static str], visitor: V) -> Result<V::Value> {
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value> {
         de::Deserializer::deserialize_map(&mut *self.de, visitor)
     }
 }

@@ -33,12 +33,18 @@ impl Default for DecodeOptions {
 impl DecodeOptions {
     /// Strict BEP 3 decoding (the default).
     pub fn strict() -> Self {
-        Self { lenient: false, max_depth: DEFAULT_MAX_DEPTH }
+        Self {
+            lenient: false,
+            max_depth: DEFAULT_MAX_DEPTH,
+        }
     }
 
     /// Like [`strict`](Self::strict) but accepting unsorted dictionary keys.
     pub fn lenient() -> Self {
-        Self { lenient: true, ..Self::strict() }
+        Self {
+            lenient: true,
+            ..Self::strict()
+        }
     }
 
     /// Sets the nesting limit.
@@ -125,7 +131,9 @@ impl<'a> ValueParser<'a, '_> {
     fn value(&self, pos: usize, depth: usize) -> Result<(Value<'a>, usize)> {
         let input = self.input;
         match input.get(pos) {
-            Some(b'0'..=b'9') => lex::byte_string(input, pos).map(|(b, end)| (Value::Bytes(b), end)),
+            Some(b'0'..=b'9') => {
+                lex::byte_string(input, pos).map(|(b, end)| (Value::Bytes(b), end))
+            }
             Some(b'i') => lex::integer(input, pos).map(|(i, end)| (Value::Int(i), end)),
             Some(b'l') => {
                 let depth = lex::enter(depth, self.options, pos)?;
@@ -163,9 +171,13 @@ impl<'a> ValueParser<'a, '_> {
                     }
                 }
             }
-            Some(&found) => {
-                Err(Error::at(ErrorKind::UnexpectedByte { found, expected: "a value" }, pos))
-            }
+            Some(&found) => Err(Error::at(
+                ErrorKind::UnexpectedByte {
+                    found,
+                    expected: "a value",
+                },
+                pos,
+            )),
             None => Err(lex::end_at(pos)),
         }
     }

@@ -40,7 +40,10 @@ pub fn encoded_len(value: &Value<'_>) -> usize {
         Value::Bytes(b) => bytes_len(b),
         Value::List(items) => 2 + items.iter().map(encoded_len).sum::<usize>(),
         Value::Dict(dict) => {
-            2 + dict.iter().map(|(k, v)| bytes_len(k) + encoded_len(v)).sum::<usize>()
+            2 + dict
+                .iter()
+                .map(|(k, v)| bytes_len(k) + encoded_len(v))
+                .sum::<usize>()
         }
     }
 }

@@ -87,7 +87,10 @@ pub enum ErrorKind {
 
 impl Error {
     pub(crate) fn at(kind: ErrorKind, offset: usize) -> Self {
-        Self { kind, offset: Some(offset) }
+        Self {
+            kind,
+            offset: Some(offset),
+        }
     }
 
     pub(crate) fn without_offset(kind: ErrorKind) -> Self {
@@ -111,7 +114,10 @@ impl Error {
 
     /// True when the input simply ended too early: more bytes may complete it.
     pub fn is_incomplete(&self) -> bool {
-        matches!(self.kind, ErrorKind::UnexpectedEnd { .. } | ErrorKind::StringPastEnd { .. })
+        matches!(
+            self.kind,
+            ErrorKind::UnexpectedEnd { .. } | ErrorKind::StringPastEnd { .. }
+        )
     }
 }
 
@@ -119,11 +125,18 @@ impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ErrorKind::UnexpectedEnd { needed: Some(n) } => {
-                write!(f, "unexpected end of input (at least {n} more bytes needed)")
+                write!(
+                    f,
+                    "unexpected end of input (at least {n} more bytes needed)"
+                )
             }
             ErrorKind::UnexpectedEnd { needed: None } => f.write_str("unexpected end of input"),
             ErrorKind::UnexpectedByte { found, expected } => {
-                write!(f, "unexpected byte {} where {expected} was expected", ShowByte(*found))
+                write!(
+                    f,
+                    "unexpected byte {} where {expected} was expected",
+                    ShowByte(*found)
+                )
             }
             ErrorKind::EmptyInteger => f.write_str("integer with no digits"),
             ErrorKind::LeadingZero => f.write_str("leading zero in integer"),
@@ -144,7 +157,10 @@ impl fmt::Display for ErrorKind {
             }
             ErrorKind::TrailingBytes => f.write_str("trailing bytes after the top-level value"),
             ErrorKind::DepthLimit { limit } => {
-                write!(f, "lists and dictionaries nested deeper than {limit} levels")
+                write!(
+                    f,
+                    "lists and dictionaries nested deeper than {limit} levels"
+                )
             }
             ErrorKind::TypeMismatch { expected, found } => {
                 write!(f, "expected {expected}, found {found}")

@@ -42,7 +42,10 @@ pub(crate) fn integer(input: &[u8], start: usize) -> Result<(i64, usize)> {
             return Err(match after_sign.first() {
                 Some(b'e') => Error::at(ErrorKind::EmptyInteger, start),
                 Some(&found) => Error::at(
-                    ErrorKind::UnexpectedByte { found, expected: "a digit" },
+                    ErrorKind::UnexpectedByte {
+                        found,
+                        expected: "a digit",
+                    },
                     digits_at,
                 ),
                 None => unexpected_end(nom::Needed::new(1), input.len()),
@@ -62,7 +65,10 @@ pub(crate) fn integer(input: &[u8], start: usize) -> Result<(i64, usize)> {
     match after_digits[0] {
         b'e' => Ok((value, end_at + 1)),
         found => Err(Error::at(
-            ErrorKind::UnexpectedByte { found, expected: "`e` ending the integer" },
+            ErrorKind::UnexpectedByte {
+                found,
+                expected: "`e` ending the integer",
+            },
             end_at,
         )),
     }
@@ -90,7 +96,10 @@ pub(crate) fn byte_string(input: &[u8], start: usize) -> Result<(&[u8], usize)> 
     let (data_at, length) = string_header(input, start)?;
     let available = input.len() - data_at;
     if length > available as u64 {
-        return Err(Error::at(ErrorKind::StringPastEnd { length, available }, start));
+        return Err(Error::at(
+            ErrorKind::StringPastEnd { length, available },
+            start,
+        ));
     }
     let end = data_at + length as usize;
     Ok((&input[data_at..end], end))
@@ -98,22 +107,26 @@ pub(crate) fn byte_string(input: &[u8], start: usize) -> Result<(&[u8], usize)> 
 
 /// Parses the `<length>:` header of a byte string; returns the offset of the data and its length.
 fn string_header(input: &[u8], start: usize) -> Result<(usize, u64)> {
-    let (after_digits, digits) = digit1::<_, NomError<'_>>(&input[start..])
-        .map_err(|e| nom_failure(e, input, start))?;
+    let (after_digits, digits) =
+        digit1::<_, NomError<'_>>(&input[start..]).map_err(|e| nom_failure(e, input, start))?;
     if digits.len() > 1 && digits[0] == b'0' {
         return Err(Error::at(ErrorKind::LengthLeadingZero, start));
     }
-    let length = digits_to_u64(digits).ok_or_else(|| Error::at(ErrorKind::LengthOverflow, start))?;
-    let (after_colon, _) = char::<_, NomError<'_>>(':').parse(after_digits).map_err(|e| match e {
-        nom::Err::Incomplete(needed) => unexpected_end(needed, input.len()),
-        _ => Error::at(
-            ErrorKind::UnexpectedByte {
-                found: after_digits[0],
-                expected: "`:` after a byte string length",
-            },
-            failure_offset(input.len(), after_digits),
-        ),
-    })?;
+    let length =
+        digits_to_u64(digits).ok_or_else(|| Error::at(ErrorKind::LengthOverflow, start))?;
+    let (after_colon, _) =
+        char::<_, NomError<'_>>(':')
+            .parse(after_digits)
+            .map_err(|e| match e {
+                nom::Err::Incomplete(needed) => unexpected_end(needed, input.len()),
+                _ => Error::at(
+                    ErrorKind::UnexpectedByte {
+                        found: after_digits[0],
+                        expected: "`:` after a byte string length",
+                    },
+                    failure_offset(input.len(), after_digits),
+                ),
+            })?;
     if usize::try_from(length).is_err() {
         return Err(Error::at(ErrorKind::LengthOverflow, start));
     }
@@ -124,9 +137,9 @@ fn digits_to_u64(digits: &[u8]) -> Option<u64> {
     if digits.len() > 20 {
         return None;
     }
-    digits
-        .iter()
-        .try_fold(0u64, |acc, &d| acc.checked_mul(10)?.checked_add(u64::from(d - b'0')))
+    digits.iter().try_fold(0u64, |acc, &d| {
+        acc.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
 }
 
 /// Maps a nom failure on `input[start..]` (or a suffix of it) to our error.
@@ -136,7 +149,13 @@ fn nom_failure(e: nom::Err<NomError<'_>>, input: &[u8], start: usize) -> Error {
         nom::Err::Error(inner) | nom::Err::Failure(inner) => {
             let at = failure_offset(input.len(), inner.input).max(start);
             match input.get(at) {
-                Some(&found) => Error::at(ErrorKind::UnexpectedByte { found, expected: "a digit" }, at),
+                Some(&found) => Error::at(
+                    ErrorKind::UnexpectedByte {
+                        found,
+                        expected: "a digit",
+                    },
+                    at,
+                ),
                 None => unexpected_end(nom::Needed::new(1), at),
             }
         }
@@ -145,7 +164,12 @@ fn nom_failure(e: nom::Err<NomError<'_>>, input: &[u8], start: usize) -> Error {
 
 /// Skips one complete value starting at `start` without building anything; returns the offset
 /// just past it. Nesting is bounded by `max_depth` and dictionary keys are checked as in decoding.
-pub(crate) fn skip_value(input: &[u8], start: usize, depth: usize, opts: &crate::DecodeOptions) -> Result<usize> {
+pub(crate) fn skip_value(
+    input: &[u8],
+    start: usize,
+    depth: usize,
+    opts: &crate::DecodeOptions,
+) -> Result<usize> {
     match input.get(start) {
         None => Err(unexpected_end(nom::Needed::new(1), start)),
         Some(b'i') => integer(input, start).map(|(_, end)| end),
@@ -175,14 +199,25 @@ pub(crate) fn skip_value(input: &[u8], start: usize, depth: usize, opts: &crate:
                 }
             }
         }
-        Some(&found) => Err(Error::at(ErrorKind::UnexpectedByte { found, expected: "a value" }, start)),
+        Some(&found) => Err(Error::at(
+            ErrorKind::UnexpectedByte {
+                found,
+                expected: "a value",
+            },
+            start,
+        )),
     }
 }
 
 /// Checks one more level of nesting against the limit; returns the new depth.
 pub(crate) fn enter(depth: usize, opts: &crate::DecodeOptions, at: usize) -> Result<usize> {
     if depth >= opts.max_depth {
-        Err(Error::at(ErrorKind::DepthLimit { limit: opts.max_depth }, at))
+        Err(Error::at(
+            ErrorKind::DepthLimit {
+                limit: opts.max_depth,
+            },
+            at,
+        ))
     } else {
         Ok(depth + 1)
     }
@@ -213,7 +248,12 @@ pub(crate) struct KeyOrderCheck<'a> {
 }
 
 impl<'a> KeyOrderCheck<'a> {
-    pub(crate) fn push(&mut self, key: &'a [u8], at: usize, opts: &crate::DecodeOptions) -> Result<()> {
+    pub(crate) fn push(
+        &mut self,
+        key: &'a [u8],
+        at: usize,
+        opts: &crate::DecodeOptions,
+    ) -> Result<()> {
         if let Some(previous) = self.previous {
             if key <= previous && self.unsorted.is_none() {
                 if key == previous {
@@ -240,7 +280,12 @@ impl<'a> KeyOrderCheck<'a> {
         if let Some(mut all) = self.unsorted {
             all.sort_unstable_by(|a, b| a.0.cmp(b.0).then(a.1.cmp(&b.1)));
             if let Some(pair) = all.windows(2).find(|w| w[0].0 == w[1].0) {
-                return Err(Error::at(ErrorKind::DuplicateKey { key: pair[1].0.to_vec() }, pair[1].1));
+                return Err(Error::at(
+                    ErrorKind::DuplicateKey {
+                        key: pair[1].0.to_vec(),
+                    },
+                    pair[1].1,
+                ));
             }
         }
         Ok(end)

@@ -114,8 +114,12 @@ impl<'de: 'a, 'a, T: Deserialize<'de>> Deserialize<'de> for Spanned<'a, T> {
                 f.write_str("a value with its raw bencode (only torrentkit_bencode can provide it)")
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let value = seq.next_element()?.ok_or_else(|| de::Error::invalid_length(0, &self))?;
-                let raw = seq.next_element()?.ok_or_else(|| de::Error::invalid_length(1, &self))?;
+                let value = seq
+                    .next_element()?
+                    .ok_or_else(|| de::Error::invalid_length(0, &self))?;
+                let raw = seq
+                    .next_element()?
+                    .ok_or_else(|| de::Error::invalid_length(1, &self))?;
                 Ok(Spanned { value, raw })
             }
         }

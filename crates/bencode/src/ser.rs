@@ -35,10 +35,16 @@ pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
 
 /// Serializes `value` as canonical bencode, appending to `out`.
 pub fn to_vec_into<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> Result<()> {
-    let mut encoder = Encoder { out, skipped_none: false, raw_next: false };
+    let mut encoder = Encoder {
+        out,
+        skipped_none: false,
+        raw_next: false,
+    };
     value.serialize(&mut encoder)?;
     if encoder.skipped_none {
-        return Err(Error::without_offset(ErrorKind::Unsupported("a top-level `None`")));
+        return Err(Error::without_offset(ErrorKind::Unsupported(
+            "a top-level `None`",
+        )));
     }
     Ok(())
 }
@@ -150,10 +156,19 @@ impl<'a, 'o> ser::Serializer for &'a mut Encoder<'o> {
     fn serialize_unit_struct(self, _name: &'static str) -> Result<()> {
         unsupported("a unit struct")
     }
-    fn serialize_unit_variant(self, _name: &'static str, _index: u32, variant: &'static str) -> Result<()> {
+    fn serialize_unit_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+    ) -> Result<()> {
         self.serialize_str(variant)
     }
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, name: &'static str, value: &T) -> Result<()> {
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        name: &'static str,
+        value: &T,
+    ) -> Result<()> {
         if name == RAW_TOKEN || name == SPANNED_TOKEN {
             self.raw_next = true;
             value.serialize(&mut *self)?;
@@ -180,12 +195,19 @@ impl<'a, 'o> ser::Serializer for &'a mut Encoder<'o> {
     }
     fn serialize_seq(self, _len: Option<usize>) -> Result<ListEncoder<'a, 'o>> {
         self.out.push(b'l');
-        Ok(ListEncoder { enc: self, variant: false })
+        Ok(ListEncoder {
+            enc: self,
+            variant: false,
+        })
     }
     fn serialize_tuple(self, len: usize) -> Result<ListEncoder<'a, 'o>> {
         self.serialize_seq(Some(len))
     }
-    fn serialize_tuple_struct(self, _name: &'static str, len: usize) -> Result<ListEncoder<'a, 'o>> {
+    fn serialize_tuple_struct(
+        self,
+        _name: &'static str,
+        len: usize,
+    ) -> Result<ListEncoder<'a, 'o>> {
         self.serialize_seq(Some(len))
     }
     fn serialize_tuple_variant(
@@ -198,7 +220,10 @@ impl<'a, 'o> ser::Serializer for &'a mut Encoder<'o> {
         self.out.push(b'd');
         write_bytes(self.out, variant.as_bytes());
         self.out.push(b'l');
-        Ok(ListEncoder { enc: self, variant: true })
+        Ok(ListEncoder {
+            enc: self,
+            variant: true,
+        })
     }
     fn serialize_map(self, _len: Option<usize>) -> Result<DictEncoder<'a, 'o>> {
         Ok(DictEncoder::open(self, false))
@@ -372,7 +397,9 @@ fn sort_entries(out: &mut Vec<u8>, body_start: usize) -> Result<()> {
     }
     entries.sort_by(|a, b| a.0.cmp(b.0));
     if let Some(pair) = entries.windows(2).find(|w| w[0].0 == w[1].0) {
-        return Err(Error::without_offset(ErrorKind::DuplicateKey { key: pair[1].0.to_vec() }));
+        return Err(Error::without_offset(ErrorKind::DuplicateKey {
+            key: pair[1].0.to_vec(),
+        }));
     }
     let mut sorted = Vec::with_capacity(region.len());
     for (_, start, end) in entries {
@@ -402,7 +429,11 @@ impl ser::SerializeMap for DictEncoder<'_, '_> {
 impl ser::SerializeStruct for DictEncoder<'_, '_> {
     type Ok = ();
     type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<()> {
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<()> {
         self.key_bytes(key.as_bytes());
         self.value(value)
     }
@@ -414,7 +445,11 @@ impl ser::SerializeStruct for DictEncoder<'_, '_> {
 impl ser::SerializeStructVariant for DictEncoder<'_, '_> {
     type Ok = ();
     type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<()> {
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<()> {
         self.key_bytes(key.as_bytes());
         self.value(value)
     }
@@ -450,10 +485,19 @@ impl ser::Serializer for KeyCapture {
     fn serialize_char(self, v: char) -> Result<Vec<u8>> {
         Ok(v.to_string().into_bytes())
     }
-    fn serialize_unit_variant(self, _name: &'static str, _index: u32, variant: &'static str) -> Result<Vec<u8>> {
+    fn serialize_unit_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+    ) -> Result<Vec<u8>> {
         Ok(variant.as_bytes().to_vec())
     }
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _name: &'static str, value: &T) -> Result<Vec<u8>> {
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        value: &T,
+    ) -> Result<Vec<u8>> {
         value.serialize(self)
     }
     fn serialize_bool(self, _v: bool) -> Result<Vec<u8>> {
@@ -516,7 +560,11 @@ impl ser::Serializer for KeyCapture {
     fn serialize_tuple(self, _len: usize) -> Result<Self::SerializeTuple> {
         not_a_key()
     }
-    fn serialize_tuple_struct(self, _name: &'static str, _len: usize) -> Result<Self::SerializeTupleStruct> {
+    fn serialize_tuple_struct(
+        self,
+        _name: &'static str,
+        _len: usize,
+    ) -> Result<Self::SerializeTupleStruct> {
         not_a_key()
     }
     fn serialize_tuple_variant(

@@ -173,7 +173,9 @@ impl<'a> Value<'a> {
             Value::Bytes(b) => OwnedValue::Bytes(b.to_vec()),
             Value::List(l) => OwnedValue::List(l.iter().map(Value::to_owned_value).collect()),
             Value::Dict(d) => OwnedValue::Dict(
-                d.iter().map(|(k, v)| (k.to_vec(), v.to_owned_value())).collect(),
+                d.iter()
+                    .map(|(k, v)| (k.to_vec(), v.to_owned_value()))
+                    .collect(),
             ),
         }
     }
@@ -200,7 +202,9 @@ impl OwnedValue {
             OwnedValue::Bytes(b) => Value::Bytes(b),
             OwnedValue::List(l) => Value::List(l.iter().map(OwnedValue::as_value).collect()),
             OwnedValue::Dict(d) => Value::Dict(Dict::from_entries(
-                d.iter().map(|(k, v)| (k.as_slice(), v.as_value())).collect(),
+                d.iter()
+                    .map(|(k, v)| (k.as_slice(), v.as_value()))
+                    .collect(),
             )),
         }
     }
@@ -244,7 +248,9 @@ impl fmt::Debug for Value<'_> {
 
 impl fmt::Debug for Dict<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map().entries(self.iter().map(|(k, v)| (DebugBytes(k), v))).finish()
+        f.debug_map()
+            .entries(self.iter().map(|(k, v)| (DebugBytes(k), v)))
+            .finish()
     }
 }
 

@@ -1,7 +1,11 @@
 //! `bt`: the torrentkit command line. Parsing, output and exit codes live here; the work is done
 //! by the library crates.
 
-#![allow(clippy::print_stdout, clippy::print_stderr, reason = "a command-line program prints")]
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a command-line program prints"
+)]
 
 mod args;
 mod cmd;

@@ -12,7 +12,11 @@ use torrentkit_bencode::{decode_with, DecodeOptions, ErrorKind, Value};
 
 pub(crate) fn run(file: &Path, lenient: bool, compact: bool) -> anyhow::Result<ExitCode> {
     let (name, bytes) = read_input(file)?;
-    let options = if lenient { DecodeOptions::lenient() } else { DecodeOptions::strict() };
+    let options = if lenient {
+        DecodeOptions::lenient()
+    } else {
+        DecodeOptions::strict()
+    };
     let value = decode_with(&bytes, &options).map_err(|err| {
         let hint = match err.kind() {
             ErrorKind::UnsortedKey { .. } => " (--lenient accepts unsorted keys)",
@@ -35,7 +39,9 @@ pub(crate) fn run(file: &Path, lenient: bool, compact: bool) -> anyhow::Result<E
 pub(crate) fn read_input(file: &Path) -> anyhow::Result<(String, Vec<u8>)> {
     if file == Path::new("-") {
         let mut bytes = Vec::new();
-        std::io::stdin().read_to_end(&mut bytes).context("reading standard input")?;
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .context("reading standard input")?;
         Ok(("<stdin>".to_owned(), bytes))
     } else {
         let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;

@@ -1,0 +1,1 @@
+//! Regression tests for inputs the fuzz targets found (see fuzz/README.md).
