@@ -1,0 +1,4 @@
+//! End-to-end tests of the `bt` binary, one test binary for the crate.
+
+mod decode;
+mod util;
