@@ -80,3 +80,8 @@ pub use error::{Error, ErrorKind, Result};
 pub use raw::{Raw, Spanned};
 pub use ser::{to_vec, to_vec_into, to_writer};
 pub use value::{Dict, OwnedValue, Value};
+
+/// The README's examples, compiled and run as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
