@@ -5,7 +5,11 @@
 //! - `cargo xtask interop [CASE...]`: the interop cases (all when none is named).
 //! - `cargo xtask bench [NAME...]`: benchmarks measured against reference programs in one run.
 
-#![allow(clippy::print_stdout, clippy::print_stderr, reason = "a command-line program prints")]
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a command-line program prints"
+)]
 
 mod bench;
 mod ci;

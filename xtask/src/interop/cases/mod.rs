@@ -1,0 +1,25 @@
+//! The interop cases, one file each; add a case by adding its module and an entry in [`ALL`].
+
+use std::time::Duration;
+
+use super::context::Ctx;
+
+mod decode;
+
+/// One interop case.
+#[derive(Debug)]
+pub(crate) struct Case {
+    /// What `cargo xtask interop NAME` calls it; also its directory under `target/interop/`.
+    pub(crate) name: &'static str,
+    /// One line on what it proves.
+    pub(crate) about: &'static str,
+    /// The whole case must be done within this; every wait inside is bounded by it.
+    pub(crate) timeout: Duration,
+    pub(crate) run: fn(&Ctx) -> anyhow::Result<()>,
+}
+
+/// A few minutes: the default bound on one case.
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// Every case, in the order `cargo xtask interop` runs them.
+pub(crate) const ALL: &[Case] = &[decode::CASE];
