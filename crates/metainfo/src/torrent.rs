@@ -1,0 +1,454 @@
+//! [`Torrent`]: a whole metainfo file, read leniently, edited key by key and written back with
+//! every untouched byte intact.
+
+use std::path::Path;
+
+use torrentkit_bencode::{
+    decode_prefix, decode_with, encode, DecodeOptions, Dict, ErrorKind, Status, Value,
+};
+
+use crate::error::{Error, Result};
+use crate::info::Info;
+use crate::infohash::InfoHash;
+use crate::warning::Warning;
+
+/// A v1 (or hybrid, read as v1) torrent file.
+///
+/// Reading keeps every top-level entry's bytes exactly as they were, so writing an unedited
+/// torrent reproduces the file byte for byte, unknown keys included, and an edit outside `info`
+/// leaves the info-hash unchanged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Torrent {
+    /// Top-level entries in file order: key, and the value's exact bytes.
+    entries: Vec<(Vec<u8>, Vec<u8>)>,
+    info: Info,
+    info_hash: InfoHash,
+    announce: Option<String>,
+    announce_list: Vec<Vec<String>>,
+    comment: Option<String>,
+    created_by: Option<String>,
+    creation_date: Option<i64>,
+    encoding: Option<String>,
+    web_seeds: Vec<String>,
+    http_seeds: Vec<String>,
+    warnings: Vec<Warning>,
+}
+
+impl Torrent {
+    /// Reads a torrent from its bytes.
+    ///
+    /// Strict bencode is tried first; a file that fails only for unsorted keys is read leniently
+    /// with a [`Warning::UnsortedKeys`]. Hard defects are errors.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Torrent> {
+        let mut warnings = Vec::new();
+        let root = match decode_with(bytes, &DecodeOptions::strict()) {
+            Ok(v) => v,
+            Err(e) if matches!(e.kind(), ErrorKind::UnsortedKey { .. }) => {
+                let v = decode_with(bytes, &DecodeOptions::lenient())?;
+                warnings.push(Warning::UnsortedKeys {
+                    detail: e.to_string(),
+                });
+                v
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let dict = root.as_dict().ok_or(Error::NotADictionary)?;
+        let entries = raw_entries(bytes)?;
+        let info_raw = entries
+            .iter()
+            .find(|(k, _)| *k == b"info")
+            .map(|(_, v)| *v)
+            .ok_or(Error::MissingInfo)?;
+        let info_dict = dict
+            .get(b"info")
+            .and_then(Value::as_dict)
+            .ok_or(Error::MissingInfo)?;
+        let info = Info::parse(info_raw, info_dict, &mut warnings)?;
+        let info_hash = InfoHash::of_info_bytes(info_raw);
+
+        let mut torrent = Torrent {
+            info,
+            info_hash,
+            announce: url(dict, "announce", &mut warnings),
+            announce_list: tiers(dict, &mut warnings),
+            comment: text(dict, "comment"),
+            created_by: text(dict, "created by"),
+            creation_date: dict.get(b"creation date").and_then(Value::as_int),
+            encoding: text(dict, "encoding"),
+            web_seeds: url_list(dict, "url-list", &mut warnings),
+            http_seeds: url_list(dict, "httpseeds", &mut warnings),
+            warnings,
+            entries: Vec::new(),
+        };
+        torrent.entries = entries
+            .into_iter()
+            .map(|(k, v)| (k.to_vec(), v.to_vec()))
+            .collect();
+        Ok(torrent)
+    }
+
+    /// Reads a torrent file.
+    pub fn read(path: impl AsRef<Path>) -> Result<Torrent> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        Torrent::from_bytes(&bytes)
+    }
+
+    /// The file's bytes: every entry as read, with edits applied.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let len = 2 + self
+            .entries
+            .iter()
+            .map(|(k, v)| k.len() + 21 + v.len())
+            .sum::<usize>();
+        let mut out = Vec::with_capacity(len);
+        out.push(b'd');
+        for (k, v) in &self.entries {
+            out.extend_from_slice(k.len().to_string().as_bytes());
+            out.push(b':');
+            out.extend_from_slice(k);
+            out.extend_from_slice(v);
+        }
+        out.push(b'e');
+        out
+    }
+
+    /// Writes the torrent to `path` atomically: a temporary file in the same directory, flushed
+    /// to disk, then renamed over the target.
+    pub fn write_atomic(&self, path: impl AsRef<Path>) -> Result<()> {
+        crate::atomic::write(path.as_ref(), &self.to_bytes())
+    }
+
+    /// The info-hash: SHA-1 over the `info` bytes exactly as read.
+    pub fn info_hash(&self) -> InfoHash {
+        self.info_hash
+    }
+
+    /// The `info` dictionary.
+    pub fn info(&self) -> &Info {
+        &self.info
+    }
+
+    /// The `announce` URL.
+    pub fn announce(&self) -> Option<&str> {
+        self.announce.as_deref()
+    }
+
+    /// The BEP 12 `announce-list` tiers, as stored (empty when absent).
+    pub fn announce_list(&self) -> &[Vec<String>] {
+        &self.announce_list
+    }
+
+    /// The trackers a client uses: the `announce-list` tiers when present, else `announce` alone
+    /// as one tier.
+    pub fn trackers(&self) -> Vec<Vec<String>> {
+        if !self.announce_list.is_empty() {
+            self.announce_list.clone()
+        } else {
+            self.announce.iter().map(|a| vec![a.clone()]).collect()
+        }
+    }
+
+    /// The `comment` (its `comment.utf-8` variant when present).
+    pub fn comment(&self) -> Option<&str> {
+        self.comment.as_deref()
+    }
+
+    /// The `created by` string.
+    pub fn created_by(&self) -> Option<&str> {
+        self.created_by.as_deref()
+    }
+
+    /// The `creation date`, seconds since the Unix epoch.
+    pub fn creation_date(&self) -> Option<i64> {
+        self.creation_date
+    }
+
+    /// The `encoding` string.
+    pub fn encoding(&self) -> Option<&str> {
+        self.encoding.as_deref()
+    }
+
+    /// BEP 19 web seeds (`url-list`), duplicates removed.
+    pub fn web_seeds(&self) -> &[String] {
+        &self.web_seeds
+    }
+
+    /// BEP 17 HTTP seeds (`httpseeds`).
+    pub fn http_seeds(&self) -> &[String] {
+        &self.http_seeds
+    }
+
+    /// Soft defects found while reading.
+    pub fn warnings(&self) -> &[Warning] {
+        &self.warnings
+    }
+
+    /// Top-level keys this crate does not interpret, in file order (kept and written back).
+    pub fn unknown_keys(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        const KNOWN: [&[u8]; 11] = [
+            b"announce",
+            b"announce-list",
+            b"comment",
+            b"comment.utf-8",
+            b"created by",
+            b"creation date",
+            b"encoding",
+            b"httpseeds",
+            b"info",
+            b"url-list",
+            b"created by.utf-8",
+        ];
+        self.entries
+            .iter()
+            .map(|(k, _)| k.as_slice())
+            .filter(|k| !KNOWN.contains(k))
+    }
+
+    /// Sets `announce` to `url` and removes `announce-list` (what `btreannounce` does).
+    pub fn reannounce(&mut self, url: &str) -> Result<()> {
+        self.set_raw(b"announce", Some(&Value::from(url)));
+        self.set_raw(b"announce-list", None);
+        self.reparse()
+    }
+
+    /// Sets the trackers: `announce` becomes the first URL, and `announce-list` holds the tiers
+    /// when there is more than one URL. Empty tiers are dropped; no tiers removes both keys.
+    pub fn set_trackers(&mut self, tiers: &[Vec<String>]) -> Result<()> {
+        let tiers: Vec<&Vec<String>> = tiers.iter().filter(|t| !t.is_empty()).collect();
+        let first = tiers.first().map(|t| Value::from(t[0].as_str()));
+        self.set_raw(b"announce", first.as_ref());
+        let count: usize = tiers.iter().map(|t| t.len()).sum();
+        let list = (count > 1).then(|| tiers_value(&tiers));
+        self.set_raw(b"announce-list", list.as_ref());
+        self.reparse()
+    }
+
+    /// Copies `announce` and `announce-list` from `other`, byte for byte (removing them here when
+    /// `other` lacks them), as `btcopyannounce` does.
+    pub fn copy_announce_from(&mut self, other: &Torrent) -> Result<()> {
+        for key in [&b"announce"[..], b"announce-list"] {
+            let raw = other
+                .entries
+                .iter()
+                .find(|(k, _)| k.as_slice() == key)
+                .map(|(_, v)| v.clone());
+            self.set_raw_bytes(key, raw);
+        }
+        self.reparse()
+    }
+
+    /// Sets the BEP 19 web seeds (`url-list`); an empty list removes the key.
+    pub fn set_web_seeds(&mut self, urls: &[String]) -> Result<()> {
+        let value = (!urls.is_empty()).then(|| string_list(urls));
+        self.set_raw(b"url-list", value.as_ref());
+        self.reparse()
+    }
+
+    /// Sets the BEP 17 HTTP seeds (`httpseeds`); an empty list removes the key.
+    pub fn set_http_seeds(&mut self, urls: &[String]) -> Result<()> {
+        let value = (!urls.is_empty()).then(|| string_list(urls));
+        self.set_raw(b"httpseeds", value.as_ref());
+        self.reparse()
+    }
+
+    /// Sets or removes the `comment` (and drops any `comment.utf-8`, which would shadow it).
+    pub fn set_comment(&mut self, comment: Option<&str>) -> Result<()> {
+        self.set_raw(b"comment", comment.map(Value::from).as_ref());
+        self.set_raw(b"comment.utf-8", None);
+        self.reparse()
+    }
+
+    /// Renames the torrent: sets `info.name` (and any `name.utf-8`). **This changes the
+    /// info-hash**, since `info` is re-encoded; every other `info` key keeps its value.
+    pub fn rename(&mut self, name: &str) -> Result<()> {
+        if crate::path::sanitize_component(name.as_bytes()).as_deref() != Some(name) {
+            return Err(Error::invalid(
+                "info.name",
+                format!("{name:?} is not a safe file name"),
+            ));
+        }
+        let raw = self.info.raw().to_vec();
+        let mut info = decode_with(&raw, &DecodeOptions::lenient())?;
+        let dict: &mut Dict<'_> = info.as_dict_mut().ok_or(Error::MissingInfo)?;
+        dict.insert(b"name", Value::from(name));
+        if dict.get(b"name.utf-8").is_some() {
+            dict.insert(b"name.utf-8", Value::from(name));
+        }
+        let bytes = encode(&info);
+        self.set_raw_bytes(b"info", Some(bytes));
+        self.reparse()
+    }
+
+    /// Replaces (or inserts in sorted place, or removes) one top-level entry.
+    fn set_raw(&mut self, key: &[u8], value: Option<&Value<'_>>) {
+        self.set_raw_bytes(key, value.map(encode));
+    }
+
+    fn set_raw_bytes(&mut self, key: &[u8], value: Option<Vec<u8>>) {
+        let at = self.entries.iter().position(|(k, _)| k.as_slice() == key);
+        match (at, value) {
+            (Some(i), Some(v)) => self.entries[i].1 = v,
+            (Some(i), None) => {
+                self.entries.remove(i);
+            }
+            (None, Some(v)) => {
+                let i = self
+                    .entries
+                    .iter()
+                    .position(|(k, _)| k.as_slice() > key)
+                    .unwrap_or(self.entries.len());
+                self.entries.insert(i, (key.to_vec(), v));
+            }
+            (None, None) => {}
+        }
+    }
+
+    /// Re-reads the edited bytes so that every field agrees with them.
+    fn reparse(&mut self) -> Result<()> {
+        *self = Torrent::from_bytes(&self.to_bytes())?;
+        Ok(())
+    }
+
+    /// Builds a torrent around an encoded `info` dictionary and top-level entries (for the
+    /// builder).
+    pub(crate) fn from_parts(top: Dict<'_>) -> Result<Torrent> {
+        Torrent::from_bytes(&encode(&Value::Dict(top)))
+    }
+}
+
+/// The top-level entries with each value's exact bytes.
+fn raw_entries(bytes: &[u8]) -> Result<Vec<(&[u8], &[u8])>> {
+    let options = DecodeOptions::lenient();
+    let mut out = Vec::new();
+    let mut pos = 1;
+    while bytes.get(pos) != Some(&b'e') {
+        let (key, after_key) = match decode_prefix(&bytes[pos..], &options)? {
+            Status::Complete {
+                value: Value::Bytes(k),
+                consumed,
+            } => (k, pos + consumed),
+            _ => return Err(Error::NotADictionary),
+        };
+        let end = match decode_prefix(&bytes[after_key..], &options)? {
+            Status::Complete { consumed, .. } => after_key + consumed,
+            Status::Incomplete { .. } => return Err(Error::NotADictionary),
+        };
+        out.push((key, &bytes[after_key..end]));
+        pos = end;
+    }
+    Ok(out)
+}
+
+fn text(dict: &Dict<'_>, key: &str) -> Option<String> {
+    let utf8_key = format!("{key}.utf-8");
+    dict.get(utf8_key.as_bytes())
+        .or_else(|| dict.get(key.as_bytes()))
+        .and_then(Value::as_bytes)
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+}
+
+fn url(dict: &Dict<'_>, key: &str, warnings: &mut Vec<Warning>) -> Option<String> {
+    match dict.get(key.as_bytes())? {
+        Value::Bytes(b) => {
+            let s = String::from_utf8_lossy(b).trim().to_owned();
+            (!s.is_empty()).then_some(s)
+        }
+        other => {
+            warnings.push(Warning::Ignored {
+                field: key.to_owned(),
+                reason: format!("a {} is not a URL", other.type_name()),
+            });
+            None
+        }
+    }
+}
+
+/// `announce-list`: tiers of URLs. Items of the wrong type are ignored with a warning; URLs are
+/// trimmed; empty tiers and repeated URLs are dropped.
+fn tiers(dict: &Dict<'_>, warnings: &mut Vec<Warning>) -> Vec<Vec<String>> {
+    let Some(list) = dict.get(b"announce-list") else {
+        return Vec::new();
+    };
+    let Some(list) = list.as_list() else {
+        warnings.push(Warning::Ignored {
+            field: "announce-list".to_owned(),
+            reason: format!("a {} is not a list of tiers", list.type_name()),
+        });
+        return Vec::new();
+    };
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for (i, tier) in list.iter().enumerate() {
+        let urls: Vec<&Value<'_>> = match tier {
+            Value::List(items) => items.iter().collect(),
+            Value::Bytes(_) => vec![tier],
+            other => {
+                warnings.push(Warning::Ignored {
+                    field: format!("announce-list[{i}]"),
+                    reason: format!("a {} is not a tier", other.type_name()),
+                });
+                continue;
+            }
+        };
+        let mut urls_out = Vec::new();
+        for (j, u) in urls.into_iter().enumerate() {
+            match u.as_bytes() {
+                Some(b) => {
+                    let s = String::from_utf8_lossy(b).trim().to_owned();
+                    if !s.is_empty() && seen.insert(s.clone()) {
+                        urls_out.push(s);
+                    }
+                }
+                None => warnings.push(Warning::Ignored {
+                    field: format!("announce-list[{i}][{j}]"),
+                    reason: format!("a {} is not a URL", u.type_name()),
+                }),
+            }
+        }
+        if !urls_out.is_empty() {
+            out.push(urls_out);
+        }
+    }
+    out
+}
+
+/// `url-list` / `httpseeds`: a string or a list of strings; blanks and duplicates dropped.
+fn url_list(dict: &Dict<'_>, key: &str, warnings: &mut Vec<Warning>) -> Vec<String> {
+    let items: Vec<&Value<'_>> = match dict.get(key.as_bytes()) {
+        None => return Vec::new(),
+        Some(v @ Value::Bytes(_)) => vec![v],
+        Some(Value::List(items)) => items.iter().collect(),
+        Some(other) => {
+            warnings.push(Warning::Ignored {
+                field: key.to_owned(),
+                reason: format!("a {} is not a URL list", other.type_name()),
+            });
+            return Vec::new();
+        }
+    };
+    let mut out: Vec<String> = Vec::new();
+    for (i, item) in items.into_iter().enumerate() {
+        match item.as_bytes() {
+            Some(b) => {
+                let s = String::from_utf8_lossy(b).trim().to_owned();
+                if !s.is_empty() && !out.contains(&s) {
+                    out.push(s);
+                }
+            }
+            None => warnings.push(Warning::Ignored {
+                field: format!("{key}[{i}]"),
+                reason: format!("a {} is not a URL", item.type_name()),
+            }),
+        }
+    }
+    out
+}
+
+fn string_list(urls: &[String]) -> Value<'_> {
+    Value::List(urls.iter().map(|u| Value::from(u.as_str())).collect())
+}
+
+fn tiers_value<'a>(tiers: &[&'a Vec<String>]) -> Value<'a> {
+    Value::List(tiers.iter().map(|t| string_list(t)).collect())
+}
