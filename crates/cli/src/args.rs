@@ -28,6 +28,26 @@ pub(crate) enum Command {
         #[arg(long)]
         compact: bool,
     },
+    /// Create a torrent from a file or a directory (btmakemetafile, mktorrent).
+    Make(crate::cmd::make::Args),
+    /// Create one torrent per entry of a directory (btcompletedir).
+    MakeEach(crate::cmd::make_each::Args),
+    /// Show what torrents hold: name, info-hash, sizes, trackers, files (btshowmetainfo).
+    Show(crate::cmd::show::Args),
+    /// Set the tracker of torrents, keeping their info-hash (btreannounce).
+    Reannounce(crate::cmd::reannounce::Args),
+    /// Copy the trackers of one torrent to others (btcopyannounce).
+    CopyAnnounce(crate::cmd::copy_announce::Args),
+    /// Rename a torrent; this changes its info-hash (btrename).
+    Rename(crate::cmd::rename::Args),
+    /// Show, set or clear a torrent's BEP 17 HTTP seeds (btsethttpseeds).
+    HttpSeeds(crate::cmd::http_seeds::Args),
+    /// Show, set or clear a torrent's BEP 19 web seeds (url-list).
+    WebSeeds(crate::cmd::web_seeds::Args),
+    /// Print a torrent's magnet link, or parse one with --parse.
+    Magnet(crate::cmd::magnet::Args),
+    /// Check data on disk against a torrent; exits 1 unless every piece matches.
+    Verify(crate::cmd::verify::Args),
     /// Print a shell completion script for `bt`.
     Completions {
         /// The shell to generate completions for.

@@ -294,7 +294,11 @@ impl TorrentBuilder {
         }
         let piece_length = match self.piece_length {
             None => auto_piece_length(total),
-            Some(p) if p.is_power_of_two() && p >= 16 * 1024 && p <= crate::info::MAX_PIECE_LENGTH => p,
+            Some(p)
+                if p.is_power_of_two() && p >= 16 * 1024 && p <= crate::info::MAX_PIECE_LENGTH =>
+            {
+                p
+            }
             Some(p) => {
                 return Err(Error::build(format!(
                     "piece length {p} must be a power of two between 16 KiB and 1 GiB"
@@ -337,7 +341,12 @@ impl TorrentBuilder {
                     d.insert(b"length", Value::Int(f.length as i64));
                     d.insert(
                         b"path",
-                        Value::List(f.torrent_path.iter().map(|c| Value::from(c.as_str())).collect()),
+                        Value::List(
+                            f.torrent_path
+                                .iter()
+                                .map(|c| Value::from(c.as_str()))
+                                .collect(),
+                        ),
                     );
                     Value::Dict(d)
                 })
@@ -382,14 +391,24 @@ impl TorrentBuilder {
         if !self.http_seeds.is_empty() {
             top.insert(
                 b"httpseeds",
-                Value::List(self.http_seeds.iter().map(|u| Value::from(u.as_str())).collect()),
+                Value::List(
+                    self.http_seeds
+                        .iter()
+                        .map(|u| Value::from(u.as_str()))
+                        .collect(),
+                ),
             );
         }
         top.insert(b"info", Value::Dict(info));
         if !self.web_seeds.is_empty() {
             top.insert(
                 b"url-list",
-                Value::List(self.web_seeds.iter().map(|u| Value::from(u.as_str())).collect()),
+                Value::List(
+                    self.web_seeds
+                        .iter()
+                        .map(|u| Value::from(u.as_str()))
+                        .collect(),
+                ),
             );
         }
         Torrent::from_parts(top)
@@ -406,7 +425,7 @@ fn default_name(path: &Path) -> Result<String> {
                 .ok_or_else(|| Error::build(format!("{}: has no name; give one", path.display())))?
         }
     };
-    name.to_str().map(str::to_owned).ok_or_else(|| {
-        Error::build(format!("{}: name is not UTF-8; give one", path.display()))
-    })
+    name.to_str()
+        .map(str::to_owned)
+        .ok_or_else(|| Error::build(format!("{}: name is not UTF-8; give one", path.display())))
 }

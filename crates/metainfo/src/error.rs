@@ -147,11 +147,8 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Bencode(e) => Some(e),
-            Error::Io { source, .. } => Some(source),
-            _ => None,
-        }
+        // The messages already include the inner errors' text; a source would repeat it.
+        None
     }
 }
 

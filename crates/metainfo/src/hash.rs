@@ -70,7 +70,10 @@ pub(crate) fn hash_pieces(
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err(Error::build("a hashing thread panicked"))))
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::build("a hashing thread panicked")))
+            })
             .collect()
     });
     let mut out = Vec::with_capacity(pieces as usize);
@@ -109,7 +112,10 @@ impl Job<'_> {
         let mut in_piece = 0u64;
         let mut piece_ok = true;
         let mut open: Option<Open> = None;
-        let mut index = self.offsets.partition_point(|&o| o <= start).saturating_sub(1);
+        let mut index = self
+            .offsets
+            .partition_point(|&o| o <= start)
+            .saturating_sub(1);
         let mut pos = start;
         while pos < end {
             let span_end = self.offsets[index] + self.spans[index].length;
@@ -146,7 +152,13 @@ impl Job<'_> {
 
     /// Fills `buf` from span `index` at `offset`; returns false when the data could not be read
     /// (non-strict mode only: the buffer is then zeros).
-    fn read(&self, index: usize, offset: u64, buf: &mut [u8], open: &mut Option<Open>) -> Result<bool> {
+    fn read(
+        &self,
+        index: usize,
+        offset: u64,
+        buf: &mut [u8],
+        open: &mut Option<Open>,
+    ) -> Result<bool> {
         let Some(path) = &self.spans[index].path else {
             buf.fill(0);
             return Ok(true);
@@ -235,8 +247,7 @@ mod tests {
                 length: (w[1] - w[0]) as u64,
             });
         }
-        let expected: Vec<Option<[u8; 20]>> =
-            data.chunks(16384).map(|c| Some(sha1(c))).collect();
+        let expected: Vec<Option<[u8; 20]>> = data.chunks(16384).map(|c| Some(sha1(c))).collect();
         for threads in [1, 2, 3, 7, 64] {
             let got = hash_pieces(&spans, 16384, threads, true, &|_, _| {}).unwrap();
             assert_eq!(got, expected, "threads = {threads}");
@@ -251,10 +262,22 @@ mod tests {
         let short = dir.path().join("short");
         std::fs::write(&short, vec![2u8; 100]).unwrap();
         let spans = vec![
-            Span { path: Some(a.clone()), length: 32768 },
-            Span { path: None, length: 16384 },
-            Span { path: Some(dir.path().join("missing")), length: 16384 },
-            Span { path: Some(short.clone()), length: 16384 },
+            Span {
+                path: Some(a.clone()),
+                length: 32768,
+            },
+            Span {
+                path: None,
+                length: 16384,
+            },
+            Span {
+                path: Some(dir.path().join("missing")),
+                length: 16384,
+            },
+            Span {
+                path: Some(short.clone()),
+                length: 16384,
+            },
         ];
         let got = hash_pieces(&spans, 16384, 2, false, &|_, _| {}).unwrap();
         assert_eq!(got.len(), 5);
@@ -272,7 +295,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let a = dir.path().join("a");
         std::fs::write(&a, vec![9u8; 3 * CHUNK + 5]).unwrap();
-        let spans = vec![Span { path: Some(a), length: 3 * CHUNK as u64 + 5 }];
+        let spans = vec![Span {
+            path: Some(a),
+            length: 3 * CHUNK as u64 + 5,
+        }];
         let max = AtomicU64::new(0);
         hash_pieces(&spans, 1 << 20, 2, true, &|done, total| {
             assert_eq!(total, 3 * CHUNK as u64 + 5);

@@ -78,7 +78,10 @@ fn walk<'a>(dir: &Dict<'a>, prefix: &mut Vec<&'a [u8]>, out: &mut Vec<TreeFile>)
             .ok_or_else(|| Error::invalid(field(), "failed to parse files: not a dictionary"))?;
         if key.is_empty() {
             if prefix.is_empty() {
-                return Err(Error::invalid(field(), "failed to parse files: a file has no name"));
+                return Err(Error::invalid(
+                    field(),
+                    "failed to parse files: a file has no name",
+                ));
             }
             let length = node
                 .get(b"length")

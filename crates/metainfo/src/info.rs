@@ -179,7 +179,12 @@ impl Info {
         }
         if total == 0 {
             return Err(Error::InvalidLength {
-                field: if multi_file { "info.files" } else { "info.length" }.to_owned(),
+                field: if multi_file {
+                    "info.files"
+                } else {
+                    "info.length"
+                }
+                .to_owned(),
                 length: 0,
             });
         }
@@ -276,7 +281,10 @@ fn parse_length(field: &str, value: Option<&Value<'_>>) -> Result<u64> {
         }),
         Some(other) => Err(Error::invalid(
             field,
-            format!("invalid length of torrent: a {} is not an integer", other.type_name()),
+            format!(
+                "invalid length of torrent: {} is not an integer",
+                a(other.type_name())
+            ),
         )),
         None => Err(Error::missing(field)),
     }
@@ -289,7 +297,12 @@ fn parse_file(i: usize, entry: &Value<'_>, warnings: &mut Vec<Warning>) -> Resul
         .ok_or_else(|| Error::invalid(&field, "not a dictionary"))?;
     let attr = dict.get(b"attr").and_then(Value::as_bytes).unwrap_or(b"");
     let pad = attr.contains(&b'p');
-    let mut length = parse_length(&format!("{field}.length"), dict.get(b"length"))?;
+    let symlink_attr = attr.contains(&b'l');
+    let mut length = match dict.get(b"length") {
+        // libtorrent lets a symlink leave out its length.
+        None if symlink_attr => 0,
+        value => parse_length(&format!("{field}.length"), value)?,
+    };
 
     let path_key = if dict.get(b"path.utf-8").and_then(Value::as_list).is_some() {
         &b"path.utf-8"[..]
@@ -303,7 +316,7 @@ fn parse_file(i: usize, entry: &Value<'_>, warnings: &mut Vec<Warning>) -> Resul
         Some(other) => {
             return Err(Error::invalid(
                 &path_field,
-                format!("a {} is not a list", other.type_name()),
+                format!("{} is not a list", crate::info::a(other.type_name())),
             ))
         }
     };
@@ -328,7 +341,7 @@ fn parse_file(i: usize, entry: &Value<'_>, warnings: &mut Vec<Warning>) -> Resul
     };
 
     let mut symlink = None;
-    if attr.contains(&b'l') {
+    if symlink_attr {
         if let Some(target) = dict.get(b"symlink path") {
             let items = target
                 .as_list()
@@ -359,7 +372,10 @@ fn string_list<'a>(field: &str, items: &[Value<'a>]) -> Result<Vec<&'a [u8]>> {
             item.as_bytes().ok_or_else(|| {
                 Error::invalid(
                     format!("{field}[{j}]"),
-                    format!("a {} is not a path component", item.type_name()),
+                    format!(
+                        "{} is not a path component",
+                        crate::info::a(item.type_name())
+                    ),
                 )
             })
         })
@@ -368,6 +384,16 @@ fn string_list<'a>(field: &str, items: &[Value<'a>]) -> Result<Vec<&'a [u8]>> {
 
 fn same_path(raw: &[&[u8]], clean: &[String]) -> bool {
     raw.len() == clean.len() && raw.iter().zip(clean).all(|(r, c)| *r == c.as_bytes())
+}
+
+/// A type name with its article: `a list`, `an integer`.
+pub(crate) fn a(type_name: &str) -> String {
+    let article = if type_name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {type_name}")
 }
 
 /// Bytes shown as text, with anything that is not printable UTF-8 escaped.

@@ -70,9 +70,9 @@ impl Magnet {
         let mut m = Magnet::new(InfoHash([0; 20]));
         let mut other_xt = None;
         for pair in query.split('&').filter(|p| !p.is_empty()) {
-            let (key, raw) = pair.split_once('=').ok_or_else(|| {
-                Error::magnet(format!("parameter `{pair}` has no `=`"))
-            })?;
+            let (key, raw) = pair
+                .split_once('=')
+                .ok_or_else(|| Error::magnet(format!("parameter `{pair}` has no `=`")))?;
             let value = percent_decode(raw, key == "dn")
                 .map_err(|why| Error::magnet(format!("parameter `{key}`: {why}")))?;
             // Numbered keys (`tr.1`, `xt.2`) are the same parameter.
@@ -164,7 +164,13 @@ impl fmt::Display for Magnet {
             let parts: Vec<String> = self
                 .select_only
                 .iter()
-                .map(|&(a, b)| if a == b { a.to_string() } else { format!("{a}-{b}") })
+                .map(|&(a, b)| {
+                    if a == b {
+                        a.to_string()
+                    } else {
+                        format!("{a}-{b}")
+                    }
+                })
                 .collect();
             write!(f, "&so={}", parts.join(","))?;
         }
@@ -234,7 +240,8 @@ fn parse_select_only(value: &str) -> Result<Vec<(usize, usize)>> {
     value
         .split(',')
         .map(|part| {
-            let bad = || Error::magnet(format!("`so={value}`: `{part}` is not an index or a range"));
+            let bad =
+                || Error::magnet(format!("`so={value}`: `{part}` is not an index or a range"));
             let (a, b) = match part.split_once('-') {
                 Some((a, b)) => (a, b),
                 None => (part, part),
@@ -284,7 +291,12 @@ mod tests {
         full.peers = vec!["[::1]:9".into()];
         full.select_only = vec![(1, 1), (3, 5)];
         let text = full.to_string();
-        assert!(text.starts_with(&format!("magnet:?xt=urn:btih:{HEX}&dn=a%20b%26c%3Dd/%C3%A9")), "{text}");
+        assert!(
+            text.starts_with(&format!(
+                "magnet:?xt=urn:btih:{HEX}&dn=a%20b%26c%3Dd/%C3%A9"
+            )),
+            "{text}"
+        );
         assert_eq!(Magnet::parse(&text).unwrap(), full);
     }
 

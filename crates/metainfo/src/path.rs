@@ -172,16 +172,31 @@ mod tests {
         let a = |n| "a".repeat(n);
         assert_eq!(s(a(240).as_bytes()), Some(a(240)));
         assert_eq!(s(a(241).as_bytes()), Some(a(240)));
-        assert_eq!(s(format!("{}.txt", a(300)).as_bytes()), Some(format!("{}.txt", a(240))));
+        assert_eq!(
+            s(format!("{}.txt", a(300)).as_bytes()),
+            Some(format!("{}.txt", a(240)))
+        );
         assert_eq!(
             s(format!("{}.{}", a(300), "b".repeat(8)).as_bytes()),
             Some(format!("{}.{}", a(240), "b".repeat(8)))
         );
-        assert_eq!(s(format!("{}.{}", a(300), "b".repeat(9)).as_bytes()), Some(a(240)));
-        assert_eq!(s(format!("{}.x.y", a(245)).as_bytes()), Some(format!("{}.y", a(240))));
-        assert_eq!(s(format!("{}.t/x", a(245)).as_bytes()), Some(format!("{}.tx", a(240))));
+        assert_eq!(
+            s(format!("{}.{}", a(300), "b".repeat(9)).as_bytes()),
+            Some(a(240))
+        );
+        assert_eq!(
+            s(format!("{}.x.y", a(245)).as_bytes()),
+            Some(format!("{}.y", a(240)))
+        );
+        assert_eq!(
+            s(format!("{}.t/x", a(245)).as_bytes()),
+            Some(format!("{}.tx", a(240)))
+        );
         // The dot survives the cut: no extension is appended.
-        assert_eq!(s(format!("{}.txt", a(238)).as_bytes()), Some(format!("{}.t", a(238))));
+        assert_eq!(
+            s(format!("{}.txt", a(238)).as_bytes()),
+            Some(format!("{}.t", a(238)))
+        );
         assert_eq!(s("é".repeat(300).as_bytes()), Some("é".repeat(120)));
         assert_eq!(
             s(format!("{}€€€", a(239)).as_bytes()),
@@ -219,7 +234,10 @@ mod tests {
         );
         assert_eq!(resolve(&[&["d", "x"], &["d"]]), ["d/x", "d.1"]);
         assert_eq!(resolve(&[&["d"], &["d", "x"]]), ["d.1", "d/x"]);
-        assert_eq!(resolve(&[&[".hidden"], &[".hidden"]]), [".hidden", ".1.hidden"]);
+        assert_eq!(
+            resolve(&[&[".hidden"], &[".hidden"]]),
+            [".hidden", ".1.hidden"]
+        );
         assert_eq!(resolve(&[&["x.1"], &["x"], &["x"]]), ["x.1", "x", "x.2"]);
     }
 }

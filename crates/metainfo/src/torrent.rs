@@ -41,17 +41,7 @@ impl Torrent {
     /// with a [`Warning::UnsortedKeys`]. Hard defects are errors.
     pub fn from_bytes(bytes: &[u8]) -> Result<Torrent> {
         let mut warnings = Vec::new();
-        let root = match decode_with(bytes, &DecodeOptions::strict()) {
-            Ok(v) => v,
-            Err(e) if matches!(e.kind(), ErrorKind::UnsortedKey { .. }) => {
-                let v = decode_with(bytes, &DecodeOptions::lenient())?;
-                warnings.push(Warning::UnsortedKeys {
-                    detail: e.to_string(),
-                });
-                v
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let (root, bytes) = decode_leniently(bytes, &mut warnings)?;
         let dict = root.as_dict().ok_or(Error::NotADictionary)?;
         let entries = raw_entries(bytes)?;
         let info_raw = entries
@@ -317,6 +307,41 @@ impl Torrent {
     }
 }
 
+/// Decodes the top-level value as libtorrent does: strict bencode, else unsorted keys accepted
+/// with a warning; bytes after the top-level value are ignored with a warning. Returns the value
+/// and the bytes it occupies.
+fn decode_leniently<'a>(
+    bytes: &'a [u8],
+    warnings: &mut Vec<Warning>,
+) -> Result<(Value<'a>, &'a [u8])> {
+    let mut options = DecodeOptions::strict();
+    let (value, consumed) = loop {
+        match decode_prefix(bytes, &options) {
+            Ok(Status::Complete { value, consumed }) => break (value, consumed),
+            // The whole-buffer decoder names the offset where the input ran out.
+            Ok(Status::Incomplete { .. }) => {
+                return Err(decode_with(bytes, &options)
+                    .err()
+                    .map_or(Error::NotADictionary, Error::from))
+            }
+            Err(e) if !options.lenient && matches!(e.kind(), ErrorKind::UnsortedKey { .. }) => {
+                warnings.push(Warning::UnsortedKeys {
+                    detail: e.to_string(),
+                });
+                options = DecodeOptions::lenient();
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    if consumed < bytes.len() {
+        warnings.push(Warning::Ignored {
+            field: format!("bytes {consumed}..{}", bytes.len()),
+            reason: "trailing bytes after the torrent's dictionary".to_owned(),
+        });
+    }
+    Ok((value, &bytes[..consumed]))
+}
+
 /// The top-level entries with each value's exact bytes.
 fn raw_entries(bytes: &[u8]) -> Result<Vec<(&[u8], &[u8])>> {
     let options = DecodeOptions::lenient();
@@ -357,7 +382,7 @@ fn url(dict: &Dict<'_>, key: &str, warnings: &mut Vec<Warning>) -> Option<String
         other => {
             warnings.push(Warning::Ignored {
                 field: key.to_owned(),
-                reason: format!("a {} is not a URL", other.type_name()),
+                reason: format!("{} is not a URL", crate::info::a(other.type_name())),
             });
             None
         }
@@ -373,7 +398,10 @@ fn tiers(dict: &Dict<'_>, warnings: &mut Vec<Warning>) -> Vec<Vec<String>> {
     let Some(list) = list.as_list() else {
         warnings.push(Warning::Ignored {
             field: "announce-list".to_owned(),
-            reason: format!("a {} is not a list of tiers", list.type_name()),
+            reason: format!(
+                "{} is not a list of tiers",
+                crate::info::a(list.type_name())
+            ),
         });
         return Vec::new();
     };
@@ -386,7 +414,7 @@ fn tiers(dict: &Dict<'_>, warnings: &mut Vec<Warning>) -> Vec<Vec<String>> {
             other => {
                 warnings.push(Warning::Ignored {
                     field: format!("announce-list[{i}]"),
-                    reason: format!("a {} is not a tier", other.type_name()),
+                    reason: format!("{} is not a tier", crate::info::a(other.type_name())),
                 });
                 continue;
             }
@@ -402,7 +430,7 @@ fn tiers(dict: &Dict<'_>, warnings: &mut Vec<Warning>) -> Vec<Vec<String>> {
                 }
                 None => warnings.push(Warning::Ignored {
                     field: format!("announce-list[{i}][{j}]"),
-                    reason: format!("a {} is not a URL", u.type_name()),
+                    reason: format!("{} is not a URL", crate::info::a(u.type_name())),
                 }),
             }
         }
@@ -422,7 +450,7 @@ fn url_list(dict: &Dict<'_>, key: &str, warnings: &mut Vec<Warning>) -> Vec<Stri
         Some(other) => {
             warnings.push(Warning::Ignored {
                 field: key.to_owned(),
-                reason: format!("a {} is not a URL list", other.type_name()),
+                reason: format!("{} is not a URL list", crate::info::a(other.type_name())),
             });
             return Vec::new();
         }
@@ -438,7 +466,7 @@ fn url_list(dict: &Dict<'_>, key: &str, warnings: &mut Vec<Warning>) -> Vec<Stri
             }
             None => warnings.push(Warning::Ignored {
                 field: format!("{key}[{i}]"),
-                reason: format!("a {} is not a URL", item.type_name()),
+                reason: format!("{} is not a URL", crate::info::a(item.type_name())),
             }),
         }
     }

@@ -58,7 +58,11 @@ pub fn file_locations(torrent: &Torrent, content: &Path) -> Vec<Option<PathBuf>>
             if f.pad {
                 None
             } else if info.is_multi_file() {
-                Some(f.path[1..].iter().fold(content.to_path_buf(), |p, c| p.join(c)))
+                Some(
+                    f.path[1..]
+                        .iter()
+                        .fold(content.to_path_buf(), |p, c| p.join(c)),
+                )
             } else {
                 Some(content.to_path_buf())
             }

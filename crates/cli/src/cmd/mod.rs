@@ -1,6 +1,17 @@
 //! One module per `bt` subcommand; `run` dispatches to them.
 
+pub(crate) mod copy_announce;
 mod decode;
+pub(crate) mod http_seeds;
+pub(crate) mod magnet;
+pub(crate) mod make;
+pub(crate) mod make_each;
+pub(crate) mod reannounce;
+pub(crate) mod rename;
+pub(crate) mod show;
+mod torrent_common;
+pub(crate) mod verify;
+pub(crate) mod web_seeds;
 
 use std::process::ExitCode;
 
@@ -15,6 +26,16 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             lenient,
             compact,
         } => decode::run(&file, lenient, compact),
+        Command::Make(a) => make::run(a),
+        Command::MakeEach(a) => make_each::run(a),
+        Command::Show(a) => show::run(a),
+        Command::Reannounce(a) => reannounce::run(a),
+        Command::CopyAnnounce(a) => copy_announce::run(a),
+        Command::Rename(a) => rename::run(a),
+        Command::HttpSeeds(a) => http_seeds::run(a),
+        Command::WebSeeds(a) => web_seeds::run(a),
+        Command::Magnet(a) => magnet::run(a),
+        Command::Verify(a) => verify::run(a),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Args::command(), "bt", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
