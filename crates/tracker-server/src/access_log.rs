@@ -1,0 +1,236 @@
+//! [`AccessLog`]: one Common Log Format line per HTTP request, buffered in memory and written by a
+//! background thread, so that a slow or blocked output never holds up a request.
+
+use std::io::Write;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Lines beyond this many buffered bytes are dropped (and counted) rather than block a request.
+const MAX_BUFFERED: usize = 4 << 20;
+/// The writer thread flushes at least this often.
+const FLUSH_EVERY: Duration = Duration::from_millis(200);
+
+struct Shared {
+    buf: Mutex<Buffer>,
+    wake: Condvar,
+    dropped: AtomicU64,
+}
+
+#[derive(Default)]
+struct Buffer {
+    bytes: Vec<u8>,
+    closed: bool,
+}
+
+thread_local! {
+    /// The cached `[10/Oct/2000:13:55:36 +0000]` text and the second it is for.
+    static STAMP: std::cell::RefCell<(u64, String)> = const { std::cell::RefCell::new((0, String::new())) };
+}
+
+/// A Common Log Format request log writing to any [`Write`] from its own thread.
+///
+/// Lines look like Apache's:
+/// `127.0.0.1 - - [21/Nov/2026:00:46:17 +0000] "GET /announce?info_hash=... HTTP/1.1" 200 123`.
+/// Dropping the log (or calling [`AccessLog::close`]) flushes what is buffered.
+#[derive(Clone)]
+pub struct AccessLog {
+    shared: Arc<Shared>,
+    thread: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
+}
+
+impl std::fmt::Debug for AccessLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessLog")
+            .field("dropped", &self.dropped())
+            .finish()
+    }
+}
+
+impl AccessLog {
+    /// A log whose lines go to `out` (for example `std::io::stdout()`).
+    pub fn new(out: impl Write + Send + 'static) -> AccessLog {
+        let shared = Arc::new(Shared {
+            buf: Mutex::new(Buffer::default()),
+            wake: Condvar::new(),
+            dropped: AtomicU64::new(0),
+        });
+        let writer = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("tracker-log".into())
+            .spawn(move || write_loop(&writer, out))
+            .ok();
+        AccessLog {
+            shared,
+            thread: Arc::new(Mutex::new(thread)),
+        }
+    }
+
+    /// Lines dropped because the output could not keep up.
+    pub fn dropped(&self) -> u64 {
+        self.shared.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Appends one line. `request_line` is `METHOD TARGET VERSION`; `size` the body size.
+    pub fn log(&self, client: Option<IpAddr>, request_line: &str, status: u16, size: Option<u64>) {
+        use std::fmt::Write as _;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let mut line = String::with_capacity(request_line.len() + 80);
+        match client {
+            Some(ip) => {
+                let _ = write!(line, "{ip}");
+            }
+            None => line.push('-'),
+        }
+        line.push_str(" - - ");
+        STAMP.with(|stamp| {
+            let mut stamp = stamp.borrow_mut();
+            if stamp.1.is_empty() || stamp.0 != now {
+                *stamp = (now, clf_time(now));
+            }
+            line.push_str(&stamp.1);
+        });
+        line.push_str(" \"");
+        // Control characters would break the one-line-per-request format.
+        for c in request_line.chars() {
+            if c.is_control() || c == '"' {
+                let _ = write!(line, "\\x{:02x}", u32::from(c) & 0xff);
+            } else {
+                line.push(c);
+            }
+        }
+        let _ = write!(line, "\" {status} ");
+        match size {
+            Some(n) => {
+                let _ = writeln!(line, "{n}");
+            }
+            None => line.push_str("-\n"),
+        }
+        let mut buf = self.shared.buf.lock().unwrap_or_else(|e| e.into_inner());
+        if buf.closed {
+            return;
+        }
+        if buf.bytes.len() > MAX_BUFFERED {
+            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        buf.bytes.extend_from_slice(line.as_bytes());
+    }
+
+    /// Writes out what is buffered and stops the writer thread. Later lines are discarded.
+    pub fn close(&self) {
+        {
+            let mut buf = self.shared.buf.lock().unwrap_or_else(|e| e.into_inner());
+            buf.closed = true;
+        }
+        self.shared.wake.notify_all();
+        let handle = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(handle) = handle {
+            let _ = handle.join();
+        }
+    }
+}
+
+fn write_loop(shared: &Shared, mut out: impl Write) {
+    let mut spare = Vec::new();
+    loop {
+        let closed = {
+            let buf = shared.buf.lock().unwrap_or_else(|e| e.into_inner());
+            let (mut buf, _) = shared
+                .wake
+                .wait_timeout_while(buf, FLUSH_EVERY, |b| !b.closed)
+                .unwrap_or_else(|e| e.into_inner());
+            std::mem::swap(&mut buf.bytes, &mut spare);
+            buf.closed
+        };
+        if !spare.is_empty() {
+            // Output errors (a closed pipe) only lose log lines; the tracker keeps working.
+            let _ = out.write_all(&spare);
+            let _ = out.flush();
+            spare.clear();
+        }
+        if closed {
+            return;
+        }
+    }
+}
+
+/// `[10/Oct/2000:13:55:36 +0000]` for a Unix time in seconds (UTC).
+pub(crate) fn clf_time(unix: u64) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = (unix / 86_400) as i64;
+    let secs = unix % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "[{day:02}/{}/{year}:{:02}:{:02}:{:02} +0000]",
+        MONTHS[(month - 1) as usize],
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+    impl Write for Sink {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn clf_dates() {
+        assert_eq!(clf_time(0), "[01/Jan/1970:00:00:00 +0000]");
+        assert_eq!(clf_time(971_186_136), "[10/Oct/2000:13:55:36 +0000]");
+        assert_eq!(clf_time(1_709_208_000), "[29/Feb/2024:12:00:00 +0000]");
+    }
+
+    #[test]
+    fn lines_reach_the_writer_on_close() {
+        let sink = Sink::default();
+        let log = AccessLog::new(sink.clone());
+        log.log(
+            Some("127.0.0.1".parse().unwrap()),
+            "GET /announce?x=\"1\" HTTP/1.1",
+            200,
+            Some(57),
+        );
+        log.log(None, "GET / HTTP/1.1", 404, None);
+        log.close();
+        let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(lines[0].starts_with("127.0.0.1 - - ["), "{text}");
+        assert!(
+            lines[0].ends_with("] \"GET /announce?x=\\x221\\x22 HTTP/1.1\" 200 57"),
+            "{text}"
+        );
+        assert!(
+            lines[1].starts_with("- - - [") && lines[1].ends_with("\" 404 -"),
+            "{text}"
+        );
+    }
+}

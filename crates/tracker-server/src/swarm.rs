@@ -1,0 +1,640 @@
+//! One torrent's swarm: its peers in compact form, the seeder count and completed total, and the
+//! random choice of peers for a reply.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use crate::id::PeerId;
+
+/// A peer as stored: its compact address (BEP 23 form: IP then port, big-endian), ready to copy
+/// into replies.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Peer<const N: usize> {
+    pub(crate) compact: [u8; N],
+    pub(crate) id: PeerId,
+    /// Seconds on the store's clock.
+    pub(crate) last_seen: u32,
+    pub(crate) key: Option<u32>,
+    pub(crate) seeder: bool,
+}
+
+/// Where a peer lives: index into `v4` or (high bit set) `v6`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Slot(u32);
+
+const V6_BIT: u32 = 1 << 31;
+
+impl Slot {
+    fn v4(i: usize) -> Slot {
+        Slot(i as u32)
+    }
+    fn v6(i: usize) -> Slot {
+        Slot(i as u32 | V6_BIT)
+    }
+    fn is_v6(self) -> bool {
+        self.0 & V6_BIT != 0
+    }
+    fn index(self) -> usize {
+        (self.0 & !V6_BIT) as usize
+    }
+}
+
+/// Seeders, leechers and completed downloads of one torrent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SwarmStats {
+    /// Peers with nothing left to download.
+    pub seeders: u32,
+    /// Peers still downloading.
+    pub leechers: u32,
+    /// How many `completed` events the torrent has seen.
+    pub completed: u64,
+}
+
+/// The peers chosen for one reply, in compact form, with their ids when asked for.
+///
+/// Reuse one across requests ([`PeerList::clear`]) to avoid allocating.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PeerList {
+    /// IPv4 peers, 6 bytes each (BEP 23).
+    pub v4: Vec<u8>,
+    /// IPv6 peers, 18 bytes each (BEP 7).
+    pub v6: Vec<u8>,
+    /// The ids of the `v4` peers, in the same order (filled only when ids were asked for).
+    pub ids4: Vec<PeerId>,
+    /// The ids of the `v6` peers, in the same order (filled only when ids were asked for).
+    pub ids6: Vec<PeerId>,
+}
+
+impl PeerList {
+    /// Empties the list, keeping its capacity.
+    pub fn clear(&mut self) {
+        self.v4.clear();
+        self.v6.clear();
+        self.ids4.clear();
+        self.ids6.clear();
+    }
+
+    /// How many peers the list holds.
+    pub fn len(&self) -> usize {
+        self.v4.len() / 6 + self.v6.len() / 18
+    }
+
+    /// Whether the list holds no peer.
+    pub fn is_empty(&self) -> bool {
+        self.v4.is_empty() && self.v6.is_empty()
+    }
+
+    /// Every peer's address, IPv4 first.
+    pub fn addrs(&self) -> impl Iterator<Item = SocketAddr> + '_ {
+        let v4 = self.v4.chunks_exact(6).map(|c| {
+            let ip = Ipv4Addr::new(c[0], c[1], c[2], c[3]);
+            SocketAddr::new(IpAddr::V4(ip), u16::from_be_bytes([c[4], c[5]]))
+        });
+        let v6 = self.v6.chunks_exact(18).map(|c| {
+            let mut ip = [0u8; 16];
+            ip.copy_from_slice(&c[..16]);
+            SocketAddr::new(
+                IpAddr::V6(Ipv6Addr::from(ip)),
+                u16::from_be_bytes([c[16], c[17]]),
+            )
+        });
+        v4.chain(v6)
+    }
+}
+
+/// The compact form of an address: 6 bytes for IPv4, 18 for IPv6.
+pub(crate) enum Compact {
+    V4([u8; 6]),
+    V6([u8; 18]),
+}
+
+impl Compact {
+    pub(crate) fn of(addr: SocketAddr) -> Compact {
+        let port = addr.port().to_be_bytes();
+        match addr.ip() {
+            IpAddr::V4(ip) => {
+                let o = ip.octets();
+                Compact::V4([o[0], o[1], o[2], o[3], port[0], port[1]])
+            }
+            IpAddr::V6(ip) => {
+                if let Some(v4) = ip.to_ipv4_mapped() {
+                    return Compact::of(SocketAddr::new(IpAddr::V4(v4), addr.port()));
+                }
+                let mut c = [0u8; 18];
+                c[..16].copy_from_slice(&ip.octets());
+                c[16..].copy_from_slice(&port);
+                Compact::V6(c)
+            }
+        }
+    }
+}
+
+/// What an announce does to a swarm.
+pub(crate) struct Update {
+    pub(crate) id: PeerId,
+    pub(crate) addr: Compact,
+    pub(crate) seeder: bool,
+    pub(crate) key: Option<u32>,
+    pub(crate) stopped: bool,
+    pub(crate) completed: bool,
+    pub(crate) now: u32,
+}
+
+/// The outcome of [`Swarm::announce`].
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Change {
+    /// A new peer was added (`seeder` tells which kind).
+    Added { seeder: bool },
+    /// An existing peer was updated; `was`/`is` are its seeder flags before and after.
+    Updated { was: bool, is: bool },
+    /// A peer was removed (`stopped`); `seeder` is what it was.
+    Removed { seeder: bool },
+    /// Nothing was stored: a `stopped` from an unknown peer, or a full swarm.
+    None,
+    /// The peer id exists at another address with a different key.
+    KeyMismatch,
+}
+
+/// What [`Swarm::select`] is asked for.
+#[derive(Clone, Copy)]
+pub(crate) struct Selection<'a> {
+    pub(crate) want: usize,
+    pub(crate) requester: &'a PeerId,
+    pub(crate) requester_seeds: bool,
+    pub(crate) v6_first: bool,
+    pub(crate) both_families: bool,
+    pub(crate) with_ids: bool,
+}
+
+/// One torrent's peers.
+#[derive(Debug, Default)]
+pub(crate) struct Swarm {
+    pub(crate) v4: Vec<Peer<6>>,
+    pub(crate) v6: Vec<Peer<18>>,
+    index: HashMap<PeerId, Slot>,
+    pub(crate) seeders: u32,
+    pub(crate) completed: u64,
+}
+
+impl Swarm {
+    pub(crate) fn len(&self) -> usize {
+        self.v4.len() + self.v6.len()
+    }
+
+    pub(crate) fn stats(&self) -> SwarmStats {
+        SwarmStats {
+            seeders: self.seeders,
+            leechers: self.len() as u32 - self.seeders,
+            completed: self.completed,
+        }
+    }
+
+    /// Applies one announce. `max_peers` bounds how many peers are stored.
+    pub(crate) fn announce(&mut self, u: &Update, max_peers: usize) -> Change {
+        let existing = self.index.get(&u.id).copied();
+        let Some(slot) = existing else {
+            if u.completed {
+                self.completed += 1;
+            }
+            if u.stopped || self.len() >= max_peers {
+                return Change::None;
+            }
+            self.insert(u);
+            return Change::Added { seeder: u.seeder };
+        };
+        let (old_key, same_addr, was) = match (slot.is_v6(), &u.addr) {
+            (false, addr) => {
+                let p = &self.v4[slot.index()];
+                (
+                    p.key,
+                    matches!(addr, Compact::V4(c) if c[..4] == p.compact[..4]),
+                    p.seeder,
+                )
+            }
+            (true, addr) => {
+                let p = &self.v6[slot.index()];
+                (
+                    p.key,
+                    matches!(addr, Compact::V6(c) if c[..16] == p.compact[..16]),
+                    p.seeder,
+                )
+            }
+        };
+        if !same_addr && old_key.is_some() && old_key != u.key {
+            return Change::KeyMismatch;
+        }
+        if u.completed && !was {
+            self.completed += 1;
+        }
+        if u.stopped {
+            self.remove(slot);
+            return Change::Removed { seeder: was };
+        }
+        match (slot.is_v6(), &u.addr) {
+            (false, Compact::V4(c)) => {
+                let p = &mut self.v4[slot.index()];
+                p.compact = *c;
+                p.last_seen = u.now;
+                p.seeder = u.seeder;
+                p.key = u.key.or(p.key);
+            }
+            (true, Compact::V6(c)) => {
+                let p = &mut self.v6[slot.index()];
+                p.compact = *c;
+                p.last_seen = u.now;
+                p.seeder = u.seeder;
+                p.key = u.key.or(p.key);
+            }
+            _ => {
+                // The peer moved between address families.
+                self.remove(slot);
+                self.insert(u);
+            }
+        }
+        if was && !u.seeder {
+            self.seeders -= 1;
+        } else if !was && u.seeder {
+            self.seeders += 1;
+        }
+        Change::Updated { was, is: u.seeder }
+    }
+
+    fn insert(&mut self, u: &Update) {
+        let slot = match u.addr {
+            Compact::V4(compact) => {
+                self.v4.push(Peer {
+                    compact,
+                    id: u.id,
+                    last_seen: u.now,
+                    key: u.key,
+                    seeder: u.seeder,
+                });
+                Slot::v4(self.v4.len() - 1)
+            }
+            Compact::V6(compact) => {
+                self.v6.push(Peer {
+                    compact,
+                    id: u.id,
+                    last_seen: u.now,
+                    key: u.key,
+                    seeder: u.seeder,
+                });
+                Slot::v6(self.v6.len() - 1)
+            }
+        };
+        self.index.insert(u.id, slot);
+        if u.seeder {
+            self.seeders += 1;
+        }
+    }
+
+    /// Removes the peer at `slot` (swap-remove), keeping the index and counts right. Does not touch
+    /// `seeders`' caller-visible meaning: the removed peer's seeder flag is subtracted.
+    fn remove(&mut self, slot: Slot) {
+        let i = slot.index();
+        let (removed_id, seeder, moved) = if slot.is_v6() {
+            let p = self.v6.swap_remove(i);
+            (p.id, p.seeder, self.v6.get(i).map(|q| q.id))
+        } else {
+            let p = self.v4.swap_remove(i);
+            (p.id, p.seeder, self.v4.get(i).map(|q| q.id))
+        };
+        self.index.remove(&removed_id);
+        if let Some(moved) = moved {
+            self.index.insert(moved, slot);
+        }
+        if seeder {
+            self.seeders -= 1;
+        }
+    }
+
+    /// Restores a peer read from a dfile (no completed counting, no key check).
+    pub(crate) fn restore(&mut self, u: &Update, max_peers: usize) {
+        if self.index.contains_key(&u.id) || self.len() >= max_peers {
+            return;
+        }
+        self.insert(u);
+    }
+
+    /// Drops every peer last seen before `oldest`; returns how many were dropped.
+    pub(crate) fn expire(&mut self, oldest: u32) -> usize {
+        let before = self.len();
+        self.v4.retain(|p| p.last_seen >= oldest);
+        self.v6.retain(|p| p.last_seen >= oldest);
+        let dropped = before - self.len();
+        if dropped > 0 {
+            self.reindex();
+        }
+        dropped
+    }
+
+    fn reindex(&mut self) {
+        self.index.clear();
+        self.seeders = 0;
+        for (i, p) in self.v4.iter().enumerate() {
+            self.index.insert(p.id, Slot::v4(i));
+            self.seeders += u32::from(p.seeder);
+        }
+        for (i, p) in self.v6.iter().enumerate() {
+            self.index.insert(p.id, Slot::v6(i));
+            self.seeders += u32::from(p.seeder);
+        }
+        if self.index.capacity() > 4 * self.index.len() + 16 {
+            self.index.shrink_to_fit();
+            self.v4.shrink_to_fit();
+            self.v6.shrink_to_fit();
+        }
+    }
+
+    /// Chooses up to `want` peers other than `requester`, from the requester's address family
+    /// first (`v6_first`), the other family only if allowed (`both_families`). A seeding requester
+    /// is given leechers only: seeds have nothing to give each other.
+    pub(crate) fn select(&self, s: &Selection<'_>, out: &mut PeerList) {
+        let Selection {
+            want,
+            requester,
+            requester_seeds,
+            v6_first,
+            both_families,
+            with_ids,
+        } = *s;
+        let mut left = want;
+        if v6_first {
+            left -= pick(
+                &self.v6,
+                left,
+                requester,
+                requester_seeds,
+                &mut out.v6,
+                with_ids.then_some(&mut out.ids6),
+            );
+            if both_families {
+                pick(
+                    &self.v4,
+                    left,
+                    requester,
+                    requester_seeds,
+                    &mut out.v4,
+                    with_ids.then_some(&mut out.ids4),
+                );
+            }
+        } else {
+            left -= pick(
+                &self.v4,
+                left,
+                requester,
+                requester_seeds,
+                &mut out.v4,
+                with_ids.then_some(&mut out.ids4),
+            );
+            if both_families {
+                pick(
+                    &self.v6,
+                    left,
+                    requester,
+                    requester_seeds,
+                    &mut out.v6,
+                    with_ids.then_some(&mut out.ids6),
+                );
+            }
+        }
+    }
+}
+
+/// Copies up to `want` peers from `peers`, starting at a random position and wrapping around, so
+/// that every peer is equally likely to be given out and nothing is allocated or shuffled. The
+/// swap-remove on departure keeps reordering the list, which spreads choices further.
+fn pick<const N: usize>(
+    peers: &[Peer<N>],
+    want: usize,
+    requester: &PeerId,
+    requester_seeds: bool,
+    out: &mut Vec<u8>,
+    mut ids: Option<&mut Vec<PeerId>>,
+) -> usize {
+    let n = peers.len();
+    if want == 0 || n == 0 {
+        return 0;
+    }
+    let start = if n <= want { 0 } else { fastrand::usize(..n) };
+    let mut taken = 0;
+    out.reserve(want.min(n) * N);
+    let (tail, head) = peers.split_at(start);
+    for p in head.iter().chain(tail) {
+        if taken == want {
+            break;
+        }
+        if (requester_seeds && p.seeder) || p.id == *requester {
+            continue;
+        }
+        out.extend_from_slice(&p.compact);
+        if let Some(ids) = ids.as_deref_mut() {
+            ids.push(p.id);
+        }
+        taken += 1;
+    }
+    taken
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sel(want: usize, requester: &PeerId, requester_seeds: bool) -> Selection<'_> {
+        Selection {
+            want,
+            requester,
+            requester_seeds,
+            v6_first: false,
+            both_families: true,
+            with_ids: true,
+        }
+    }
+
+    fn update(n: u8, seeder: bool) -> Update {
+        Update {
+            id: PeerId([n; 20]),
+            addr: Compact::of(SocketAddr::from(([10, 0, 0, n], 1000 + u16::from(n)))),
+            seeder,
+            key: None,
+            stopped: false,
+            completed: false,
+            now: 100,
+        }
+    }
+
+    #[test]
+    fn counts_follow_adds_updates_and_removals() {
+        let mut s = Swarm::default();
+        assert_eq!(
+            s.announce(&update(1, false), 10),
+            Change::Added { seeder: false }
+        );
+        assert_eq!(
+            s.announce(&update(2, true), 10),
+            Change::Added { seeder: true }
+        );
+        assert_eq!(
+            s.stats(),
+            SwarmStats {
+                seeders: 1,
+                leechers: 1,
+                completed: 0
+            }
+        );
+        let mut done = update(1, true);
+        done.completed = true;
+        assert_eq!(
+            s.announce(&done, 10),
+            Change::Updated {
+                was: false,
+                is: true
+            }
+        );
+        // A repeated completed event from a seed is not counted twice.
+        assert_eq!(
+            s.announce(&done, 10),
+            Change::Updated {
+                was: true,
+                is: true
+            }
+        );
+        assert_eq!(
+            s.stats(),
+            SwarmStats {
+                seeders: 2,
+                leechers: 0,
+                completed: 1
+            }
+        );
+        let mut stop = update(2, true);
+        stop.stopped = true;
+        assert_eq!(s.announce(&stop, 10), Change::Removed { seeder: true });
+        assert_eq!(
+            s.stats(),
+            SwarmStats {
+                seeders: 1,
+                leechers: 0,
+                completed: 1
+            }
+        );
+        assert_eq!(s.announce(&stop, 10), Change::None);
+        // The index still finds the peer that was swapped into the removed slot.
+        assert_eq!(
+            s.announce(&update(1, true), 10),
+            Change::Updated {
+                was: true,
+                is: true
+            }
+        );
+        assert_eq!(s.len(), 1);
+    }
+
+    #[test]
+    fn full_swarm_stores_no_more() {
+        let mut s = Swarm::default();
+        for n in 0..5 {
+            s.announce(&update(n, false), 3);
+        }
+        assert_eq!(s.len(), 3);
+    }
+
+    #[test]
+    fn key_protects_an_address_change() {
+        let mut s = Swarm::default();
+        let mut a = update(1, false);
+        a.key = Some(7);
+        s.announce(&a, 10);
+        let mut moved = update(1, false);
+        moved.addr = Compact::of(SocketAddr::from(([192, 168, 0, 1], 5))); // same id, new IP
+        moved.key = Some(8);
+        assert_eq!(s.announce(&moved, 10), Change::KeyMismatch);
+        moved.key = Some(7);
+        assert_eq!(
+            s.announce(&moved, 10),
+            Change::Updated {
+                was: false,
+                is: false
+            }
+        );
+        assert_eq!(&s.v4[0].compact[..4], &[192, 168, 0, 1]);
+    }
+
+    #[test]
+    fn family_change_moves_the_peer() {
+        let mut s = Swarm::default();
+        s.announce(&update(1, false), 10);
+        s.announce(&update(2, false), 10);
+        let mut v6 = update(1, false);
+        v6.addr = Compact::of("[2001:db8::1]:6881".parse().unwrap());
+        s.announce(&v6, 10);
+        assert_eq!((s.v4.len(), s.v6.len()), (1, 1));
+        let mut out = PeerList::default();
+        s.select(&sel(10, &PeerId([9; 20]), false), &mut out);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out.ids6, vec![PeerId([1; 20])]);
+    }
+
+    #[test]
+    fn select_excludes_requester_and_seeds_for_seeds() {
+        let mut s = Swarm::default();
+        for n in 1..=4 {
+            s.announce(&update(n, n % 2 == 0), 10);
+        }
+        let mut out = PeerList::default();
+        s.select(&sel(50, &PeerId([1; 20]), false), &mut out);
+        assert_eq!(out.ids4.len(), 3);
+        assert!(!out.ids4.contains(&PeerId([1; 20])));
+        out.clear();
+        s.select(&sel(50, &PeerId([2; 20]), true), &mut out);
+        let mut ids = out.ids4.clone();
+        ids.sort();
+        assert_eq!(ids, vec![PeerId([1; 20]), PeerId([3; 20])]);
+        let addrs: Vec<_> = out.addrs().collect();
+        assert!(addrs.contains(&"10.0.0.3:1003".parse().unwrap()));
+    }
+
+    #[test]
+    fn select_limits_and_spreads() {
+        let mut s = Swarm::default();
+        for n in 0..100 {
+            s.announce(&update(n, false), 1000);
+        }
+        let mut seen = [false; 100];
+        let mut out = PeerList::default();
+        for _ in 0..200 {
+            out.clear();
+            s.select(&sel(10, &PeerId([255; 20]), false), &mut out);
+            assert_eq!(out.len(), 10);
+            for id in &out.ids4 {
+                seen[usize::from(id.0[0])] = true;
+            }
+        }
+        assert!(
+            seen.iter().all(|&s| s),
+            "every peer is given out eventually"
+        );
+    }
+
+    #[test]
+    fn expire_drops_old_and_reindexes() {
+        let mut s = Swarm::default();
+        for n in 0..10 {
+            let mut u = update(n, n < 3);
+            u.now = u32::from(n);
+            s.announce(&u, 100);
+        }
+        assert_eq!(s.expire(5), 5);
+        assert_eq!(
+            s.stats(),
+            SwarmStats {
+                seeders: 0,
+                leechers: 5,
+                completed: 0
+            }
+        );
+        let mut stop = update(9, false);
+        stop.stopped = true;
+        assert_eq!(s.announce(&stop, 100), Change::Removed { seeder: false });
+    }
+}

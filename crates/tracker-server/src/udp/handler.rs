@@ -1,0 +1,305 @@
+//! Answering one UDP tracker packet: [`Tracker::handle_udp`], plain code with the time passed in.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Instant;
+
+use crate::query::{AnnounceRequest, Event};
+use crate::stats::Counters;
+use crate::swarm::PeerList;
+use crate::tracker::{canonical, Tracker};
+use crate::udp::packet::{transaction_id_of, UdpAnnounce, UdpRequest, UdpResponse};
+
+fn error(out: &mut Vec<u8>, transaction_id: u32, message: &str) {
+    UdpResponse::Error {
+        transaction_id,
+        message: message.as_bytes(),
+    }
+    .write(out);
+}
+
+impl Tracker {
+    /// Answers one UDP packet from `from`, writing the reply into `out` (which is cleared first).
+    /// Returns `false` when nothing should be sent: packets too short to carry a transaction id
+    /// are dropped silently, so that forged sources get no traffic.
+    pub fn handle_udp(
+        &self,
+        packet: &[u8],
+        from: SocketAddr,
+        now: Instant,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        out.clear();
+        let counters = &self.inner.counters;
+        let ip = canonical(from.ip());
+        let secs = u64::from(self.inner.store.secs(now));
+        let request = match UdpRequest::parse(packet) {
+            Ok(r) => r,
+            Err(e) => {
+                Counters::bump(&counters.udp_failures);
+                let Some(tid) = transaction_id_of(packet) else {
+                    return false;
+                };
+                error(out, tid, &e.to_string());
+                return true;
+            }
+        };
+        match request {
+            UdpRequest::Connect { transaction_id } => {
+                Counters::bump(&counters.udp_connects);
+                UdpResponse::Connect {
+                    transaction_id,
+                    connection_id: self.inner.ids.issue(ip, secs),
+                }
+                .write(out);
+            }
+            UdpRequest::Announce(a) => {
+                Counters::bump(&counters.udp_announces);
+                if !self.inner.ids.check(a.connection_id, ip, secs) {
+                    Counters::bump(&counters.udp_failures);
+                    error(out, a.transaction_id, "bad or expired connection id");
+                    return true;
+                }
+                if let Err(message) = self.udp_announce(&a, ip, now, out) {
+                    Counters::bump(&counters.udp_failures);
+                    out.clear();
+                    error(out, a.transaction_id, &message);
+                }
+            }
+            UdpRequest::Scrape {
+                connection_id,
+                transaction_id,
+                info_hashes,
+            } => {
+                Counters::bump(&counters.udp_scrapes);
+                if !self.inner.ids.check(connection_id, ip, secs) {
+                    Counters::bump(&counters.udp_failures);
+                    error(out, transaction_id, "bad or expired connection id");
+                    return true;
+                }
+                let max = self.inner.config.max_scrape_hashes;
+                let count = info_hashes.len() / 20;
+                if count > max {
+                    Counters::bump(&counters.udp_failures);
+                    error(
+                        out,
+                        transaction_id,
+                        &format!("too many info_hash values ({count}, limit {max})"),
+                    );
+                    return true;
+                }
+                let mut entries = Vec::with_capacity(count * 12);
+                for chunk in info_hashes.chunks_exact(20) {
+                    let mut h = [0u8; 20];
+                    h.copy_from_slice(chunk);
+                    let hash = crate::InfoHash(h);
+                    let s = if self.is_allowed(&hash) {
+                        self.inner.store.scrape(&hash)
+                    } else {
+                        Default::default()
+                    };
+                    entries.extend_from_slice(&s.seeders.to_be_bytes());
+                    entries.extend_from_slice(
+                        &u32::try_from(s.completed).unwrap_or(u32::MAX).to_be_bytes(),
+                    );
+                    entries.extend_from_slice(&s.leechers.to_be_bytes());
+                }
+                UdpResponse::Scrape {
+                    transaction_id,
+                    entries: &entries,
+                }
+                .write(out);
+            }
+        }
+        true
+    }
+
+    fn udp_announce(
+        &self,
+        a: &UdpAnnounce,
+        ip: IpAddr,
+        now: Instant,
+        out: &mut Vec<u8>,
+    ) -> Result<(), String> {
+        let event = match a.event {
+            0 => Event::None,
+            1 => Event::Completed,
+            2 => Event::Started,
+            3 => Event::Stopped,
+            other => return Err(format!("bad event {other} (expected 0 to 3)")),
+        };
+        if a.port == 0 {
+            return Err(crate::RequestError::PortZero.to_string());
+        }
+        let req = AnnounceRequest {
+            info_hash: a.info_hash,
+            peer_id: a.peer_id,
+            port: a.port,
+            uploaded: a.uploaded,
+            downloaded: a.downloaded,
+            left: Some(a.left),
+            event,
+            numwant: u32::try_from(a.num_want).ok(),
+            compact: true,
+            no_peer_id: true,
+            key: Some(a.key),
+            // The IPv4 `ip` field is only meaningful for IPv4 clients.
+            ip: (a.ip != 0 && ip.is_ipv4()).then(|| IpAddr::V4(Ipv4Addr::from(a.ip))),
+        };
+        thread_local! {
+            static PEERS: std::cell::RefCell<PeerList> = std::cell::RefCell::new(PeerList::default());
+        }
+        PEERS.with(|peers| {
+            let mut peers = peers.borrow_mut();
+            peers.clear();
+            let stats = self
+                .announce(&req, ip, now, false, &mut peers)
+                .map_err(|e| e.to_string())?;
+            UdpResponse::Announce {
+                transaction_id: a.transaction_id,
+                interval: u32::try_from(self.inner.config.interval.as_secs()).unwrap_or(u32::MAX),
+                leechers: stats.leechers,
+                seeders: stats.seeders,
+                peers: if ip.is_ipv4() { &peers.v4 } else { &peers.v6 },
+            }
+            .write(out);
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::id::{InfoHash, PeerId};
+
+    fn connect(t: &Tracker, from: SocketAddr, now: Instant) -> u64 {
+        let mut req = Vec::new();
+        UdpRequest::Connect { transaction_id: 42 }.write(&mut req);
+        let mut out = Vec::new();
+        assert!(t.handle_udp(&req, from, now, &mut out));
+        match UdpResponse::parse(&out, false).unwrap() {
+            UdpResponse::Connect {
+                transaction_id: 42,
+                connection_id,
+            } => connection_id,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    fn announce(conn: u64, peer: u8, left: u64, port: u16) -> Vec<u8> {
+        let mut b = Vec::new();
+        UdpRequest::Announce(UdpAnnounce {
+            connection_id: conn,
+            transaction_id: 7,
+            info_hash: InfoHash([1; 20]),
+            peer_id: PeerId([peer; 20]),
+            downloaded: 0,
+            left,
+            uploaded: 0,
+            event: 2,
+            ip: 0,
+            key: 1,
+            num_want: -1,
+            port,
+        })
+        .write(&mut b);
+        b
+    }
+
+    #[test]
+    fn connect_announce_scrape_and_errors() {
+        let t = Tracker::new(Config::default());
+        let now = Instant::now();
+        let a: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let conn = connect(&t, a, now);
+        let mut out = Vec::new();
+        t.handle_udp(&announce(conn, 1, 0, 6881), a, now, &mut out);
+        t.handle_udp(&announce(conn, 2, 10, 6882), a, now, &mut out);
+        match UdpResponse::parse(&out, false).unwrap() {
+            UdpResponse::Announce {
+                transaction_id,
+                interval,
+                leechers,
+                seeders,
+                peers,
+            } => {
+                assert_eq!(
+                    (transaction_id, interval, leechers, seeders),
+                    (7, 1800, 1, 1)
+                );
+                assert_eq!(peers, &[127, 0, 0, 1, 0x1a, 0xe1]);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        // A connection id from another address is refused.
+        let b: SocketAddr = "127.0.0.2:5000".parse().unwrap();
+        t.handle_udp(&announce(conn, 3, 10, 1), b, now, &mut out);
+        assert_eq!(
+            UdpResponse::parse(&out, false).unwrap(),
+            UdpResponse::Error {
+                transaction_id: 7,
+                message: b"bad or expired connection id"
+            }
+        );
+        t.handle_udp(&announce(conn, 3, 10, 0), a, now, &mut out);
+        assert_eq!(
+            UdpResponse::parse(&out, false).unwrap(),
+            UdpResponse::Error {
+                transaction_id: 7,
+                message: b"bad port `0`"
+            }
+        );
+        let mut scrape = Vec::new();
+        let hashes = [[1u8; 20], [2u8; 20]].concat();
+        UdpRequest::Scrape {
+            connection_id: conn,
+            transaction_id: 9,
+            info_hashes: &hashes,
+        }
+        .write(&mut scrape);
+        t.handle_udp(&scrape, a, now, &mut out);
+        let mut want = Vec::new();
+        for n in [1u32, 0, 1, 0, 0, 0] {
+            want.extend_from_slice(&n.to_be_bytes());
+        }
+        assert_eq!(
+            UdpResponse::parse(&out, false).unwrap(),
+            UdpResponse::Scrape {
+                transaction_id: 9,
+                entries: &want
+            }
+        );
+        // Garbage with a transaction id gets an error; shorter garbage gets nothing.
+        let mut junk = vec![0u8; 16];
+        junk[11] = 5;
+        junk[15] = 3;
+        assert!(t.handle_udp(&junk, a, now, &mut out));
+        assert_eq!(
+            UdpResponse::parse(&out, false).unwrap(),
+            UdpResponse::Error {
+                transaction_id: 3,
+                message: b"unknown action 5"
+            }
+        );
+        assert!(!t.handle_udp(&[1, 2, 3], a, now, &mut out));
+    }
+
+    #[test]
+    fn ipv6_clients_get_ipv6_peers() {
+        let t = Tracker::new(Config::default());
+        let now = Instant::now();
+        let a: SocketAddr = "[::1]:5000".parse().unwrap();
+        let conn = connect(&t, a, now);
+        let mut out = Vec::new();
+        t.handle_udp(&announce(conn, 1, 0, 6881), a, now, &mut out);
+        t.handle_udp(&announce(conn, 2, 5, 6882), a, now, &mut out);
+        match UdpResponse::parse(&out, true).unwrap() {
+            UdpResponse::Announce { peers, .. } => {
+                assert_eq!(peers.len(), 18);
+                assert_eq!(&peers[15..], &[1, 0x1a, 0xe1]);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
