@@ -4,6 +4,7 @@
 //!   interop suite against real BitTorrent programs.
 //! - `cargo xtask interop [CASE...]`: the interop cases (all when none is named).
 //! - `cargo xtask bench [NAME...]`: benchmarks measured against reference programs in one run.
+//! - `cargo xtask conformance [DIR]`: `bt show` on libtorrent's test torrents, against its verdicts.
 
 #![allow(
     clippy::print_stdout,
@@ -13,6 +14,7 @@
 
 mod bench;
 mod ci;
+mod conformance;
 mod interop;
 
 use anyhow::bail;
@@ -25,8 +27,11 @@ fn main() -> anyhow::Result<()> {
         Some("ci") => ci::run(&rest),
         Some("interop") => interop::run(&rest),
         Some("bench") => bench::run(&rest),
+        Some("conformance") => conformance::run(&rest),
         Some("help") | Some("--help") | Some("-h") | None => {
-            println!("usage: cargo xtask <ci | interop [CASE...] | bench [NAME...]>");
+            println!(
+                "usage: cargo xtask <ci | interop [CASE...] | bench [NAME...] | conformance [DIR]>"
+            );
             Ok(())
         }
         Some(other) => bail!("unknown task `{other}`; try `cargo xtask help`"),

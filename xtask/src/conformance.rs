@@ -1,0 +1,183 @@
+//! `cargo xtask conformance [DIR]`: `bt show --json` on every torrent of a vector directory,
+//! compared with the verdicts libtorrent gave them (`DIR/VERDICTS.tsv`).
+//!
+//! DIR defaults to `../shared/vectors/libtorrent` beside the workspace. For each file:
+//! - libtorrent `load` (v1 or hybrid): `bt show` must load it with the same v1 info-hash, file
+//!   count and total size, and every file path must stay inside the download directory;
+//! - libtorrent `load` of a v2-only torrent: `bt show` must fail saying v2-only torrents are not
+//!   supported yet;
+//! - libtorrent `fail`: `bt show` must fail (exit status 1, a `bt: ...` message, no panic).
+//!
+//! The files stay where they are: nothing is copied into the project.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{bail, Context as _};
+use serde_json::Value;
+
+use crate::interop::{bt, workspace};
+
+/// One row of VERDICTS.tsv.
+struct Verdict {
+    file: String,
+    load: bool,
+    kind: String,
+    info_hash: String,
+    num_files: Option<u64>,
+    total_size: Option<u64>,
+    reason: String,
+}
+
+pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
+    let dir = match args {
+        [] => workspace::root()?.join("../shared/vectors/libtorrent"),
+        [dir] if !dir.starts_with('-') => PathBuf::from(dir),
+        _ => bail!("usage: cargo xtask conformance [DIR]"),
+    };
+    let verdicts = read_verdicts(&dir)?;
+    let bt = bt::path()?;
+    let mut failures = Vec::new();
+    let (mut loaded, mut rejected) = (0, 0);
+    for v in &verdicts {
+        match check(bt, &dir, v) {
+            Ok(true) => loaded += 1,
+            Ok(false) => rejected += 1,
+            Err(e) => failures.push(format!("  {}: {e:#}", v.file)),
+        }
+    }
+    println!(
+        "conformance: {} of {} files agree with libtorrent ({loaded} loaded, {rejected} rejected)",
+        verdicts.len() - failures.len(),
+        verdicts.len()
+    );
+    if !failures.is_empty() {
+        bail!(
+            "{} files disagree with libtorrent:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
+    }
+    Ok(())
+}
+
+fn read_verdicts(dir: &Path) -> anyhow::Result<Vec<Verdict>> {
+    let path = dir.join("VERDICTS.tsv");
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "reading {} (the directory of libtorrent's test torrents and their verdicts)",
+            path.display()
+        )
+    })?;
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate().skip(1) {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let cols: Vec<&str> = line.split('\t').collect();
+        let col = |i: usize| cols.get(i).copied().unwrap_or("").to_owned();
+        let verdict = col(1);
+        if verdict != "load" && verdict != "fail" {
+            bail!(
+                "{}:{}: verdict `{verdict}` is neither load nor fail",
+                path.display(),
+                n + 1
+            );
+        }
+        out.push(Verdict {
+            file: col(0),
+            load: verdict == "load",
+            reason: col(2),
+            kind: col(2),
+            info_hash: col(3),
+            num_files: col(4).parse().ok(),
+            total_size: col(5).parse().ok(),
+        });
+    }
+    if out.is_empty() {
+        bail!("{}: no verdicts", path.display());
+    }
+    Ok(out)
+}
+
+/// Runs `bt show --json` on one file; `Ok(true)` when it loaded as expected, `Ok(false)` when
+/// it was rejected as expected.
+fn check(bt: &Path, dir: &Path, v: &Verdict) -> anyhow::Result<bool> {
+    let file = dir.join(&v.file);
+    let out = Command::new(bt)
+        .args(["show", "--json"])
+        .arg(&file)
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("running {}", bt.display()))?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let code = out.status.code();
+    if code.is_none() || stderr.contains("panicked") {
+        bail!("bt crashed ({}): {stderr}", out.status);
+    }
+    let expect_load = v.load && v.kind != "v2";
+    if !expect_load {
+        if out.status.success() {
+            bail!(
+                "bt loaded it, libtorrent {}",
+                if v.load {
+                    "loads it as v2-only, which must fail as not supported yet".to_owned()
+                } else {
+                    format!("rejects it: {}", v.reason)
+                }
+            );
+        }
+        if code != Some(1) || !stderr.starts_with("bt: ") {
+            bail!("rejected without a `bt: ...` message and exit status 1: {stderr}");
+        }
+        if v.load && !stderr.contains("v2-only torrents are not supported yet") {
+            bail!("a v2-only torrent must fail with \"v2-only torrents are not supported yet\": {stderr}");
+        }
+        return Ok(false);
+    }
+    if !out.status.success() {
+        bail!("bt rejected it ({}), libtorrent loads it", stderr.trim());
+    }
+    let json: Value =
+        serde_json::from_slice(&out.stdout).context("bt show printed invalid JSON")?;
+    let hash = json["info_hash"].as_str().unwrap_or_default();
+    if hash != v.info_hash {
+        bail!("info-hash {hash}, libtorrent says {}", v.info_hash);
+    }
+    let files = json["files"].as_array().map_or(&[][..], Vec::as_slice);
+    if Some(files.len() as u64) != v.num_files {
+        bail!("{} files, libtorrent says {:?}", files.len(), v.num_files);
+    }
+    let total = json["total_size"].as_u64();
+    if total != v.total_size {
+        bail!("total size {total:?}, libtorrent says {:?}", v.total_size);
+    }
+    for f in files {
+        let path = f["path"].as_str().unwrap_or_default();
+        if let Some(why) = unsafe_path(path) {
+            bail!("file path {path:?} {why}");
+        }
+    }
+    Ok(true)
+}
+
+/// Why a `/`-separated path from `bt show` could leave the download directory, if it could.
+fn unsafe_path(path: &str) -> Option<&'static str> {
+    if path.is_empty() {
+        return Some("is empty");
+    }
+    if path.starts_with('/') {
+        return Some("is absolute");
+    }
+    for c in path.split('/') {
+        match c {
+            "" => return Some("has an empty component"),
+            "." | ".." => return Some("has a `.` or `..` component"),
+            c if c.contains('\\') || c.contains('\0') => {
+                return Some("has a backslash or NUL in a component")
+            }
+            _ => {}
+        }
+    }
+    None
+}
