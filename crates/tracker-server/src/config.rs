@@ -4,13 +4,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// How the tracker behaves. Build it with `Config::default()` and change the fields you need.
+/// How the tracker behaves. Build it with `Config { field: value, ..Config::default() }`.
 ///
 /// The defaults follow the classic tracker (`bttrack`): a 30-minute announce interval, peers
 /// forgotten after 45 minutes without an announce, 50 peers per reply unless more are asked for
 /// (at most 200), state saved every 5 minutes.
 #[derive(Clone, Debug)]
-#[non_exhaustive]
 pub struct Config {
     /// The `interval` sent to clients: how long they should wait between announces (30 min).
     pub interval: Duration,

@@ -284,7 +284,7 @@ pub(crate) async fn torrent_file(
                 .name
                 .chars()
                 .map(|c| {
-                    if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                    if c.is_ascii_alphanumeric() || " .-_()[]+,".contains(c) {
                         c
                     } else {
                         '_'

@@ -38,12 +38,16 @@ pub(crate) fn client_ip(t: &Tracker, req: &Request) -> Result<Option<IpAddr>, Re
 pub(crate) fn prefix(req: &Request) -> String {
     let inner = req.uri().path();
     match req.extensions().get::<OriginalUri>() {
-        Some(OriginalUri(orig)) => orig
-            .path()
-            .strip_suffix(inner)
-            .unwrap_or("")
-            .trim_end_matches('/')
-            .to_owned(),
+        Some(OriginalUri(orig)) => {
+            let orig = orig.path();
+            // A router nested at `/tracker` sees `/tracker` itself as `/`.
+            let prefix = if inner == "/" {
+                orig
+            } else {
+                orig.strip_suffix(inner).unwrap_or("")
+            };
+            prefix.trim_end_matches('/').to_owned()
+        }
         None => String::new(),
     }
 }
