@@ -1,1 +1,4 @@
-//! Integration tests of torrentkit-wire.
+//! Integration tests of torrentkit-wire: one binary, one module per subject.
+
+mod captures;
+mod round_trip;
