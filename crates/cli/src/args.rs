@@ -48,6 +48,8 @@ pub(crate) enum Command {
     Magnet(crate::cmd::magnet::Args),
     /// Check data on disk against a torrent; exits 1 unless every piece matches.
     Verify(crate::cmd::verify::Args),
+    /// Run an HTTP and UDP BitTorrent tracker (bttrack).
+    Tracker(crate::cmd::tracker::Args),
     /// Print a shell completion script for `bt`.
     Completions {
         /// The shell to generate completions for.

@@ -10,6 +10,7 @@ pub(crate) mod reannounce;
 pub(crate) mod rename;
 pub(crate) mod show;
 mod torrent_common;
+pub(crate) mod tracker;
 pub(crate) mod verify;
 pub(crate) mod web_seeds;
 
@@ -36,6 +37,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::WebSeeds(a) => web_seeds::run(a),
         Command::Magnet(a) => magnet::run(a),
         Command::Verify(a) => verify::run(a),
+        Command::Tracker(a) => tracker::run(a),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Args::command(), "bt", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
