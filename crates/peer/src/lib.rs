@@ -1,4 +1,12 @@
 //! The BitTorrent peer engine.
-//!
-//! **Not implemented yet**: this crate reserves its name and place in the workspace and exports
-//! nothing. See its README for what it will hold.
+
+mod bitfield;
+mod conn_id;
+mod picker;
+mod rng;
+pub mod storage;
+
+pub use bitfield::{Bitfield, BitfieldError};
+pub use conn_id::ConnId;
+pub use picker::{BlockRequest, Picker, PickerConfig, Received};
+pub use rng::Rng;

@@ -1,0 +1,14 @@
+//! The caller's handle for one peer connection, shared by the picker and the choker.
+
+use std::fmt;
+
+/// Identifies one peer connection inside a torrent. The caller assigns these (a counter is
+/// enough) and must not reuse one while the picker or choker still knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(pub u64);
+
+impl fmt::Display for ConnId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "conn#{}", self.0)
+    }
+}
