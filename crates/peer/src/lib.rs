@@ -1,12 +1,14 @@
 //! The BitTorrent peer engine.
 
 mod bitfield;
+mod choker;
 mod conn_id;
 mod picker;
 mod rng;
 pub mod storage;
 
 pub use bitfield::{Bitfield, BitfieldError};
+pub use choker::{ChokeChanges, Choker, ChokerConfig, PeerStats};
 pub use conn_id::ConnId;
 pub use picker::{BlockRequest, Picker, PickerConfig, Received};
 pub use rng::Rng;
