@@ -1,8 +1,8 @@
 //! Parallel piece hashing over a list of files read as one stream, shared by creation and
 //! verification.
 //!
-//! The pieces are cut into one contiguous range per thread; each thread reads its range once,
-//! in large sequential reads, across file boundaries, and feeds SHA-1 as it goes.
+//! The pieces are cut into jobs of consecutive pieces that free threads take in order; each job
+//! is read once, in large sequential reads across file boundaries, feeding SHA-1 as it goes.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -17,6 +17,9 @@ use crate::error::{Error, Result};
 /// Bytes per read: small enough that the data is still in the CPU cache when it is hashed,
 /// large enough that system calls cost nothing.
 const CHUNK: usize = 512 * 1024;
+
+/// Bytes per job handed to a thread (rounded to whole pieces, at least one).
+const JOB_BYTES: u64 = 32 * 1024 * 1024;
 
 /// One stretch of the torrent's data.
 #[derive(Debug, Clone)]
@@ -41,6 +44,18 @@ pub(crate) fn hash_pieces(
     strict: bool,
     progress: Progress<'_>,
 ) -> Result<Vec<Option<[u8; 20]>>> {
+    hash_pieces_in_jobs(spans, piece_length, threads, strict, progress, JOB_BYTES)
+}
+
+/// [`hash_pieces`] with jobs of about `job_bytes` (tests use small ones).
+fn hash_pieces_in_jobs(
+    spans: &[Span],
+    piece_length: u64,
+    threads: usize,
+    strict: bool,
+    progress: Progress<'_>,
+    job_bytes: u64,
+) -> Result<Vec<Option<[u8; 20]>>> {
     let mut offsets = Vec::with_capacity(spans.len());
     let mut total = 0u64;
     for s in spans {
@@ -48,9 +63,14 @@ pub(crate) fn hash_pieces(
         total += s.length;
     }
     let pieces = total.div_ceil(piece_length);
-    let threads = (threads.max(1) as u64).min(pieces.max(1));
-    let per_thread = pieces.div_ceil(threads);
+    // Work is handed out in jobs of consecutive pieces (about 32 MiB each), taken in order by
+    // whichever thread is free, so a thread that the scheduler holds back does not hold up the
+    // others. Each job is read sequentially.
+    let per_job = (job_bytes / piece_length).max(1);
+    let jobs = pieces.div_ceil(per_job);
+    let threads = (threads.max(1) as u64).min(jobs.max(1));
     let done = AtomicU64::new(0);
+    let next = AtomicU64::new(0);
     let job = Job {
         spans,
         offsets: &offsets,
@@ -60,12 +80,21 @@ pub(crate) fn hash_pieces(
         done: &done,
         progress,
     };
-    let results: Vec<Result<Vec<Option<[u8; 20]>>>> = std::thread::scope(|scope| {
+    let results: Vec<Result<Vec<(u64, Vec<Option<[u8; 20]>>)>>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let range = (t * per_thread).min(pieces)..((t + 1) * per_thread).min(pieces);
-                let job = &job;
-                scope.spawn(move || job.run(range))
+            .map(|_| {
+                let (job, next) = (&job, &next);
+                scope.spawn(move || {
+                    let mut mine = Vec::new();
+                    loop {
+                        let j = next.fetch_add(1, Ordering::Relaxed);
+                        if j >= jobs {
+                            return Ok(mine);
+                        }
+                        let range = j * per_job..((j + 1) * per_job).min(pieces);
+                        mine.push((j, job.run(range)?));
+                    }
+                })
             })
             .collect();
         handles
@@ -76,9 +105,14 @@ pub(crate) fn hash_pieces(
             })
             .collect()
     });
-    let mut out = Vec::with_capacity(pieces as usize);
+    let mut parts = Vec::with_capacity(jobs as usize);
     for r in results {
-        out.extend(r?);
+        parts.extend(r?);
+    }
+    parts.sort_unstable_by_key(|(j, _)| *j);
+    let mut out = Vec::with_capacity(pieces as usize);
+    for (_, hashes) in parts {
+        out.extend(hashes);
     }
     Ok(out)
 }
@@ -249,8 +283,14 @@ mod tests {
         }
         let expected: Vec<Option<[u8; 20]>> = data.chunks(16384).map(|c| Some(sha1(c))).collect();
         for threads in [1, 2, 3, 7, 64] {
-            let got = hash_pieces(&spans, 16384, threads, true, &|_, _| {}).unwrap();
-            assert_eq!(got, expected, "threads = {threads}");
+            for job_bytes in [1, 16384, 40_000, JOB_BYTES] {
+                let got = hash_pieces_in_jobs(&spans, 16384, threads, true, &|_, _| {}, job_bytes)
+                    .unwrap();
+                assert_eq!(
+                    got, expected,
+                    "threads = {threads}, job_bytes = {job_bytes}"
+                );
+            }
         }
     }
 
@@ -279,7 +319,7 @@ mod tests {
                 length: 16384,
             },
         ];
-        let got = hash_pieces(&spans, 16384, 2, false, &|_, _| {}).unwrap();
+        let got = hash_pieces_in_jobs(&spans, 16384, 2, false, &|_, _| {}, 16384).unwrap();
         assert_eq!(got.len(), 5);
         assert_eq!(got[0], Some(sha1(&[1u8; 16384])));
         assert_eq!(got[1], Some(sha1(&[1u8; 16384])));

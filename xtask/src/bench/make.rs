@@ -1,0 +1,202 @@
+//! `cargo xtask bench make`: `bt make` on a 2 GiB file in the page cache, against mktorrent and
+//! the machine's SHA-1 limit (`openssl speed -evp sha1 -bytes 1048576 -multi $(nproc)`), all in
+//! one run. Targets: at least 85% of the openssl limit and 1.3 times mktorrent's rate.
+//!
+//! `bt make` and mktorrent run three times each, alternating, with the same piece length
+//! (1 MiB, 2048 pieces); each one's best run counts, since the machine may be shared. The two
+//! torrents must have the same info-hash.
+
+use std::fmt::Write as _;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use anyhow::{bail, Context as _};
+
+use crate::bench::Outcome;
+use crate::interop::{bt, data, packages};
+
+const SIZE: u64 = 2 << 30;
+const RUNS: usize = 3;
+const TARGET_OF_LIMIT: f64 = 0.85;
+const TARGET_OVER_MKTORRENT: f64 = 1.3;
+
+pub(super) fn run(root: &Path, _passthrough: &[String]) -> anyhow::Result<Outcome> {
+    packages::require(&[("mktorrent", "mktorrent"), ("openssl", "openssl")])?;
+    let bt = bt::path()?;
+    let dir = root.join("target").join("bench").join("make");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let file = dir.join("data-2GiB.bin");
+    if std::fs::metadata(&file).map(|m| m.len()).ok() != Some(SIZE) {
+        println!("bench make: writing {} (2 GiB, once)", file.display());
+        data::write_file(&file, SIZE, 42)?;
+    }
+    warm_cache(&file)?;
+
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("bench make: openssl speed -evp sha1 -bytes 1048576 -multi {cpus}");
+    let limit = openssl_limit(cpus)?;
+
+    let bt_out = dir.join("bt.torrent");
+    let mk_out = dir.join("mktorrent.torrent");
+    let (mut bt_best, mut mk_best) = (f64::INFINITY, f64::INFINITY);
+    for run in 1..=RUNS {
+        println!("bench make: run {run} of {RUNS}: bt make, mktorrent");
+        let _ = std::fs::remove_file(&bt_out);
+        bt_best = bt_best.min(timed(
+            Command::new(bt)
+                .args([
+                    "make",
+                    "--no-date",
+                    "-l",
+                    "1M",
+                    "-t",
+                    "http://127.0.0.1:1/announce",
+                    "-o",
+                ])
+                .arg(&bt_out)
+                .arg(&file),
+        )?);
+        let _ = std::fs::remove_file(&mk_out);
+        mk_best = mk_best.min(timed(
+            Command::new("mktorrent")
+                .args(["-l", "20", "-a", "http://127.0.0.1:1/announce", "-o"])
+                .arg(&mk_out)
+                .arg(&file),
+        )?);
+    }
+    let same_hash = info_hash(bt, &bt_out)? == info_hash(bt, &mk_out)?;
+
+    let rate = |secs: f64| SIZE as f64 / secs / 1e6;
+    let (bt_rate, mk_rate) = (rate(bt_best), rate(mk_best));
+    let of_limit = bt_rate / limit;
+    let over_mk = bt_rate / mk_rate;
+    let mut failures = Vec::new();
+    if of_limit < TARGET_OF_LIMIT {
+        failures.push(format!(
+            "bt make at {:.0}% of the openssl SHA-1 limit, target {:.0}%",
+            of_limit * 100.0,
+            TARGET_OF_LIMIT * 100.0
+        ));
+    }
+    if over_mk < TARGET_OVER_MKTORRENT {
+        failures.push(format!(
+            "bt make at {over_mk:.2}x mktorrent, target {TARGET_OVER_MKTORRENT}x"
+        ));
+    }
+    if !same_hash {
+        failures.push("bt make and mktorrent gave different info-hashes".to_owned());
+    }
+    let verdict = |ok: bool| if ok { "PASS" } else { "FAIL" };
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "## bench make: hashing a 2 GiB cached file ({cpus} CPUs)\n"
+    );
+    let _ = writeln!(
+        md,
+        "| what | time (best of {RUNS}) | rate | ratio | target | |"
+    );
+    let _ = writeln!(md, "|---|---:|---:|---:|---:|---|");
+    let _ = writeln!(
+        md,
+        "| openssl speed -evp sha1 -multi {cpus} (limit) | | {limit:.0} MB/s | | | |"
+    );
+    let _ = writeln!(
+        md,
+        "| mktorrent -l 20 | {mk_best:.2} s | {mk_rate:.0} MB/s | | | |"
+    );
+    let _ = writeln!(
+        md,
+        "| bt make -l 1M vs limit | {bt_best:.2} s | {bt_rate:.0} MB/s | {:.0}% | {:.0}% | {} |",
+        of_limit * 100.0,
+        TARGET_OF_LIMIT * 100.0,
+        verdict(of_limit >= TARGET_OF_LIMIT)
+    );
+    let _ = writeln!(
+        md,
+        "| bt make -l 1M vs mktorrent | | | {over_mk:.2}x | {TARGET_OVER_MKTORRENT}x | {} |",
+        verdict(over_mk >= TARGET_OVER_MKTORRENT)
+    );
+    let _ = writeln!(
+        md,
+        "\nSame info-hash from bt make and mktorrent: {}. MB = 10^6 bytes.",
+        if same_hash { "yes" } else { "NO" }
+    );
+    Ok(Outcome {
+        markdown: md,
+        failures,
+    })
+}
+
+/// Reads the file once so every run hashes from the page cache.
+fn warm_cache(file: &Path) -> anyhow::Result<()> {
+    let mut f = std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
+    let mut buf = vec![0u8; 1 << 20];
+    while f
+        .read(&mut buf)
+        .with_context(|| format!("reading {}", file.display()))?
+        > 0
+    {}
+    Ok(())
+}
+
+/// The machine's SHA-1 rate in MB/s over all CPUs, as openssl measures it.
+fn openssl_limit(cpus: usize) -> anyhow::Result<f64> {
+    let out = Command::new("openssl")
+        .args(["speed", "-evp", "sha1", "-bytes", "1048576", "-multi"])
+        .arg(cpus.to_string())
+        .stdin(Stdio::null())
+        .output()
+        .context("running openssl speed")?;
+    if !out.status.success() {
+        bail!(
+            "openssl speed failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    // The last line reads `sha1   1144552.64k`: thousands of bytes per second.
+    let kbytes = text
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with("sha1"))
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|v| v.trim_end_matches('k').parse::<f64>().ok())
+        .with_context(|| format!("no `sha1 ...k` line in openssl's output:\n{text}"))?;
+    Ok(kbytes * 1000.0 / 1e6)
+}
+
+/// Runs the command with its output discarded; its wall-clock time in seconds.
+fn timed(cmd: &mut Command) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("running {cmd:?}"))?;
+    let secs = started.elapsed().as_secs_f64();
+    if !out.status.success() {
+        bail!(
+            "{cmd:?} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(secs)
+}
+
+/// `bt show --json`'s info-hash.
+fn info_hash(bt: &Path, torrent: &PathBuf) -> anyhow::Result<String> {
+    let out = Command::new(bt)
+        .args(["show", "--json"])
+        .arg(torrent)
+        .output()
+        .context("running bt show")?;
+    let json: serde_json::Value =
+        serde_json::from_slice(&out.stdout).context("bt show printed invalid JSON")?;
+    json["info_hash"]
+        .as_str()
+        .map(str::to_owned)
+        .with_context(|| format!("no info_hash for {}", torrent.display()))
+}
