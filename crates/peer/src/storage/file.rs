@@ -178,7 +178,9 @@ impl FileStorage {
             },
             PrepareError::Symlink(path) => StorageError::Symlink { path },
             PrepareError::NotADirectory(path) => StorageError::NotADirectory { path },
-            PrepareError::Io(path, source) => StorageError::from_io("open", path, source),
+            PrepareError::Io(path, source) => {
+                StorageError::from_io("create directory", path, source)
+            }
         })?;
         let mut options = OpenOptions::new();
         options

@@ -75,6 +75,10 @@ pub(crate) fn prepare(
     for component in components {
         check_component(component).map_err(PrepareError::Unsafe)?;
     }
+    if create {
+        // The download directory itself is the user's choice, trusted as given.
+        fs::create_dir_all(root).map_err(|e| PrepareError::Io(root.to_path_buf(), e))?;
+    }
     let mut missing = false;
     for component in parents {
         path.push(component);

@@ -1,0 +1,521 @@
+//! The resume file: which pieces are verified, and the size and mtime of every file at the time,
+//! bencoded and written atomically; trusted on load only if everything still matches.
+
+use std::fmt;
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+use torrentkit_bencode::{decode, encode, Dict, Value};
+
+use crate::storage::Layout;
+use crate::Bitfield;
+
+/// The size and modification time of one file on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileStamp {
+    /// Length in bytes.
+    pub size: u64,
+    /// Modification time, seconds since the Unix epoch.
+    pub mtime_secs: i64,
+    /// Nanoseconds part of the modification time.
+    pub mtime_nanos: u32,
+}
+
+impl FileStamp {
+    /// The stamp of `path`, `None` if it does not exist. Symlinks are not followed.
+    pub fn of(path: &Path) -> io::Result<Option<FileStamp>> {
+        let meta = match fs::symlink_metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let mtime = meta.modified()?;
+        let (mtime_secs, mtime_nanos) = match mtime.duration_since(UNIX_EPOCH) {
+            Ok(d) => (d.as_secs() as i64, d.subsec_nanos()),
+            Err(e) => {
+                let d = e.duration();
+                (
+                    -(d.as_secs() as i64) - i64::from(d.subsec_nanos() > 0),
+                    (1_000_000_000 - d.subsec_nanos()) % 1_000_000_000,
+                )
+            }
+        };
+        Ok(Some(FileStamp {
+            size: meta.len(),
+            mtime_secs,
+            mtime_nanos,
+        }))
+    }
+
+    /// The stamps of every file of `layout` under `root`, in layout order.
+    pub fn collect(root: &Path, layout: &Layout) -> io::Result<Vec<Option<FileStamp>>> {
+        layout
+            .files()
+            .iter()
+            .map(|f| {
+                let mut p = root.to_path_buf();
+                p.extend(&f.path);
+                FileStamp::of(&p)
+            })
+            .collect()
+    }
+}
+
+/// What a resume file records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResumeData {
+    /// The torrent's info-hash.
+    pub info_hash: [u8; 20],
+    /// The verified pieces.
+    pub pieces: Bitfield,
+    /// Each file's stamp when the pieces were recorded (`None`: the file did not exist).
+    pub files: Vec<Option<FileStamp>>,
+}
+
+/// A resume file that could not be read or written.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ResumeError {
+    /// Reading, writing, syncing or renaming failed.
+    Io {
+        /// The file involved.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// The file is not valid bencode, or a field is missing or wrong.
+    Malformed {
+        /// The resume file.
+        path: PathBuf,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+impl fmt::Display for ResumeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ResumeError::Io { path, source } => write!(f, "resume: `{}`: {source}", path.display()),
+            ResumeError::Malformed { path, problem } => {
+                write!(f, "resume: `{}`: {problem}", path.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for ResumeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ResumeError::Io { source, .. } => Some(source),
+            ResumeError::Malformed { .. } => None,
+        }
+    }
+}
+
+/// Why a resume file cannot be trusted: the caller re-checks the data instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ResumeMismatch {
+    /// It is for another torrent.
+    InfoHash,
+    /// The piece count differs from the torrent's.
+    PieceCount {
+        /// Pieces in the torrent.
+        expected: u32,
+        /// Pieces in the resume file.
+        actual: u32,
+    },
+    /// The file count differs from the torrent's.
+    FileCount {
+        /// Files in the torrent.
+        expected: usize,
+        /// Files in the resume file.
+        actual: usize,
+    },
+    /// A file's size changed (or it appeared or vanished).
+    Size {
+        /// The file, relative to the download directory.
+        path: String,
+        /// Size recorded (`None`: absent).
+        recorded: Option<u64>,
+        /// Size now (`None`: absent).
+        actual: Option<u64>,
+    },
+    /// A file was modified after the resume file was written.
+    Mtime {
+        /// The file, relative to the download directory.
+        path: String,
+    },
+}
+
+impl fmt::Display for ResumeMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let size = |s: &Option<u64>| s.map_or("absent".to_string(), |n| format!("{n} bytes"));
+        match self {
+            ResumeMismatch::InfoHash => {
+                f.write_str("resume file is for another torrent (info-hash differs)")
+            }
+            ResumeMismatch::PieceCount { expected, actual } => {
+                write!(f, "resume file has {actual} pieces, the torrent {expected}")
+            }
+            ResumeMismatch::FileCount { expected, actual } => {
+                write!(f, "resume file has {actual} files, the torrent {expected}")
+            }
+            ResumeMismatch::Size {
+                path,
+                recorded,
+                actual,
+            } => {
+                write!(
+                    f,
+                    "`{path}` is {} now, {} when the resume file was written",
+                    size(actual),
+                    size(recorded)
+                )
+            }
+            ResumeMismatch::Mtime { path } => {
+                write!(f, "`{path}` was modified after the resume file was written")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ResumeMismatch {}
+
+impl ResumeData {
+    /// The bencoded form.
+    pub fn encode(&self) -> Vec<u8> {
+        let files: Vec<Value<'_>> = self
+            .files
+            .iter()
+            .map(|f| {
+                let mut d = Dict::new();
+                if let Some(s) = f {
+                    d.insert(b"mtime", Value::Int(s.mtime_secs));
+                    d.insert(b"mtime-ns", Value::Int(i64::from(s.mtime_nanos)));
+                    d.insert(
+                        b"size",
+                        Value::Int(i64::try_from(s.size).unwrap_or(i64::MAX)),
+                    );
+                }
+                Value::Dict(d)
+            })
+            .collect();
+        let mut d = Dict::new();
+        d.insert(b"files", Value::List(files));
+        d.insert(b"info-hash", Value::Bytes(&self.info_hash));
+        d.insert(b"piece-count", Value::Int(i64::from(self.pieces.len())));
+        d.insert(b"pieces", Value::Bytes(self.pieces.as_bytes()));
+        d.insert(b"version", Value::Int(1));
+        encode(&Value::Dict(d))
+    }
+
+    /// Parses the bencoded form; the error says which field is wrong.
+    pub fn decode(bytes: &[u8]) -> Result<Self, String> {
+        let value = decode(bytes).map_err(|e| e.to_string())?;
+        let d = value.as_dict().ok_or("not a dictionary")?;
+        let int = |d: &Dict<'_>, k: &str| {
+            d.get(k.as_bytes())
+                .and_then(Value::as_int)
+                .ok_or_else(|| format!("missing or non-integer `{k}`"))
+        };
+        if int(d, "version")? != 1 {
+            return Err("unsupported `version`".into());
+        }
+        let info_hash: [u8; 20] = d
+            .get(b"info-hash")
+            .and_then(Value::as_bytes)
+            .and_then(|b| b.try_into().ok())
+            .ok_or("`info-hash` is not 20 bytes")?;
+        let count =
+            u32::try_from(int(d, "piece-count")?).map_err(|_| "`piece-count` out of range")?;
+        let pieces = Bitfield::from_bytes(
+            d.get(b"pieces")
+                .and_then(Value::as_bytes)
+                .ok_or("missing `pieces`")?,
+            count,
+        )
+        .map_err(|e| format!("`pieces`: {e}"))?;
+        let list = d
+            .get(b"files")
+            .and_then(Value::as_list)
+            .ok_or("missing `files` list")?;
+        let mut files = Vec::with_capacity(list.len());
+        for (i, f) in list.iter().enumerate() {
+            let fd = f
+                .as_dict()
+                .ok_or_else(|| format!("`files[{i}]` is not a dictionary"))?;
+            if fd.is_empty() {
+                files.push(None);
+                continue;
+            }
+            let size = u64::try_from(int(fd, "size")?)
+                .map_err(|_| format!("`files[{i}].size` is negative"))?;
+            let mtime_nanos = u32::try_from(int(fd, "mtime-ns")?)
+                .map_err(|_| format!("`files[{i}].mtime-ns` out of range"))?;
+            files.push(Some(FileStamp {
+                size,
+                mtime_secs: int(fd, "mtime")?,
+                mtime_nanos,
+            }));
+        }
+        Ok(ResumeData {
+            info_hash,
+            pieces,
+            files,
+        })
+    }
+
+    /// Writes the resume file atomically: a temporary file in the same directory, fsync,
+    /// rename over `path`, fsync of the directory. A crash leaves the old file or the new one.
+    pub fn save(&self, path: &Path) -> Result<(), ResumeError> {
+        let io_err = |p: &Path| {
+            let p = p.to_path_buf();
+            move |source| ResumeError::Io { path: p, source }
+        };
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let name = path.file_name().ok_or_else(|| ResumeError::Io {
+            path: path.to_path_buf(),
+            source: io::Error::new(io::ErrorKind::InvalidInput, "no file name"),
+        })?;
+        let mut tmp_name = std::ffi::OsString::from(".");
+        tmp_name.push(name);
+        tmp_name.push(format!(".tmp-{}", std::process::id()));
+        let tmp = dir.join(tmp_name);
+        let result = (|| {
+            let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
+            f.write_all(&self.encode()).map_err(io_err(&tmp))?;
+            f.sync_all().map_err(io_err(&tmp))?;
+            fs::rename(&tmp, path).map_err(io_err(path))?;
+            File::open(&dir)
+                .and_then(|d| d.sync_all())
+                .map_err(io_err(&dir))
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        result
+    }
+
+    /// Reads a resume file; `Ok(None)` if there is none.
+    pub fn load(path: &Path) -> Result<Option<Self>, ResumeError> {
+        let bytes = match fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(ResumeError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
+        };
+        ResumeData::decode(&bytes)
+            .map(Some)
+            .map_err(|problem| ResumeError::Malformed {
+                path: path.to_path_buf(),
+                problem,
+            })
+    }
+
+    /// Checks that this resume data can be trusted for the torrent `info_hash` laid out as
+    /// `layout`, whose files now have the stamps `current`; the error names the first check
+    /// that failed.
+    pub fn verify(
+        &self,
+        info_hash: &[u8; 20],
+        layout: &Layout,
+        current: &[Option<FileStamp>],
+    ) -> Result<(), ResumeMismatch> {
+        if &self.info_hash != info_hash {
+            return Err(ResumeMismatch::InfoHash);
+        }
+        if self.pieces.len() != layout.piece_count() {
+            return Err(ResumeMismatch::PieceCount {
+                expected: layout.piece_count(),
+                actual: self.pieces.len(),
+            });
+        }
+        let n = layout.files().len();
+        if self.files.len() != n {
+            return Err(ResumeMismatch::FileCount {
+                expected: n,
+                actual: self.files.len(),
+            });
+        }
+        if current.len() != n {
+            return Err(ResumeMismatch::FileCount {
+                expected: n,
+                actual: current.len(),
+            });
+        }
+        for ((entry, recorded), now) in layout.files().iter().zip(&self.files).zip(current) {
+            let path = entry.display_path();
+            match (recorded, now) {
+                (None, None) => {}
+                (Some(r), Some(c)) if r.size != c.size => {
+                    return Err(ResumeMismatch::Size {
+                        path,
+                        recorded: Some(r.size),
+                        actual: Some(c.size),
+                    })
+                }
+                (Some(r), Some(c))
+                    if (r.mtime_secs, r.mtime_nanos) != (c.mtime_secs, c.mtime_nanos) =>
+                {
+                    return Err(ResumeMismatch::Mtime { path })
+                }
+                (Some(_), Some(_)) => {}
+                (r, c) => {
+                    return Err(ResumeMismatch::Size {
+                        path,
+                        recorded: r.map(|s| s.size),
+                        actual: c.map(|s| s.size),
+                    })
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::{FileStorage, FileStorageConfig, Storage};
+    use std::time::{Duration, SystemTime};
+
+    fn setup() -> (tempfile::TempDir, FileStorage) {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(
+            [(["t", "a"], 6u64), (["t", "b"], 6), (["t", "never"], 4)],
+            4,
+        )
+        .unwrap();
+        let s = FileStorage::new(dir.path().join("dl"), layout, FileStorageConfig::default());
+        s.write(0, 0, b"abcd").unwrap();
+        s.write(1, 0, b"efgh").unwrap();
+        s.write(2, 0, b"ijkl").unwrap();
+        (dir, s)
+    }
+
+    fn record(s: &FileStorage) -> ResumeData {
+        let mut pieces = Bitfield::new(s.layout().piece_count());
+        pieces.insert(0);
+        pieces.insert(2);
+        ResumeData {
+            info_hash: [7; 20],
+            pieces,
+            files: FileStamp::collect(s.root(), s.layout()).unwrap(),
+        }
+    }
+
+    #[test]
+    fn round_trip_through_an_atomic_save() {
+        let (dir, s) = setup();
+        let data = record(&s);
+        assert_eq!(
+            data.files[2], None,
+            "the file never written is recorded as absent"
+        );
+        let path = dir.path().join("x.resume");
+        data.save(&path).unwrap();
+        data.save(&path).unwrap(); // over an existing one
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 2, "no temporary file left behind: {names:?}");
+        let back = ResumeData::load(&path).unwrap().unwrap();
+        assert_eq!(back, data);
+        let now = FileStamp::collect(s.root(), s.layout()).unwrap();
+        assert_eq!(back.verify(&[7; 20], s.layout(), &now), Ok(()));
+        assert!(ResumeData::load(&dir.path().join("none"))
+            .unwrap()
+            .is_none());
+    }
+
+    #[test]
+    fn each_failed_check_is_reported() {
+        let (_dir, s) = setup();
+        let data = record(&s);
+        let now = FileStamp::collect(s.root(), s.layout()).unwrap();
+        assert_eq!(
+            data.verify(&[8; 20], s.layout(), &now),
+            Err(ResumeMismatch::InfoHash)
+        );
+
+        let other = Layout::new(
+            [(["t", "a"], 6u64), (["t", "b"], 6), (["t", "never"], 40)],
+            4,
+        )
+        .unwrap();
+        assert_eq!(
+            data.verify(&[7; 20], &other, &now),
+            Err(ResumeMismatch::PieceCount {
+                expected: 13,
+                actual: 4
+            })
+        );
+
+        let a = s.root().join("t/a");
+        let f = fs::OpenOptions::new().write(true).open(&a).unwrap();
+        f.set_modified(SystemTime::now() + Duration::from_secs(5))
+            .unwrap();
+        let now = FileStamp::collect(s.root(), s.layout()).unwrap();
+        let err = data.verify(&[7; 20], s.layout(), &now).unwrap_err();
+        assert_eq!(err, ResumeMismatch::Mtime { path: "t/a".into() });
+        assert_eq!(
+            err.to_string(),
+            "`t/a` was modified after the resume file was written"
+        );
+
+        f.set_len(3).unwrap();
+        let now = FileStamp::collect(s.root(), s.layout()).unwrap();
+        assert_eq!(
+            data.verify(&[7; 20], s.layout(), &now),
+            Err(ResumeMismatch::Size {
+                path: "t/a".into(),
+                recorded: Some(6),
+                actual: Some(3)
+            })
+        );
+
+        fs::remove_file(&a).unwrap();
+        fs::write(s.root().join("t/never"), b"new!").unwrap();
+        let now = FileStamp::collect(s.root(), s.layout()).unwrap();
+        let err = data.verify(&[7; 20], s.layout(), &now).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`t/a` is absent now, 6 bytes when the resume file was written"
+        );
+    }
+
+    #[test]
+    fn malformed_files_name_the_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r");
+        let cases: &[(&[u8], &str)] = &[
+            (b"garbage", "bencode"),
+            (b"i1e", "not a dictionary"),
+            (b"d7:versioni2ee", "unsupported `version`"),
+            (b"d9:info-hash3:abc7:versioni1ee", "`info-hash` is not 20 bytes"),
+            (b"d5:filesle9:info-hash20:aaaaaaaaaaaaaaaaaaaa11:piece-counti9e6:pieces1:\xff7:versioni1ee", "`pieces`"),
+            (b"d5:filesli1ee9:info-hash20:aaaaaaaaaaaaaaaaaaaa11:piece-counti1e6:pieces1:\x807:versioni1ee", "`files[0]`"),
+        ];
+        for (bytes, needle) in cases {
+            fs::write(&path, bytes).unwrap();
+            let err = ResumeData::load(&path).unwrap_err();
+            assert!(matches!(err, ResumeError::Malformed { .. }));
+            let msg = err.to_string();
+            assert!(
+                msg.contains(needle) && msg.contains("`") && msg.starts_with("resume: "),
+                "{msg}"
+            );
+        }
+    }
+}
