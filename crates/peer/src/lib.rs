@@ -7,6 +7,7 @@ mod picker;
 mod resume;
 mod rng;
 pub mod storage;
+pub mod tracker;
 
 pub use bitfield::{Bitfield, BitfieldError};
 pub use choker::{ChokeChanges, Choker, ChokerConfig, PeerStats};
