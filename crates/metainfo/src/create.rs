@@ -201,7 +201,7 @@ impl TorrentBuilder {
         let mut files = Vec::new();
         let mut visited = HashSet::new();
         self.walk(&self.path, &mut Vec::new(), &mut files, &mut visited)?;
-        files.sort_by(|a, b| a.torrent_path.join("/").cmp(&b.torrent_path.join("/")));
+        files.sort_by_cached_key(|f| f.torrent_path.join("/"));
         Ok(files)
     }
 
@@ -295,7 +295,8 @@ impl TorrentBuilder {
         let piece_length = match self.piece_length {
             None => auto_piece_length(total),
             Some(p)
-                if p.is_power_of_two() && p >= 16 * 1024 && p <= crate::info::MAX_PIECE_LENGTH =>
+                if p.is_power_of_two()
+                    && (16 * 1024..=crate::info::MAX_PIECE_LENGTH).contains(&p) =>
             {
                 p
             }

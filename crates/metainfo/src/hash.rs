@@ -80,7 +80,7 @@ fn hash_pieces_in_jobs(
         done: &done,
         progress,
     };
-    let results: Vec<Result<Vec<(u64, Vec<Option<[u8; 20]>>)>>> = std::thread::scope(|scope| {
+    let results: Vec<Result<Vec<JobResult>>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
             .map(|_| {
                 let (job, next) = (&job, &next);
@@ -116,6 +116,9 @@ fn hash_pieces_in_jobs(
     }
     Ok(out)
 }
+
+/// A job's index and the hashes of its pieces (`None`: unreadable).
+type JobResult = (u64, Vec<Option<[u8; 20]>>);
 
 struct Job<'a> {
     spans: &'a [Span],
@@ -158,13 +161,15 @@ impl Job<'_> {
                 continue;
             }
             let n = (CHUNK as u64).min(end - pos).min(span_end - pos) as usize;
-            let ok = self.read(index, pos - self.offsets[index], &mut buf[..n], &mut open)?;
+            let good = self.read(index, pos - self.offsets[index], &mut buf[..n], &mut open)?;
             let mut data = &buf[..n];
+            let mut used = 0;
             while !data.is_empty() {
                 let take = data.len().min((self.piece_length - in_piece) as usize);
                 hasher.update(&data[..take]);
                 in_piece += take as u64;
-                piece_ok &= ok;
+                used += take;
+                piece_ok &= used <= good;
                 data = &data[take..];
                 if in_piece == self.piece_length {
                     let digest = hasher.finalize_reset();
@@ -184,18 +189,19 @@ impl Job<'_> {
         Ok(out)
     }
 
-    /// Fills `buf` from span `index` at `offset`; returns false when the data could not be read
-    /// (non-strict mode only: the buffer is then zeros).
+    /// Fills `buf` from span `index` at `offset`; returns how many leading bytes are real data.
+    /// Fewer than `buf.len()` only in non-strict mode, when the file is missing, short or
+    /// unreadable: the rest of the buffer is then zeros.
     fn read(
         &self,
         index: usize,
         offset: u64,
         buf: &mut [u8],
         open: &mut Option<Open>,
-    ) -> Result<bool> {
+    ) -> Result<usize> {
         let Some(path) = &self.spans[index].path else {
             buf.fill(0);
-            return Ok(true);
+            return Ok(buf.len());
         };
         if open.as_ref().map(|o| o.index) != Some(index) {
             *open = Some(Open {
@@ -209,11 +215,11 @@ impl Job<'_> {
             });
         }
         let Some(o) = open.as_mut() else {
-            return Ok(false);
+            return Ok(0);
         };
         let Some(file) = o.file.as_mut() else {
             buf.fill(0);
-            return Ok(false);
+            return Ok(0);
         };
         let result = (|| {
             if o.position != offset {
@@ -233,7 +239,7 @@ impl Job<'_> {
             Ok(filled)
         })();
         match result {
-            Ok(filled) if filled == buf.len() => Ok(true),
+            Ok(filled) if filled == buf.len() => Ok(filled),
             Ok(filled) if self.strict => Err(Error::io(
                 path,
                 std::io::Error::new(
@@ -246,10 +252,15 @@ impl Job<'_> {
                 ),
             )),
             Err(e) if self.strict => Err(Error::io(path, e)),
-            _ => {
+            Ok(filled) => {
+                buf[filled..].fill(0);
+                o.file = None;
+                Ok(filled)
+            }
+            Err(_) => {
                 buf.fill(0);
                 o.file = None;
-                Ok(false)
+                Ok(0)
             }
         }
     }

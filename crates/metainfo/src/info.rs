@@ -214,7 +214,7 @@ impl Info {
             .collect();
 
         if v2 {
-            crate::hybrid::check(dict, &raw_name, &files, multi_file, piece_length)?;
+            crate::hybrid::check(dict, raw_name, &files, multi_file, piece_length)?;
         }
 
         // The name, by rule 7 of the path module.

@@ -99,3 +99,8 @@ pub use magnet::Magnet;
 pub use torrent::Torrent;
 pub use verify::{file_locations, verify, FileStatus, VerifyReport};
 pub use warning::Warning;
+
+/// The README's example, compiled and run as a doctest so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

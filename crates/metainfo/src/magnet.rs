@@ -103,11 +103,8 @@ impl Magnet {
                         Error::magnet(format!("`xl={value}` is not a length in bytes"))
                     })?)
                 }
-                "tr" => {
-                    if !m.trackers.contains(&value) {
-                        m.trackers.push(value)
-                    }
-                }
+                "tr" if !m.trackers.contains(&value) => m.trackers.push(value),
+                "tr" => {}
                 "ws" => m.web_seeds.push(value),
                 "x.pe" => m.peers.push(parse_peer(&value)?),
                 "so" => m.select_only.extend(parse_select_only(&value)?),

@@ -1,1 +1,8 @@
-//! Integration tests.
+//! Integration tests of torrentkit-metainfo, one binary for the whole crate.
+
+mod build;
+mod edit;
+mod malformed;
+mod paths;
+mod util;
+mod verify;
