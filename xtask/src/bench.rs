@@ -11,6 +11,8 @@ mod bencode;
 mod make;
 mod criterion;
 mod table;
+mod tracker;
+mod udp_load;
 
 use std::path::Path;
 
@@ -41,6 +43,10 @@ const BENCHES: &[Bench] = &[
     Bench {
         name: "make",
         run: make::run,
+    },
+    Bench {
+        name: "tracker",
+        run: tracker::run,
     },
 ];
 
