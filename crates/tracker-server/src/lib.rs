@@ -107,3 +107,8 @@ pub use udp::{
 pub mod dfile_format {
     pub use crate::dfile::{move_aside, read, restore, snapshot, write_atomic};
 }
+
+/// The README's examples, compiled and run as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
