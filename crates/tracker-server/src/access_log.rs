@@ -72,44 +72,20 @@ impl AccessLog {
         self.shared.dropped.load(Ordering::Relaxed)
     }
 
-    /// Appends one line. `request_line` is `METHOD TARGET VERSION`; `size` the body size.
-    pub fn log(&self, client: Option<IpAddr>, request_line: &str, status: u16, size: Option<u64>) {
+    /// Appends one line. `request_line` is `METHOD TARGET VERSION` (control characters and
+    /// quotes in it are escaped); `size` the body size.
+    pub fn log(
+        &self,
+        client: Option<IpAddr>,
+        request_line: impl std::fmt::Display,
+        status: u16,
+        size: Option<u64>,
+    ) {
         use std::fmt::Write as _;
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
-        let mut line = String::with_capacity(request_line.len() + 80);
-        match client {
-            Some(ip) => {
-                let _ = write!(line, "{ip}");
-            }
-            None => line.push('-'),
-        }
-        line.push_str(" - - ");
-        STAMP.with(|stamp| {
-            let mut stamp = stamp.borrow_mut();
-            if stamp.1.is_empty() || stamp.0 != now {
-                *stamp = (now, clf_time(now));
-            }
-            line.push_str(&stamp.1);
-        });
-        line.push_str(" \"");
-        // Control characters would break the one-line-per-request format.
-        for c in request_line.chars() {
-            if c.is_control() || c == '"' {
-                let _ = write!(line, "\\x{:02x}", u32::from(c) & 0xff);
-            } else {
-                line.push(c);
-            }
-        }
-        let _ = write!(line, "\" {status} ");
-        match size {
-            Some(n) => {
-                let _ = writeln!(line, "{n}");
-            }
-            None => line.push_str("-\n"),
-        }
         let mut buf = self.shared.buf.lock().unwrap_or_else(|e| e.into_inner());
         if buf.closed {
             return;
@@ -118,7 +94,29 @@ impl AccessLog {
             self.shared.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        buf.bytes.extend_from_slice(line.as_bytes());
+        let mut w = Escaping(&mut buf.bytes, false);
+        let _ = match client {
+            Some(ip) => write!(w, "{ip}"),
+            None => w.write_str("-"),
+        };
+        w.0.extend_from_slice(b" - - ");
+        STAMP.with(|stamp| {
+            let mut stamp = stamp.borrow_mut();
+            if stamp.1.is_empty() || stamp.0 != now {
+                *stamp = (now, clf_time(now));
+            }
+            w.0.extend_from_slice(stamp.1.as_bytes());
+        });
+        w.0.extend_from_slice(b" \"");
+        // Control characters and quotes would break the one-line-per-request format.
+        w.1 = true;
+        let _ = write!(w, "{request_line}");
+        w.1 = false;
+        let _ = write!(w, "\" {status} ");
+        let _ = match size {
+            Some(n) => writeln!(w, "{n}"),
+            None => w.write_str("-\n"),
+        };
     }
 
     /// Writes out what is buffered and stops the writer thread. Later lines are discarded.
@@ -132,6 +130,34 @@ impl AccessLog {
         if let Some(handle) = handle {
             let _ = handle.join();
         }
+    }
+}
+
+/// Appends to a byte buffer, escaping control characters and `"` while `.1` is set.
+struct Escaping<'a>(&'a mut Vec<u8>, bool);
+
+impl std::fmt::Write for Escaping<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        if !self.1 || !s.bytes().any(|b| b < 0x20 || b == 0x7f || b == b'"') {
+            self.0.extend_from_slice(s.as_bytes());
+            return Ok(());
+        }
+        for c in s.chars() {
+            if c.is_control() || c == '"' {
+                let code = u32::from(c);
+                if code <= 0xff {
+                    self.0
+                        .extend_from_slice(format!("\\x{code:02x}").as_bytes());
+                } else {
+                    self.0
+                        .extend_from_slice(format!("\\u{{{code:x}}}").as_bytes());
+                }
+            } else {
+                let mut b = [0u8; 4];
+                self.0.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
+            }
+        }
+        Ok(())
     }
 }
 

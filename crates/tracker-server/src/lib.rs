@@ -72,6 +72,7 @@ mod access_log;
 mod config;
 mod dfile;
 mod error;
+mod hash;
 mod hosting;
 mod http;
 mod id;

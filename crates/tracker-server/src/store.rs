@@ -8,6 +8,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::error::RequestError;
+use crate::hash::IdHash;
 use crate::id::{InfoHash, PeerId};
 use crate::query::{AnnounceRequest, Event};
 use crate::swarm::{Change, Compact, PeerList, Selection, Swarm, SwarmStats, Update};
@@ -44,7 +45,7 @@ pub struct Totals {
 
 #[derive(Default)]
 pub(crate) struct Shard {
-    pub(crate) swarms: HashMap<InfoHash, Swarm>,
+    pub(crate) swarms: HashMap<InfoHash, Swarm, IdHash>,
 }
 
 /// Every swarm the tracker knows, sharded by info-hash so that announces for different torrents

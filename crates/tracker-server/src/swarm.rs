@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
+use crate::hash::IdHash;
 use crate::id::PeerId;
 
 /// A peer as stored: its compact address (BEP 23 form: IP then port, big-endian), ready to copy
@@ -171,7 +172,7 @@ pub(crate) struct Selection<'a> {
 pub(crate) struct Swarm {
     pub(crate) v4: Vec<Peer<6>>,
     pub(crate) v6: Vec<Peer<18>>,
-    index: HashMap<PeerId, Slot>,
+    index: HashMap<PeerId, Slot, IdHash>,
     pub(crate) seeders: u32,
     pub(crate) completed: u64,
 }

@@ -5,17 +5,17 @@ use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, OriginalUri, Request};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, Method, StatusCode, Uri, Version};
 use axum::response::Response;
 
 use crate::error::RequestError;
 use crate::query::parse_ip;
 use crate::tracker::{canonical, Tracker};
 
-/// What is kept of a request for its log line.
+/// What is kept of a request for its log line (cheap clones, only when there is a log).
 pub(crate) struct Seen {
     client: Option<IpAddr>,
-    line: Option<String>,
+    line: Option<(Method, Uri, Version)>,
 }
 
 /// The client's address: from the last `X-Forwarded-For` entry when the tracker trusts proxy
@@ -59,17 +59,22 @@ impl Seen {
             let uri = req
                 .extensions()
                 .get::<OriginalUri>()
-                .map_or_else(|| req.uri().to_string(), |o| o.0.to_string());
-            format!("{} {} {:?}", req.method(), uri, req.version())
+                .map_or_else(|| req.uri().clone(), |o| o.0.clone());
+            (req.method().clone(), uri, req.version())
         });
         Seen { client, line }
     }
 
     /// Logs and returns the response.
     pub(crate) fn finish(self, t: &Tracker, resp: Response) -> Response {
-        if let (Some(log), Some(line)) = (t.access_log(), &self.line) {
+        if let (Some(log), Some((method, uri, version))) = (t.access_log(), &self.line) {
             let size = axum::body::HttpBody::size_hint(resp.body()).exact();
-            log.log(self.client, line, resp.status().as_u16(), size);
+            log.log(
+                self.client,
+                format_args!("{method} {uri} {version:?}"),
+                resp.status().as_u16(),
+                size,
+            );
         }
         resp
     }
