@@ -1,4 +1,5 @@
 //! End-to-end tests of the `bt` binary, one test binary for the crate.
 
 mod decode;
+mod torrent;
 mod util;
