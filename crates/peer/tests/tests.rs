@@ -1,0 +1,3 @@
+//! Integration tests of torrentkit-peer: one binary, one module per area.
+
+mod tracker_client;

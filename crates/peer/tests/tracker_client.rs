@@ -1,0 +1,278 @@
+//! The tokio tracker client against small loopback servers written here (HTTP framing,
+//! redirects, failures, BEP 15 connection-id reuse) and against torrentkit-tracker-server.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, UdpSocket};
+use torrentkit_peer::tracker::{AnnounceRequest, ClientConfig, Event, TrackerClient, TrackerError};
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+fn request(peer: u8, port: u16, left: u64) -> AnnounceRequest {
+    let mut r = AnnounceRequest::new([0x42; 20], [peer; 20], port, left);
+    r.event = Event::Started;
+    r
+}
+
+/// Serves one canned HTTP reply per connection, in order; returns the address and the
+/// request heads received.
+async fn http_server(replies: Vec<Vec<u8>>) -> (SocketAddr, tokio::task::JoinHandle<Vec<String>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        let mut heads = Vec::new();
+        for reply in replies {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 1024];
+            while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = s.read(&mut chunk).await.unwrap();
+                assert!(n > 0, "client closed before sending its request");
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            heads.push(String::from_utf8(buf).unwrap());
+            // Write in two pieces to exercise incremental framing.
+            let (a, b) = reply.split_at(reply.len() / 2);
+            s.write_all(a).await.unwrap();
+            s.flush().await.unwrap();
+            s.write_all(b).await.unwrap();
+        }
+        heads
+    });
+    (addr, task)
+}
+
+#[tokio::test]
+async fn http_announce_chunked_reply_with_compact_peers() {
+    let mut body = b"d8:intervali900e12:min intervali60e5:peers6:".to_vec();
+    body.extend_from_slice(&[127, 0, 0, 1, 0x1A, 0xE1]);
+    body.extend_from_slice(b"10:tracker id2:t1e");
+    let mut reply =
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\n\r\n"
+            .to_vec();
+    for piece in body.chunks(7) {
+        reply.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+        reply.extend_from_slice(piece);
+        reply.extend_from_slice(b"\r\n");
+    }
+    reply.extend_from_slice(b"0\r\n\r\n");
+    let (addr, server) = http_server(vec![reply]).await;
+    let mut client = TrackerClient::new(ClientConfig::default(), 1);
+    let url = format!("http://{addr}/announce?passkey=abc");
+    let resp = tokio::time::timeout(LIMIT, client.announce(&url, &request(1, 6881, 10)))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(resp.interval, Duration::from_secs(900));
+    assert_eq!(resp.min_interval, Some(Duration::from_secs(60)));
+    assert_eq!(resp.tracker_id.as_deref(), Some(&b"t1"[..]));
+    assert_eq!(
+        resp.peers,
+        vec!["127.0.0.1:6881".parse::<SocketAddr>().unwrap()]
+    );
+    let heads = server.await.unwrap();
+    let line = heads[0].lines().next().unwrap();
+    assert!(
+        line.starts_with("GET /announce?passkey=abc&info_hash=BBBBBBBBBBBBBBBBBBBB&peer_id=%01"),
+        "{line}"
+    );
+    assert!(
+        line.contains("&port=6881&")
+            && line.contains("&left=10&")
+            && line.contains("&event=started"),
+        "{line}"
+    );
+    assert!(
+        heads[0].contains(&format!("\r\nHost: {addr}\r\n")),
+        "{}",
+        heads[0]
+    );
+}
+
+#[tokio::test]
+async fn http_redirects_are_followed_and_failures_reported() {
+    let (addr2, second) = http_server(vec![
+        b"HTTP/1.1 200 OK\r\nContent-Length: 25\r\n\r\nd8:intervali60e5:peers0:e".to_vec(),
+    ])
+    .await;
+    let (addr, first) = http_server(vec![format!(
+        "HTTP/1.1 302 Found\r\nLocation: http://{addr2}/real/announce\r\nContent-Length: 0\r\n\r\n"
+    )
+    .into_bytes()])
+    .await;
+    let mut client = TrackerClient::new(ClientConfig::default(), 2);
+    let resp = tokio::time::timeout(
+        LIMIT,
+        client.announce(&format!("http://{addr}/announce"), &request(1, 1, 0)),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        resp.interval,
+        Duration::from_secs(60),
+        "the redirect target answered"
+    );
+    first.await.unwrap();
+    let heads = second.await.unwrap();
+    assert!(
+        heads[0].starts_with("GET /real/announce HTTP/1.1\r\n"),
+        "the Location is fetched as given: {}",
+        heads[0]
+    );
+
+    let (addr, _s) = http_server(vec![
+        b"HTTP/1.1 400 Bad Request\r\nContent-Length: 34\r\n\r\nd14:failure reason12:unregisterede"
+            .to_vec(),
+        b"HTTP/1.1 404 Not Found\r\nContent-Length: 3\r\n\r\nno!".to_vec(),
+    ])
+    .await;
+    let url = format!("http://{addr}/announce");
+    let err = client.announce(&url, &request(1, 1, 0)).await.unwrap_err();
+    assert_eq!(err.to_string(), "tracker: failure: unregistered");
+    let err = client.announce(&url, &request(1, 1, 0)).await.unwrap_err();
+    assert!(
+        matches!(err, TrackerError::HttpStatus { status: 404, .. }),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn https_and_unreachable_trackers_fail_clearly() {
+    let mut client = TrackerClient::new(ClientConfig::default(), 3);
+    let err = client
+        .announce("https://127.0.0.1:1/announce", &request(1, 1, 0))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("needs TLS"), "{err}");
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let err = client
+        .announce(
+            &format!("http://127.0.0.1:{port}/announce"),
+            &request(1, 1, 0),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, TrackerError::Io { op: "connect", .. }),
+        "{err}"
+    );
+}
+
+/// A BEP 15 tracker that counts connects and answers announces with one peer; the second
+/// announce within a minute must reuse the connection id.
+#[tokio::test]
+async fn udp_announce_reuses_the_connection_id() {
+    let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = server.local_addr().unwrap();
+    let connects = Arc::new(AtomicU32::new(0));
+    let counter = connects.clone();
+    tokio::spawn(async move {
+        let mut buf = [0u8; 2048];
+        loop {
+            let (n, from) = server.recv_from(&mut buf).await.unwrap();
+            let p = &buf[..n];
+            let tid = &p[12..16];
+            let mut out = Vec::new();
+            if n == 16 && p[8..12] == [0, 0, 0, 0] {
+                counter.fetch_add(1, Ordering::SeqCst);
+                out.extend_from_slice(&[0, 0, 0, 0]);
+                out.extend_from_slice(tid);
+                out.extend_from_slice(&0xC0FFEEu64.to_be_bytes());
+            } else if n == 98 && p[8..12] == [0, 0, 0, 1] {
+                assert_eq!(&p[..8], &0xC0FFEEu64.to_be_bytes());
+                out.extend_from_slice(&[0, 0, 0, 1]);
+                out.extend_from_slice(tid);
+                for v in [120u32, 2, 1] {
+                    out.extend_from_slice(&v.to_be_bytes());
+                }
+                out.extend_from_slice(&[10, 0, 0, 7, 0x1A, 0xE1]);
+            } else {
+                out.extend_from_slice(&[0, 0, 0, 3]);
+                out.extend_from_slice(tid);
+                out.extend_from_slice(b"unexpected packet");
+            }
+            server.send_to(&out, from).await.unwrap();
+        }
+    });
+    let mut client = TrackerClient::new(ClientConfig::default(), 4);
+    let url = format!("udp://{addr}/announce");
+    for _ in 0..3 {
+        let resp = tokio::time::timeout(LIMIT, client.announce(&url, &request(1, 6881, 5)))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(resp.interval, Duration::from_secs(120));
+        assert_eq!((resp.leechers, resp.seeders), (Some(2), Some(1)));
+        assert_eq!(
+            resp.peers,
+            vec!["10.0.0.7:6881".parse::<SocketAddr>().unwrap()]
+        );
+    }
+    assert_eq!(
+        connects.load(Ordering::SeqCst),
+        1,
+        "one connect for three announces"
+    );
+    let err = tokio::time::timeout(LIMIT, client.scrape(&url, &[[1; 20]]))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(err.to_string(), "tracker: failure: unexpected packet");
+}
+
+/// Against the real tracker of this workspace: HTTP and UDP on one port, peers meet each other,
+/// scrape counts them.
+#[tokio::test]
+async fn against_torrentkit_tracker_server_over_http_and_udp() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(torrentkit_tracker_server::serve(
+        listener,
+        torrentkit_tracker_server::Config::default(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let mut client = TrackerClient::new(ClientConfig::default(), 5);
+    let http = format!("http://{addr}/announce");
+    let udp = format!("udp://{addr}/announce");
+    let work = async {
+        // The HTTP reply proves the server runs, and it binds UDP before serving HTTP.
+        let seed = client.announce(&http, &request(1, 7001, 0)).await.unwrap();
+        assert!(seed.peers.is_empty(), "{:?}", seed.peers);
+        let leech = client.announce(&udp, &request(2, 7002, 100)).await.unwrap();
+        assert_eq!(leech.peers, vec![SocketAddr::from(([127, 0, 0, 1], 7001))]);
+        assert_eq!((leech.seeders, leech.leechers), (Some(1), Some(1)));
+        let again = client.announce(&http, &request(3, 7003, 50)).await.unwrap();
+        let mut ports: Vec<u16> = again.peers.iter().map(SocketAddr::port).collect();
+        ports.sort_unstable();
+        assert_eq!(ports, vec![7001, 7002]);
+        for url in [&http, &udp] {
+            let s = client.scrape(url, &[[0x42; 20]]).await.unwrap();
+            assert_eq!((s[0].seeders, s[0].leechers), (1, 2), "{url}");
+        }
+        let mut stopped_req = request(2, 7002, 100);
+        stopped_req.event = Event::Stopped;
+        client.announce(&udp, &stopped_req).await.unwrap();
+        let s = client.scrape(&http, &[[0x42; 20]]).await.unwrap();
+        assert_eq!((s[0].seeders, s[0].leechers), (1, 1));
+    };
+    tokio::time::timeout(LIMIT, work)
+        .await
+        .expect("tracker exchange within 20 s");
+    let _ = stop.send(());
+    tokio::time::timeout(LIMIT, server)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}
