@@ -1,4 +1,63 @@
-//! The BitTorrent peer engine.
+//! The BitTorrent peer engine: the parts that decide what to download from whom, whom to
+//! upload to, where bytes live on disk, what survives a restart, and how to talk to trackers.
+//!
+//! Everything here is sans-IO and deterministic where it is protocol logic: time comes in as an
+//! [`Instant`](std::time::Instant) argument and randomness from a caller-seeded [`Rng`], so a
+//! simulation replays exactly.
+//!
+//! - [`storage`]: a torrent's [`Layout`](storage::Layout) (pieces spanning file boundaries), the
+//!   [`Storage`](storage::Storage) trait, a path-safe [`FileStorage`](storage::FileStorage) with
+//!   lazily created sparse files and a bounded cache of open descriptors, and
+//!   [`MemoryStorage`](storage::MemoryStorage).
+//! - [`Picker`]: rarest first with random tie-breaks, a random first piece, partial pieces
+//!   first, 16 KiB blocks with in-flight tracking, endgame mode, sequential mode.
+//! - [`Choker`]: tit-for-tat upload slots re-evaluated every 10 s, an optimistic unchoke rotated
+//!   every 30 s (new peers three times as likely), anti-snubbing, round-robin when seeding.
+//! - [`ResumeData`]: the verified pieces plus each file's size and mtime, written atomically
+//!   and trusted only if everything matches ([`ResumeMismatch`] says what did not).
+//! - [`tracker`]: HTTP and UDP (BEP 15) announce and scrape, announce-list tiers (BEP 12) with
+//!   failover and backoff ([`tracker::Announcer`]), and a tokio driver
+//!   ([`tracker::TrackerClient`]).
+//!
+//! # Example
+//!
+//! ```
+//! use torrentkit_peer::storage::{Layout, MemoryStorage, Storage};
+//! use torrentkit_peer::{ConnId, Picker, PickerConfig, Received};
+//!
+//! // Two files, pieces of 32 KiB: piece 1 spans the file boundary.
+//! let layout = Layout::new([(["album", "a.flac"], 40_000u64), (["album", "b.flac"], 30_000)], 32 * 1024)?;
+//! assert_eq!(layout.piece_count(), 3);
+//! assert_eq!(layout.spans(1, 0, 32 * 1024).unwrap().len(), 2);
+//!
+//! let storage = MemoryStorage::new(layout.clone());
+//! let mut picker = Picker::new(&layout, PickerConfig::default(), 42);
+//! let seed = ConnId(1);
+//! picker.add_peer(seed);
+//! picker.peer_have_all(seed);
+//!
+//! // Ask for blocks, "receive" them, write them through, verify complete pieces.
+//! while !picker.is_complete() {
+//!     for block in picker.pick(seed, 8) {
+//!         let data = vec![7u8; block.len as usize];
+//!         if let Received::New { piece_complete, .. } =
+//!             picker.block_received(seed, block.piece, block.offset, block.len)
+//!         {
+//!             storage.write(block.piece, block.offset, &data)?;
+//!             if piece_complete {
+//!                 picker.piece_verified(block.piece); // after checking its SHA-1
+//!             }
+//!         }
+//!     }
+//! }
+//! assert_eq!(storage.read_piece(2)?.len(), 70_000 - 2 * 32 * 1024);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Feature flags
+//!
+//! - `tokio` (default): [`tracker::TrackerClient`], which performs HTTP and UDP tracker
+//!   requests on a tokio runtime. Without it the crate does no network I/O at all.
 
 mod bitfield;
 mod choker;
@@ -15,3 +74,8 @@ pub use conn_id::ConnId;
 pub use picker::{BlockRequest, Picker, PickerConfig, Received};
 pub use resume::{FileStamp, ResumeData, ResumeError, ResumeMismatch};
 pub use rng::Rng;
+
+/// The README's examples, compiled and run as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
