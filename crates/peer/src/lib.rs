@@ -59,7 +59,6 @@
 //! - `tokio` (default): [`tracker::TrackerClient`], which performs HTTP and UDP tracker
 //!   requests on a tokio runtime. Without it the crate does no network I/O at all.
 
-mod bitfield;
 mod choker;
 mod conn_id;
 mod picker;
@@ -68,12 +67,13 @@ mod rng;
 pub mod storage;
 pub mod tracker;
 
-pub use bitfield::{Bitfield, BitfieldError};
 pub use choker::{ChokeChanges, Choker, ChokerConfig, PeerStats};
 pub use conn_id::ConnId;
 pub use picker::{BlockRequest, Picker, PickerConfig, Received};
 pub use resume::{FileStamp, ResumeData, ResumeError, ResumeMismatch};
 pub use rng::Rng;
+/// The piece set type, shared with the wire codec.
+pub use torrentkit_wire::Bitfield;
 
 /// The README's examples, compiled and run as doctests so they stay true.
 #[cfg(doctest)]

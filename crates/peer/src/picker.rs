@@ -4,7 +4,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::storage::{piece_size, Layout, BLOCK_SIZE};
-use crate::{Bitfield, ConnId, Rng};
+use crate::{ConnId, Rng};
+use torrentkit_wire::Bitfield;
 
 /// Settings for [`Picker`].
 #[derive(Debug, Clone)]
@@ -179,7 +180,7 @@ impl Picker {
     pub fn mark_have(&mut self, piece: u32) {
         if piece < self.piece_count() {
             self.set_state(piece, PieceState::Have);
-            self.have.insert(piece);
+            let _ = self.have.insert(piece);
         }
     }
 
@@ -246,7 +247,7 @@ impl Picker {
             in_flight: Vec::new(),
         });
         if let Some(b) = &mut entry.have {
-            if b.insert(piece) {
+            if b.insert(piece).unwrap_or(false) {
                 self.availability[piece as usize] += 1;
             }
         }
@@ -566,7 +567,7 @@ impl Picker {
             self.unstarted += 1;
         }
         if old == PieceState::Have && new != PieceState::Have {
-            self.have.remove(piece);
+            let _ = self.have.remove(piece);
         }
         if new != PieceState::Partial && old == PieceState::Partial && new != PieceState::Verifying
         {
@@ -617,7 +618,7 @@ mod tests {
     fn bits(n: u32, ones: &[u32]) -> Bitfield {
         let mut b = Bitfield::new(n);
         for &p in ones {
-            b.insert(p);
+            b.insert(p).unwrap();
         }
         b
     }
@@ -968,7 +969,7 @@ mod tests {
                 let mut b = Bitfield::new(n);
                 for i in 0..n {
                     if rng.below(2) == 0 {
-                        b.insert(i);
+                        b.insert(i).unwrap();
                     }
                 }
                 p.peer_bitfield(id, &b);

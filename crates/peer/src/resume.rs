@@ -10,7 +10,7 @@ use std::time::UNIX_EPOCH;
 use torrentkit_bencode::{decode, encode, Dict, Value};
 
 use crate::storage::Layout;
-use crate::Bitfield;
+use torrentkit_wire::Bitfield;
 
 /// The size and modification time of one file on disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -203,11 +203,12 @@ impl ResumeData {
                 Value::Dict(d)
             })
             .collect();
+        let piece_bytes = self.pieces.to_bytes();
         let mut d = Dict::new();
         d.insert(b"files", Value::List(files));
         d.insert(b"info-hash", Value::Bytes(&self.info_hash));
         d.insert(b"piece-count", Value::Int(i64::from(self.pieces.len())));
-        d.insert(b"pieces", Value::Bytes(self.pieces.as_bytes()));
+        d.insert(b"pieces", Value::Bytes(&piece_bytes));
         d.insert(b"version", Value::Int(1));
         encode(&Value::Dict(d))
     }
@@ -405,8 +406,8 @@ mod tests {
 
     fn record(s: &FileStorage) -> ResumeData {
         let mut pieces = Bitfield::new(s.layout().piece_count());
-        pieces.insert(0);
-        pieces.insert(2);
+        pieces.insert(0).unwrap();
+        pieces.insert(2).unwrap();
         ResumeData {
             info_hash: [7; 20],
             pieces,
