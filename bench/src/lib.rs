@@ -2,3 +2,4 @@
 //! that the checks run before measuring (and by `cargo test`) exercise exactly what is measured.
 
 pub mod bencode;
+pub mod wire;

@@ -8,11 +8,12 @@
 //! measurement otherwise counts as a failure.
 
 mod bencode;
-mod make;
 mod criterion;
+mod make;
 mod table;
 mod tracker;
 mod udp_load;
+mod wire;
 
 use std::path::Path;
 
@@ -47,6 +48,10 @@ const BENCHES: &[Bench] = &[
     Bench {
         name: "tracker",
         run: tracker::run,
+    },
+    Bench {
+        name: "wire",
+        run: wire::run,
     },
 ];
 

@@ -81,7 +81,10 @@ impl Bitfield {
             words.push(u64::from_be_bytes(word));
         }
         let b = Self { words, len: pieces };
-        if b.words.last().is_some_and(|&w| w & !b.last_word_mask() != 0) {
+        if b.words
+            .last()
+            .is_some_and(|&w| w & !b.last_word_mask() != 0)
+        {
             return Err(Error::SpareBitsSet { pieces });
         }
         Ok(b)

@@ -208,6 +208,9 @@ mod tests {
         let mut reader = PeerCodec::after_handshake(Limits::default());
         let mut buf = BytesMut::from(&[0xffu8, 0xff, 0xff, 0xff][..]);
         let err = reader.decode(&mut buf).unwrap_err();
-        assert!(matches!(err, CodecError::Wire(Error::MessageTooLong { .. })), "{err}");
+        assert!(
+            matches!(err, CodecError::Wire(Error::MessageTooLong { .. })),
+            "{err}"
+        );
     }
 }

@@ -62,6 +62,7 @@ impl Limits {
 /// assert_eq!(err.to_string(), "wire: piece (id 7) declares 4294967295 bytes, over the limit of 131081");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+#[inline]
 pub fn decode_message<'a>(input: &'a [u8], limits: &Limits) -> Result<Status<Message<'a>>> {
     let Some(prefix) = input.first_chunk::<4>() else {
         return Ok(Status::Incomplete {
@@ -102,6 +103,7 @@ pub fn decode_message<'a>(input: &'a [u8], limits: &Limits) -> Result<Status<Mes
 }
 
 /// Checks a length prefix against the message's fixed size or its limit.
+#[inline]
 fn check_length(id: u8, length: u32, limits: &Limits) -> Result<()> {
     let exact = |expected: u32| {
         if length == expected {
@@ -160,8 +162,14 @@ pub(crate) fn parse_frame(frame: &[u8]) -> Message<'_> {
 }
 
 /// Builds the message from its payload, whose length `check_length` has already validated.
+#[inline]
 fn parse_body(message_id: u8, body: &[u8]) -> Message<'_> {
-    let u32_at = |at: usize| u32::from_be_bytes([body[at], body[at + 1], body[at + 2], body[at + 3]]);
+    // `check_length` guarantees the fixed fields are there; the fallback is never taken.
+    let u32_at = |at: usize| {
+        body.get(at..at + 4)
+            .and_then(|b| b.first_chunk::<4>())
+            .map_or(0, |b| u32::from_be_bytes(*b))
+    };
     let block = || BlockRequest {
         index: u32_at(0),
         begin: u32_at(4),
@@ -249,6 +257,7 @@ impl<'a> Messages<'a> {
 impl<'a> Iterator for Messages<'a> {
     type Item = Result<Message<'a>>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.failed || self.needed.is_some() {
             return None;
@@ -282,11 +291,7 @@ mod tests {
     fn every_prefix_of_a_message_is_incomplete_by_exactly_the_missing_bytes() {
         let bytes = [0, 0, 0, 9, 7, 0, 0, 0, 1, 0, 0, 0, 2];
         for cut in 0..bytes.len() {
-            let needed = if cut < 4 {
-                4 - cut
-            } else {
-                bytes.len() - cut
-            };
+            let needed = if cut < 4 { 4 - cut } else { bytes.len() - cut };
             assert_eq!(
                 decode(&bytes[..cut]).unwrap(),
                 Status::Incomplete { needed },
@@ -397,7 +402,10 @@ mod tests {
     fn the_iterator_stops_after_an_error() {
         let bytes = [0, 0, 0, 2, 0, 0, 0, 0, 0, 1, 1];
         let mut messages = Messages::new(&bytes, Limits::default());
-        assert!(matches!(messages.next(), Some(Err(Error::WrongLength { .. }))));
+        assert!(matches!(
+            messages.next(),
+            Some(Err(Error::WrongLength { .. }))
+        ));
         assert_eq!(messages.next(), None);
         assert_eq!(messages.consumed(), 0);
     }

@@ -211,7 +211,10 @@ mod tests {
     fn reserved_bits_sit_where_the_beps_put_them() {
         let r = Reserved::NONE.with_extension_protocol(true);
         assert_eq!(r.0, [0, 0, 0, 0, 0, 0x10, 0, 0]);
-        let r = Reserved::NONE.with_fast(true).with_dht(true).with_v2_upgrade(true);
+        let r = Reserved::NONE
+            .with_fast(true)
+            .with_dht(true)
+            .with_v2_upgrade(true);
         assert_eq!(r.0, [0, 0, 0, 0, 0, 0, 0, 0x15]);
         assert!(r.fast() && r.dht() && r.v2_upgrade() && !r.extension_protocol());
         assert_eq!(r.with_fast(false).0[7], 0x11);

@@ -27,7 +27,11 @@ impl PeerId {
             env!("CARGO_PKG_VERSION_PATCH"),
         ]
         .map(|part| base36_char(part.parse().unwrap_or(0)));
-        Self::azureus(CLIENT_CODE, [version[0], version[1], version[2], b'0'], random)
+        Self::azureus(
+            CLIENT_CODE,
+            [version[0], version[1], version[2], b'0'],
+            random,
+        )
     }
 
     /// An Azureus-style id: `-` `client` `version` `-` `random`.
@@ -248,9 +252,6 @@ mod tests {
     fn ours_is_azureus_style_and_printable_where_it_can_be() {
         let id = PeerId::generate([0xff; 12]);
         assert!(id.0.starts_with(b"-TK0100-"));
-        assert_eq!(
-            id.to_string(),
-            format!("-TK0100-{}", "\\xff".repeat(12))
-        );
+        assert_eq!(id.to_string(), format!("-TK0100-{}", "\\xff".repeat(12)));
     }
 }

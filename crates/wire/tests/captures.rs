@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use sha1::{Digest, Sha1};
 use torrentkit_bencode::{decode, encode, Value};
 use torrentkit_wire::{
-    allowed_fast_set, Bitfield, ExtendedHandshake, ExtendedMessage, ExtensionIds, Handshake, Limits, Message,
-    MetadataMessage, Messages, Status,
+    allowed_fast_set, Bitfield, ExtendedHandshake, ExtendedMessage, ExtensionIds, Handshake,
+    Limits, Message, Messages, MetadataMessage, Status,
 };
 
 struct Torrent {
@@ -73,7 +73,11 @@ fn captures_of_real_clients_decode_exactly() {
         .filter(|p| p.is_dir())
         .collect();
     scenarios.sort();
-    assert_eq!(scenarios.len(), 6, "expected six recorded scenarios: {scenarios:?}");
+    assert_eq!(
+        scenarios.len(),
+        6,
+        "expected six recorded scenarios: {scenarios:?}"
+    );
     let mut failures = Vec::new();
     for dir in &scenarios {
         let torrent = read_torrent(&dir.join("test.torrent"));
@@ -83,7 +87,12 @@ fn captures_of_real_clients_decode_exactly() {
             .filter(|p| p.extension().is_some_and(|x| x == "bin"))
             .collect();
         senders.sort();
-        assert_eq!(senders.len(), 2, "{}: one file per direction", dir.display());
+        assert_eq!(
+            senders.len(),
+            2,
+            "{}: one file per direction",
+            dir.display()
+        );
         let files: Vec<Vec<u8>> = senders.iter().map(|p| std::fs::read(p).unwrap()).collect();
         for (i, path) in senders.iter().enumerate() {
             let receiver = &files[1 - i];
@@ -177,7 +186,9 @@ fn check_capture(path: &Path, bytes: &[u8], torrent: &Torrent, ids: &ExtensionId
                                 data.len()
                             )
                         }
-                        MetadataMessage::Request { piece } => format!("ut_metadata request {piece}"),
+                        MetadataMessage::Request { piece } => {
+                            format!("ut_metadata request {piece}")
+                        }
                         MetadataMessage::Reject { piece } => format!("ut_metadata reject {piece}"),
                     },
                     ExtendedMessage::Pex(p) => format!(
@@ -203,13 +214,19 @@ fn check_capture(path: &Path, bytes: &[u8], torrent: &Torrent, ids: &ExtensionId
         rest.len(),
         "{name}: the capture ends inside a message"
     );
-    assert_eq!(reencoded, rest, "{name}: re-encoding differs from the capture");
+    assert_eq!(
+        reencoded, rest,
+        "{name}: re-encoding differs from the capture"
+    );
 
     // aria2 sends the BEP 6 set for the receiver's address (127.0.0.1) in generation order:
     // ours must be the same list.
     if name.ends_with("aria2") && !allowed_fast.is_empty() {
         let ours = allowed_fast_set(Ipv4Addr::LOCALHOST, &torrent.info_hash, pieces, 10);
-        assert_eq!(allowed_fast, ours, "{name}: allowed-fast set differs from aria2's");
+        assert_eq!(
+            allowed_fast, ours,
+            "{name}: allowed-fast set differs from aria2's"
+        );
         writeln!(out, "= allowed-fast set equal to ours").unwrap();
     }
 
@@ -217,23 +234,42 @@ fn check_capture(path: &Path, bytes: &[u8], torrent: &Torrent, ids: &ExtensionId
     let mut by_piece: BTreeMap<u32, Vec<u8>> = BTreeMap::new();
     for ((index, begin), block) in &blocks {
         let piece = by_piece.entry(*index).or_default();
-        assert_eq!(piece.len() as u32, *begin, "{name}: blocks of piece {index} not contiguous");
+        assert_eq!(
+            piece.len() as u32,
+            *begin,
+            "{name}: blocks of piece {index} not contiguous"
+        );
         piece.extend_from_slice(block);
     }
     for (index, data) in &by_piece {
-        let expected_len = (torrent.length - u64::from(*index) * torrent.piece_length)
-            .min(torrent.piece_length);
-        assert_eq!(data.len() as u64, expected_len, "{name}: piece {index} length");
+        let expected_len =
+            (torrent.length - u64::from(*index) * torrent.piece_length).min(torrent.piece_length);
+        assert_eq!(
+            data.len() as u64,
+            expected_len,
+            "{name}: piece {index} length"
+        );
         let hash: [u8; 20] = Sha1::digest(data).into();
-        assert_eq!(hash, torrent.piece_hashes[*index as usize], "{name}: piece {index} hash");
+        assert_eq!(
+            hash, torrent.piece_hashes[*index as usize],
+            "{name}: piece {index} hash"
+        );
     }
     if !by_piece.is_empty() {
-        writeln!(out, "= {} pieces verified against the torrent", by_piece.len()).unwrap();
+        writeln!(
+            out,
+            "= {} pieces verified against the torrent",
+            by_piece.len()
+        )
+        .unwrap();
     }
     if !metadata.is_empty() {
         let info: Vec<u8> = metadata.values().flat_map(|d| d.iter().copied()).collect();
         let hash: [u8; 20] = Sha1::digest(&info).into();
-        assert_eq!(hash, torrent.info_hash, "{name}: metadata does not hash to the info-hash");
+        assert_eq!(
+            hash, torrent.info_hash,
+            "{name}: metadata does not hash to the info-hash"
+        );
         writeln!(out, "= metadata verified against the info-hash").unwrap();
     }
     out

@@ -80,16 +80,15 @@ fn spec() -> impl Strategy<Value = Spec> {
     ]
 }
 
-fn extended_handshake() -> impl Strategy<Value = (Vec<(Vec<u8>, u8)>, ExtendedHandshake<'static>)>
-{
+fn extended_handshake() -> impl Strategy<Value = (Vec<(Vec<u8>, u8)>, ExtendedHandshake<'static>)> {
     (
         btree_map(vec(any::<u8>(), 0..12), any::<u8>(), 0..5),
         option::of(vec(any::<u8>(), 0..20)),
         option::of(any::<u16>()),
         option::of(any::<u32>()),
         option::of(prop_oneof![
-            any::<[u8; 4]>().prop_map(|b| std::net::IpAddr::from(b)),
-            any::<[u8; 16]>().prop_map(|b| std::net::IpAddr::from(b)),
+            any::<[u8; 4]>().prop_map(std::net::IpAddr::from),
+            any::<[u8; 16]>().prop_map(std::net::IpAddr::from),
         ]),
         option::of(any::<[u8; 4]>().prop_map(Ipv4Addr::from)),
         option::of(any::<[u8; 16]>().prop_map(Ipv6Addr::from)),
@@ -118,7 +117,8 @@ fn extended_handshake() -> impl Strategy<Value = (Vec<(Vec<u8>, u8)>, ExtendedHa
 }
 
 fn pex() -> impl Strategy<Value = PexMessage> {
-    let v4 = (any::<[u8; 4]>(), any::<u16>()).prop_map(|(ip, port)| SocketAddrV4::new(ip.into(), port));
+    let v4 =
+        (any::<[u8; 4]>(), any::<u16>()).prop_map(|(ip, port)| SocketAddrV4::new(ip.into(), port));
     let v6 = (any::<[u8; 16]>(), any::<u16>())
         .prop_map(|(ip, port)| SocketAddrV6::new(ip.into(), port, 0, 0));
     (
@@ -137,13 +137,15 @@ fn pex() -> impl Strategy<Value = PexMessage> {
 
 fn metadata() -> impl Strategy<Value = (u32, u64, Vec<u8>, u8)> {
     // (piece, total_size, data for Data, kind)
-    (0u32..64, 1u64..(64 * METADATA_PIECE_LEN as u64), 0u8..3).prop_flat_map(|(piece, total, kind)| {
-        let pieces = total.div_ceil(METADATA_PIECE_LEN as u64) as u32;
-        let piece = piece % pieces;
-        let start = u64::from(piece) * METADATA_PIECE_LEN as u64;
-        let len = (total - start).min(METADATA_PIECE_LEN as u64) as usize;
-        (Just(piece), Just(total), vec(any::<u8>(), len), Just(kind))
-    })
+    (0u32..64, 1u64..(64 * METADATA_PIECE_LEN as u64), 0u8..3).prop_flat_map(
+        |(piece, total, kind)| {
+            let pieces = total.div_ceil(METADATA_PIECE_LEN as u64) as u32;
+            let piece = piece % pieces;
+            let start = u64::from(piece) * METADATA_PIECE_LEN as u64;
+            let len = (total - start).min(METADATA_PIECE_LEN as u64) as usize;
+            (Just(piece), Just(total), vec(any::<u8>(), len), Just(kind))
+        },
+    )
 }
 
 proptest! {

@@ -46,16 +46,16 @@ impl<'d, 'a> Fields<'d, 'a> {
             Some(Value::Int(i)) => {
                 Err(self.invalid(field, format!("is {i}, outside {min}..={max}")))
             }
-            Some(other) => Err(self.invalid(
-                field,
-                format!("is a {}, not an integer", other.type_name()),
-            )),
+            Some(other) => {
+                Err(self.invalid(field, format!("is a {}, not an integer", other.type_name())))
+            }
         }
     }
 
     /// A required integer field within `min..=max`.
     pub(crate) fn required_int(&self, field: &'static str, min: i64, max: i64) -> Result<i64> {
-        self.int(field, min, max)?.ok_or_else(|| self.missing(field))
+        self.int(field, min, max)?
+            .ok_or_else(|| self.missing(field))
     }
 
     /// An optional byte-string field.
@@ -100,6 +100,8 @@ impl<'d, 'a> Fields<'d, 'a> {
 }
 
 /// Converts a bencode error into ours, naming the extension message.
-pub(crate) fn bencode_error(message: &'static str) -> impl FnOnce(torrentkit_bencode::Error) -> Error {
+pub(crate) fn bencode_error(
+    message: &'static str,
+) -> impl FnOnce(torrentkit_bencode::Error) -> Error {
     move |source| Error::Bencode { message, source }
 }

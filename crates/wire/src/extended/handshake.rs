@@ -53,7 +53,8 @@ impl<'a> ExtendedHandshake<'a> {
     /// Decodes the payload of extension message 0 (after the id bytes). Dictionary keys out of
     /// order are accepted, since some clients send them.
     pub fn decode(payload: &'a [u8]) -> Result<Self> {
-        let value = decode_with(payload, &DecodeOptions::lenient()).map_err(bencode_error(MESSAGE))?;
+        let value =
+            decode_with(payload, &DecodeOptions::lenient()).map_err(bencode_error(MESSAGE))?;
         let f = Fields::of(MESSAGE, &value)?;
         let mut extensions = BTreeMap::new();
         if let Some(m) = f.dict("m")? {

@@ -1,6 +1,8 @@
 //! ut_metadata (BEP 9): fetching the info dictionary from peers, 16 KiB at a time.
 
-use torrentkit_bencode::{decode_prefix, decode_with, encode_to, DecodeOptions, Dict, Status as BStatus, Value};
+use torrentkit_bencode::{
+    decode_prefix, decode_with, encode_to, DecodeOptions, Dict, Status as BStatus, Value,
+};
 
 use super::fields::{bencode_error, Fields};
 use crate::error::{Error, Result};
@@ -106,7 +108,10 @@ impl<'a> MetadataMessage<'a> {
         if !rest.is_empty() {
             return Err(f.error(
                 "msg_type",
-                format!("is {msg_type}, but {} bytes follow the dictionary", rest.len()),
+                format!(
+                    "is {msg_type}, but {} bytes follow the dictionary",
+                    rest.len()
+                ),
             ));
         }
         Ok(message)
@@ -179,8 +184,8 @@ mod tests {
             MetadataMessage::decode(&last).unwrap(),
             MetadataMessage::Data { piece: 1, total_size: 20000, data } if data.len() == 3616
         ));
-        let err = MetadataMessage::decode(b"d8:msg_typei1e5:piecei2e10:total_sizei20000ee")
-            .unwrap_err();
+        let err =
+            MetadataMessage::decode(b"d8:msg_typei1e5:piecei2e10:total_sizei20000ee").unwrap_err();
         assert!(err.to_string().contains("past the end"), "{err}");
     }
 

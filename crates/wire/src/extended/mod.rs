@@ -156,7 +156,8 @@ mod tests {
         let msg = ExtendedMessage::Metadata(MetadataMessage::Reject { piece: 4 });
         let mut out = Vec::new();
         assert!(msg.encode(&theirs, &mut out).unwrap());
-        let Status::Complete { value, consumed } = decode_message(&out, &Limits::default()).unwrap()
+        let Status::Complete { value, consumed } =
+            decode_message(&out, &Limits::default()).unwrap()
         else {
             panic!("incomplete")
         };

@@ -60,7 +60,8 @@ impl PexMessage {
     /// Compact lists must be whole 6-byte (IPv4) or 18-byte (IPv6) entries; a flags string, when
     /// present, must have one byte per added peer (when absent, flags are 0).
     pub fn decode(payload: &[u8]) -> Result<Self> {
-        let value = decode_with(payload, &DecodeOptions::lenient()).map_err(bencode_error(MESSAGE))?;
+        let value =
+            decode_with(payload, &DecodeOptions::lenient()).map_err(bencode_error(MESSAGE))?;
         let f = Fields::of(MESSAGE, &value)?;
         let added = compact(&f, "added", 6)?;
         let added6 = compact(&f, "added6", 18)?;
@@ -169,18 +170,25 @@ mod tests {
 
     #[test]
     fn compact_entries_and_flags() {
-        let payload = b"d5:added12:\x7f\x00\x00\x01\x1a\xe1\x0a\x00\x00\x02\x00\x507:added.f2:\x12\x00\
+        let payload =
+            b"d5:added12:\x7f\x00\x00\x01\x1a\xe1\x0a\x00\x00\x02\x00\x507:added.f2:\x12\x00\
                         7:dropped6:\x01\x02\x03\x04\x00\x01e";
         let pex = PexMessage::decode(payload).unwrap();
         assert_eq!(
             pex.added,
             [
                 (SocketAddrV4::new(Ipv4Addr::LOCALHOST, 6881), PexFlags(0x12)),
-                (SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80), PexFlags(0)),
+                (
+                    SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80),
+                    PexFlags(0)
+                ),
             ]
         );
         assert!(pex.added[0].1.has(PexFlags::SEED) && pex.added[0].1.has(PexFlags::REACHABLE));
-        assert_eq!(pex.dropped, [SocketAddrV4::new(Ipv4Addr::new(1, 2, 3, 4), 1)]);
+        assert_eq!(
+            pex.dropped,
+            [SocketAddrV4::new(Ipv4Addr::new(1, 2, 3, 4), 1)]
+        );
         assert!(pex.added6.is_empty() && pex.dropped6.is_empty());
         assert_eq!(PexMessage::decode(&pex.to_payload()).unwrap(), pex);
     }
