@@ -61,7 +61,9 @@
 
 mod choker;
 mod conn_id;
+mod connection;
 mod picker;
+mod rate;
 mod resume;
 mod rng;
 pub mod storage;
@@ -69,7 +71,9 @@ pub mod tracker;
 
 pub use choker::{ChokeChanges, Choker, ChokerConfig, PeerStats};
 pub use conn_id::ConnId;
+pub use connection::{CloseReason, ConnEvent, Connection, ConnectionConfig};
 pub use picker::{BlockRequest, Picker, PickerConfig, Received};
+pub use rate::RateMeter;
 pub use resume::{FileStamp, ResumeData, ResumeError, ResumeMismatch};
 pub use rng::Rng;
 /// The piece set type, shared with the wire codec.
