@@ -44,6 +44,13 @@ pub(crate) const CREATE_TORRENT: Snippet = Snippet {
     source: include_str!("py/create_torrent.py"),
 };
 
+/// `check_data.py SAVE_PATH TORRENT...`: libtorrent loads each torrent and checks its data; one
+/// line each: `NAME HASH HAVE NUM_PIECES NUM_FILES TOTAL_SIZE`.
+pub(crate) const CHECK_DATA: Snippet = Snippet {
+    file: "check_data.py",
+    source: include_str!("py/check_data.py"),
+};
+
 /// `infohash.py TORRENT...`: one v1 info-hash in hex per line.
 pub(crate) const INFOHASH: Snippet = Snippet {
     file: "infohash.py",

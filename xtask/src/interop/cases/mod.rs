@@ -5,6 +5,8 @@ use std::time::Duration;
 use super::context::Ctx;
 
 mod decode;
+mod make;
+mod show;
 
 /// One interop case.
 #[derive(Debug)]
@@ -22,4 +24,4 @@ pub(crate) struct Case {
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// Every case, in the order `cargo xtask interop` runs them.
-pub(crate) const ALL: &[Case] = &[decode::CASE];
+pub(crate) const ALL: &[Case] = &[decode::CASE, make::CASE, show::CASE];
