@@ -50,6 +50,8 @@ pub(crate) enum Command {
     Verify(crate::cmd::verify::Args),
     /// Run an HTTP and UDP BitTorrent tracker (bttrack).
     Tracker(crate::cmd::tracker::Args),
+    /// Decode a recorded peer wire stream (one direction of a connection), one line per message.
+    WireDecode(crate::cmd::wire_decode::Args),
     /// Print a shell completion script for `bt`.
     Completions {
         /// The shell to generate completions for.

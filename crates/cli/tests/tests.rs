@@ -3,3 +3,4 @@
 mod decode;
 mod torrent;
 mod util;
+mod wire_decode;

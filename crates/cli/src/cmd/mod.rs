@@ -13,6 +13,7 @@ mod torrent_common;
 pub(crate) mod tracker;
 pub(crate) mod verify;
 pub(crate) mod web_seeds;
+pub(crate) mod wire_decode;
 
 use std::process::ExitCode;
 
@@ -38,6 +39,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Magnet(a) => magnet::run(a),
         Command::Verify(a) => verify::run(a),
         Command::Tracker(a) => tracker::run(a),
+        Command::WireDecode(a) => wire_decode::run(a),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Args::command(), "bt", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
