@@ -1,6 +1,6 @@
 //! `cargo xtask ci`: the test command CI runs. Formatting, clippy and rustdoc with warnings
-//! denied, every test (doc tests included), then the whole interop suite; stops at the first
-//! failing step and names it.
+//! denied, every test (doc tests included), then the whole interop suite and the conformance run
+//! on libtorrent's test torrents; stops at the first failing step and names it.
 
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -46,7 +46,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         bail!("`cargo xtask ci` takes no arguments (got `{extra}`)");
     }
     let started = Instant::now();
-    let total = CARGO_STEPS.len() + 1;
+    let total = CARGO_STEPS.len() + 2;
     let root = workspace::root()?;
     for (i, step) in CARGO_STEPS.iter().enumerate() {
         let env: String = step
@@ -69,8 +69,11 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
             Ok(())
         })?;
     }
-    timed(total, total, "cargo xtask interop (every case)", || {
+    timed(total - 1, total, "cargo xtask interop (every case)", || {
         interop::run(&[])
+    })?;
+    timed(total, total, "cargo xtask conformance", || {
+        crate::conformance::run(&[])
     })?;
     println!(
         "ci: all {total} steps passed in {:.1} s",
