@@ -282,6 +282,29 @@ fn malformed_torrents_fail_cleanly() {
             );
         }
     }
+    // Path traversal is sanitised with a warning, as libtorrent does; --strict rejects it.
+    let path = scratch.write(
+        "traversal.torrent",
+        b"d4:infod5:filesld6:lengthi5e4:pathl2:..2:..6:passwdeee4:name1:a12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaaee",
+    );
+    let out = bt(&["show", "--json", s(&path)], b"");
+    assert!(out.status.success());
+    assert!(
+        stderr(&out)
+            .contains(r#"unsafe path in `info.files[0].path`: "../../passwd" is used as "passwd""#),
+        "{}",
+        stderr(&out)
+    );
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["files"][0]["path"], "a/passwd");
+    let out = bt(&["show", "--strict", s(&path)], b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("rejected by --strict: unsafe path"),
+        "{}",
+        stderr(&out)
+    );
+
     // A lenient load prints a warning but succeeds.
     let path = scratch.write(
         "unsorted.torrent",

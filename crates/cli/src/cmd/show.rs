@@ -20,6 +20,11 @@ pub(crate) struct Args {
     /// `total_size`, `piece_length`, `piece_count`, `private`, `files`, `trackers` and more.
     #[arg(long)]
     json: bool,
+    /// Reject torrents that load only with warnings (unsafe or duplicate paths that had to be
+    /// sanitised, unsorted keys, ignored fields), exiting 1, instead of loading them as
+    /// libtorrent does.
+    #[arg(long)]
+    strict: bool,
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -27,7 +32,19 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut failed = 0;
     let mut objects = Vec::new();
     for (i, path) in args.torrents.iter().enumerate() {
-        let torrent = match load(path) {
+        let loaded = load(path).and_then(|t| match t.warnings() {
+            [first, rest @ ..] if args.strict => Err(anyhow::anyhow!(
+                "{}: rejected by --strict: {first}{}",
+                path.display(),
+                if rest.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (and {} more)", rest.len())
+                }
+            )),
+            _ => Ok(t),
+        });
+        let torrent = match loaded {
             Ok(t) => t,
             Err(e) => {
                 eprintln!("bt: {e:#}");

@@ -67,9 +67,13 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let good = report.good_pieces();
     let all = report.pieces.len();
+    let good_bytes: u64 = (0..all)
+        .filter(|&i| report.pieces[i])
+        .map(|i| info.piece_size(i))
+        .sum();
     println!(
         "{good}/{all} pieces ok ({} of {}); {bad_files} file{} incomplete",
-        human_size(good as u64 * info.piece_length()).replace(".00", ""),
+        human_size(good_bytes),
         human_size(info.total_size()),
         if bad_files == 1 { "" } else { "s" }
     );
