@@ -2,5 +2,6 @@
 
 mod decode;
 mod torrent;
+mod tracker;
 mod util;
 mod wire_decode;
