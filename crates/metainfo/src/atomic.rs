@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 /// Writes `bytes` to `path` so that readers see either the old file or the whole new one.
 ///
 /// The temporary file lives in the same directory (so the rename never crosses file systems),
-/// is synced before the rename, and is removed if anything fails. An existing file's permissions
+/// is synced before the rename (and the directory after it), and is removed if anything fails. An existing file's permissions
 /// are kept.
 pub(crate) fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -38,7 +38,13 @@ pub(crate) fn write(path: &Path, bytes: &[u8]) -> Result<()> {
             fs::set_permissions(&tmp, meta.permissions()).map_err(|e| Error::io(&tmp, e))?;
         }
         file.sync_all().map_err(|e| Error::io(&tmp, e))?;
-        fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+        fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
+        // Make the rename itself durable. Not every platform can open a directory; the data is
+        // already safe, so a failure here is not reported.
+        if let Ok(d) = fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
