@@ -10,8 +10,8 @@ use crate::error::{Error, Result};
 /// Writes `bytes` to `path` so that readers see either the old file or the whole new one.
 ///
 /// The temporary file lives in the same directory (so the rename never crosses file systems),
-/// is synced before the rename (and the directory after it), and is removed if anything fails. An existing file's permissions
-/// are kept.
+/// is synced before the rename (and the directory after it), and is removed if anything fails.
+/// An existing file's permissions are kept.
 pub(crate) fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let dir = match path.parent() {
