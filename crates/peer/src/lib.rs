@@ -67,6 +67,7 @@ mod rate;
 mod resume;
 mod rng;
 pub mod storage;
+mod torrent;
 pub mod tracker;
 
 pub use choker::{ChokeChanges, Choker, ChokerConfig, PeerStats};
@@ -76,6 +77,7 @@ pub use picker::{BlockRequest, Picker, PickerConfig, Received};
 pub use rate::RateMeter;
 pub use resume::{FileStamp, ResumeData, ResumeError, ResumeMismatch};
 pub use rng::Rng;
+pub use torrent::{Action, Torrent, TorrentConfig};
 /// The piece set type, shared with the wire codec.
 pub use torrentkit_wire::Bitfield;
 

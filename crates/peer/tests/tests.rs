@@ -1,3 +1,4 @@
 //! Integration tests of torrentkit-peer: one binary, one module per area.
 
+mod swarm;
 mod tracker_client;

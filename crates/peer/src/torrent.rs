@@ -1,0 +1,510 @@
+//! One torrent's swarm logic as a sans-IO state machine: it owns the connections, the piece
+//! picker and the choker, and asks its driver to write blocks through, read blocks for peers and
+//! verify completed pieces; peers that keep sending bad data are banned.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::Instant;
+
+use crate::connection::{CloseReason, ConnEvent, Connection, ConnectionConfig};
+use crate::storage::piece_size;
+use crate::{
+    Bitfield, BlockRequest, ChokeChanges, Choker, ChokerConfig, ConnId, PeerStats, Picker,
+    PickerConfig, Received,
+};
+
+/// Settings for a [`Torrent`].
+#[derive(Debug, Clone)]
+pub struct TorrentConfig {
+    /// The info-hash.
+    pub info_hash: [u8; 20],
+    /// Our peer id.
+    pub peer_id: [u8; 20],
+    /// Total length of the torrent's data.
+    pub total_length: u64,
+    /// Piece length.
+    pub piece_length: u32,
+    /// Piece picking.
+    pub picker: PickerConfig,
+    /// Choking.
+    pub choker: ChokerConfig,
+    /// Per-connection settings (info-hash, peer id and piece count are filled in from above).
+    pub connection: ConnectionConfig,
+    /// A peer that took part in this many pieces failing their hash check is banned.
+    pub max_strikes: u32,
+    /// Seed for every random choice.
+    pub seed: u64,
+}
+
+impl TorrentConfig {
+    /// Defaults for a torrent of `total_length` bytes in pieces of `piece_length`.
+    pub fn new(
+        info_hash: [u8; 20],
+        peer_id: [u8; 20],
+        total_length: u64,
+        piece_length: u32,
+        seed: u64,
+    ) -> Self {
+        let pieces = u32::try_from(total_length.div_ceil(u64::from(piece_length.max(1))))
+            .unwrap_or(u32::MAX);
+        TorrentConfig {
+            info_hash,
+            peer_id,
+            total_length,
+            piece_length,
+            picker: PickerConfig::default(),
+            choker: ChokerConfig::default(),
+            connection: ConnectionConfig::new(info_hash, peer_id, pieces),
+            max_strikes: 2,
+            seed,
+        }
+    }
+}
+
+/// What a [`Torrent`] asks its driver to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Action {
+    /// Write a received block to storage (in order: before any later `Verify` of its piece).
+    Write {
+        /// Piece index.
+        piece: u32,
+        /// Offset in the piece.
+        offset: u32,
+        /// The block.
+        data: Vec<u8>,
+    },
+    /// Read a block for a peer and pass it to [`Torrent::handle_read`].
+    Read {
+        /// The peer.
+        conn: ConnId,
+        /// The block.
+        request: BlockRequest,
+    },
+    /// Hash a completed piece (off the network threads) and report with
+    /// [`Torrent::handle_verified`].
+    Verify {
+        /// Piece index.
+        piece: u32,
+    },
+    /// Close the connection's socket; the torrent has forgotten it.
+    Close {
+        /// The connection.
+        conn: ConnId,
+        /// Why.
+        reason: CloseReason,
+    },
+    /// The peer sent bad data too often: close it and do not accept its address again.
+    Ban {
+        /// The connection.
+        conn: ConnId,
+    },
+    /// A piece passed its hash check.
+    PieceVerified(u32),
+    /// Every piece is verified: the download is complete.
+    Completed,
+}
+
+#[derive(Debug)]
+struct Peer {
+    conn: Connection,
+    strikes: u32,
+    is_seed: bool,
+}
+
+/// A torrent's peers, pieces and choking, without sockets, disk or clock.
+///
+/// Add connections with [`add_connection`](Self::add_connection); feed their bytes to
+/// [`handle_bytes`](Self::handle_bytes); call [`handle_timeout`](Self::handle_timeout) at
+/// [`poll_timeout`](Self::poll_timeout). After each input, send every connection's
+/// [`poll_transmit`](Self::poll_transmit) and perform [`poll_action`](Self::poll_action)s.
+#[derive(Debug)]
+pub struct Torrent {
+    cfg: TorrentConfig,
+    picker: Picker,
+    choker: Choker,
+    peers: BTreeMap<ConnId, Peer>,
+    actions: VecDeque<Action>,
+    verifying: HashMap<u32, ()>,
+    wasted: u64,
+    completed_sent: bool,
+}
+
+impl Torrent {
+    /// A torrent that already has the pieces in `have` (from a resume file or a re-check).
+    pub fn new(mut cfg: TorrentConfig, have: &Bitfield) -> Self {
+        let mut picker = Picker::with_sizes(
+            cfg.total_length,
+            cfg.piece_length,
+            cfg.picker.clone(),
+            cfg.seed,
+        );
+        for p in have.iter() {
+            picker.mark_have(p);
+        }
+        cfg.connection.info_hash = cfg.info_hash;
+        cfg.connection.peer_id = cfg.peer_id;
+        cfg.connection.piece_count = picker.piece_count();
+        let choker = Choker::new(cfg.choker.clone(), cfg.seed ^ 0x00C4_0CE5);
+        let completed_sent = picker.is_complete();
+        Torrent {
+            cfg,
+            picker,
+            choker,
+            peers: BTreeMap::new(),
+            actions: VecDeque::new(),
+            verifying: HashMap::new(),
+            wasted: 0,
+            completed_sent,
+        }
+    }
+
+    /// The verified pieces.
+    pub fn have(&self) -> &Bitfield {
+        self.picker.have()
+    }
+
+    /// Whether every piece is verified.
+    pub fn is_complete(&self) -> bool {
+        self.picker.is_complete()
+    }
+
+    /// Bytes not yet verified.
+    pub fn bytes_left(&self) -> u64 {
+        self.picker.bytes_left()
+    }
+
+    /// Connections, handshaken or not.
+    pub fn connections(&self) -> impl Iterator<Item = ConnId> + '_ {
+        self.peers.keys().copied()
+    }
+
+    /// How many connected peers are seeds.
+    pub fn seed_count(&self) -> usize {
+        self.peers.values().filter(|p| p.is_seed).count()
+    }
+
+    /// Payload bytes downloaded and uploaded over all current connections.
+    pub fn transferred(&self) -> (u64, u64) {
+        self.peers
+            .values()
+            .map(|p| p.conn.transferred())
+            .fold((0, 0), |(d, u), (a, b)| (d + a, u + b))
+    }
+
+    /// Bytes received that were not needed (duplicates in endgame, late blocks).
+    pub fn wasted(&self) -> u64 {
+        self.wasted
+    }
+
+    /// A connection, to inspect.
+    pub fn connection(&self, id: ConnId) -> Option<&Connection> {
+        self.peers.get(&id).map(|p| &p.conn)
+    }
+
+    /// Adds a connection (inbound or outbound) at `now`; our handshake is queued.
+    pub fn add_connection(&mut self, now: Instant, id: ConnId) {
+        let conn = Connection::new(self.cfg.connection.clone(), now);
+        self.peers.insert(
+            id,
+            Peer {
+                conn,
+                strikes: 0,
+                is_seed: false,
+            },
+        );
+    }
+
+    /// The socket of `id` closed (or failed): forget the peer.
+    pub fn remove_connection(&mut self, id: ConnId) {
+        if self.peers.remove(&id).is_some() {
+            self.picker.remove_peer(id);
+            self.choker.remove_peer(id);
+        }
+    }
+
+    /// Bytes to send on `id`.
+    pub fn poll_transmit(&mut self, id: ConnId) -> Option<Vec<u8>> {
+        self.peers.get_mut(&id)?.conn.poll_transmit()
+    }
+
+    /// The next action for the driver.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) is next due.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let conns = self.peers.values().filter_map(|p| p.conn.poll_timeout());
+        conns.chain(self.choker.poll_timeout()).min()
+    }
+
+    /// Bytes received on `id` at `now`.
+    pub fn handle_bytes(&mut self, now: Instant, id: ConnId, data: &[u8]) {
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return;
+        };
+        peer.conn.handle_bytes(now, data);
+        self.process(now, id);
+    }
+
+    /// Timers due at `now`: every connection's, and the choker's rounds.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let ids: Vec<ConnId> = self.peers.keys().copied().collect();
+        for id in &ids {
+            if let Some(p) = self.peers.get_mut(id) {
+                if p.conn.poll_timeout().is_some_and(|t| t <= now) {
+                    p.conn.handle_timeout(now);
+                    self.process(now, *id);
+                }
+            }
+        }
+        if self.choker.poll_timeout().is_none_or(|t| t <= now) {
+            let stats = self.stats();
+            let changes = self
+                .choker
+                .handle_timeout(now, self.picker.is_complete(), &stats);
+            self.apply_choke(now, changes);
+        }
+    }
+
+    /// The block a [`Action::Read`] asked for (`None`: it could not be read; the request is
+    /// dropped).
+    pub fn handle_read(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        request: BlockRequest,
+        data: Option<&[u8]>,
+    ) {
+        if let (Some(p), Some(data)) = (self.peers.get_mut(&id), data) {
+            p.conn.send_block(now, request, data);
+        }
+    }
+
+    /// The result of a [`Action::Verify`].
+    pub fn handle_verified(&mut self, now: Instant, piece: u32, ok: bool) {
+        if self.verifying.remove(&piece).is_none() {
+            return;
+        }
+        if ok {
+            self.picker.piece_verified(piece);
+            self.actions.push_back(Action::PieceVerified(piece));
+            let ids: Vec<ConnId> = self.peers.keys().copied().collect();
+            for id in ids {
+                if let Some(p) = self.peers.get_mut(&id) {
+                    p.conn.send_have(now, piece);
+                }
+                self.update_interest(now, id);
+            }
+            if self.picker.is_complete() && !self.completed_sent {
+                self.completed_sent = true;
+                self.actions.push_back(Action::Completed);
+                // Seeds have nothing for each other.
+                let seeds: Vec<ConnId> = self
+                    .peers
+                    .iter()
+                    .filter(|(_, p)| p.is_seed)
+                    .map(|(&id, _)| id)
+                    .collect();
+                for id in seeds {
+                    self.drop_peer(id, CloseReason::Local);
+                }
+            }
+        } else {
+            for sender in self.picker.piece_failed(piece) {
+                let Some(p) = self.peers.get_mut(&sender) else {
+                    continue;
+                };
+                p.strikes += 1;
+                if p.strikes >= self.cfg.max_strikes {
+                    self.actions.push_back(Action::Ban { conn: sender });
+                    self.drop_peer(
+                        sender,
+                        CloseReason::Protocol("sent data that failed the hash check".into()),
+                    );
+                }
+            }
+            let ids: Vec<ConnId> = self.peers.keys().copied().collect();
+            for id in ids {
+                self.fill_requests(now, id);
+            }
+        }
+    }
+
+    fn stats(&self) -> Vec<PeerStats> {
+        self.peers
+            .iter()
+            .filter(|(_, p)| p.conn.is_connected())
+            .map(|(&id, p)| PeerStats {
+                id,
+                interested: p.conn.peer_interested(),
+                download_rate: p.conn.download_rate(),
+                upload_rate: p.conn.upload_rate(),
+                connected_at: p.conn.connected_at(),
+                last_block_at: p.conn.last_block_at(),
+            })
+            .collect()
+    }
+
+    fn apply_choke(&mut self, now: Instant, changes: ChokeChanges) {
+        for id in changes.choke {
+            if let Some(p) = self.peers.get_mut(&id) {
+                p.conn.set_choking(now, true);
+            }
+        }
+        for id in changes.unchoke {
+            if let Some(p) = self.peers.get_mut(&id) {
+                p.conn.set_choking(now, false);
+            }
+        }
+    }
+
+    fn drop_peer(&mut self, id: ConnId, reason: CloseReason) {
+        if self.peers.remove(&id).is_some() {
+            self.picker.remove_peer(id);
+            self.choker.remove_peer(id);
+            self.actions.push_back(Action::Close { conn: id, reason });
+        }
+    }
+
+    fn update_interest(&mut self, now: Instant, id: ConnId) {
+        let interesting = self.picker.is_interesting(id);
+        if let Some(p) = self.peers.get_mut(&id) {
+            p.conn.set_interested(now, interesting);
+        }
+        self.fill_requests(now, id);
+    }
+
+    fn fill_requests(&mut self, now: Instant, id: ConnId) {
+        let Some(p) = self.peers.get_mut(&id) else {
+            return;
+        };
+        let slots = p.conn.request_slots();
+        if slots > 0 {
+            let reqs = self.picker.pick(id, slots);
+            if let Some(p) = self.peers.get_mut(&id) {
+                p.conn.send_requests(now, &reqs);
+            }
+        }
+    }
+
+    fn process(&mut self, now: Instant, id: ConnId) {
+        let mut rechoke = false;
+        let mut interest = false;
+        loop {
+            let Some(p) = self.peers.get_mut(&id) else {
+                return;
+            };
+            let Some(event) = p.conn.poll_event() else {
+                break;
+            };
+            match event {
+                ConnEvent::Connected { .. } => {
+                    let have = self.picker.have().clone();
+                    p.conn.send_bitfield(now, &have);
+                    self.picker.add_peer(id);
+                }
+                ConnEvent::Bitfield(b) => {
+                    p.is_seed = b.is_full();
+                    if p.is_seed {
+                        self.picker.peer_have_all(id);
+                    } else {
+                        self.picker.peer_bitfield(id, &b);
+                    }
+                    interest = true;
+                }
+                ConnEvent::HaveAll => {
+                    p.is_seed = true;
+                    self.picker.peer_have_all(id);
+                    interest = true;
+                }
+                ConnEvent::HaveNone => {
+                    self.picker.peer_have_none(id);
+                }
+                ConnEvent::Have(piece) => {
+                    self.picker.peer_have(id, piece);
+                    interest |= !self.picker.have().contains(piece);
+                }
+                ConnEvent::PeerInterested(true) => rechoke = true,
+                ConnEvent::PeerInterested(false) => rechoke = self.choker.is_unchoked(id),
+                ConnEvent::Unchoked | ConnEvent::Choked | ConnEvent::Snubbed => {}
+                ConnEvent::Block {
+                    piece,
+                    offset,
+                    data,
+                    ..
+                } => {
+                    let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
+                    match self.picker.block_received(id, piece, offset, len) {
+                        Received::New {
+                            cancel,
+                            piece_complete,
+                        } => {
+                            for other in cancel {
+                                if let Some(o) = self.peers.get_mut(&other) {
+                                    o.conn.cancel(now, BlockRequest { piece, offset, len });
+                                }
+                            }
+                            self.actions.push_back(Action::Write {
+                                piece,
+                                offset,
+                                data,
+                            });
+                            if piece_complete {
+                                self.verifying.insert(piece, ());
+                                self.actions.push_back(Action::Verify { piece });
+                            }
+                        }
+                        Received::Duplicate => self.wasted += u64::from(len),
+                        Received::Invalid => {
+                            self.drop_peer(id, CloseReason::Protocol(format!("unrequested block at piece {piece} offset {offset} of {len} bytes")));
+                            return;
+                        }
+                    }
+                }
+                ConnEvent::Rejected(r) => self.picker.request_failed(id, r.piece, r.offset),
+                ConnEvent::Released(rs) => {
+                    for r in rs {
+                        self.picker.request_failed(id, r.piece, r.offset);
+                    }
+                }
+                ConnEvent::ReadBlock(r) => {
+                    let size = piece_size(self.cfg.total_length, self.cfg.piece_length, r.piece);
+                    let fits = u64::from(r.offset) + u64::from(r.len) <= u64::from(size);
+                    if self.picker.have().contains(r.piece) && fits {
+                        self.actions.push_back(Action::Read {
+                            conn: id,
+                            request: r,
+                        });
+                    }
+                }
+                ConnEvent::Closed(reason) => {
+                    self.peers.remove(&id);
+                    self.picker.remove_peer(id);
+                    self.choker.remove_peer(id);
+                    self.actions.push_back(Action::Close { conn: id, reason });
+                    return;
+                }
+                _ => {}
+            }
+        }
+        if interest {
+            self.update_interest(now, id);
+        } else {
+            self.fill_requests(now, id);
+        }
+        if rechoke {
+            // A free slot is not left idle until the next 10 s round.
+            let unchoked = self
+                .peers
+                .keys()
+                .filter(|&&i| self.choker.is_unchoked(i))
+                .count();
+            if unchoked < self.cfg.choker.upload_slots + 1 {
+                let stats = self.stats();
+                let changes = self.choker.rechoke(now, self.picker.is_complete(), &stats);
+                self.apply_choke(now, changes);
+            }
+        }
+    }
+}
