@@ -127,3 +127,22 @@ async fn published_torrents_are_hosted_and_tracked() {
     assert_eq!(tracker.counts().published, 2);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn a_publish_that_cannot_be_saved_is_a_server_error() {
+    let dir = scratch("publish-unwritable");
+    // The "directory" is a file: writing the torrent into it fails.
+    let not_a_dir = dir.join("file");
+    std::fs::write(&not_a_dir, b"x").unwrap();
+    let cfg = Config {
+        publish_token: Some("s3cret".into()),
+        allowed_dir: Some(not_a_dir),
+        ..Config::default()
+    };
+    let (tracker, app) = app(cfg);
+    let r = send(&app, post(Some("s3cret"), torrent("a", 1)), Some(A)).await;
+    assert_eq!(r.status, 500);
+    assert!(r.text().starts_with("creating "), "{}", r.text());
+    assert!(tracker.hosted_torrents().is_empty());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
