@@ -110,7 +110,42 @@ fn decode_into(raw: &[u8], out: &mut [u8], field: &'static str) -> Result<usize,
     Ok(n)
 }
 
+/// Hexadecimal digit values, 0xff for bytes that are not digits.
+const HEX: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut c = 0;
+    while c < 256 {
+        t[c] = match c as u8 {
+            b'0'..=b'9' => c as u8 - b'0',
+            b'a'..=b'f' => c as u8 - b'a' + 10,
+            b'A'..=b'F' => c as u8 - b'A' + 10,
+            _ => 0xff,
+        };
+        c += 1;
+    }
+    t
+};
+
+/// The common case: twenty `%XX` escapes, as clients send info-hashes and random peer ids.
+fn decode_20_escaped(raw: &[u8]) -> Option<[u8; 20]> {
+    if raw.len() != 60 {
+        return None;
+    }
+    let mut out = [0u8; 20];
+    for (slot, c) in out.iter_mut().zip(raw.chunks_exact(3)) {
+        let (hi, lo) = (HEX[usize::from(c[1])], HEX[usize::from(c[2])]);
+        if c[0] != b'%' || (hi | lo) > 15 {
+            return None;
+        }
+        *slot = (hi << 4) | lo;
+    }
+    Some(out)
+}
+
 fn decode_20(raw: &[u8], field: &'static str) -> Result<[u8; 20], RequestError> {
+    if let Some(out) = decode_20_escaped(raw) {
+        return Ok(out);
+    }
     let mut out = [0u8; 20];
     let len = decode_into(raw, &mut out, field)?;
     if len != 20 {
@@ -448,6 +483,40 @@ mod tests {
                 .unwrap_err()
                 .to_string(),
             "request too long (5000 bytes, limit 4096)"
+        );
+    }
+
+    #[test]
+    fn escaped_fast_path_agrees_with_the_general_decoder() {
+        let mixed: String = (0u8..20)
+            .map(|i| {
+                if i % 2 == 0 {
+                    format!("%{i:02x}")
+                } else {
+                    format!("%{i:02X}")
+                }
+            })
+            .collect();
+        let mut general = [0u8; 20];
+        assert_eq!(
+            decode_into(mixed.as_bytes(), &mut general, "info_hash"),
+            Ok(20)
+        );
+        assert_eq!(decode_20(mixed.as_bytes(), "info_hash"), Ok(general));
+        assert_eq!(general, core::array::from_fn(|i| i as u8));
+        // Sixty bytes that are not twenty escapes take the general path and its errors.
+        let bad = format!("%zz{}", &mixed[3..]);
+        assert_eq!(
+            decode_20(bad.as_bytes(), "info_hash"),
+            Err(RequestError::BadEncoding("info_hash"))
+        );
+        let plain = "a".repeat(60);
+        assert_eq!(
+            decode_20(plain.as_bytes(), "info_hash"),
+            Err(RequestError::BadLength {
+                field: "info_hash",
+                len: 60
+            })
         );
     }
 
