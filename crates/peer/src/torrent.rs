@@ -125,6 +125,12 @@ pub struct Torrent {
     peers: BTreeMap<ConnId, Peer>,
     actions: VecDeque<Action>,
     verifying: HashMap<u32, ()>,
+    /// Per block of each piece in progress: who sent it and a keyed checksum of its bytes.
+    sums: HashMap<u32, Vec<Option<(ConnId, u64)>>>,
+    /// The block sums of pieces whose last attempt failed with several senders, kept until the
+    /// piece passes: then the senders of blocks that differ from the good ones are to blame.
+    failed: HashMap<u32, Vec<Option<(ConnId, u64)>>>,
+    sum_key: u64,
     wasted: u64,
     completed_sent: bool,
 }
@@ -146,6 +152,7 @@ impl Torrent {
         cfg.connection.piece_count = picker.piece_count();
         let choker = Choker::new(cfg.choker.clone(), cfg.seed ^ 0x00C4_0CE5);
         let completed_sent = picker.is_complete();
+        let sum_key = crate::Rng::new(cfg.seed ^ 0x5EED_5A17).next_u64();
         Torrent {
             cfg,
             picker,
@@ -153,6 +160,9 @@ impl Torrent {
             peers: BTreeMap::new(),
             actions: VecDeque::new(),
             verifying: HashMap::new(),
+            sums: HashMap::new(),
+            failed: HashMap::new(),
+            sum_key,
             wasted: 0,
             completed_sent,
         }
@@ -286,7 +296,24 @@ impl Torrent {
         if self.verifying.remove(&piece).is_none() {
             return;
         }
+        let attempt = self.sums.remove(&piece).unwrap_or_default();
         if ok {
+            // Blocks of an earlier failed attempt that differ from the good ones were bad.
+            if let Some(bad) = self.failed.remove(&piece) {
+                let mut culprits: Vec<ConnId> = bad
+                    .iter()
+                    .zip(&attempt)
+                    .filter_map(|(b, g)| match (b, g) {
+                        (Some((sender, h)), Some((_, good))) if h != good => Some(*sender),
+                        _ => None,
+                    })
+                    .collect();
+                culprits.sort_unstable();
+                culprits.dedup();
+                for c in culprits {
+                    self.strike(c);
+                }
+            }
             self.picker.piece_verified(piece);
             self.actions.push_back(Action::PieceVerified(piece));
             let ids: Vec<ConnId> = self.peers.keys().copied().collect();
@@ -311,24 +338,48 @@ impl Torrent {
                 }
             }
         } else {
-            for sender in self.picker.piece_failed(piece) {
-                let Some(p) = self.peers.get_mut(&sender) else {
-                    continue;
-                };
-                p.strikes += 1;
-                if p.strikes >= self.cfg.max_strikes {
-                    self.actions.push_back(Action::Ban { conn: sender });
-                    self.drop_peer(
-                        sender,
-                        CloseReason::Protocol("sent data that failed the hash check".into()),
-                    );
-                }
+            let senders = self.picker.piece_failed(piece);
+            if let [only] = senders[..] {
+                // One sender for the whole piece: certainly the culprit.
+                self.strike(only);
+            } else {
+                // Several: blame is settled block by block once the piece passes.
+                self.failed.insert(piece, attempt);
             }
             let ids: Vec<ConnId> = self.peers.keys().copied().collect();
             for id in ids {
                 self.fill_requests(now, id);
             }
         }
+    }
+
+    /// Counts a bad piece against `id`; bans it at [`TorrentConfig::max_strikes`].
+    fn strike(&mut self, id: ConnId) {
+        let Some(p) = self.peers.get_mut(&id) else {
+            return;
+        };
+        p.strikes += 1;
+        if p.strikes >= self.cfg.max_strikes {
+            self.actions.push_back(Action::Ban { conn: id });
+            self.drop_peer(
+                id,
+                CloseReason::Protocol("sent data that failed the hash check".into()),
+            );
+        }
+    }
+
+    /// A keyed 64-bit checksum of a block, to tell good blocks from bad ones after a failure.
+    fn block_sum(&self, data: &[u8]) -> u64 {
+        let mut h = self.sum_key ^ data.len() as u64;
+        let mut chunks = data.chunks_exact(8);
+        for c in &mut chunks {
+            let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+            h = (h ^ w).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
+        }
+        for &b in chunks.remainder() {
+            h = (h ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+        h ^ (h >> 32)
     }
 
     fn stats(&self) -> Vec<PeerStats> {
@@ -440,6 +491,17 @@ impl Torrent {
                             cancel,
                             piece_complete,
                         } => {
+                            let sum = self.block_sum(&data);
+                            let block = self.cfg.picker.block_size.max(1);
+                            let size =
+                                piece_size(self.cfg.total_length, self.cfg.piece_length, piece);
+                            let sums = self
+                                .sums
+                                .entry(piece)
+                                .or_insert_with(|| vec![None; size.div_ceil(block) as usize]);
+                            if let Some(slot) = sums.get_mut((offset / block) as usize) {
+                                *slot = Some((id, sum));
+                            }
                             for other in cancel {
                                 if let Some(o) = self.peers.get_mut(&other) {
                                     o.conn.cancel(now, BlockRequest { piece, offset, len });

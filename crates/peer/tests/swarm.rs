@@ -29,7 +29,8 @@ struct Node {
     upload_rate: f64,
     up_free: Instant,
     behaviour: Behaviour,
-    banned: Vec<ConnId>,
+    /// The nodes this node banned.
+    banned: Vec<usize>,
     verified_failures: u32,
     /// `torrent.poll_timeout()`, refreshed whenever the node is touched.
     timeout: Option<Instant>,
@@ -225,7 +226,9 @@ impl Sim {
                     }
                     Action::Close { conn, .. } => self.close(i, conn),
                     Action::Ban { conn } => {
-                        self.nodes[i].banned.push(conn);
+                        // Note whom the connection led to, before the close forgets it.
+                        let to = self.links.get(&(i, conn)).map_or(usize::MAX, |&(o, _)| o);
+                        self.nodes[i].banned.push(to);
                     }
                     _ => {}
                 }
@@ -380,13 +383,23 @@ fn a_peer_sending_corrupt_blocks_is_banned_and_the_download_completes() {
         assert_eq!(sim.nodes[i].storage.contents(), sim.data, "peer {i}");
     }
     let failures: u32 = sim.nodes[1..=8].iter().map(|n| n.verified_failures).sum();
-    let bans: usize = sim.nodes[1..=8].iter().map(|n| n.banned.len()).sum();
+    let banned: Vec<usize> = sim.nodes[1..=8]
+        .iter()
+        .flat_map(|n| n.banned.iter().copied())
+        .collect();
+    eprintln!(
+        "corrupt peer: {failures} failed hash checks, banned by {} peers",
+        banned.len()
+    );
     assert!(
         failures > 0,
         "the corrupt peer's data was caught by hash checks"
     );
-    assert!(bans > 0, "and it was banned");
-    eprintln!("corrupt peer: {failures} failed hash checks, {bans} bans");
+    assert!(banned.len() >= 6, "most peers it fed banned it: {banned:?}");
+    assert!(
+        banned.iter().all(|&b| b == bad),
+        "only the corrupt peer is banned, never an honest one: {banned:?}"
+    );
     assert!(
         !sim.links.keys().any(|&(n, _)| n == bad),
         "nobody is still connected to the corrupt peer"
