@@ -9,6 +9,7 @@ mod make;
 mod show;
 mod tracker_restart;
 mod tracker_swarm;
+mod wire;
 
 /// One interop case.
 #[derive(Debug)]
@@ -26,4 +27,4 @@ pub(crate) struct Case {
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// Every case, in the order `cargo xtask interop` runs them.
-pub(crate) const ALL: &[Case] = &[decode::CASE, make::CASE, show::CASE, tracker_swarm::HTTP, tracker_swarm::UDP, tracker_restart::CASE];
+pub(crate) const ALL: &[Case] = &[decode::CASE, make::CASE, show::CASE, tracker_swarm::HTTP, tracker_swarm::UDP, tracker_restart::CASE, wire::CASE];
