@@ -51,8 +51,8 @@ fn push_record<const N: usize>(out: &mut Vec<u8>, p: &Peer<N>, now: u32) {
     out.push(if ip_len == 4 { 4 } else { 6 });
     out.extend_from_slice(&p.compact);
     out.extend_from_slice(&p.id.0);
-    out.push(u8::from(p.seeder) | (u8::from(p.key.is_some()) << 1));
-    out.extend_from_slice(&p.key.unwrap_or(0).to_be_bytes());
+    out.push(u8::from(p.seeder) | (u8::from(p.key().is_some()) << 1));
+    out.extend_from_slice(&p.key().unwrap_or(0).to_be_bytes());
     out.extend_from_slice(&now.saturating_sub(p.last_seen).to_be_bytes());
 }
 

@@ -15,8 +15,38 @@ pub(crate) struct Peer<const N: usize> {
     pub(crate) id: PeerId,
     /// Seconds on the store's clock.
     pub(crate) last_seen: u32,
-    pub(crate) key: Option<u32>,
+    /// The announce `key` (meaningful only with `has_key`; kept apart from the flag rather than
+    /// as an `Option`, which would cost 4 more bytes per peer).
+    key: u32,
+    has_key: bool,
     pub(crate) seeder: bool,
+}
+
+impl<const N: usize> Peer<N> {
+    fn new(compact: [u8; N], u: &Update) -> Self {
+        Peer {
+            compact,
+            id: u.id,
+            last_seen: u.now,
+            key: u.key.unwrap_or(0),
+            has_key: u.key.is_some(),
+            seeder: u.seeder,
+        }
+    }
+
+    pub(crate) fn key(&self) -> Option<u32> {
+        self.has_key.then_some(self.key)
+    }
+
+    fn refresh(&mut self, compact: [u8; N], u: &Update) {
+        self.compact = compact;
+        self.last_seen = u.now;
+        self.seeder = u.seeder;
+        if let Some(k) = u.key {
+            self.key = k;
+            self.has_key = true;
+        }
+    }
 }
 
 /// Where a peer lives: index into `v4` or (high bit set) `v6`.
@@ -207,7 +237,7 @@ impl Swarm {
             (false, addr) => {
                 let p = &self.v4[slot.index()];
                 (
-                    p.key,
+                    p.key(),
                     matches!(addr, Compact::V4(c) if c[..4] == p.compact[..4]),
                     p.seeder,
                 )
@@ -215,7 +245,7 @@ impl Swarm {
             (true, addr) => {
                 let p = &self.v6[slot.index()];
                 (
-                    p.key,
+                    p.key(),
                     matches!(addr, Compact::V6(c) if c[..16] == p.compact[..16]),
                     p.seeder,
                 )
@@ -232,24 +262,14 @@ impl Swarm {
             return Change::Removed { seeder: was };
         }
         match (slot.is_v6(), &u.addr) {
-            (false, Compact::V4(c)) => {
-                let p = &mut self.v4[slot.index()];
-                p.compact = *c;
-                p.last_seen = u.now;
-                p.seeder = u.seeder;
-                p.key = u.key.or(p.key);
-            }
-            (true, Compact::V6(c)) => {
-                let p = &mut self.v6[slot.index()];
-                p.compact = *c;
-                p.last_seen = u.now;
-                p.seeder = u.seeder;
-                p.key = u.key.or(p.key);
-            }
+            (false, Compact::V4(c)) => self.v4[slot.index()].refresh(*c, u),
+            (true, Compact::V6(c)) => self.v6[slot.index()].refresh(*c, u),
             _ => {
-                // The peer moved between address families.
+                // The peer moved between address families: remove and insert keep the seeder
+                // count right by themselves.
                 self.remove(slot);
                 self.insert(u);
+                return Change::Updated { was, is: u.seeder };
             }
         }
         if was && !u.seeder {
@@ -263,23 +283,11 @@ impl Swarm {
     fn insert(&mut self, u: &Update) {
         let slot = match u.addr {
             Compact::V4(compact) => {
-                self.v4.push(Peer {
-                    compact,
-                    id: u.id,
-                    last_seen: u.now,
-                    key: u.key,
-                    seeder: u.seeder,
-                });
+                self.v4.push(Peer::new(compact, u));
                 Slot::v4(self.v4.len() - 1)
             }
             Compact::V6(compact) => {
-                self.v6.push(Peer {
-                    compact,
-                    id: u.id,
-                    last_seen: u.now,
-                    key: u.key,
-                    seeder: u.seeder,
-                });
+                self.v6.push(Peer::new(compact, u));
                 Slot::v6(self.v6.len() - 1)
             }
         };
@@ -465,6 +473,13 @@ mod tests {
     }
 
     #[test]
+    fn peers_are_small() {
+        // What a peer costs in the swarm's list (plus its index entry).
+        assert_eq!(std::mem::size_of::<Peer<6>>(), 36);
+        assert_eq!(std::mem::size_of::<Peer<18>>(), 48);
+    }
+
+    #[test]
     fn counts_follow_adds_updates_and_removals() {
         let mut s = Swarm::default();
         assert_eq!(
@@ -566,10 +581,29 @@ mod tests {
         let mut s = Swarm::default();
         s.announce(&update(1, false), 10);
         s.announce(&update(2, false), 10);
-        let mut v6 = update(1, false);
+        let mut v6 = update(1, true);
         v6.addr = Compact::of("[2001:db8::1]:6881".parse().unwrap());
         s.announce(&v6, 10);
         assert_eq!((s.v4.len(), s.v6.len()), (1, 1));
+        // Regression: moving between families while becoming a seed counted the seed twice.
+        assert_eq!(
+            s.stats(),
+            SwarmStats {
+                seeders: 1,
+                leechers: 1,
+                completed: 0
+            }
+        );
+        v6.seeder = false;
+        s.announce(&v6, 10);
+        assert_eq!(
+            s.stats(),
+            SwarmStats {
+                seeders: 0,
+                leechers: 2,
+                completed: 0
+            }
+        );
         let mut out = PeerList::default();
         s.select(&sel(10, &PeerId([9; 20]), false), &mut out);
         assert_eq!(out.len(), 2);
