@@ -36,8 +36,8 @@ pub struct AnnounceRequest {
     /// to 8 digits (what libtorrent and most clients send) are read as their value, so that an HTTP
     /// key equals the same client's UDP key; others are hashed.
     pub key: Option<u32>,
-    /// The `ip=` parameter, when present and well-formed. It is used only when the tracker is
-    /// configured to trust it.
+    /// The `ip=` parameter, when present (malformed, it fails the request). It is used only when
+    /// the tracker is configured to trust it. BEP 7's `ipv4=` and `ipv6=` are ignored.
     pub ip: Option<IpAddr>,
 }
 
@@ -334,9 +334,11 @@ impl AnnounceRequest {
                 b"compact" => req.compact = flag(value),
                 b"no_peer_id" => req.no_peer_id = flag(value),
                 b"key" => req.key = Some(key(value)?),
-                b"ip" | b"ipv4" | b"ipv6" if !value.is_empty() => {
+                b"ip" if !value.is_empty() => {
                     req.ip = Some(parse_ip(value, "ip")?);
                 }
+                // BEP 7's `ipv4=`/`ipv6=` hints (libtorrent and Transmission send them) are not
+                // used, like other unknown parameters, and so never fail an announce.
                 _ => {}
             }
         }
@@ -518,6 +520,12 @@ mod tests {
                 len: 60
             })
         );
+    }
+
+    #[test]
+    fn bep7_address_hints_are_ignored() {
+        let r = announce("port=1&ipv6=fe80::1%25eth0&ipv4=nonsense").unwrap();
+        assert_eq!(r.ip, None);
     }
 
     #[test]
