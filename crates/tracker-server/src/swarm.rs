@@ -71,7 +71,7 @@ impl Slot {
 }
 
 /// Seeders, leechers and completed downloads of one torrent.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SwarmStats {
     /// Peers with nothing left to download.
     pub seeders: u32,

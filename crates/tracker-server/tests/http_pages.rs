@@ -94,6 +94,44 @@ async fn index_lists_swarms_with_counts_and_totals() {
 }
 
 #[tokio::test]
+async fn a_big_index_lists_the_busiest_and_counts_all() {
+    let (tracker, app) = app(Config::default());
+    // 1,005 torrents: hash [n, n >> 8, 0, ...]; the first one has a second peer.
+    for n in 0..1005u16 {
+        let mut h = [0u8; 20];
+        h[..2].copy_from_slice(&n.to_le_bytes());
+        let q: String = h.iter().map(|b| format!("%{b:02X}")).collect();
+        let uri = format!("/announce?info_hash={q}&peer_id={}&port=1&left=5", hash(1));
+        get(&app, &uri, A).await;
+        if n == 0 {
+            let uri = format!("/announce?info_hash={q}&peer_id={}&port=1&left=0", hash(2));
+            get(&app, &uri, A).await;
+        }
+    }
+    assert_eq!(tracker.store().totals().torrents, 1005);
+    let html = get(&app, "/", A).await.text();
+    assert_eq!(
+        html.matches("<tr><td></td>").count(),
+        1000,
+        "rows are bounded"
+    );
+    assert!(
+        html.contains("<p>5 less busy torrents not listed (the totals count them).</p>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<th>1005 torrents</th><th></th><th class=n>1</th><th class=n>1005</th>"),
+        "{html}"
+    );
+    // The busiest comes first.
+    let first_row = html.split("<tr><td></td>").nth(1).unwrap();
+    assert!(
+        first_row.starts_with(&format!("<td><code>{}</code>", "0".repeat(40))),
+        "{first_row}"
+    );
+}
+
+#[tokio::test]
 async fn metrics_and_stats_json() {
     let (_, app) = app(Config::default());
     get(&app, &announce(1, 1, 1, 0, ""), A).await;

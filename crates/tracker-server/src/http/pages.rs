@@ -1,7 +1,8 @@
 //! The human- and monitoring-facing pages: the HTML index, `/metrics`, `/stats.json`, and the
 //! hosted `.torrent` files.
 
-use std::collections::HashSet;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashSet};
 use std::fmt::Write as _;
 
 use axum::extract::{Path, Request, State};
@@ -53,18 +54,29 @@ pub(crate) async fn index(State(t): State<Tracker>, req: Request) -> Response {
     let mut hosted = t.hosted_torrents();
     hosted.sort_by(|a, b| a.info.name.cmp(&b.info.name));
     let hosted_set: HashSet<InfoHash> = hosted.iter().map(|h| h.info.info_hash).collect();
-    let mut others: Vec<(InfoHash, SwarmStats)> = Vec::new();
-    let mut more = 0usize;
+    // The busiest unhosted torrents, kept in a bounded min-heap so that a tracker with a million
+    // torrents neither sorts nor holds them all for one page; every one counts in the totals.
+    let mut busiest: BinaryHeap<Reverse<(u32, InfoHash, SwarmStats)>> = BinaryHeap::new();
+    let (mut unhosted, mut seeders, mut leechers, mut completed) = (0usize, 0u64, 0u64, 0u64);
     t.store().for_each(|hash, stats| {
-        if !hosted_set.contains(hash) {
-            others.push((*hash, stats));
+        if hosted_set.contains(hash) {
+            return;
+        }
+        unhosted += 1;
+        seeders += u64::from(stats.seeders);
+        leechers += u64::from(stats.leechers);
+        completed += stats.completed;
+        busiest.push(Reverse((stats.seeders + stats.leechers, *hash, stats)));
+        if busiest.len() > MAX_UNHOSTED_ROWS {
+            busiest.pop();
         }
     });
-    others.sort_by_key(|(_, s)| std::cmp::Reverse(s.seeders + s.leechers));
-    if others.len() > MAX_UNHOSTED_ROWS {
-        more = others.len() - MAX_UNHOSTED_ROWS;
-        others.truncate(MAX_UNHOSTED_ROWS);
-    }
+    let mut others: Vec<(InfoHash, SwarmStats)> = busiest
+        .into_iter()
+        .map(|Reverse((_, h, s))| (h, s))
+        .collect();
+    others.sort_by_key(|(h, s)| (Reverse(s.seeders + s.leechers), *h));
+    let more = unhosted - others.len();
 
     let mut html = String::with_capacity(4096);
     html.push_str(
@@ -78,7 +90,7 @@ pub(crate) async fn index(State(t): State<Tracker>, req: Request) -> Response {
         "<p>Announce URL: <code>{base}/announce</code></p>\n<table>\n<tr><th>name</th><th>info-hash</th>\
          <th>seeders</th><th>leechers</th><th>completed</th><th>size</th></tr>"
     );
-    let (mut seeders, mut leechers, mut completed, mut size) = (0u64, 0u64, 0u64, 0u64);
+    let mut size = 0u64;
     for h in &hosted {
         let s = t.store().scrape(&h.info.info_hash);
         let hex = h.info.info_hash.to_hex();
@@ -109,11 +121,8 @@ pub(crate) async fn index(State(t): State<Tracker>, req: Request) -> Response {
              <td class=n>{}</td><td class=n></td></tr>",
             s.seeders, s.leechers, s.completed
         );
-        seeders += u64::from(s.seeders);
-        leechers += u64::from(s.leechers);
-        completed += s.completed;
     }
-    let torrents = hosted.len() + others.len();
+    let torrents = hosted.len() + unhosted;
     let _ = writeln!(
         html,
         "<tr><th>{torrents} torrents</th><th></th><th class=n>{seeders}</th><th class=n>{leechers}</th>\
@@ -123,7 +132,7 @@ pub(crate) async fn index(State(t): State<Tracker>, req: Request) -> Response {
     if more > 0 {
         let _ = writeln!(
             html,
-            "<p>{more} more torrents not listed (totals above leave them out).</p>"
+            "<p>{more} less busy torrents not listed (the totals count them).</p>"
         );
     }
     html.push_str("</body></html>\n");
