@@ -580,7 +580,10 @@ impl<'de> de::EnumAccess<'de> for EnumAccess<'_, 'de> {
         let at = self.de.pos;
         let (key, after) = lex::dict_key(self.de.input, at)?;
         self.de.pos = after;
-        let variant = seed.deserialize(KeyDeserializer { key, offset: at })?;
+        // An unknown variant is reported at its key, not at the enclosing dictionary.
+        let variant = seed
+            .deserialize(KeyDeserializer { key, offset: at })
+            .map_err(|e: Error| e.with_offset_if_missing(at))?;
         Ok((variant, self))
     }
 }

@@ -7,7 +7,12 @@ use std::fmt;
 /// Decoding errors carry the byte offset in the input where the problem starts; encoding errors
 /// have none. The [`Display`](fmt::Display) form names both: `bencode: leading zero in integer at byte 3`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Error {
+pub struct Error(Box<ErrorInner>);
+
+/// Boxed so that `Result<T, Error>` stays small: decoding returns results from every token, and a
+/// one-pointer error keeps the success path in registers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ErrorInner {
     kind: ErrorKind,
     offset: Option<usize>,
 }
@@ -86,36 +91,38 @@ pub enum ErrorKind {
 }
 
 impl Error {
+    #[cold]
     pub(crate) fn at(kind: ErrorKind, offset: usize) -> Self {
-        Self {
+        Self(Box::new(ErrorInner {
             kind,
             offset: Some(offset),
-        }
+        }))
     }
 
+    #[cold]
     pub(crate) fn without_offset(kind: ErrorKind) -> Self {
-        Self { kind, offset: None }
+        Self(Box::new(ErrorInner { kind, offset: None }))
     }
 
     pub(crate) fn with_offset_if_missing(mut self, offset: usize) -> Self {
-        self.offset.get_or_insert(offset);
+        self.0.offset.get_or_insert(offset);
         self
     }
 
     /// What went wrong.
     pub fn kind(&self) -> &ErrorKind {
-        &self.kind
+        &self.0.kind
     }
 
     /// The byte offset in the input where the problem starts, for decoding errors.
     pub fn offset(&self) -> Option<usize> {
-        self.offset
+        self.0.offset
     }
 
     /// True when the input simply ended too early: more bytes may complete it.
     pub fn is_incomplete(&self) -> bool {
         matches!(
-            self.kind,
+            self.0.kind,
             ErrorKind::UnexpectedEnd { .. } | ErrorKind::StringPastEnd { .. }
         )
     }
@@ -175,8 +182,8 @@ impl fmt::Display for ErrorKind {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "bencode: {}", self.kind)?;
-        if let Some(offset) = self.offset {
+        write!(f, "bencode: {}", self.0.kind)?;
+        if let Some(offset) = self.0.offset {
             write!(f, " at byte {offset}")?;
         }
         Ok(())

@@ -5,7 +5,7 @@
 //! token with the offset just past it. Streaming combinators make "the input ran out" a distinct
 //! outcome ([`ErrorKind::UnexpectedEnd`]), which is what lets callers decode from sockets.
 
-use nom::character::streaming::{char, digit1};
+use nom::character::streaming::char;
 use nom::combinator::opt;
 use nom::Parser;
 
@@ -26,6 +26,27 @@ fn unexpected_end(needed: nom::Needed, offset: usize) -> Error {
     Error::at(ErrorKind::UnexpectedEnd { needed }, offset)
 }
 
+/// A nom streaming parser for a run of ASCII digits, read in one pass: returns the value (`None`
+/// when it overflows `u64`) and the number of digits. Like nom's own streaming parsers, it reports
+/// `Incomplete` when the input ends inside the run, since more digits may follow.
+fn unsigned(input: &[u8]) -> nom::IResult<&[u8], (Option<u64>, usize), NomError<'_>> {
+    let mut value: Option<u64> = Some(0);
+    for (i, &b) in input.iter().enumerate() {
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 {
+            if i == 0 {
+                return Err(nom::Err::Error(NomError::new(
+                    input,
+                    nom::error::ErrorKind::Digit,
+                )));
+            }
+            return Ok((&input[i..], (value, i)));
+        }
+        value = value.and_then(|v| v.checked_mul(10)?.checked_add(u64::from(digit)));
+    }
+    Err(nom::Err::Incomplete(nom::Needed::new(1)))
+}
+
 /// Parses `i<digits>e` at `start` (where `input[start] == b'i'`).
 /// Returns the integer and the offset just past the `e`.
 pub(crate) fn integer(input: &[u8], start: usize) -> Result<(i64, usize)> {
@@ -34,8 +55,7 @@ pub(crate) fn integer(input: &[u8], start: usize) -> Result<(i64, usize)> {
     let (after_sign, minus) = opt(char::<_, NomError<'_>>('-'))
         .parse(body)
         .map_err(|e| nom_failure(e, input, start))?;
-    let digits_at = failure_offset(input.len(), after_sign);
-    let (after_digits, digits) = match digit1::<_, NomError<'_>>(after_sign) {
+    let (after_digits, (magnitude, digit_count)) = match unsigned(after_sign) {
         Ok(ok) => ok,
         Err(nom::Err::Incomplete(needed)) => return Err(unexpected_end(needed, input.len())),
         Err(_) => {
@@ -46,21 +66,26 @@ pub(crate) fn integer(input: &[u8], start: usize) -> Result<(i64, usize)> {
                         found,
                         expected: "a digit",
                     },
-                    digits_at,
+                    failure_offset(input.len(), after_sign),
                 ),
                 None => unexpected_end(nom::Needed::new(1), input.len()),
             })
         }
     };
-    if digits.len() > 1 && digits[0] == b'0' {
+    if digit_count > 1 && after_sign[0] == b'0' {
         return Err(Error::at(ErrorKind::LeadingZero, start));
     }
-    if minus.is_some() && digits == b"0" {
+    if minus.is_some() && magnitude == Some(0) {
         return Err(Error::at(ErrorKind::NegativeZero, start));
     }
-    let value = digits_to_i64(digits, minus.is_some())
-        .ok_or_else(|| Error::at(ErrorKind::IntegerOverflow, start))?;
-    // digit1 stopped at a non-digit (it reports Incomplete at the end of input), so one byte is here.
+    let value = match (magnitude, minus.is_some()) {
+        (Some(m), false) => i64::try_from(m).ok(),
+        // i64::MIN has no positive counterpart, so negate through i128.
+        (Some(m), true) => i64::try_from(-i128::from(m)).ok(),
+        (None, _) => None,
+    }
+    .ok_or_else(|| Error::at(ErrorKind::IntegerOverflow, start))?;
+    // `unsigned` stopped at a non-digit (it reports Incomplete at the end of input), so one byte is here.
     let end_at = failure_offset(input.len(), after_digits);
     match after_digits[0] {
         b'e' => Ok((value, end_at + 1)),
@@ -74,24 +99,9 @@ pub(crate) fn integer(input: &[u8], start: usize) -> Result<(i64, usize)> {
     }
 }
 
-/// Accumulates negatively so that `i64::MIN` parses without overflow.
-fn digits_to_i64(digits: &[u8], negative: bool) -> Option<i64> {
-    if digits.len() > 19 {
-        return None;
-    }
-    let mut acc: i64 = 0;
-    for &d in digits {
-        acc = acc.checked_mul(10)?.checked_sub(i64::from(d - b'0'))?;
-    }
-    if negative {
-        Some(acc)
-    } else {
-        acc.checked_neg()
-    }
-}
-
 /// Parses `<length>:<bytes>` at `start` (where `input[start]` is a digit).
 /// Returns the borrowed bytes and the offset just past them.
+#[inline]
 pub(crate) fn byte_string(input: &[u8], start: usize) -> Result<(&[u8], usize)> {
     let (data_at, length) = string_header(input, start)?;
     let available = input.len() - data_at;
@@ -106,40 +116,27 @@ pub(crate) fn byte_string(input: &[u8], start: usize) -> Result<(&[u8], usize)> 
 }
 
 /// Parses the `<length>:` header of a byte string; returns the offset of the data and its length.
+#[inline]
 fn string_header(input: &[u8], start: usize) -> Result<(usize, u64)> {
-    let (after_digits, digits) =
-        digit1::<_, NomError<'_>>(&input[start..]).map_err(|e| nom_failure(e, input, start))?;
-    if digits.len() > 1 && digits[0] == b'0' {
+    let (after_digits, (length, digit_count)) =
+        unsigned(&input[start..]).map_err(|e| nom_failure(e, input, start))?;
+    if digit_count > 1 && input[start] == b'0' {
         return Err(Error::at(ErrorKind::LengthLeadingZero, start));
     }
-    let length =
-        digits_to_u64(digits).ok_or_else(|| Error::at(ErrorKind::LengthOverflow, start))?;
-    let (after_colon, _) =
-        char::<_, NomError<'_>>(':')
-            .parse(after_digits)
-            .map_err(|e| match e {
-                nom::Err::Incomplete(needed) => unexpected_end(needed, input.len()),
-                _ => Error::at(
-                    ErrorKind::UnexpectedByte {
-                        found: after_digits[0],
-                        expected: "`:` after a byte string length",
-                    },
-                    failure_offset(input.len(), after_digits),
-                ),
-            })?;
-    if usize::try_from(length).is_err() {
-        return Err(Error::at(ErrorKind::LengthOverflow, start));
+    let length = length
+        .filter(|&l| usize::try_from(l).is_ok())
+        .ok_or_else(|| Error::at(ErrorKind::LengthOverflow, start))?;
+    // `unsigned` stopped at a non-digit, so one byte is here.
+    if after_digits[0] != b':' {
+        return Err(Error::at(
+            ErrorKind::UnexpectedByte {
+                found: after_digits[0],
+                expected: "`:` after a byte string length",
+            },
+            failure_offset(input.len(), after_digits),
+        ));
     }
-    Ok((failure_offset(input.len(), after_colon), length))
-}
-
-fn digits_to_u64(digits: &[u8]) -> Option<u64> {
-    if digits.len() > 20 {
-        return None;
-    }
-    digits.iter().try_fold(0u64, |acc, &d| {
-        acc.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-    })
+    Ok((failure_offset(input.len(), after_digits) + 1, length))
 }
 
 /// Maps a nom failure on `input[start..]` (or a suffix of it) to our error.
