@@ -86,11 +86,11 @@ pub fn decode_message<'a>(input: &'a [u8], limits: &Limits) -> Result<Status<Mes
             });
         }
         return Ok(Status::Incomplete {
-            needed: 4 + length as usize - input.len(),
+            needed: (length as usize).saturating_add(4) - input.len(),
         });
     };
     check_length(id, length, limits)?;
-    let total = 4 + length as usize;
+    let total = (length as usize).saturating_add(4);
     let Some(body) = input.get(5..total) else {
         return Ok(Status::Incomplete {
             needed: total - input.len(),

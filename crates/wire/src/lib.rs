@@ -65,7 +65,7 @@
 //!
 //! # Feature flags
 //!
-//! - `tokio-codec` (off by default): [`PeerCodec`], a `tokio_util::codec` `Decoder`/`Encoder`
+//! - `tokio-codec` (off by default): `PeerCodec`, a `tokio_util::codec` `Decoder`/`Encoder`
 //!   whose frames share the read buffer. Without it the crate depends only on
 //!   `torrentkit-bencode` and `sha1`.
 #![cfg_attr(docsrs, feature(doc_cfg))]
