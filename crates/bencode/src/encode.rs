@@ -1,5 +1,6 @@
 //! Writing [`Value`] trees as bencode: canonical by default, or verbatim in stored order.
 
+use crate::sink::{put_bytes as write_bytes, put_int as write_int};
 use crate::value::{Dict, Value};
 
 /// Encodes `value` in canonical form: dictionary keys sorted as raw bytes.
@@ -79,22 +80,6 @@ fn encode_dict(dict: &Dict<'_>, out: &mut Vec<u8>, canonical: bool) {
         }
     }
     out.push(b'e');
-}
-
-/// Writes `i<n>e`.
-pub(crate) fn write_int(out: &mut Vec<u8>, i: i64) {
-    let mut buf = itoa::Buffer::new();
-    out.push(b'i');
-    out.extend_from_slice(buf.format(i).as_bytes());
-    out.push(b'e');
-}
-
-/// Writes `<len>:<bytes>`.
-pub(crate) fn write_bytes(out: &mut Vec<u8>, b: &[u8]) {
-    let mut buf = itoa::Buffer::new();
-    out.extend_from_slice(buf.format(b.len()).as_bytes());
-    out.push(b':');
-    out.extend_from_slice(b);
 }
 
 fn int_len(i: i64) -> usize {

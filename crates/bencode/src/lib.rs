@@ -69,6 +69,7 @@ mod error;
 mod lex;
 mod raw;
 mod ser;
+mod sink;
 mod value;
 mod value_serde;
 

@@ -6,9 +6,9 @@
 
 use serde::ser::{self, Serialize};
 
-use crate::encode::{write_bytes, write_int};
 use crate::error::{Error, ErrorKind, Result};
 use crate::raw::{RAW_TOKEN, SPANNED_TOKEN};
+use crate::sink::{put_bytes, put_int, Counter, Sink};
 use crate::DecodeOptions;
 
 /// Serializes `value` as canonical bencode.
@@ -35,6 +35,14 @@ pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
 
 /// Serializes `value` as canonical bencode, appending to `out`.
 pub fn to_vec_into<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> Result<()> {
+    // Measure first, so the output is allocated once and a large byte string is copied once.
+    let mut counter = Counter::default();
+    serialize_into(value, &mut counter)?;
+    out.reserve(counter.0);
+    serialize_into(value, out)
+}
+
+fn serialize_into<T: Serialize + ?Sized, S: Sink>(value: &T, out: &mut S) -> Result<()> {
     let mut encoder = Encoder {
         out,
         skipped_none: false,
@@ -57,15 +65,15 @@ pub fn to_writer<W: std::io::Write, T: Serialize + ?Sized>(mut writer: W, value:
         .map_err(|e| Error::without_offset(ErrorKind::Io(e.to_string())))
 }
 
-struct Encoder<'o> {
-    out: &'o mut Vec<u8>,
+struct Encoder<'o, S> {
+    out: &'o mut S,
     /// Set by `serialize_none`, which writes nothing: the enclosing dictionary then drops the key.
     skipped_none: bool,
     /// Set by `Raw`/`Spanned`: the next byte string is already bencode and is written verbatim.
     raw_next: bool,
 }
 
-impl Encoder<'_> {
+impl<S: Sink> Encoder<'_, S> {
     fn check_not_none(&mut self, context: &'static str) -> Result<()> {
         if std::mem::take(&mut self.skipped_none) {
             Err(Error::without_offset(ErrorKind::Unsupported(context)))
@@ -79,19 +87,19 @@ fn unsupported<T>(what: &'static str) -> Result<T> {
     Err(Error::without_offset(ErrorKind::Unsupported(what)))
 }
 
-impl<'a, 'o> ser::Serializer for &'a mut Encoder<'o> {
+impl<'a, 'o, S: Sink> ser::Serializer for &'a mut Encoder<'o, S> {
     type Ok = ();
     type Error = Error;
-    type SerializeSeq = ListEncoder<'a, 'o>;
-    type SerializeTuple = ListEncoder<'a, 'o>;
-    type SerializeTupleStruct = ListEncoder<'a, 'o>;
-    type SerializeTupleVariant = ListEncoder<'a, 'o>;
-    type SerializeMap = DictEncoder<'a, 'o>;
-    type SerializeStruct = DictEncoder<'a, 'o>;
-    type SerializeStructVariant = DictEncoder<'a, 'o>;
+    type SerializeSeq = ListEncoder<'a, 'o, S>;
+    type SerializeTuple = ListEncoder<'a, 'o, S>;
+    type SerializeTupleStruct = ListEncoder<'a, 'o, S>;
+    type SerializeTupleVariant = ListEncoder<'a, 'o, S>;
+    type SerializeMap = DictEncoder<'a, 'o, S>;
+    type SerializeStruct = DictEncoder<'a, 'o, S>;
+    type SerializeStructVariant = DictEncoder<'a, 'o, S>;
 
     fn serialize_bool(self, v: bool) -> Result<()> {
-        write_int(self.out, i64::from(v));
+        put_int(self.out, i64::from(v));
         Ok(())
     }
     fn serialize_i8(self, v: i8) -> Result<()> {
@@ -104,7 +112,7 @@ impl<'a, 'o> ser::Serializer for &'a mut Encoder<'o> {
         self.serialize_i64(v.into())
     }
     fn serialize_i64(self, v: i64) -> Result<()> {
-        write_int(self.out, v);
+        put_int(self.out, v);
         Ok(())
     }
     fn serialize_u8(self, v: u8) -> Result<()> {
@@ -132,14 +140,14 @@ impl<'a, 'o> ser::Serializer for &'a mut Encoder<'o> {
         self.serialize_str(v.encode_utf8(&mut [0; 4]))
     }
     fn serialize_str(self, v: &str) -> Result<()> {
-        write_bytes(self.out, v.as_bytes());
+        put_bytes(self.out, v.as_bytes());
         Ok(())
     }
     fn serialize_bytes(self, v: &[u8]) -> Result<()> {
         if std::mem::take(&mut self.raw_next) {
             self.out.extend_from_slice(v);
         } else {
-            write_bytes(self.out, v);
+            put_bytes(self.out, v);
         }
         Ok(())
     }
@@ -187,27 +195,27 @@ impl<'a, 'o> ser::Serializer for &'a mut Encoder<'o> {
         value: &T,
     ) -> Result<()> {
         self.out.push(b'd');
-        write_bytes(self.out, variant.as_bytes());
+        put_bytes(self.out, variant.as_bytes());
         value.serialize(&mut *self)?;
         self.check_not_none("`None` inside an enum variant")?;
         self.out.push(b'e');
         Ok(())
     }
-    fn serialize_seq(self, _len: Option<usize>) -> Result<ListEncoder<'a, 'o>> {
+    fn serialize_seq(self, _len: Option<usize>) -> Result<ListEncoder<'a, 'o, S>> {
         self.out.push(b'l');
         Ok(ListEncoder {
             enc: self,
             variant: false,
         })
     }
-    fn serialize_tuple(self, len: usize) -> Result<ListEncoder<'a, 'o>> {
+    fn serialize_tuple(self, len: usize) -> Result<ListEncoder<'a, 'o, S>> {
         self.serialize_seq(Some(len))
     }
     fn serialize_tuple_struct(
         self,
         _name: &'static str,
         len: usize,
-    ) -> Result<ListEncoder<'a, 'o>> {
+    ) -> Result<ListEncoder<'a, 'o, S>> {
         self.serialize_seq(Some(len))
     }
     fn serialize_tuple_variant(
@@ -216,19 +224,19 @@ impl<'a, 'o> ser::Serializer for &'a mut Encoder<'o> {
         _index: u32,
         variant: &'static str,
         _len: usize,
-    ) -> Result<ListEncoder<'a, 'o>> {
+    ) -> Result<ListEncoder<'a, 'o, S>> {
         self.out.push(b'd');
-        write_bytes(self.out, variant.as_bytes());
+        put_bytes(self.out, variant.as_bytes());
         self.out.push(b'l');
         Ok(ListEncoder {
             enc: self,
             variant: true,
         })
     }
-    fn serialize_map(self, _len: Option<usize>) -> Result<DictEncoder<'a, 'o>> {
+    fn serialize_map(self, _len: Option<usize>) -> Result<DictEncoder<'a, 'o, S>> {
         Ok(DictEncoder::open(self, false))
     }
-    fn serialize_struct(self, _name: &'static str, _len: usize) -> Result<DictEncoder<'a, 'o>> {
+    fn serialize_struct(self, _name: &'static str, _len: usize) -> Result<DictEncoder<'a, 'o, S>> {
         Ok(DictEncoder::open(self, false))
     }
     fn serialize_struct_variant(
@@ -237,20 +245,20 @@ impl<'a, 'o> ser::Serializer for &'a mut Encoder<'o> {
         _index: u32,
         variant: &'static str,
         _len: usize,
-    ) -> Result<DictEncoder<'a, 'o>> {
+    ) -> Result<DictEncoder<'a, 'o, S>> {
         self.out.push(b'd');
-        write_bytes(self.out, variant.as_bytes());
+        put_bytes(self.out, variant.as_bytes());
         Ok(DictEncoder::open(self, true))
     }
 }
 
-#[doc(hidden)]
-pub struct ListEncoder<'a, 'o> {
-    enc: &'a mut Encoder<'o>,
+/// Writes a list, or a tuple variant's list.
+pub(crate) struct ListEncoder<'a, 'o, S> {
+    enc: &'a mut Encoder<'o, S>,
     variant: bool,
 }
 
-impl ListEncoder<'_, '_> {
+impl<S: Sink> ListEncoder<'_, '_, S> {
     fn element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
         value.serialize(&mut *self.enc)?;
         self.enc.check_not_none("`None` inside a list")
@@ -265,7 +273,7 @@ impl ListEncoder<'_, '_> {
     }
 }
 
-impl ser::SerializeSeq for ListEncoder<'_, '_> {
+impl<S: Sink> ser::SerializeSeq for ListEncoder<'_, '_, S> {
     type Ok = ();
     type Error = Error;
     fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
@@ -276,7 +284,7 @@ impl ser::SerializeSeq for ListEncoder<'_, '_> {
     }
 }
 
-impl ser::SerializeTuple for ListEncoder<'_, '_> {
+impl<S: Sink> ser::SerializeTuple for ListEncoder<'_, '_, S> {
     type Ok = ();
     type Error = Error;
     fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
@@ -287,7 +295,7 @@ impl ser::SerializeTuple for ListEncoder<'_, '_> {
     }
 }
 
-impl ser::SerializeTupleStruct for ListEncoder<'_, '_> {
+impl<S: Sink> ser::SerializeTupleStruct for ListEncoder<'_, '_, S> {
     type Ok = ();
     type Error = Error;
     fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
@@ -298,7 +306,7 @@ impl ser::SerializeTupleStruct for ListEncoder<'_, '_> {
     }
 }
 
-impl ser::SerializeTupleVariant for ListEncoder<'_, '_> {
+impl<S: Sink> ser::SerializeTupleVariant for ListEncoder<'_, '_, S> {
     type Ok = ();
     type Error = Error;
     fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
@@ -309,9 +317,9 @@ impl ser::SerializeTupleVariant for ListEncoder<'_, '_> {
     }
 }
 
-#[doc(hidden)]
-pub struct DictEncoder<'a, 'o> {
-    enc: &'a mut Encoder<'o>,
+/// Writes a dictionary (map, struct or struct variant).
+pub(crate) struct DictEncoder<'a, 'o, S> {
+    enc: &'a mut Encoder<'o, S>,
     /// Offset of the first entry, just after the `d`.
     body_start: usize,
     /// Where the current entry (key and value) starts.
@@ -324,8 +332,8 @@ pub struct DictEncoder<'a, 'o> {
     variant: bool,
 }
 
-impl<'a, 'o> DictEncoder<'a, 'o> {
-    fn open(enc: &'a mut Encoder<'o>, variant: bool) -> Self {
+impl<'a, 'o, S: Sink> DictEncoder<'a, 'o, S> {
+    fn open(enc: &'a mut Encoder<'o, S>, variant: bool) -> Self {
         enc.out.push(b'd');
         let body_start = enc.out.len();
         Self {
@@ -341,7 +349,7 @@ impl<'a, 'o> DictEncoder<'a, 'o> {
 
     fn key_bytes(&mut self, key: &[u8]) {
         self.entry_start = self.enc.out.len();
-        write_bytes(self.enc.out, key);
+        put_bytes(self.enc.out, key);
         let end = self.enc.out.len();
         self.pending_key = (end - key.len(), end);
     }
@@ -354,8 +362,7 @@ impl<'a, 'o> DictEncoder<'a, 'o> {
             return Ok(());
         }
         let key = self.pending_key;
-        if let Some(previous) = self.previous_key {
-            let out = &self.enc.out;
+        if let (Some(previous), Some(out)) = (self.previous_key, self.enc.out.written()) {
             match out[key.0..key.1].cmp(&out[previous.0..previous.1]) {
                 std::cmp::Ordering::Greater => {}
                 std::cmp::Ordering::Less => self.sorted = false,
@@ -372,7 +379,7 @@ impl<'a, 'o> DictEncoder<'a, 'o> {
 
     fn close(self) -> Result<()> {
         if !self.sorted {
-            sort_entries(self.enc.out, self.body_start)?;
+            self.enc.out.sort_region(self.body_start)?;
         }
         self.enc.out.push(b'e');
         if self.variant {
@@ -384,7 +391,7 @@ impl<'a, 'o> DictEncoder<'a, 'o> {
 
 /// Re-sorts the entries written from `body_start` to the end of `out` by key. The region is
 /// our own output, so it is re-read with the lexer rather than remembering every entry's bounds.
-fn sort_entries(out: &mut Vec<u8>, body_start: usize) -> Result<()> {
+pub(crate) fn sort_entries(out: &mut Vec<u8>, body_start: usize) -> Result<()> {
     let region = &out[body_start..];
     let options = DecodeOptions::lenient().with_max_depth(usize::MAX);
     let mut entries = Vec::new();
@@ -410,7 +417,7 @@ fn sort_entries(out: &mut Vec<u8>, body_start: usize) -> Result<()> {
     Ok(())
 }
 
-impl ser::SerializeMap for DictEncoder<'_, '_> {
+impl<S: Sink> ser::SerializeMap for DictEncoder<'_, '_, S> {
     type Ok = ();
     type Error = Error;
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<()> {
@@ -426,7 +433,7 @@ impl ser::SerializeMap for DictEncoder<'_, '_> {
     }
 }
 
-impl ser::SerializeStruct for DictEncoder<'_, '_> {
+impl<S: Sink> ser::SerializeStruct for DictEncoder<'_, '_, S> {
     type Ok = ();
     type Error = Error;
     fn serialize_field<T: Serialize + ?Sized>(
@@ -442,7 +449,7 @@ impl ser::SerializeStruct for DictEncoder<'_, '_> {
     }
 }
 
-impl ser::SerializeStructVariant for DictEncoder<'_, '_> {
+impl<S: Sink> ser::SerializeStructVariant for DictEncoder<'_, '_, S> {
     type Ok = ();
     type Error = Error;
     fn serialize_field<T: Serialize + ?Sized>(
