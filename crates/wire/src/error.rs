@@ -83,6 +83,14 @@ pub enum Error {
         /// Its length in bytes.
         length: usize,
     },
+    /// The buffer given to [`Message::encode_to_slice`](crate::Message::encode_to_slice) is too
+    /// short for the message.
+    BufferTooSmall {
+        /// The message's encoded length.
+        needed: usize,
+        /// The buffer's length.
+        available: usize,
+    },
     /// The bencoded dictionary of an extension message (BEP 10) could not be decoded.
     Bencode {
         /// The extension message, such as `"extended handshake"` or `"ut_metadata"`.
@@ -170,6 +178,10 @@ impl fmt::Display for Error {
             Error::TooLongToEncode { message, length } => write!(
                 f,
                 "{message} of {length} bytes is too long for a 32-bit length prefix"
+            ),
+            Error::BufferTooSmall { needed, available } => write!(
+                f,
+                "message needs {needed} bytes, but the buffer holds {available}"
             ),
             Error::Bencode { message, source } => write!(f, "{message}: {source}"),
             Error::MissingField { message, field } => {

@@ -195,19 +195,60 @@ impl Message<'_> {
     /// # Ok::<(), torrentkit_wire::Error>(())
     /// ```
     pub fn encode(&self, out: &mut Vec<u8>) -> Result<()> {
-        let body = self.body_len();
-        let Ok(prefix) = u32::try_from(body) else {
-            return Err(Error::TooLongToEncode {
-                message: self.name(),
-                length: body,
+        let prefix = self.prefix()?;
+        out.reserve(4 + prefix as usize);
+        self.write_parts(prefix, |part| out.extend_from_slice(part));
+        Ok(())
+    }
+
+    /// Writes this message, length prefix first, at the start of `buf` (a fixed send buffer);
+    /// returns the number of bytes written.
+    ///
+    /// Fails with [`Error::BufferTooSmall`], writing nothing, if `buf` is shorter than
+    /// [`encoded_len`](Self::encoded_len).
+    ///
+    /// ```
+    /// use torrentkit_wire::{BlockRequest, Message};
+    /// let mut buf = [0u8; 64];
+    /// let request = Message::Request(BlockRequest { index: 1, begin: 0, length: 16384 });
+    /// let n = request.encode_to_slice(&mut buf)?;
+    /// assert_eq!(&buf[..n], request.to_vec()?);
+    /// assert!(request.encode_to_slice(&mut buf[..10]).is_err());
+    /// # Ok::<(), torrentkit_wire::Error>(())
+    /// ```
+    pub fn encode_to_slice(&self, buf: &mut [u8]) -> Result<usize> {
+        let prefix = self.prefix()?;
+        let len = 4 + prefix as usize;
+        if buf.len() < len {
+            return Err(Error::BufferTooSmall {
+                needed: len,
+                available: buf.len(),
             });
-        };
-        out.reserve(4 + body);
-        out.extend_from_slice(&prefix.to_be_bytes());
+        }
+        let mut at = 0;
+        self.write_parts(prefix, |part| {
+            buf[at..at + part.len()].copy_from_slice(part);
+            at += part.len();
+        });
+        Ok(len)
+    }
+
+    /// The length prefix, or an error if the message is too long for one.
+    fn prefix(&self) -> Result<u32> {
+        let body = self.body_len();
+        u32::try_from(body).map_err(|_| Error::TooLongToEncode {
+            message: self.name(),
+            length: body,
+        })
+    }
+
+    /// Hands the message's bytes, in order, to `put`.
+    fn write_parts(&self, prefix: u32, mut put: impl FnMut(&[u8])) {
+        put(&prefix.to_be_bytes());
         let Some(id) = self.id() else {
-            return Ok(());
+            return;
         };
-        out.push(id);
+        put(&[id]);
         match *self {
             Message::KeepAlive
             | Message::Choke
@@ -218,30 +259,29 @@ impl Message<'_> {
             | Message::HaveNone => {}
             Message::Have { piece }
             | Message::SuggestPiece { piece }
-            | Message::AllowedFast { piece } => out.extend_from_slice(&piece.to_be_bytes()),
-            Message::Port(port) => out.extend_from_slice(&port.to_be_bytes()),
+            | Message::AllowedFast { piece } => put(&piece.to_be_bytes()),
+            Message::Port(port) => put(&port.to_be_bytes()),
             Message::Request(r) | Message::Cancel(r) | Message::RejectRequest(r) => {
-                out.extend_from_slice(&r.index.to_be_bytes());
-                out.extend_from_slice(&r.begin.to_be_bytes());
-                out.extend_from_slice(&r.length.to_be_bytes());
+                put(&r.index.to_be_bytes());
+                put(&r.begin.to_be_bytes());
+                put(&r.length.to_be_bytes());
             }
-            Message::Bitfield(bits) => out.extend_from_slice(bits),
+            Message::Bitfield(bits) => put(bits),
             Message::Piece {
                 index,
                 begin,
                 block,
             } => {
-                out.extend_from_slice(&index.to_be_bytes());
-                out.extend_from_slice(&begin.to_be_bytes());
-                out.extend_from_slice(block);
+                put(&index.to_be_bytes());
+                put(&begin.to_be_bytes());
+                put(block);
             }
             Message::Extended { id, payload } => {
-                out.push(id);
-                out.extend_from_slice(payload);
+                put(&[id]);
+                put(payload);
             }
-            Message::Unknown { payload, .. } => out.extend_from_slice(payload),
+            Message::Unknown { payload, .. } => put(payload),
         }
-        Ok(())
     }
 
     /// This message encoded into a new vector.

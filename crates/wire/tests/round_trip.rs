@@ -155,6 +155,13 @@ proptest! {
         for s in &specs {
             s.message().encode(&mut stream).unwrap();
         }
+        // Writing into a slice gives the same bytes.
+        let mut slice = vec![0u8; stream.len()];
+        let mut at = 0;
+        for s in &specs {
+            at += s.message().encode_to_slice(&mut slice[at..]).unwrap();
+        }
+        prop_assert_eq!(&slice, &stream);
         let limits = Limits::default();
         // The whole stream decodes to exactly the messages, consuming every byte.
         let mut messages = Messages::new(&stream, limits);
