@@ -368,16 +368,29 @@ impl Torrent {
         }
     }
 
-    /// A keyed 64-bit checksum of a block, to tell good blocks from bad ones after a failure.
+    /// A keyed 64-bit checksum of a block, to tell good blocks from bad ones after a failure
+    /// (four independent lanes over 32-byte strides: several GB/s, far below SHA-1's cost).
     fn block_sum(&self, data: &[u8]) -> u64 {
-        let mut h = self.sum_key ^ data.len() as u64;
-        let mut chunks = data.chunks_exact(8);
+        const K: u64 = 0x9E37_79B9_7F4A_7C15;
+        let word = |c: &[u8]| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        let mut lanes = [
+            self.sum_key,
+            self.sum_key ^ 1,
+            self.sum_key ^ 2,
+            self.sum_key ^ 3,
+        ];
+        let mut chunks = data.chunks_exact(32);
         for c in &mut chunks {
-            let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-            h = (h ^ w).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
+            for (i, lane) in lanes.iter_mut().enumerate() {
+                *lane = (*lane ^ word(&c[i * 8..])).wrapping_mul(K).rotate_left(29);
+            }
+        }
+        let mut h = data.len() as u64;
+        for lane in lanes {
+            h = (h ^ lane).wrapping_mul(K).rotate_left(31);
         }
         for &b in chunks.remainder() {
-            h = (h ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            h = (h ^ u64::from(b)).wrapping_mul(K);
         }
         h ^ (h >> 32)
     }
