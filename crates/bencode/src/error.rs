@@ -81,8 +81,8 @@ pub enum ErrorKind {
     },
     /// A byte string was not valid UTF-8 where a string was required.
     InvalidUtf8,
-    /// A value that bencode cannot represent was given to the encoder (floats, unit, `None` inside
-    /// a list, an unsigned integer above `i64::MAX`...).
+    /// A Rust value or type that bencode cannot represent (floats, unit, `None` inside a list, an
+    /// unsigned integer above `i64::MAX`...), met while encoding or asked for while decoding.
     Unsupported(&'static str),
     /// A message from a serde `Deserialize` or `Serialize` implementation.
     Custom(String),
@@ -173,7 +173,7 @@ impl fmt::Display for ErrorKind {
                 write!(f, "expected {expected}, found {found}")
             }
             ErrorKind::InvalidUtf8 => f.write_str("byte string is not valid UTF-8"),
-            ErrorKind::Unsupported(what) => write!(f, "cannot encode {what} in bencode"),
+            ErrorKind::Unsupported(what) => write!(f, "{what} has no bencode form"),
             ErrorKind::Custom(msg) => f.write_str(msg),
             ErrorKind::Io(msg) => write!(f, "write failed: {msg}"),
         }

@@ -57,7 +57,12 @@ pub(crate) fn integer(input: &[u8], start: usize) -> Result<(i64, usize)> {
         .map_err(|e| nom_failure(e, input, start))?;
     let (after_digits, (magnitude, digit_count)) = match unsigned(after_sign) {
         Ok(ok) => ok,
-        Err(nom::Err::Incomplete(needed)) => return Err(unexpected_end(needed, input.len())),
+        Err(nom::Err::Incomplete(needed)) => {
+            // The input ends inside the digits; if what is here can never become valid, say so
+            // now rather than asking a socket reader to wait for bytes that cannot help.
+            return Err(doomed_integer(after_sign, minus.is_some(), start)
+                .unwrap_or_else(|| unexpected_end(needed, input.len())));
+        }
         Err(_) => {
             return Err(match after_sign.first() {
                 Some(b'e') => Error::at(ErrorKind::EmptyInteger, start),
@@ -99,6 +104,42 @@ pub(crate) fn integer(input: &[u8], start: usize) -> Result<(i64, usize)> {
     }
 }
 
+/// The error that an integer whose digits run to the end of the input is bound to have, whatever
+/// follows: a leading zero, negative zero, or already more than `i64` holds.
+fn doomed_integer(digits: &[u8], minus: bool, start: usize) -> Option<Error> {
+    let kind = if digits.len() > 1 && digits[0] == b'0' {
+        ErrorKind::LeadingZero
+    } else if minus && digits == b"0" {
+        ErrorKind::NegativeZero
+    } else if digits_value(digits).is_none_or(|m| m > if minus { 1 << 63 } else { i64::MAX as u64 })
+    {
+        ErrorKind::IntegerOverflow
+    } else {
+        return None;
+    };
+    Some(Error::at(kind, start))
+}
+
+/// Like [`doomed_integer`], for a byte-string length prefix.
+fn doomed_length(digits: &[u8], start: usize) -> Option<Error> {
+    let kind = if digits.len() > 1 && digits[0] == b'0' {
+        ErrorKind::LengthLeadingZero
+    } else if digits_value(digits).is_none_or(|l| usize::try_from(l).is_err()) {
+        ErrorKind::LengthOverflow
+    } else {
+        return None;
+    };
+    Some(Error::at(kind, start))
+}
+
+/// The value of a run of ASCII digits, `None` when it overflows `u64`.
+fn digits_value(digits: &[u8]) -> Option<u64> {
+    digits.iter().try_fold(0u64, |acc, &d| {
+        acc.checked_mul(10)?
+            .checked_add(u64::from(d.wrapping_sub(b'0')))
+    })
+}
+
 /// Parses `<length>:<bytes>` at `start` (where `input[start]` is a digit).
 /// Returns the borrowed bytes and the offset just past them.
 #[inline]
@@ -118,8 +159,9 @@ pub(crate) fn byte_string(input: &[u8], start: usize) -> Result<(&[u8], usize)> 
 /// Parses the `<length>:` header of a byte string; returns the offset of the data and its length.
 #[inline]
 fn string_header(input: &[u8], start: usize) -> Result<(usize, u64)> {
-    let (after_digits, (length, digit_count)) =
-        unsigned(&input[start..]).map_err(|e| nom_failure(e, input, start))?;
+    let (after_digits, (length, digit_count)) = unsigned(&input[start..]).map_err(|e| {
+        doomed_length(&input[start..], start).unwrap_or_else(|| nom_failure(e, input, start))
+    })?;
     if digit_count > 1 && input[start] == b'0' {
         return Err(Error::at(ErrorKind::LengthLeadingZero, start));
     }

@@ -270,3 +270,45 @@ fn non_utf8_keys_are_shown_in_hex() {
         "bencode: duplicate dictionary key `0xff` at byte 7"
     );
 }
+
+/// Found by reading the fuzz target's results: digits running to the end of the input were
+/// reported as "need more input" even when no continuation could make them valid.
+#[test]
+fn hopeless_digits_at_the_end_of_input_are_errors_not_incomplete() {
+    use torrentkit_bencode::{decode_prefix, Status};
+    let options = DecodeOptions::default();
+    let cases: &[(&[u8], ErrorKind)] = &[
+        (b"i-0", ErrorKind::NegativeZero),
+        (b"i00", ErrorKind::LeadingZero),
+        (b"i01", ErrorKind::LeadingZero),
+        (b"i92233720368547758080", ErrorKind::IntegerOverflow),
+        (b"i9223372036854775808", ErrorKind::IntegerOverflow),
+        (b"i-9223372036854775809", ErrorKind::IntegerOverflow),
+        (b"00", ErrorKind::LengthLeadingZero),
+        (b"01", ErrorKind::LengthLeadingZero),
+        (b"999999999999999999999", ErrorKind::LengthOverflow),
+    ];
+    for (input, kind) in cases {
+        let err = decode_prefix(input, &options).unwrap_err();
+        assert_eq!(err.kind(), kind, "{}", input.escape_ascii());
+        assert_eq!(err.offset(), Some(0));
+    }
+    // Digits that could still become valid stay incomplete.
+    for input in [
+        &b"i0"[..],
+        b"i-1",
+        b"i9223372036854775807",
+        b"0",
+        b"12",
+        b"i-",
+    ] {
+        assert!(
+            matches!(
+                decode_prefix(input, &options),
+                Ok(Status::Incomplete { .. })
+            ),
+            "{}",
+            input.escape_ascii()
+        );
+    }
+}

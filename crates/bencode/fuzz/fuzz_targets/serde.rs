@@ -177,13 +177,6 @@ fn check_enum(data: &[u8]) {
                 "a strictly read enum does not write back as it was"
             );
         }
-        // Known bug, tolerated so fuzzing can go on (remove once fixed): an unknown variant in
-        // dictionary form has no offset. See `fuzz_regressions::
-        // unknown_enum_variant_in_dictionary_form_reports_its_offset`.
-        Err(e)
-            if e.offset().is_none()
-                && matches!(e.kind(), ErrorKind::Custom(m) if m.starts_with("unknown variant")) => {
-        }
         Err(e) => {
             let offset = e
                 .offset()
