@@ -21,7 +21,10 @@ fuzz_target!(|data: &[u8]| {
     };
     let info = torrent.info();
     let raw = info.raw();
-    assert!(data.windows(raw.len()).any(|w| w == raw), "info bytes are not from the input");
+    assert!(
+        data.windows(raw.len()).any(|w| w == raw),
+        "info bytes are not from the input"
+    );
     let digest: [u8; 20] = Sha1::digest(raw).into();
     assert_eq!(torrent.info_hash().0, digest);
 
@@ -40,7 +43,10 @@ fuzz_target!(|data: &[u8]| {
     }
     assert_eq!(offset, info.total_size());
     assert!(offset > 0);
-    assert_eq!(info.piece_count() as u64, offset.div_ceil(info.piece_length()));
+    assert_eq!(
+        info.piece_count() as u64,
+        offset.div_ceil(info.piece_length())
+    );
 
     let bytes = torrent.to_bytes();
     let again = Torrent::from_bytes(&bytes).expect("written torrent does not load");
