@@ -66,6 +66,8 @@ mod picker;
 mod rate;
 mod resume;
 mod rng;
+#[cfg(feature = "tokio")]
+pub mod session;
 pub mod storage;
 mod torrent;
 pub mod tracker;

@@ -1,4 +1,5 @@
 //! Integration tests of torrentkit-peer: one binary, one module per area.
 
+mod session;
 mod swarm;
 mod tracker_client;

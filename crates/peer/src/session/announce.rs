@@ -1,0 +1,86 @@
+//! The announce task: runs the [`Announcer`] schedule against real trackers and hands the
+//! peers it learns to the session.
+
+use std::time::Instant;
+
+use tokio::sync::{mpsc, watch};
+
+use super::{Command, Progress, SessionConfig};
+use crate::tracker::{AnnounceRequest, Announcer, TrackerClient};
+
+pub(super) async fn run(
+    config: SessionConfig,
+    mut progress: watch::Receiver<Progress>,
+    commands: mpsc::UnboundedSender<Command>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let seed = config.torrent.seed;
+    let mut announcer = Announcer::new(
+        config.trackers.clone(),
+        config.announcer.clone(),
+        seed ^ 0xA11,
+    );
+    let mut client = TrackerClient::new(config.tracker_client.clone(), seed ^ 0xC11);
+    let mut request = AnnounceRequest::new(
+        config.torrent.info_hash,
+        config.torrent.peer_id,
+        config.listen_port,
+        config.torrent.total_length,
+    );
+    request.key = (seed as u32) ^ 0x5A5A_5A5A;
+    request.numwant = Some(50);
+    let mut was_complete = progress.borrow().complete;
+    let mut stopping = false;
+    loop {
+        let now = Instant::now();
+        if *stop.borrow() && !stopping {
+            stopping = true;
+            announcer.stop(now);
+        }
+        let complete = progress.borrow().complete;
+        if complete && !was_complete {
+            announcer.completed(now);
+        }
+        was_complete = complete;
+        if announcer.is_done() {
+            return;
+        }
+        if let Some(job) = announcer.poll_announce(now) {
+            {
+                let p = progress.borrow();
+                request.uploaded = p.uploaded;
+                request.downloaded = p.downloaded;
+                request.left = p.bytes_left;
+            }
+            request.event = job.event;
+            request.tracker_id = job.tracker_id;
+            match client.announce(&job.url, &request).await {
+                Ok(resp) => {
+                    announcer.handle_success(Instant::now(), &resp);
+                    for peer in resp.peers {
+                        let _ = commands.send(Command::Connect(peer));
+                    }
+                }
+                Err(_) => announcer.handle_failure(Instant::now()),
+            }
+            continue;
+        }
+        let wake = announcer.poll_timeout().map(tokio::time::Instant::from_std);
+        tokio::select! {
+            _ = stop.changed(), if !stopping => {}
+            changed = progress.changed() => {
+                if changed.is_err() && !stopping {
+                    // The session is gone: say goodbye.
+                    stopping = true;
+                    announcer.stop(Instant::now());
+                }
+            }
+            () = async {
+                match wake {
+                    Some(w) => tokio::time::sleep_until(w).await,
+                    None => std::future::pending().await,
+                }
+            } => {}
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! The disk thread: block writes, block reads for peers and SHA-1 piece checks, in order, off
+//! the async threads.
+
+use std::sync::mpsc as std_mpsc;
+use std::sync::Arc;
+
+use sha1::{Digest, Sha1};
+use tokio::sync::mpsc;
+
+use crate::storage::{Storage, StorageError};
+use crate::{BlockRequest, ConnId};
+
+/// Work for the disk thread.
+#[derive(Debug)]
+pub(super) enum DiskJob {
+    Write {
+        piece: u32,
+        offset: u32,
+        data: Vec<u8>,
+    },
+    Read {
+        conn: ConnId,
+        request: BlockRequest,
+    },
+    Verify {
+        piece: u32,
+    },
+    Flush,
+}
+
+/// What the disk thread reports back.
+#[derive(Debug)]
+pub(super) enum DiskDone {
+    Read {
+        conn: ConnId,
+        request: BlockRequest,
+        data: Option<Vec<u8>>,
+    },
+    Verified {
+        piece: u32,
+        ok: bool,
+    },
+    Flushed,
+    Failed(StorageError),
+}
+
+/// Starts the disk thread; it ends when the job sender is dropped.
+pub(super) fn spawn(
+    storage: Arc<dyn Storage>,
+    hashes: Arc<Vec<[u8; 20]>>,
+    done: mpsc::UnboundedSender<DiskDone>,
+) -> std::io::Result<std_mpsc::Sender<DiskJob>> {
+    let (tx, rx) = std_mpsc::channel::<DiskJob>();
+    std::thread::Builder::new()
+        .name("torrentkit-disk".into())
+        .spawn(move || {
+            for job in rx {
+                let out = match job {
+                    DiskJob::Write {
+                        piece,
+                        offset,
+                        data,
+                    } => match storage.write(piece, offset, &data) {
+                        Ok(()) => continue,
+                        Err(e) => DiskDone::Failed(e),
+                    },
+                    DiskJob::Read { conn, request } => {
+                        let mut buf = vec![0u8; request.len as usize];
+                        let data = storage
+                            .read(request.piece, request.offset, &mut buf)
+                            .ok()
+                            .map(|()| buf);
+                        DiskDone::Read {
+                            conn,
+                            request,
+                            data,
+                        }
+                    }
+                    DiskJob::Verify { piece } => {
+                        let ok = match storage.read_piece(piece) {
+                            Ok(bytes) => hashes
+                                .get(piece as usize)
+                                .is_some_and(|h| Sha1::digest(&bytes)[..] == h[..]),
+                            Err(e) if e.is_absent() => false,
+                            Err(e) => {
+                                let _ = done.send(DiskDone::Failed(e));
+                                continue;
+                            }
+                        };
+                        DiskDone::Verified { piece, ok }
+                    }
+                    DiskJob::Flush => match storage.flush() {
+                        Ok(()) => DiskDone::Flushed,
+                        Err(e) => DiskDone::Failed(e),
+                    },
+                };
+                if done.send(out).is_err() {
+                    return;
+                }
+            }
+        })?;
+    Ok(tx)
+}
+
+/// Checks every piece of `storage` against `hashes` (a re-check after a resume file could not
+/// be trusted), on `threads` threads; returns the pieces that pass.
+pub fn recheck(storage: &dyn Storage, hashes: &[[u8; 20]], threads: usize) -> crate::Bitfield {
+    let pieces = storage.layout().piece_count();
+    let next = std::sync::atomic::AtomicU32::new(0);
+    let good = std::sync::Mutex::new(crate::Bitfield::new(pieces));
+    std::thread::scope(|s| {
+        for _ in 0..threads.max(1) {
+            s.spawn(|| loop {
+                let p = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if p >= pieces {
+                    return;
+                }
+                let ok = storage.read_piece(p).is_ok_and(|b| {
+                    hashes
+                        .get(p as usize)
+                        .is_some_and(|h| Sha1::digest(&b)[..] == h[..])
+                });
+                if ok {
+                    if let Ok(mut g) = good.lock() {
+                        let _ = g.insert(p);
+                    }
+                }
+            });
+        }
+    });
+    good.into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -1,0 +1,538 @@
+//! The tokio driver for a [`Torrent`]: TCP connections in and out, a disk thread for writes,
+//! reads and SHA-1 checks, and the tracker announces. It moves bytes and calls the sans-IO
+//! state machines; it decides nothing itself.
+//!
+//! Order of calls, per input: feed the input to the [`Torrent`] (`handle_bytes`,
+//! `handle_timeout`, `handle_read`, `handle_verified`), then send every connection's
+//! `poll_transmit`, then perform every `poll_action`.
+
+mod announce;
+mod disk;
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::future::pending;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::mpsc as std_mpsc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+pub use disk::recheck;
+
+use self::disk::{DiskDone, DiskJob};
+use crate::storage::{Storage, StorageError};
+use crate::tracker::{AnnouncerConfig, ClientConfig};
+use crate::{Action, Bitfield, ConnId, Torrent, TorrentConfig};
+
+/// Settings for a [`Session`].
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// The torrent state machine's settings.
+    pub torrent: TorrentConfig,
+    /// The SHA-1 of every piece, from the metainfo.
+    pub piece_hashes: Vec<[u8; 20]>,
+    /// Announce-list tiers (empty: no trackers; add peers with [`Session::add_peer`]).
+    pub trackers: Vec<Vec<String>>,
+    /// The port we accept peers on, for announces.
+    pub listen_port: u16,
+    /// Keep seeding after the download completes (until [`Session::stop`]).
+    pub seed: bool,
+    /// Most simultaneous connections.
+    pub max_connections: usize,
+    /// Time limit for an outgoing TCP connect.
+    pub connect_timeout: Duration,
+    /// Tracker client settings.
+    pub tracker_client: ClientConfig,
+    /// Announce scheduling.
+    pub announcer: AnnouncerConfig,
+}
+
+impl SessionConfig {
+    /// Defaults around a torrent's settings and piece hashes.
+    pub fn new(torrent: TorrentConfig, piece_hashes: Vec<[u8; 20]>) -> Self {
+        SessionConfig {
+            torrent,
+            piece_hashes,
+            trackers: Vec::new(),
+            listen_port: 6881,
+            seed: false,
+            max_connections: 50,
+            connect_timeout: Duration::from_secs(10),
+            tracker_client: ClientConfig::default(),
+            announcer: AnnouncerConfig::default(),
+        }
+    }
+}
+
+/// A snapshot of a running session, for progress displays.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Pieces in the torrent.
+    pub pieces: u32,
+    /// Pieces verified.
+    pub have: u32,
+    /// Bytes not yet verified.
+    pub bytes_left: u64,
+    /// Payload bytes downloaded this session.
+    pub downloaded: u64,
+    /// Payload bytes uploaded this session.
+    pub uploaded: u64,
+    /// Current download rate, bytes per second.
+    pub download_rate: u64,
+    /// Current upload rate, bytes per second.
+    pub upload_rate: u64,
+    /// Connected peers.
+    pub peers: usize,
+    /// Connected peers that are seeds.
+    pub seeds: usize,
+    /// Pieces that failed their hash check.
+    pub hash_failures: u32,
+    /// Every piece is verified.
+    pub complete: bool,
+}
+
+/// Why a session ended early.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// Writing or reading the data failed (disk full, permissions...).
+    Storage(StorageError),
+    /// The disk thread could not be started or died.
+    Disk(String),
+}
+
+impl fmt::Display for SessionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SessionError::Storage(e) => write!(f, "session: {e}"),
+            SessionError::Disk(m) => write!(f, "session: disk thread: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for SessionError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SessionError::Storage(e) => Some(e),
+            SessionError::Disk(_) => None,
+        }
+    }
+}
+
+/// How a session ended: the verified pieces (to save in a resume file, also after an error),
+/// the totals, and the error if it ended on one.
+#[derive(Debug)]
+pub struct Summary {
+    /// Verified pieces.
+    pub have: Bitfield,
+    /// Payload bytes downloaded.
+    pub downloaded: u64,
+    /// Payload bytes uploaded.
+    pub uploaded: u64,
+    /// The error that ended the session, if any.
+    pub error: Option<SessionError>,
+}
+
+#[derive(Debug)]
+enum Command {
+    Connect(SocketAddr),
+    Stop,
+}
+
+#[derive(Debug)]
+enum Net {
+    Connected(SocketAddr, TcpStream),
+    Data(ConnId, Vec<u8>),
+    Closed(ConnId),
+}
+
+/// A torrent being downloaded and/or seeded on the current tokio runtime.
+#[derive(Debug)]
+pub struct Session {
+    commands: mpsc::UnboundedSender<Command>,
+    progress: watch::Receiver<Progress>,
+    task: JoinHandle<Summary>,
+}
+
+impl Session {
+    /// Starts a session over `storage`, which already holds the pieces in `have`; accepts peers
+    /// on `listener` if given. Must be called inside a tokio runtime.
+    pub fn start(
+        config: SessionConfig,
+        storage: Arc<dyn Storage>,
+        have: Bitfield,
+        listener: Option<TcpListener>,
+    ) -> Session {
+        let (commands, command_rx) = mpsc::unbounded_channel();
+        let (progress_tx, progress) = watch::channel(Progress::default());
+        let announce_cmds = commands.clone();
+        let task = tokio::spawn(run(
+            config,
+            storage,
+            have,
+            listener,
+            command_rx,
+            announce_cmds,
+            progress_tx,
+        ));
+        Session {
+            commands,
+            progress,
+            task,
+        }
+    }
+
+    /// Connects to a peer (ignored if banned, already connected, or at the connection limit).
+    pub fn add_peer(&self, addr: SocketAddr) {
+        let _ = self.commands.send(Command::Connect(addr));
+    }
+
+    /// A receiver of progress snapshots.
+    pub fn progress(&self) -> watch::Receiver<Progress> {
+        self.progress.clone()
+    }
+
+    /// Waits until the download is complete (returns at once for a seed).
+    pub async fn wait_complete(&self) {
+        let mut rx = self.progress.clone();
+        let _ = rx.wait_for(|p| p.complete).await;
+    }
+
+    /// Stops: announces `stopped`, flushes the data, and returns the summary.
+    pub async fn stop(self) -> Summary {
+        let _ = self.commands.send(Command::Stop);
+        self.join().await
+    }
+
+    /// Waits for the session to end by itself (complete and not seeding, or an error).
+    pub async fn join(self) -> Summary {
+        match self.task.await {
+            Ok(summary) => summary,
+            Err(e) => Summary {
+                have: Bitfield::new(0),
+                downloaded: 0,
+                uploaded: 0,
+                error: Some(SessionError::Disk(format!("session task failed: {e}"))),
+            },
+        }
+    }
+}
+
+struct Driver {
+    torrent: Torrent,
+    writers: HashMap<ConnId, mpsc::UnboundedSender<Vec<u8>>>,
+    addrs: HashMap<ConnId, SocketAddr>,
+    banned: HashSet<IpAddr>,
+    connecting: HashSet<SocketAddr>,
+    next_id: u64,
+    net_tx: mpsc::Sender<Net>,
+    disk: std_mpsc::Sender<DiskJob>,
+    max_connections: usize,
+    connect_timeout: Duration,
+    hash_failures: u32,
+    pieces: u32,
+    done_downloaded: u64,
+    done_uploaded: u64,
+}
+
+impl Driver {
+    fn register(&mut self, addr: SocketAddr, stream: TcpStream) {
+        self.connecting.remove(&addr);
+        if self.writers.len() >= self.max_connections || self.banned.contains(&addr.ip()) {
+            return;
+        }
+        let _ = stream.set_nodelay(true);
+        let id = ConnId(self.next_id);
+        self.next_id += 1;
+        let (mut read, mut write) = stream.into_split();
+        let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+        let net = self.net_tx.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                match read.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if net.send(Net::Data(id, buf[..n].to_vec())).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+            let _ = net.send(Net::Closed(id)).await;
+        });
+        tokio::spawn(async move {
+            while let Some(bytes) = rx.recv().await {
+                if write.write_all(&bytes).await.is_err() {
+                    break;
+                }
+            }
+            let _ = write.shutdown().await;
+        });
+        self.writers.insert(id, tx);
+        self.addrs.insert(id, addr);
+        self.torrent.add_connection(std::time::Instant::now(), id);
+    }
+
+    fn connect(&mut self, addr: SocketAddr) {
+        let known = self.addrs.values().any(|a| *a == addr) || self.connecting.contains(&addr);
+        if known
+            || self.banned.contains(&addr.ip())
+            || self.writers.len() + self.connecting.len() >= self.max_connections
+        {
+            return;
+        }
+        self.connecting.insert(addr);
+        let net = self.net_tx.clone();
+        let limit = self.connect_timeout;
+        tokio::spawn(async move {
+            if let Ok(Ok(stream)) = tokio::time::timeout(limit, TcpStream::connect(addr)).await {
+                let _ = net.send(Net::Connected(addr, stream)).await;
+            }
+        });
+    }
+
+    fn forget(&mut self, id: ConnId) {
+        if let Some((d, u)) = self.torrent.connection(id).map(|c| c.transferred()) {
+            self.done_downloaded += d;
+            self.done_uploaded += u;
+        }
+        self.writers.remove(&id);
+        self.addrs.remove(&id);
+    }
+
+    /// Sends pending bytes and performs pending actions; returns a storage error to end on.
+    fn pump(&mut self) -> Option<SessionError> {
+        loop {
+            let mut busy = false;
+            let ids: Vec<ConnId> = self.torrent.connections().collect();
+            for id in ids {
+                while let Some(bytes) = self.torrent.poll_transmit(id) {
+                    busy = true;
+                    if let Some(w) = self.writers.get(&id) {
+                        let _ = w.send(bytes);
+                    }
+                }
+            }
+            while let Some(action) = self.torrent.poll_action() {
+                busy = true;
+                let job = match action {
+                    Action::Write {
+                        piece,
+                        offset,
+                        data,
+                    } => DiskJob::Write {
+                        piece,
+                        offset,
+                        data,
+                    },
+                    Action::Read { conn, request } => DiskJob::Read { conn, request },
+                    Action::Verify { piece } => DiskJob::Verify { piece },
+                    Action::Close { conn, .. } => {
+                        self.forget(conn);
+                        continue;
+                    }
+                    Action::Ban { conn } => {
+                        if let Some(addr) = self.addrs.get(&conn) {
+                            self.banned.insert(addr.ip());
+                        }
+                        continue;
+                    }
+                    Action::Completed => DiskJob::Flush,
+                    _ => continue,
+                };
+                if self.disk.send(job).is_err() {
+                    return Some(SessionError::Disk("the disk thread stopped".into()));
+                }
+            }
+            if !busy {
+                return None;
+            }
+        }
+    }
+
+    fn progress(&self) -> Progress {
+        let (d, u) = self.torrent.transferred();
+        let (mut dr, mut ur) = (0, 0);
+        for id in self.torrent.connections() {
+            if let Some(c) = self.torrent.connection(id) {
+                dr += c.download_rate();
+                ur += c.upload_rate();
+            }
+        }
+        Progress {
+            pieces: self.pieces,
+            have: self.torrent.have().count(),
+            bytes_left: self.torrent.bytes_left(),
+            downloaded: self.done_downloaded + d,
+            uploaded: self.done_uploaded + u,
+            download_rate: dr,
+            upload_rate: ur,
+            peers: self.writers.len(),
+            seeds: self.torrent.seed_count(),
+            hash_failures: self.hash_failures,
+            complete: self.torrent.is_complete(),
+        }
+    }
+}
+
+async fn run(
+    config: SessionConfig,
+    storage: Arc<dyn Storage>,
+    have: Bitfield,
+    listener: Option<TcpListener>,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    command_tx: mpsc::UnboundedSender<Command>,
+    progress_tx: watch::Sender<Progress>,
+) -> Summary {
+    let (net_tx, mut net_rx) = mpsc::channel::<Net>(256);
+    let (disk_done_tx, mut disk_rx) = mpsc::unbounded_channel::<DiskDone>();
+    let hashes = Arc::new(config.piece_hashes.clone());
+    let disk = match disk::spawn(storage, hashes, disk_done_tx) {
+        Ok(d) => d,
+        Err(e) => {
+            return Summary {
+                have,
+                downloaded: 0,
+                uploaded: 0,
+                error: Some(SessionError::Disk(e.to_string())),
+            };
+        }
+    };
+    let pieces = have.len();
+    let mut d = Driver {
+        torrent: Torrent::new(config.torrent.clone(), &have),
+        writers: HashMap::new(),
+        addrs: HashMap::new(),
+        banned: HashSet::new(),
+        connecting: HashSet::new(),
+        next_id: 0,
+        net_tx,
+        disk,
+        max_connections: config.max_connections,
+        connect_timeout: config.connect_timeout,
+        hash_failures: 0,
+        pieces,
+        done_downloaded: 0,
+        done_uploaded: 0,
+    };
+    let _ = progress_tx.send(d.progress());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let announcer = (!config.trackers.is_empty()).then(|| {
+        tokio::spawn(announce::run(
+            config.clone(),
+            progress_tx.subscribe(),
+            command_tx,
+            stop_rx,
+        ))
+    });
+
+    let mut error = None;
+    let mut last_progress = Instant::now();
+    loop {
+        let wake = d.torrent.poll_timeout().map(Instant::from_std);
+        tokio::select! {
+            biased;
+            cmd = commands.recv() => match cmd {
+                Some(Command::Connect(addr)) => d.connect(addr),
+                Some(Command::Stop) | None => break,
+            },
+            done = disk_rx.recv() => match done {
+                Some(DiskDone::Verified { piece, ok }) => {
+                    if !ok {
+                        d.hash_failures += 1;
+                    }
+                    d.torrent.handle_verified(std::time::Instant::now(), piece, ok);
+                }
+                Some(DiskDone::Read { conn, request, data }) => {
+                    d.torrent.handle_read(std::time::Instant::now(), conn, request, data.as_deref());
+                }
+                Some(DiskDone::Flushed) => {}
+                Some(DiskDone::Failed(e)) => {
+                    error = Some(SessionError::Storage(e));
+                    break;
+                }
+                None => {
+                    error = Some(SessionError::Disk("the disk thread stopped".into()));
+                    break;
+                }
+            },
+            ev = net_rx.recv() => match ev {
+                Some(Net::Connected(addr, stream)) => d.register(addr, stream),
+                Some(Net::Data(id, bytes)) => d.torrent.handle_bytes(std::time::Instant::now(), id, &bytes),
+                Some(Net::Closed(id)) => {
+                    d.forget(id);
+                    d.torrent.remove_connection(id);
+                }
+                None => {}
+            },
+            accepted = async {
+                match &listener {
+                    Some(l) => l.accept().await,
+                    None => pending().await,
+                }
+            } => {
+                if let Ok((stream, addr)) = accepted {
+                    d.register(addr, stream);
+                }
+            }
+            () = async {
+                match wake {
+                    Some(w) => tokio::time::sleep_until(w).await,
+                    None => pending().await,
+                }
+            } => d.torrent.handle_timeout(std::time::Instant::now()),
+        }
+        if let Some(e) = d.pump() {
+            error = Some(e);
+            break;
+        }
+        let complete = d.torrent.is_complete();
+        if last_progress.elapsed() >= Duration::from_millis(200)
+            || complete != progress_tx.borrow().complete
+        {
+            last_progress = Instant::now();
+            let _ = progress_tx.send(d.progress());
+        }
+        if complete && !config.seed && disk_rx.is_empty() {
+            // Let the final flush finish before leaving.
+            if d.disk.send(DiskJob::Flush).is_ok() {
+                while let Some(done) = disk_rx.recv().await {
+                    match done {
+                        DiskDone::Flushed => break,
+                        DiskDone::Failed(e) => {
+                            error = Some(SessionError::Storage(e));
+                            break;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            break;
+        }
+    }
+    let _ = progress_tx.send(d.progress());
+    let _ = stop_tx.send(true);
+    if let Some(mut task) = announcer {
+        // The `stopped` announce gets a few seconds, never more.
+        if tokio::time::timeout(Duration::from_secs(5), &mut task)
+            .await
+            .is_err()
+        {
+            task.abort();
+        }
+    }
+    let p = d.progress();
+    Summary {
+        have: d.torrent.have().clone(),
+        downloaded: p.downloaded,
+        uploaded: p.uploaded,
+        error,
+    }
+}

@@ -1,0 +1,226 @@
+//! The tokio session over real loopback TCP with file storage: a seed and downloaders, with and
+//! without a tracker, checked byte for byte; and the parallel re-check.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sha1::{Digest, Sha1};
+use tokio::net::TcpListener;
+use torrentkit_peer::session::{recheck, Session, SessionConfig};
+use torrentkit_peer::storage::{FileStorage, FileStorageConfig, Layout, Storage};
+use torrentkit_peer::tracker::{ClientConfig, TrackerClient};
+use torrentkit_peer::{Bitfield, Rng, TorrentConfig};
+
+const LIMIT: Duration = Duration::from_secs(60);
+const PIECE: u32 = 64 * 1024;
+
+struct Content {
+    layout: Layout,
+    data: Vec<u8>,
+    hashes: Vec<[u8; 20]>,
+    info_hash: [u8; 20],
+}
+
+fn content(size: usize, seed: u64) -> Content {
+    let mut data = vec![0u8; size];
+    Rng::new(seed).fill(&mut data);
+    // Two files so pieces span a boundary.
+    let split = size / 3;
+    let layout = Layout::new(
+        [
+            (["t", "a.bin"], split as u64),
+            (["t", "b.bin"], (size - split) as u64),
+        ],
+        PIECE,
+    )
+    .unwrap();
+    let hashes = data
+        .chunks(PIECE as usize)
+        .map(|c| Sha1::digest(c).into())
+        .collect();
+    let info_hash = Sha1::digest(format!("test torrent {seed} {size}")).into();
+    Content {
+        layout,
+        data,
+        hashes,
+        info_hash,
+    }
+}
+
+fn config(c: &Content, id: u8, port: u16) -> SessionConfig {
+    let tc = TorrentConfig::new(
+        c.info_hash,
+        [id; 20],
+        c.data.len() as u64,
+        PIECE,
+        u64::from(id),
+    );
+    let mut sc = SessionConfig::new(tc, c.hashes.clone());
+    sc.listen_port = port;
+    sc
+}
+
+/// Writes the content into a directory, as a seed has it.
+fn seed_dir(c: &Content) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = FileStorage::new(dir.path(), c.layout.clone(), FileStorageConfig::default());
+    for p in 0..c.layout.piece_count() {
+        let start = p as usize * PIECE as usize;
+        let end = (start + PIECE as usize).min(c.data.len());
+        storage.write(p, 0, &c.data[start..end]).unwrap();
+    }
+    dir
+}
+
+fn read_back(dir: &std::path::Path) -> Vec<u8> {
+    let mut all = std::fs::read(dir.join("t/a.bin")).unwrap();
+    all.extend(std::fs::read(dir.join("t/b.bin")).unwrap());
+    all
+}
+
+#[tokio::test]
+async fn seed_to_downloaders_over_loopback_tcp() {
+    let c = content(3 << 20, 1);
+    let seed_data = seed_dir(&c);
+    let seed_storage = Arc::new(FileStorage::new(
+        seed_data.path(),
+        c.layout.clone(),
+        FileStorageConfig::default(),
+    ));
+    let have = recheck(seed_storage.as_ref(), &c.hashes, 2);
+    assert!(have.is_full(), "the re-check finds every piece of the seed");
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let seed_addr = listener.local_addr().unwrap();
+    let mut sc = config(&c, 1, seed_addr.port());
+    sc.seed = true;
+    let seed = Session::start(sc, seed_storage, have, Some(listener));
+
+    let mut downloads = Vec::new();
+    for id in 2..5u8 {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Arc::new(FileStorage::new(
+            dir.path(),
+            c.layout.clone(),
+            FileStorageConfig::default(),
+        ));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let s = Session::start(
+            config(&c, id, listener.local_addr().unwrap().port()),
+            storage,
+            Bitfield::new(c.layout.piece_count()),
+            Some(listener),
+        );
+        s.add_peer(seed_addr);
+        downloads.push((dir, s));
+    }
+    for (dir, s) in downloads {
+        let summary = tokio::time::timeout(LIMIT, s.join())
+            .await
+            .expect("download within 60 s");
+        assert!(summary.error.is_none(), "{:?}", summary.error);
+        assert!(summary.have.is_full());
+        assert_eq!(read_back(dir.path()), c.data);
+    }
+    let summary = tokio::time::timeout(LIMIT, seed.stop()).await.unwrap();
+    assert!(
+        summary.uploaded >= c.data.len() as u64,
+        "seed uploaded {}",
+        summary.uploaded
+    );
+}
+
+#[tokio::test]
+async fn peers_find_each_other_through_the_tracker() {
+    let c = content(1 << 20, 2);
+    let tracker = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let tracker_addr = tracker.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(torrentkit_tracker_server::serve(
+        tracker,
+        torrentkit_tracker_server::Config::default(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let trackers = vec![vec![
+        format!("udp://{tracker_addr}/announce"),
+        format!("http://{tracker_addr}/announce"),
+    ]];
+
+    let seed_data = seed_dir(&c);
+    let seed_storage = Arc::new(FileStorage::new(
+        seed_data.path(),
+        c.layout.clone(),
+        FileStorageConfig::default(),
+    ));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut sc = config(&c, 1, listener.local_addr().unwrap().port());
+    sc.seed = true;
+    sc.trackers = trackers.clone();
+    let seed = Session::start(
+        sc,
+        seed_storage,
+        Bitfield::full(c.layout.piece_count()),
+        Some(listener),
+    );
+
+    // Wait (polling a scrape, with a deadline) until the tracker knows the seed, so the
+    // downloader's first announce returns it.
+    let mut client = TrackerClient::new(ClientConfig::default(), 9);
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    loop {
+        let s = client
+            .scrape(&format!("http://{tracker_addr}/announce"), &[c.info_hash])
+            .await
+            .unwrap();
+        if s.first().is_some_and(|s| s.seeders == 1) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the seed never announced"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Arc::new(FileStorage::new(
+        dir.path(),
+        c.layout.clone(),
+        FileStorageConfig::default(),
+    ));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut lc = config(&c, 2, listener.local_addr().unwrap().port());
+    lc.trackers = trackers;
+    let leech = Session::start(
+        lc,
+        storage,
+        Bitfield::new(c.layout.piece_count()),
+        Some(listener),
+    );
+    let summary = tokio::time::timeout(LIMIT, leech.join())
+        .await
+        .expect("download within the limit");
+    assert!(summary.have.is_full(), "{summary:?}");
+    assert_eq!(read_back(dir.path()), c.data);
+    tokio::time::timeout(LIMIT, seed.stop()).await.unwrap();
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(LIMIT, server).await;
+}
+
+#[test]
+fn recheck_finds_exactly_the_good_pieces() {
+    let c = content(1 << 20, 3);
+    let dir = seed_dir(&c);
+    let storage = FileStorage::new(dir.path(), c.layout.clone(), FileStorageConfig::default());
+    storage.write(3, 100, b"corruption").unwrap();
+    storage.write(15, 0, b"x").unwrap();
+    let have = recheck(&storage, &c.hashes, 3);
+    let missing: Vec<u32> = (0..c.layout.piece_count())
+        .filter(|&p| !have.contains(p))
+        .collect();
+    assert_eq!(missing, vec![3, 15]);
+    let empty = tempfile::tempdir().unwrap();
+    let none = FileStorage::new(empty.path(), c.layout.clone(), FileStorageConfig::default());
+    assert!(recheck(&none, &c.hashes, 2).is_clear());
+}
