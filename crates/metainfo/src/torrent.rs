@@ -480,3 +480,57 @@ fn string_list(urls: &[String]) -> Value<'_> {
 fn tiers_value<'a>(tiers: &[&'a Vec<String>]) -> Value<'a> {
     Value::List(tiers.iter().map(|t| string_list(t)).collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INFO: &str =
+        "4:infod6:lengthi5e4:name1:a12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaae";
+
+    fn load(top: &str) -> Torrent {
+        Torrent::from_bytes(format!("d{top}e").as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn tracker_lists_are_read_leniently() {
+        let t = load(&format!(
+            "8:announce6: http:13:announce-listl\
+             l10:http://a/1i5e0:10:http://a/1el10:http://b/1e10:http://c/1i7ee{INFO}"
+        ));
+        assert_eq!(t.announce(), Some("http:"));
+        assert_eq!(
+            t.trackers(),
+            [vec!["http://a/1"], vec!["http://b/1"], vec!["http://c/1"]]
+        );
+        let ignored: Vec<String> = t.warnings().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            ignored,
+            [
+                "ignored `announce-list[0][1]`: an integer is not a URL",
+                "ignored `announce-list[3]`: an integer is not a tier",
+            ]
+        );
+        // Without announce-list, announce is the only tier.
+        let t = load(&format!("8:announce8:http://x{INFO}"));
+        assert_eq!(t.trackers(), [vec!["http://x"]]);
+    }
+
+    #[test]
+    fn seeds_accept_a_string_or_a_list() {
+        let t = load(&format!(
+            "9:httpseedsl8:http://h8:http://he{INFO}8:url-list9:http://w "
+        ));
+        assert_eq!(t.web_seeds(), ["http://w"]);
+        assert_eq!(t.http_seeds(), ["http://h"]);
+        let t = load(&format!("{INFO}8:url-listl8:http://w0:i3e8:http://we"));
+        assert_eq!(t.web_seeds(), ["http://w"]);
+        assert_eq!(t.warnings().len(), 1);
+    }
+
+    #[test]
+    fn utf8_variants_win() {
+        let t = load(&format!("7:comment1:x13:comment.utf-82:\u{e9}{INFO}"));
+        assert_eq!(t.comment(), Some("\u{e9}"));
+    }
+}
