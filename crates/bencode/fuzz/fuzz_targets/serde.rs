@@ -22,7 +22,7 @@ use libfuzzer_sys::fuzz_target;
 use serde::{Deserialize, Serialize};
 use torrentkit_bencode::{
     decode, decode_with, encode, from_bytes, from_bytes_prefix, from_bytes_with, to_vec,
-    DecodeOptions, ErrorKind, OwnedValue, Raw, Spanned, Status, Value,
+    DecodeOptions, OwnedValue, Raw, Spanned, Status, Value,
 };
 
 /// A metainfo file, close to what the metainfo crate reads.
