@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::serve::ListenerExt as _;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -124,6 +125,10 @@ impl Tracker {
         let app = router()
             .with_state(self.clone())
             .into_make_service_with_connect_info::<SocketAddr>();
+        // Replies are one small write each: send them at once rather than wait on Nagle.
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let server = axum::serve(listener, app).with_graceful_shutdown(stopped());
         let mut server = tokio::spawn(async move { server.await });
         tokio::select! {
