@@ -180,8 +180,11 @@ pub(crate) fn make_one(
     let total: u64 = files.iter().map(|f| f.length).sum();
     let bar = progress_bar(total, "hashing");
     let started = Instant::now();
+    let draw = |done: u64, _: u64| bar.set_position(done);
+    let quiet = |_: u64, _: u64| {};
+    let progress: torrentkit_metainfo::Progress<'_> = if bar.is_hidden() { &quiet } else { &draw };
     let torrent = builder
-        .build_from(&files, &|done, _| bar.set_position(done))
+        .build_from(&files, progress)
         .with_context(|| format!("making a torrent of {}", path.display()))?;
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
