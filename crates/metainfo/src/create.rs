@@ -227,8 +227,20 @@ impl TorrentBuilder {
                     path.display()
                 ))
             })?;
-            prefix.push(name);
-            let skip = self.excluded(prefix);
+            let skip = {
+                prefix.push(name);
+                self.excluded(prefix)
+            };
+            let name = prefix.last().map(String::as_str).unwrap_or("");
+            if !skip && crate::path::sanitize_component(name.as_bytes()).as_deref() != Some(name) {
+                let e = Error::build(format!(
+                    "{}: clients would rename this file (its name has a backslash, a control \
+                     character or a direction override, or is too long); rename or exclude it",
+                    path.display()
+                ));
+                prefix.pop();
+                return Err(e);
+            }
             let kind = entry.file_type().map_err(|e| Error::io(&path, e))?;
             let result = if skip || (kind.is_symlink() && !self.follow_symlinks) {
                 Ok(())

@@ -175,6 +175,18 @@ fn bad_requests_are_refused() {
         .build()
         .unwrap_err();
     assert!(e.to_string().contains("power of two"), "{e}");
+    let odd = dir.path().join("odd");
+    write(&odd.join("a\\b"), b"x");
+    let e = TorrentBuilder::new(&odd).build().unwrap_err();
+    assert!(
+        e.to_string().contains("clients would rename this file"),
+        "{e}"
+    );
+    assert!(TorrentBuilder::new(&odd)
+        .exclude("a*")
+        .scan()
+        .unwrap()
+        .is_empty());
     let e = TorrentBuilder::new(dir.path().join("f"))
         .name("../x")
         .build()
