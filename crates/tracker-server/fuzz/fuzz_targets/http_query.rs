@@ -53,7 +53,12 @@ fn requery(r: &AnnounceRequest) -> String {
         Event::Stopped => "stopped",
         Event::Paused => "paused",
     };
-    let _ = write!(q, "&event={event}&compact={}&no_peer_id={}", u8::from(r.compact), u8::from(r.no_peer_id));
+    let _ = write!(
+        q,
+        "&event={event}&compact={}&no_peer_id={}",
+        u8::from(r.compact),
+        u8::from(r.no_peer_id)
+    );
     if let Some(n) = r.numwant {
         let _ = write!(q, "&numwant={n}");
     }
@@ -77,14 +82,20 @@ fn check_reply(reply: &[u8], failed: bool, success_key: &[u8]) {
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(r) = AnnounceRequest::parse(data, 4096) {
-        let again = AnnounceRequest::parse(requery(&r).as_bytes(), 1 << 20).expect("re-encoded request parses");
+        let again = AnnounceRequest::parse(requery(&r).as_bytes(), 1 << 20)
+            .expect("re-encoded request parses");
         assert_eq!(again, r);
     }
     let _ = ScrapeRequest::parse(data, 4096, 74);
 
     let t = tracker();
     let mut out = Vec::new();
-    let result = t.http_announce(data, Some("10.1.2.3".parse().unwrap()), Instant::now(), &mut out);
+    let result = t.http_announce(
+        data,
+        Some("10.1.2.3".parse().unwrap()),
+        Instant::now(),
+        &mut out,
+    );
     check_reply(&out, result.is_err(), b"interval");
     out.clear();
     let result = t.http_scrape(data, &mut out);

@@ -39,7 +39,10 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(req) = UdpRequest::parse(data) {
         let mut bytes = Vec::new();
         req.write(&mut bytes);
-        assert_eq!(UdpRequest::parse(&bytes).expect("re-encoded request parses"), req);
+        assert_eq!(
+            UdpRequest::parse(&bytes).expect("re-encoded request parses"),
+            req
+        );
     }
     for ipv6 in [false, true] {
         if let Ok(resp) = UdpResponse::parse(data, ipv6) {
@@ -47,7 +50,10 @@ fuzz_target!(|data: &[u8]| {
             resp.write(&mut bytes);
             // Replies may grow in later extensions, so bytes past a connect reply are ignored
             // (BEP 15); everything else is kept.
-            assert!(data.starts_with(&bytes), "{bytes:?} is not a prefix of the input");
+            assert!(
+                data.starts_with(&bytes),
+                "{bytes:?} is not a prefix of the input"
+            );
             if !matches!(resp, UdpResponse::Connect { .. }) {
                 assert_eq!(bytes.len(), data.len());
             }
