@@ -43,7 +43,8 @@ pub struct FileEntry {
     pub length: u64,
     /// Offset of the file's first byte in the torrent's concatenated data.
     pub offset: u64,
-    /// A BEP 47 pad file (`attr` contains `p`): zeros that are never written to disk.
+    /// A pad file: zeros that are never written to disk. BEP 47 marks them with `attr` `p`;
+    /// BitComet's older torrents name them `_____padding_file_...`, which counts too.
     pub pad: bool,
     /// BEP 47 executable flag (`attr` contains `x`).
     pub executable: bool,
@@ -296,7 +297,15 @@ fn parse_file(i: usize, entry: &Value<'_>, warnings: &mut Vec<Warning>) -> Resul
         .as_dict()
         .ok_or_else(|| Error::invalid(&field, "not a dictionary"))?;
     let attr = dict.get(b"attr").and_then(Value::as_bytes).unwrap_or(b"");
-    let pad = attr.contains(&b'p');
+    // BEP 47 `attr` `p`, or BitComet's older convention of a name starting with
+    // `_____padding_file_` (libtorrent honours both).
+    let legacy_pad = dict
+        .get(b"path")
+        .and_then(Value::as_list)
+        .and_then(|p| p.last())
+        .and_then(Value::as_bytes)
+        .is_some_and(|name| name.starts_with(b"_____padding_file_"));
+    let pad = attr.contains(&b'p') || legacy_pad;
     let symlink_attr = attr.contains(&b'l');
     let mut length = match dict.get(b"length") {
         // libtorrent lets a symlink leave out its length.

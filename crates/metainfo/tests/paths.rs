@@ -83,3 +83,14 @@ fn duplicates_are_renamed() {
         2
     );
 }
+
+#[test]
+fn bitcomet_padding_files_are_pad_files() {
+    let t = load(&[
+        (&[b"a.bin"], 100),
+        (&[b"_____padding_file_0"], 16284),
+        (&[b"b.bin"], 5),
+    ]);
+    let pads: Vec<bool> = t.info().files().iter().map(|f| f.pad).collect();
+    assert_eq!(pads, [false, true, false]);
+}

@@ -51,6 +51,13 @@ pub(crate) const CHECK_DATA: Snippet = Snippet {
     source: include_str!("py/check_data.py"),
 };
 
+/// `lt_paths.py TORRENT...`: a JSON object of the file paths (and pad flags) libtorrent gives
+/// each torrent it loads, keyed by file name.
+pub(crate) const LT_PATHS: Snippet = Snippet {
+    file: "lt_paths.py",
+    source: include_str!("py/lt_paths.py"),
+};
+
 /// `infohash.py TORRENT...`: one v1 info-hash in hex per line.
 pub(crate) const INFOHASH: Snippet = Snippet {
     file: "infohash.py",

@@ -6,6 +6,7 @@ use super::context::Ctx;
 
 mod decode;
 mod make;
+mod paths;
 mod show;
 mod tracker_restart;
 mod tracker_swarm;
@@ -27,4 +28,13 @@ pub(crate) struct Case {
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// Every case, in the order `cargo xtask interop` runs them.
-pub(crate) const ALL: &[Case] = &[decode::CASE, make::CASE, show::CASE, tracker_swarm::HTTP, tracker_swarm::UDP, tracker_restart::CASE, wire::CASE];
+pub(crate) const ALL: &[Case] = &[
+    decode::CASE,
+    make::CASE,
+    show::CASE,
+    paths::CASE,
+    tracker_swarm::HTTP,
+    tracker_swarm::UDP,
+    tracker_restart::CASE,
+    wire::CASE,
+];
