@@ -132,6 +132,8 @@ pub struct Torrent {
     failed: HashMap<u32, Vec<Option<(ConnId, u64)>>>,
     sum_key: u64,
     wasted: u64,
+    /// Payload bytes moved over connections that have since closed.
+    closed_transfer: (u64, u64),
     completed_sent: bool,
 }
 
@@ -164,6 +166,7 @@ impl Torrent {
             failed: HashMap::new(),
             sum_key,
             wasted: 0,
+            closed_transfer: (0, 0),
             completed_sent,
         }
     }
@@ -193,12 +196,25 @@ impl Torrent {
         self.peers.values().filter(|p| p.is_seed).count()
     }
 
-    /// Payload bytes downloaded and uploaded over all current connections.
+    /// Payload bytes downloaded and uploaded, over all connections past and present.
     pub fn transferred(&self) -> (u64, u64) {
         self.peers
             .values()
             .map(|p| p.conn.transferred())
-            .fold((0, 0), |(d, u), (a, b)| (d + a, u + b))
+            .fold(self.closed_transfer, |(d, u), (a, b)| (d + a, u + b))
+    }
+
+    /// Removes a peer from every structure, keeping its transfer totals.
+    fn forget_peer(&mut self, id: ConnId) -> bool {
+        let Some(p) = self.peers.remove(&id) else {
+            return false;
+        };
+        let (d, u) = p.conn.transferred();
+        self.closed_transfer.0 += d;
+        self.closed_transfer.1 += u;
+        self.picker.remove_peer(id);
+        self.choker.remove_peer(id);
+        true
     }
 
     /// Bytes received that were not needed (duplicates in endgame, late blocks).
@@ -226,10 +242,7 @@ impl Torrent {
 
     /// The socket of `id` closed (or failed): forget the peer.
     pub fn remove_connection(&mut self, id: ConnId) {
-        if self.peers.remove(&id).is_some() {
-            self.picker.remove_peer(id);
-            self.choker.remove_peer(id);
-        }
+        self.forget_peer(id);
     }
 
     /// Bytes to send on `id`.
@@ -424,9 +437,7 @@ impl Torrent {
     }
 
     fn drop_peer(&mut self, id: ConnId, reason: CloseReason) {
-        if self.peers.remove(&id).is_some() {
-            self.picker.remove_peer(id);
-            self.choker.remove_peer(id);
+        if self.forget_peer(id) {
             self.actions.push_back(Action::Close { conn: id, reason });
         }
     }
@@ -554,9 +565,7 @@ impl Torrent {
                     }
                 }
                 ConnEvent::Closed(reason) => {
-                    self.peers.remove(&id);
-                    self.picker.remove_peer(id);
-                    self.choker.remove_peer(id);
+                    self.forget_peer(id);
                     self.actions.push_back(Action::Close { conn: id, reason });
                     return;
                 }

@@ -40,6 +40,8 @@ pub(super) enum DiskDone {
         piece: u32,
         ok: bool,
     },
+    /// A block of this many bytes is written (the backlog shrinks).
+    Written(usize),
     Flushed,
     Failed(StorageError),
 }
@@ -61,7 +63,7 @@ pub(super) fn spawn(
                         offset,
                         data,
                     } => match storage.write(piece, offset, &data) {
-                        Ok(()) => continue,
+                        Ok(()) => DiskDone::Written(data.len()),
                         Err(e) => DiskDone::Failed(e),
                     },
                     DiskJob::Read { conn, request } => {

@@ -237,9 +237,13 @@ struct Driver {
     connect_timeout: Duration,
     hash_failures: u32,
     pieces: u32,
-    done_downloaded: u64,
-    done_uploaded: u64,
+    /// Bytes handed to the disk thread and not yet written.
+    backlog: usize,
 }
+
+/// While this many bytes wait for the disk, the network is not read: memory stays bounded and
+/// TCP pushes back on the peers.
+const MAX_DISK_BACKLOG: usize = 16 << 20;
 
 impl Driver {
     fn register(&mut self, addr: SocketAddr, stream: TcpStream) {
@@ -299,10 +303,6 @@ impl Driver {
     }
 
     fn forget(&mut self, id: ConnId) {
-        if let Some((d, u)) = self.torrent.connection(id).map(|c| c.transferred()) {
-            self.done_downloaded += d;
-            self.done_uploaded += u;
-        }
         self.writers.remove(&id);
         self.addrs.remove(&id);
     }
@@ -327,11 +327,14 @@ impl Driver {
                         piece,
                         offset,
                         data,
-                    } => DiskJob::Write {
-                        piece,
-                        offset,
-                        data,
-                    },
+                    } => {
+                        self.backlog += data.len();
+                        DiskJob::Write {
+                            piece,
+                            offset,
+                            data,
+                        }
+                    }
                     Action::Read { conn, request } => DiskJob::Read { conn, request },
                     Action::Verify { piece } => DiskJob::Verify { piece },
                     Action::Close { conn, .. } => {
@@ -370,8 +373,8 @@ impl Driver {
             pieces: self.pieces,
             have: self.torrent.have().count(),
             bytes_left: self.torrent.bytes_left(),
-            downloaded: self.done_downloaded + d,
-            uploaded: self.done_uploaded + u,
+            downloaded: d,
+            uploaded: u,
             download_rate: dr,
             upload_rate: ur,
             peers: self.writers.len(),
@@ -419,8 +422,7 @@ async fn run(
         connect_timeout: config.connect_timeout,
         hash_failures: 0,
         pieces,
-        done_downloaded: 0,
-        done_uploaded: 0,
+        backlog: 0,
     };
     let _ = progress_tx.send(d.progress());
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -453,6 +455,7 @@ async fn run(
                 Some(DiskDone::Read { conn, request, data }) => {
                     d.torrent.handle_read(std::time::Instant::now(), conn, request, data.as_deref());
                 }
+                Some(DiskDone::Written(n)) => d.backlog = d.backlog.saturating_sub(n),
                 Some(DiskDone::Flushed) => {}
                 Some(DiskDone::Failed(e)) => {
                     error = Some(SessionError::Storage(e));
@@ -463,7 +466,7 @@ async fn run(
                     break;
                 }
             },
-            ev = net_rx.recv() => match ev {
+            ev = net_rx.recv(), if d.backlog < MAX_DISK_BACKLOG => match ev {
                 Some(Net::Connected(addr, stream)) => d.register(addr, stream),
                 Some(Net::Data(id, bytes)) => d.torrent.handle_bytes(std::time::Instant::now(), id, &bytes),
                 Some(Net::Closed(id)) => {
