@@ -173,9 +173,11 @@ impl Info {
             total = total
                 .checked_add(file.length)
                 .filter(|&t| t <= MAX_LENGTH)
-                .ok_or(Error::InvalidLength {
-                    field: "info.files".to_owned(),
-                    length: i64::MAX,
+                .ok_or_else(|| {
+                    Error::invalid(
+                        "info.files",
+                        "invalid length of torrent: the lengths add up to more than 2^62 bytes",
+                    )
                 })?;
         }
         if total == 0 {
