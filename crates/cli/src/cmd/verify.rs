@@ -88,12 +88,19 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             .map(|(i, _)| i.to_string())
             .take(20)
             .collect();
-        eprintln!(
-            "bt: {}: data is incomplete (bad pieces: {}{})",
-            data.display(),
-            bad.join(", "),
-            if all - good > 20 { ", ..." } else { "" }
-        );
+        let what = if bad.is_empty() {
+            format!(
+                "{bad_files} file{} with the wrong size or missing",
+                if bad_files == 1 { "" } else { "s" }
+            )
+        } else {
+            format!(
+                "bad pieces: {}{}",
+                bad.join(", "),
+                if all - good > 20 { ", ..." } else { "" }
+            )
+        };
+        eprintln!("bt: {}: data is incomplete ({what})", data.display());
         Ok(ExitCode::FAILURE)
     }
 }
