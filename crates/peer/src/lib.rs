@@ -18,6 +18,14 @@
 //! - [`tracker`]: HTTP and UDP (BEP 15) announce and scrape, announce-list tiers (BEP 12) with
 //!   failover and backoff ([`tracker::Announcer`]), and a tokio driver
 //!   ([`tracker::TrackerClient`]).
+//! - [`Connection`]: one peer connection — handshake checks (info-hash, our own peer id), BEP 3,
+//!   6 and 10 messages, request pipelining with a queue that follows the peer's rate and honours
+//!   its `reqq`, request timeouts and snubbing, keep-alives, serving requests.
+//! - [`Torrent`]: one torrent's connections, picker and choker together; it asks its driver to
+//!   write blocks through, read blocks for peers and verify pieces ([`Action`]), and bans peers
+//!   whose blocks fail hash checks (blamed block by block).
+//! - [`session`] (feature `tokio`): the driver that runs a [`Torrent`] over TCP with a disk
+//!   thread for writes, reads and SHA-1 checks, and announces to trackers.
 //!
 //! # Example
 //!
@@ -56,8 +64,9 @@
 //!
 //! # Feature flags
 //!
-//! - `tokio` (default): [`tracker::TrackerClient`], which performs HTTP and UDP tracker
-//!   requests on a tokio runtime. Without it the crate does no network I/O at all.
+//! - `tokio` (default): [`tracker::TrackerClient`] and [`session`], which perform tracker
+//!   requests and peer connections on a tokio runtime. Without it the crate does no network
+//!   I/O at all.
 
 mod choker;
 mod conn_id;
