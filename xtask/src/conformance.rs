@@ -181,3 +181,30 @@ fn unsafe_path(path: &str) -> Option<&'static str> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::unsafe_path;
+
+    #[test]
+    fn unsafe_paths_are_named() {
+        assert_eq!(unsafe_path("temp/foo/bar.txt"), None);
+        assert_eq!(unsafe_path("temp/foo......bar/x"), None);
+        assert_eq!(unsafe_path(""), Some("is empty"));
+        assert_eq!(unsafe_path("/etc/passwd"), Some("is absolute"));
+        assert_eq!(unsafe_path("temp//x"), Some("has an empty component"));
+        assert_eq!(
+            unsafe_path("temp/../x"),
+            Some("has a `.` or `..` component")
+        );
+        assert_eq!(unsafe_path("temp/./x"), Some("has a `.` or `..` component"));
+        assert_eq!(
+            unsafe_path("temp/a\\b"),
+            Some("has a backslash or NUL in a component")
+        );
+        assert_eq!(
+            unsafe_path("temp/a\0b"),
+            Some("has a backslash or NUL in a component")
+        );
+    }
+}
