@@ -40,10 +40,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let torrent = Torrent::read(torrent_path)?;
     let info = torrent.info();
-    let layout = Layout::new(
-        info.files().iter().map(|f| (f.path.clone(), f.length)),
-        u32::try_from(info.piece_length())?,
-    )?;
+    let layout = Layout::from_info(info)?;
     let storage = Arc::new(FileStorage::new(dir, layout, FileStorageConfig::default()));
     let started = Instant::now();
     let have = recheck(storage.as_ref(), info.pieces(), 2);

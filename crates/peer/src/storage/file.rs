@@ -150,7 +150,7 @@ impl FileStorage {
     /// once the download completes.
     pub fn create_empty_files(&self) -> Result<(), StorageError> {
         for (index, f) in self.layout.files().iter().enumerate() {
-            if f.length == 0 {
+            if f.length == 0 && !f.pad {
                 self.open(index, true)?;
             }
         }
@@ -228,6 +228,10 @@ impl Storage for FileStorage {
 
     fn read(&self, piece: u32, offset: u32, buf: &mut [u8]) -> Result<(), StorageError> {
         for span in spans_or_err(&self.layout, piece, offset, buf.len())? {
+            if self.layout.files()[span.file].pad {
+                buf[span.buf_offset..span.buf_offset + span.len].fill(0);
+                continue;
+            }
             let file = self.file(span.file, false)?;
             file.read_exact_at(
                 &mut buf[span.buf_offset..span.buf_offset + span.len],
@@ -240,6 +244,9 @@ impl Storage for FileStorage {
 
     fn write(&self, piece: u32, offset: u32, data: &[u8]) -> Result<(), StorageError> {
         for span in spans_or_err(&self.layout, piece, offset, data.len())? {
+            if self.layout.files()[span.file].pad {
+                continue;
+            }
             let file = self.file(span.file, true)?;
             file.write_all_at(
                 &data[span.buf_offset..span.buf_offset + span.len],
@@ -324,6 +331,34 @@ mod tests {
             let end = (start + 4).min(12);
             assert_eq!(s.read_piece(p).unwrap(), &data[start..end]);
         }
+    }
+
+    #[test]
+    fn pad_files_are_never_created_and_read_as_zeros() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = vec![
+            (vec!["t".to_string(), "a".to_string()], 3u64, false),
+            (
+                vec!["t".to_string(), ".pad".to_string(), "1".to_string()],
+                1,
+                true,
+            ),
+            (vec!["t".to_string(), "b".to_string()], 4, false),
+            (
+                vec!["t".to_string(), ".pad".to_string(), "1".to_string()],
+                0,
+                true,
+            ),
+        ];
+        let layout = Layout::with_pad_files(files, 4).unwrap();
+        let s = FileStorage::new(dir.path(), layout, FileStorageConfig::default());
+        s.write(0, 0, b"abcX").unwrap();
+        s.write(1, 0, b"defg").unwrap();
+        s.create_empty_files().unwrap();
+        assert_eq!(s.read_piece(0).unwrap(), b"abc\0");
+        assert_eq!(fs::read(dir.path().join("t/a")).unwrap(), b"abc");
+        assert_eq!(fs::read(dir.path().join("t/b")).unwrap(), b"defg");
+        assert!(!dir.path().join("t/.pad").exists());
     }
 
     #[test]

@@ -17,6 +17,8 @@ pub struct FileEntry {
     pub length: u64,
     /// Offset of the file's first byte in the torrent's concatenated data.
     pub offset: u64,
+    /// A BEP 47 pad file: zeros that are never written to disk (reads return zeros).
+    pub pad: bool,
 }
 
 impl FileEntry {
@@ -123,6 +125,18 @@ impl Layout {
         P: IntoIterator<Item = S>,
         S: Into<String>,
     {
+        Layout::with_pad_files(files.into_iter().map(|(p, l)| (p, l, false)), piece_length)
+    }
+
+    /// Like [`new`](Self::new), with a third element per file saying whether it is a BEP 47
+    /// pad file. Pad files take their place in the piece layout but are never created: writes
+    /// to them are dropped and reads give zeros. Their paths are still checked, but may repeat.
+    pub fn with_pad_files<I, P, S>(files: I, piece_length: u32) -> Result<Self, LayoutError>
+    where
+        I: IntoIterator<Item = (P, u64, bool)>,
+        P: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
         if piece_length == 0 {
             return Err(LayoutError::ZeroPieceLength);
         }
@@ -130,7 +144,7 @@ impl Layout {
         let mut offset = 0u64;
         let mut file_paths: HashSet<Vec<String>> = HashSet::new();
         let mut dir_paths: HashSet<Vec<String>> = HashSet::new();
-        for (index, (path, length)) in files.into_iter().enumerate() {
+        for (index, (path, length, pad)) in files.into_iter().enumerate() {
             let path: Vec<String> = path.into_iter().map(Into::into).collect();
             if path.is_empty() {
                 return Err(LayoutError::EmptyPath { file: index });
@@ -143,6 +157,16 @@ impl Layout {
                         problem,
                     });
                 }
+            }
+            if pad {
+                entries.push(FileEntry {
+                    path,
+                    length,
+                    offset,
+                    pad,
+                });
+                offset = offset.checked_add(length).ok_or(LayoutError::TooLarge)?;
+                continue;
             }
             // A file path may not repeat, nor be a directory of another file.
             if dir_paths.contains(&path) || !file_paths.insert(path.clone()) {
@@ -163,6 +187,7 @@ impl Layout {
                 path,
                 length,
                 offset,
+                pad,
             });
             offset = offset.checked_add(length).ok_or(LayoutError::TooLarge)?;
         }
@@ -177,6 +202,18 @@ impl Layout {
             total_length: offset,
             piece_count,
         })
+    }
+
+    /// The layout of a parsed torrent: its (already sanitised) paths, with BEP 47 pad files
+    /// marked as such. BEP 47 symlink entries are treated like pad files: never created (a
+    /// symlink could point anywhere).
+    pub fn from_info(info: &torrentkit_metainfo::Info) -> Result<Self, LayoutError> {
+        let piece_length = u32::try_from(info.piece_length()).map_err(|_| LayoutError::TooLarge)?;
+        let files = info
+            .files()
+            .iter()
+            .map(|f| (f.path.clone(), f.length, f.pad || f.symlink.is_some()));
+        Layout::with_pad_files(files, piece_length)
     }
 
     /// The files, in torrent order.
@@ -331,6 +368,28 @@ mod tests {
         assert_eq!(l.file_pieces(1), 0..0);
         assert_eq!(l.file_pieces(2), 1..3);
         assert_eq!(l.file_pieces(3), 3..4);
+    }
+
+    #[test]
+    fn from_a_parsed_torrent() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("album/disc")).unwrap();
+        std::fs::write(dir.path().join("album/disc/01.flac"), vec![1u8; 40_000]).unwrap();
+        std::fs::write(dir.path().join("album/cover.jpg"), vec![2u8; 100]).unwrap();
+        let t = torrentkit_metainfo::TorrentBuilder::new(dir.path().join("album"))
+            .piece_length(16384)
+            .build()
+            .unwrap();
+        let l = Layout::from_info(t.info()).unwrap();
+        assert_eq!(l.total_length(), 40_100);
+        assert_eq!(l.piece_count() as usize, t.info().piece_count());
+        let paths: Vec<String> = l
+            .files()
+            .iter()
+            .filter(|f| !f.pad)
+            .map(FileEntry::display_path)
+            .collect();
+        assert_eq!(paths, vec!["album/cover.jpg", "album/disc/01.flac"]);
     }
 
     #[test]
