@@ -208,6 +208,45 @@ async fn peers_find_each_other_through_the_tracker() {
     let _ = tokio::time::timeout(LIMIT, server).await;
 }
 
+#[tokio::test]
+async fn download_rate_limit_is_honoured() {
+    let c = content(2 << 20, 4);
+    let seed_data = seed_dir(&c);
+    let seed_storage = Arc::new(FileStorage::new(
+        seed_data.path(),
+        c.layout.clone(),
+        FileStorageConfig::default(),
+    ));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let seed_addr = listener.local_addr().unwrap();
+    let mut sc = config(&c, 1, seed_addr.port());
+    sc.seed = true;
+    let seed = Session::start(
+        sc,
+        seed_storage,
+        Bitfield::full(c.layout.piece_count()),
+        Some(listener),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Arc::new(FileStorage::new(
+        dir.path(),
+        c.layout.clone(),
+        FileStorageConfig::default(),
+    ));
+    let mut lc = config(&c, 2, 1);
+    lc.max_download_rate = Some(1_000_000);
+    let started = std::time::Instant::now();
+    let leech = Session::start(lc, storage, Bitfield::new(c.layout.piece_count()), None);
+    leech.add_peer(seed_addr);
+    let summary = tokio::time::timeout(LIMIT, leech.join()).await.unwrap();
+    let took = started.elapsed();
+    assert!(summary.have.is_full());
+    assert_eq!(read_back(dir.path()), c.data);
+    // 2 MiB at 1 MB/s with a 0.25 s burst: at least 1.8 s, however fast the machine.
+    assert!(took >= Duration::from_millis(1800), "took {took:?}");
+    tokio::time::timeout(LIMIT, seed.stop()).await.unwrap();
+}
+
 #[test]
 fn recheck_finds_exactly_the_good_pieces() {
     let c = content(1 << 20, 3);

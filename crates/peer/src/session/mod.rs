@@ -8,6 +8,7 @@
 
 mod announce;
 mod disk;
+mod limit;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -51,6 +52,10 @@ pub struct SessionConfig {
     pub tracker_client: ClientConfig,
     /// Announce scheduling.
     pub announcer: AnnouncerConfig,
+    /// Most bytes per second sent to all peers together (`None`: unlimited).
+    pub max_upload_rate: Option<u64>,
+    /// Most bytes per second received from all peers together (`None`: unlimited).
+    pub max_download_rate: Option<u64>,
 }
 
 impl SessionConfig {
@@ -66,6 +71,8 @@ impl SessionConfig {
             connect_timeout: Duration::from_secs(10),
             tracker_client: ClientConfig::default(),
             announcer: AnnouncerConfig::default(),
+            max_upload_rate: None,
+            max_download_rate: None,
         }
     }
 }
@@ -239,6 +246,8 @@ struct Driver {
     pieces: u32,
     /// Bytes handed to the disk thread and not yet written.
     backlog: usize,
+    up_limit: Option<Arc<limit::Bucket>>,
+    down_limit: Option<Arc<limit::Bucket>>,
 }
 
 /// While this many bytes wait for the disk, the network is not read: memory stays bounded and
@@ -257,12 +266,16 @@ impl Driver {
         let (mut read, mut write) = stream.into_split();
         let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
         let net = self.net_tx.clone();
+        let (down, up) = (self.down_limit.clone(), self.up_limit.clone());
         tokio::spawn(async move {
             let mut buf = vec![0u8; 64 * 1024];
             loop {
                 match read.read(&mut buf).await {
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
+                        if let Some(limit) = &down {
+                            limit.take(n).await;
+                        }
                         if net.send(Net::Data(id, buf[..n].to_vec())).await.is_err() {
                             return;
                         }
@@ -273,6 +286,9 @@ impl Driver {
         });
         tokio::spawn(async move {
             while let Some(bytes) = rx.recv().await {
+                if let Some(limit) = &up {
+                    limit.take(bytes.len()).await;
+                }
                 if write.write_all(&bytes).await.is_err() {
                     break;
                 }
@@ -423,6 +439,12 @@ async fn run(
         hash_failures: 0,
         pieces,
         backlog: 0,
+        up_limit: config
+            .max_upload_rate
+            .map(|r| Arc::new(limit::Bucket::new(r))),
+        down_limit: config
+            .max_download_rate
+            .map(|r| Arc::new(limit::Bucket::new(r))),
     };
     let _ = progress_tx.send(d.progress());
     let (stop_tx, stop_rx) = watch::channel(false);
