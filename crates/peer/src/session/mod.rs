@@ -525,22 +525,29 @@ async fn run(
             last_progress = Instant::now();
             let _ = progress_tx.send(d.progress());
         }
-        if complete && !config.seed && disk_rx.is_empty() {
-            // Let the final flush finish before leaving.
-            if d.disk.send(DiskJob::Flush).is_ok() {
-                while let Some(done) = disk_rx.recv().await {
-                    match done {
-                        DiskDone::Flushed => break,
-                        DiskDone::Failed(e) => {
-                            error = Some(SessionError::Storage(e));
-                            break;
-                        }
-                        _ => {}
-                    }
-                }
-            }
+        if complete && !config.seed {
             break;
         }
+    }
+    if error.is_none() {
+        // Everything queued for the disk is written and synced before we report: a resume file
+        // saved from the summary never claims data that is not on disk.
+        let flushed = async {
+            if d.disk.send(DiskJob::Flush).is_err() {
+                return Some(SessionError::Disk("the disk thread stopped".into()));
+            }
+            while let Some(done) = disk_rx.recv().await {
+                match done {
+                    DiskDone::Flushed => return None,
+                    DiskDone::Failed(e) => return Some(SessionError::Storage(e)),
+                    _ => {}
+                }
+            }
+            Some(SessionError::Disk("the disk thread stopped".into()))
+        };
+        error = tokio::time::timeout(Duration::from_secs(60), flushed)
+            .await
+            .unwrap_or_else(|_| Some(SessionError::Disk("flushing took over 60 s".into())));
     }
     let _ = progress_tx.send(d.progress());
     let _ = stop_tx.send(true);
