@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use sha1::{Digest, Sha1};
 use tokio::net::TcpListener;
-use torrentkit_peer::session::{recheck, Session, SessionConfig};
+use torrentkit_peer::session::{bind_listener, recheck, Session, SessionConfig};
 use torrentkit_peer::storage::{FileStorage, FileStorageConfig, Layout, Storage};
 use torrentkit_peer::tracker::{ClientConfig, TrackerClient};
 use torrentkit_peer::{Bitfield, Rng, TorrentConfig};
@@ -262,4 +262,23 @@ fn recheck_finds_exactly_the_good_pieces() {
     let empty = tempfile::tempdir().unwrap();
     let none = FileStorage::new(empty.path(), c.layout.clone(), FileStorageConfig::default());
     assert!(recheck(&none, &c.hashes, 2).is_clear());
+}
+
+#[tokio::test]
+async fn the_listener_falls_back_to_the_next_free_port() {
+    let taken = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let p = taken.local_addr().unwrap().port();
+    let ip = "127.0.0.1".parse().unwrap();
+    let err = bind_listener(ip, p..=p).await.unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
+    assert!(err.to_string().contains(&format!("in {p}..={p}")), "{err}");
+    let end = p.saturating_add(8);
+    match bind_listener(ip, p..=end).await {
+        Ok(l) => {
+            let got = l.local_addr().unwrap().port();
+            assert!(got > p && got <= end, "{got} outside {p}..={end}");
+        }
+        // Only if all eight following ports are in use by others.
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::AddrInUse),
+    }
 }

@@ -159,6 +159,33 @@ enum Net {
     Closed(ConnId),
 }
 
+/// Binds the peer listener on the first free port of `ports` (the classic client's 6881, then
+/// 6882 ... 6889); the error names the whole range when every port is taken.
+pub async fn bind_listener(
+    ip: IpAddr,
+    ports: std::ops::RangeInclusive<u16>,
+) -> std::io::Result<TcpListener> {
+    let mut last = None;
+    for port in ports.clone() {
+        match TcpListener::bind(SocketAddr::new(ip, port)).await {
+            Ok(l) => return Ok(l),
+            Err(e) => last = Some(e),
+        }
+    }
+    let kind = last
+        .as_ref()
+        .map_or(std::io::ErrorKind::InvalidInput, std::io::Error::kind);
+    let why = last.map_or_else(|| "empty port range".to_string(), |e| e.to_string());
+    Err(std::io::Error::new(
+        kind,
+        format!(
+            "no port free for peers on {ip} in {}..={}: {why}",
+            ports.start(),
+            ports.end()
+        ),
+    ))
+}
+
 /// A torrent being downloaded and/or seeded on the current tokio runtime.
 #[derive(Debug)]
 pub struct Session {
