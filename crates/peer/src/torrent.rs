@@ -487,11 +487,20 @@ impl Torrent {
                         self.picker.peer_bitfield(id, &b);
                     }
                     interest = true;
+                    if p.is_seed && self.picker.is_complete() {
+                        // Seeds have nothing for each other.
+                        self.drop_peer(id, CloseReason::Local);
+                        return;
+                    }
                 }
                 ConnEvent::HaveAll => {
                     p.is_seed = true;
                     self.picker.peer_have_all(id);
                     interest = true;
+                    if self.picker.is_complete() {
+                        self.drop_peer(id, CloseReason::Local);
+                        return;
+                    }
                 }
                 ConnEvent::HaveNone => {
                     self.picker.peer_have_none(id);

@@ -261,6 +261,8 @@ impl Session {
 struct Driver {
     torrent: Torrent,
     writers: HashMap<ConnId, mpsc::UnboundedSender<Vec<u8>>>,
+    /// Reader tasks, aborted when the torrent drops their connection.
+    readers: HashMap<ConnId, JoinHandle<()>>,
     addrs: HashMap<ConnId, SocketAddr>,
     banned: HashSet<IpAddr>,
     connecting: HashSet<SocketAddr>,
@@ -294,7 +296,7 @@ impl Driver {
         let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
         let net = self.net_tx.clone();
         let (down, up) = (self.down_limit.clone(), self.up_limit.clone());
-        tokio::spawn(async move {
+        let reader = tokio::spawn(async move {
             let mut buf = vec![0u8; 64 * 1024];
             loop {
                 match read.read(&mut buf).await {
@@ -323,6 +325,7 @@ impl Driver {
             let _ = write.shutdown().await;
         });
         self.writers.insert(id, tx);
+        self.readers.insert(id, reader);
         self.addrs.insert(id, addr);
         self.torrent.add_connection(std::time::Instant::now(), id);
     }
@@ -346,6 +349,9 @@ impl Driver {
     }
 
     fn forget(&mut self, id: ConnId) {
+        if let Some(reader) = self.readers.remove(&id) {
+            reader.abort();
+        }
         self.writers.remove(&id);
         self.addrs.remove(&id);
     }
@@ -455,6 +461,7 @@ async fn run(
     let mut d = Driver {
         torrent: Torrent::new(config.torrent.clone(), &have),
         writers: HashMap::new(),
+        readers: HashMap::new(),
         addrs: HashMap::new(),
         banned: HashSet::new(),
         connecting: HashSet::new(),
