@@ -76,6 +76,7 @@ mod hash;
 mod hosting;
 mod http;
 mod id;
+mod peer_index;
 mod query;
 mod reply;
 mod serve;

@@ -1,11 +1,10 @@
 //! One torrent's swarm: its peers in compact form, the seeder count and completed total, and the
 //! random choice of peers for a reply.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use crate::hash::IdHash;
 use crate::id::PeerId;
+use crate::peer_index::PeerIndex;
 
 /// A peer as stored: its compact address (BEP 23 form: IP then port, big-endian), ready to copy
 /// into replies.
@@ -186,6 +185,16 @@ pub(crate) enum Change {
     KeyMismatch,
 }
 
+/// The peer id at a stored position (a [`Slot`]'s bits).
+fn id_at(v4: &[Peer<6>], v6: &[Peer<18>], slot: u32) -> PeerId {
+    let slot = Slot(slot);
+    if slot.is_v6() {
+        v6[slot.index()].id
+    } else {
+        v4[slot.index()].id
+    }
+}
+
 /// What [`Swarm::select`] is asked for.
 #[derive(Clone, Copy)]
 pub(crate) struct Selection<'a> {
@@ -202,7 +211,7 @@ pub(crate) struct Selection<'a> {
 pub(crate) struct Swarm {
     pub(crate) v4: Vec<Peer<6>>,
     pub(crate) v6: Vec<Peer<18>>,
-    index: HashMap<PeerId, Slot, IdHash>,
+    index: PeerIndex,
     pub(crate) seeders: u32,
     pub(crate) completed: u64,
 }
@@ -222,7 +231,7 @@ impl Swarm {
 
     /// Applies one announce. `max_peers` bounds how many peers are stored.
     pub(crate) fn announce(&mut self, u: &Update, max_peers: usize) -> Change {
-        let existing = self.index.get(&u.id).copied();
+        let existing = self.find(&u.id);
         let Some(slot) = existing else {
             if u.completed {
                 self.completed += 1;
@@ -291,7 +300,8 @@ impl Swarm {
                 Slot::v6(self.v6.len() - 1)
             }
         };
-        self.index.insert(u.id, slot);
+        let (v4, v6) = (&self.v4, &self.v6);
+        self.index.insert(&u.id, slot.0, |s| id_at(v4, v6, s));
         if u.seeder {
             self.seeders += 1;
         }
@@ -301,17 +311,28 @@ impl Swarm {
     /// `seeders`' caller-visible meaning: the removed peer's seeder flag is subtracted.
     fn remove(&mut self, slot: Slot) {
         let i = slot.index();
-        let (removed_id, seeder, moved) = if slot.is_v6() {
-            let p = self.v6.swap_remove(i);
-            (p.id, p.seeder, self.v6.get(i).map(|q| q.id))
+        // The index is updated while every stored position is still valid, then the list.
+        let (v4, v6) = (&self.v4, &self.v6);
+        let id_of = |s| id_at(v4, v6, s);
+        let (removed, last) = if slot.is_v6() {
+            (self.v6[i].id, self.v6.len() - 1)
         } else {
-            let p = self.v4.swap_remove(i);
-            (p.id, p.seeder, self.v4.get(i).map(|q| q.id))
+            (self.v4[i].id, self.v4.len() - 1)
         };
-        self.index.remove(&removed_id);
-        if let Some(moved) = moved {
-            self.index.insert(moved, slot);
+        self.index.remove(&removed, id_of);
+        if i != last {
+            let moved = if slot.is_v6() {
+                self.v6[last].id
+            } else {
+                self.v4[last].id
+            };
+            self.index.set(&moved, slot.0, id_of);
         }
+        let seeder = if slot.is_v6() {
+            self.v6.swap_remove(i).seeder
+        } else {
+            self.v4.swap_remove(i).seeder
+        };
         if seeder {
             self.seeders -= 1;
         }
@@ -319,7 +340,7 @@ impl Swarm {
 
     /// Restores a peer read from a dfile (no completed counting, no key check).
     pub(crate) fn restore(&mut self, u: &Update, max_peers: usize) {
-        if self.index.contains_key(&u.id) || self.len() >= max_peers {
+        if self.find(&u.id).is_some() || self.len() >= max_peers {
             return;
         }
         self.insert(u);
@@ -338,21 +359,30 @@ impl Swarm {
     }
 
     fn reindex(&mut self) {
-        self.index.clear();
-        self.seeders = 0;
-        for (i, p) in self.v4.iter().enumerate() {
-            self.index.insert(p.id, Slot::v4(i));
-            self.seeders += u32::from(p.seeder);
-        }
-        for (i, p) in self.v6.iter().enumerate() {
-            self.index.insert(p.id, Slot::v6(i));
-            self.seeders += u32::from(p.seeder);
-        }
-        if self.index.capacity() > 4 * self.index.len() + 16 {
-            self.index.shrink_to_fit();
+        let v4 = self
+            .v4
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.id, Slot::v4(i).0));
+        let v6 = self
+            .v6
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.id, Slot::v6(i).0));
+        self.index.rebuild(v4.chain(v6));
+        self.seeders = self.v4.iter().map(|p| u32::from(p.seeder)).sum::<u32>()
+            + self.v6.iter().map(|p| u32::from(p.seeder)).sum::<u32>();
+        if self.v4.capacity() > 2 * self.v4.len() + 16 {
             self.v4.shrink_to_fit();
+        }
+        if self.v6.capacity() > 2 * self.v6.len() + 16 {
             self.v6.shrink_to_fit();
         }
+    }
+
+    fn find(&self, id: &PeerId) -> Option<Slot> {
+        let (v4, v6) = (&self.v4, &self.v6);
+        self.index.get(id, |s| id_at(v4, v6, s)).map(Slot)
     }
 
     /// Chooses up to `want` peers other than `requester`, from the requester's address family
@@ -649,6 +679,51 @@ mod tests {
             seen.iter().all(|&s| s),
             "every peer is given out eventually"
         );
+    }
+
+    proptest::proptest! {
+        /// Random announces, stops, family changes and expiries against a plain model: counts,
+        /// membership and selection always agree with it.
+        #[test]
+        fn agrees_with_a_model(ops in proptest::collection::vec((0u8..30, 0u8..6, 0u32..50), 0..300)) {
+            use std::collections::HashMap;
+            let mut s = Swarm::default();
+            // id -> (last seen, seeder)
+            let mut model: HashMap<u8, (u32, bool)> = HashMap::new();
+            for (n, op, now) in ops {
+                let mut u = update(n, op % 2 == 0);
+                u.now = now;
+                if op >= 4 {
+                    u.addr = Compact::of(SocketAddr::from(([0x2001, 0xdb8, 0, 0, 0, 0, 0, u16::from(n)], 7)));
+                }
+                if op == 5 && now % 3 == 0 {
+                    let oldest = now.saturating_sub(20);
+                    s.expire(oldest);
+                    model.retain(|_, (seen, _)| *seen >= oldest);
+                    continue;
+                }
+                u.stopped = op == 3;
+                s.announce(&u, 1000);
+                if u.stopped {
+                    model.remove(&n);
+                } else {
+                    model.insert(n, (now, u.seeder));
+                }
+                let seeders = model.values().filter(|(_, seed)| *seed).count() as u32;
+                proptest::prop_assert_eq!(s.stats().seeders, seeders);
+                proptest::prop_assert_eq!(s.len(), model.len());
+                for m in 0u8..30 {
+                    proptest::prop_assert_eq!(s.find(&PeerId([m; 20])).is_some(), model.contains_key(&m));
+                }
+                let mut out = PeerList::default();
+                s.select(&sel(1000, &PeerId([255; 20]), false), &mut out);
+                let mut got: Vec<u8> = out.ids4.iter().chain(&out.ids6).map(|id| id.0[0]).collect();
+                got.sort_unstable();
+                let mut want: Vec<u8> = model.keys().copied().collect();
+                want.sort_unstable();
+                proptest::prop_assert_eq!(got, want);
+            }
+        }
     }
 
     #[test]
