@@ -416,25 +416,64 @@ impl Connection {
     }
 
     /// Handles bytes received at `now`.
-    pub fn handle_bytes(&mut self, now: Instant, data: &[u8]) {
+    pub fn handle_bytes(&mut self, now: Instant, mut data: &[u8]) {
         if self.state == State::Closed || data.is_empty() {
             return;
         }
         self.last_recv = now;
-        self.inbuf.extend_from_slice(data);
-        let buf = std::mem::take(&mut self.inbuf);
+        // Finish a message left partial by an earlier call, copying only the bytes it lacks.
+        while !self.inbuf.is_empty() && !data.is_empty() && self.state != State::Closed {
+            let needed = match self.needed() {
+                Ok(n) => n.clamp(1, data.len()),
+                Err(e) => return self.close_with(CloseReason::Protocol(e)),
+            };
+            self.inbuf.extend_from_slice(&data[..needed]);
+            data = &data[needed..];
+            let buf = std::mem::take(&mut self.inbuf);
+            let consumed = self.consume(now, &buf);
+            if self.state != State::Closed {
+                self.inbuf = buf;
+                self.inbuf.drain(..consumed);
+            }
+        }
+        // Then decode straight from the caller's buffer; only a trailing partial message is kept.
+        if self.inbuf.is_empty() && self.state != State::Closed {
+            let consumed = self.consume(now, data);
+            if self.state != State::Closed {
+                self.inbuf.extend_from_slice(&data[consumed..]);
+            }
+        }
+    }
+
+    /// How many more bytes the partial message in `inbuf` needs (at least to learn its length).
+    fn needed(&self) -> Result<usize, String> {
+        let status = if self.state == State::Handshaking {
+            Handshake::decode(&self.inbuf).map(|s| s.map(drop))
+        } else {
+            decode_message(&self.inbuf, &self.cfg.limits).map(|s| s.map(drop))
+        };
+        match status {
+            Ok(Status::Incomplete { needed }) => Ok(needed),
+            Ok(_) => Ok(0),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Decodes and handles every complete message (and the handshake) at the start of `buf`;
+    /// returns the bytes consumed.
+    fn consume(&mut self, now: Instant, buf: &[u8]) -> usize {
         let mut pos = 0;
         if self.state == State::Handshaking {
-            match Handshake::decode(&buf) {
+            match Handshake::decode(buf) {
                 Ok(Status::Complete { value, consumed }) => {
                     pos = consumed;
                     self.on_handshake(now, value);
                 }
-                Ok(Status::Incomplete { .. }) => {
-                    self.inbuf = buf;
-                    return;
+                Ok(Status::Incomplete { .. }) => return 0,
+                Err(e) => {
+                    self.close_with(CloseReason::Protocol(e.to_string()));
+                    return 0;
                 }
-                Err(e) => return self.close_with(CloseReason::Protocol(e.to_string())),
             }
         }
         while self.state == State::Open {
@@ -444,12 +483,13 @@ impl Connection {
                     self.on_message(now, value);
                 }
                 Ok(Status::Incomplete { .. }) => break,
-                Err(e) => return self.close_with(CloseReason::Protocol(e.to_string())),
+                Err(e) => {
+                    self.close_with(CloseReason::Protocol(e.to_string()));
+                    break;
+                }
             }
         }
-        if self.state != State::Closed {
-            self.inbuf = buf[pos..].to_vec();
-        }
+        pos
     }
 
     fn on_handshake(&mut self, now: Instant, hs: Handshake) {
@@ -872,6 +912,54 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(p.a.peer_reqq, 77, "a honours b's reqq");
+    }
+
+    /// Regression guard for the zero-copy input path: however a stream is cut into reads, the
+    /// events are the same.
+    #[test]
+    fn any_split_of_the_input_gives_the_same_events() {
+        let mut stream = Vec::new();
+        Handshake::new(HASH, PeerId([2; 20])).encode(&mut stream);
+        Message::Bitfield(&[0b1010_0000])
+            .encode(&mut stream)
+            .unwrap();
+        for i in 0..20u32 {
+            Message::Have { piece: i % 8 }.encode(&mut stream).unwrap();
+            Message::Piece {
+                index: i % 8,
+                begin: i * 16,
+                block: &vec![i as u8; 100 + i as usize * 7],
+            }
+            .encode(&mut stream)
+            .unwrap();
+            Message::KeepAlive.encode(&mut stream).unwrap();
+        }
+        let events = |cuts: &[usize]| {
+            let now = Instant::now();
+            let mut c = Connection::new(cfg(1, 8), now);
+            let mut at = 0;
+            for &cut in cuts.iter().chain([stream.len()].iter()) {
+                c.handle_bytes(now, &stream[at..cut.max(at)]);
+                at = cut.max(at);
+            }
+            std::iter::from_fn(|| c.poll_event()).collect::<Vec<_>>()
+        };
+        let whole = events(&[]);
+        assert_eq!(
+            whole.len(),
+            1 + 1 + 40,
+            "connected, bitfield, 20 haves and 20 blocks"
+        );
+        let mut rng = crate::Rng::new(11);
+        for _ in 0..200 {
+            let mut cuts: Vec<usize> = (0..rng.index(30))
+                .map(|_| rng.index(stream.len()))
+                .collect();
+            cuts.sort_unstable();
+            assert_eq!(events(&cuts), whole, "cuts {cuts:?}");
+        }
+        let every_byte: Vec<usize> = (1..stream.len()).collect();
+        assert_eq!(events(&every_byte), whole);
     }
 
     #[test]

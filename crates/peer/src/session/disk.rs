@@ -46,13 +46,35 @@ pub(super) enum DiskDone {
     Failed(StorageError),
 }
 
-/// Starts the disk thread; it ends when the job sender is dropped.
+/// Starts the disk thread (writes, reads, flushes, in order) and the hashing thread it hands
+/// completed pieces to; both end when the job sender is dropped.
 pub(super) fn spawn(
     storage: Arc<dyn Storage>,
     hashes: Arc<Vec<[u8; 20]>>,
     done: mpsc::UnboundedSender<DiskDone>,
 ) -> std::io::Result<std_mpsc::Sender<DiskJob>> {
     let (tx, rx) = std_mpsc::channel::<DiskJob>();
+    let (hash_tx, hash_rx) = std_mpsc::channel::<u32>();
+    let (hash_storage, hash_done) = (storage.clone(), done.clone());
+    std::thread::Builder::new()
+        .name("torrentkit-hash".into())
+        .spawn(move || {
+            for piece in hash_rx {
+                let ok = match hash_storage.read_piece(piece) {
+                    Ok(bytes) => hashes
+                        .get(piece as usize)
+                        .is_some_and(|h| Sha1::digest(&bytes)[..] == h[..]),
+                    Err(e) if e.is_absent() => false,
+                    Err(e) => {
+                        let _ = hash_done.send(DiskDone::Failed(e));
+                        continue;
+                    }
+                };
+                if hash_done.send(DiskDone::Verified { piece, ok }).is_err() {
+                    return;
+                }
+            }
+        })?;
     std::thread::Builder::new()
         .name("torrentkit-disk".into())
         .spawn(move || {
@@ -79,17 +101,12 @@ pub(super) fn spawn(
                         }
                     }
                     DiskJob::Verify { piece } => {
-                        let ok = match storage.read_piece(piece) {
-                            Ok(bytes) => hashes
-                                .get(piece as usize)
-                                .is_some_and(|h| Sha1::digest(&bytes)[..] == h[..]),
-                            Err(e) if e.is_absent() => false,
-                            Err(e) => {
-                                let _ = done.send(DiskDone::Failed(e));
-                                continue;
-                            }
-                        };
-                        DiskDone::Verified { piece, ok }
+                        // Its blocks are written (jobs run in order): hash on the other thread
+                        // while writes go on here.
+                        if hash_tx.send(piece).is_err() {
+                            return;
+                        }
+                        continue;
                     }
                     DiskJob::Flush => match storage.flush() {
                         Ok(()) => DiskDone::Flushed,
