@@ -7,7 +7,9 @@ use std::time::Duration;
 use sha1::{Digest, Sha1};
 use tokio::net::TcpListener;
 use torrentkit_peer::session::{bind_listener, recheck, Session, SessionConfig};
-use torrentkit_peer::storage::{FileStorage, FileStorageConfig, Layout, Storage};
+use torrentkit_peer::storage::{
+    FileStorage, FileStorageConfig, Layout, MemoryStorage, Storage, StorageError,
+};
 use torrentkit_peer::tracker::{ClientConfig, TrackerClient};
 use torrentkit_peer::{Bitfield, Rng, TorrentConfig};
 
@@ -281,4 +283,94 @@ async fn the_listener_falls_back_to_the_next_free_port() {
         // Only if all eight following ports are in use by others.
         Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::AddrInUse),
     }
+}
+
+/// A storage whose disk fills up after `room` bytes: every later write fails with `ENOSPC`.
+struct FillingDisk {
+    inner: MemoryStorage,
+    room: std::sync::Mutex<usize>,
+}
+
+impl Storage for FillingDisk {
+    fn layout(&self) -> &Layout {
+        self.inner.layout()
+    }
+    fn read(&self, piece: u32, offset: u32, buf: &mut [u8]) -> Result<(), StorageError> {
+        self.inner.read(piece, offset, buf)
+    }
+    fn write(&self, piece: u32, offset: u32, data: &[u8]) -> Result<(), StorageError> {
+        let mut room = self.room.lock().unwrap();
+        if *room < data.len() {
+            return Err(StorageError::DiskFull {
+                path: "/dl/t/b.bin".into(),
+            });
+        }
+        *room -= data.len();
+        self.inner.write(piece, offset, data)
+    }
+    fn flush(&self) -> Result<(), StorageError> {
+        Ok(())
+    }
+}
+
+/// A full disk ends the session with an error naming the file, and the summary's verified
+/// pieces let a second session (with room) finish without fetching them again.
+#[tokio::test]
+async fn a_full_disk_is_a_clear_error_and_the_download_resumes() {
+    let c = content(2 << 20, 5);
+    let seed_data = seed_dir(&c);
+    let seed_storage = Arc::new(FileStorage::new(
+        seed_data.path(),
+        c.layout.clone(),
+        FileStorageConfig::default(),
+    ));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let seed_addr = listener.local_addr().unwrap();
+    let mut sc = config(&c, 1, seed_addr.port());
+    sc.seed = true;
+    let seed = Session::start(
+        sc,
+        seed_storage,
+        Bitfield::full(c.layout.piece_count()),
+        Some(listener),
+    );
+
+    let disk = Arc::new(FillingDisk {
+        inner: MemoryStorage::new(c.layout.clone()),
+        room: std::sync::Mutex::new(1 << 20),
+    });
+    let first = Session::start(
+        config(&c, 2, 1),
+        disk.clone(),
+        Bitfield::new(c.layout.piece_count()),
+        None,
+    );
+    first.add_peer(seed_addr);
+    let summary = tokio::time::timeout(LIMIT, first.join()).await.unwrap();
+    let err = summary.error.expect("the full disk ends the session");
+    assert_eq!(
+        err.to_string(),
+        "session: storage: no space left on device writing `/dl/t/b.bin`"
+    );
+    let kept = summary.have.count();
+    assert!(
+        kept > 0 && !summary.have.is_full(),
+        "{kept} pieces verified before the disk filled"
+    );
+
+    // "Free some space" and resume from the summary's bitfield.
+    *disk.room.lock().unwrap() = usize::MAX;
+    let second = Session::start(config(&c, 3, 1), disk.clone(), summary.have.clone(), None);
+    second.add_peer(seed_addr);
+    let resumed = tokio::time::timeout(LIMIT, second.join()).await.unwrap();
+    assert!(resumed.error.is_none(), "{:?}", resumed.error);
+    assert!(resumed.have.is_full());
+    assert_eq!(disk.inner.contents(), c.data);
+    let refetched = resumed.downloaded;
+    let missing = c.data.len() as u64 - u64::from(kept) * u64::from(PIECE);
+    assert!(
+        refetched <= missing + 64 * 1024,
+        "downloaded {refetched}, only {missing} were missing"
+    );
+    tokio::time::timeout(LIMIT, seed.stop()).await.unwrap();
 }
