@@ -98,6 +98,11 @@ async fn seed_to_downloaders_over_loopback_tcp() {
     let seed = Session::start(sc, seed_storage, have, Some(listener));
 
     let mut downloads = Vec::new();
+    // A dead address first: a failed connect must not block later ones.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     for id in 2..5u8 {
         let dir = tempfile::tempdir().unwrap();
         let storage = Arc::new(FileStorage::new(
@@ -112,6 +117,7 @@ async fn seed_to_downloaders_over_loopback_tcp() {
             Bitfield::new(c.layout.piece_count()),
             Some(listener),
         );
+        s.add_peer(dead);
         s.add_peer(seed_addr);
         downloads.push((dir, s));
     }

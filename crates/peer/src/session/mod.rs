@@ -155,6 +155,7 @@ enum Command {
 #[derive(Debug)]
 enum Net {
     Connected(SocketAddr, TcpStream),
+    ConnectFailed(SocketAddr),
     Data(ConnId, Vec<u8>),
     Closed(ConnId),
 }
@@ -342,9 +343,11 @@ impl Driver {
         let net = self.net_tx.clone();
         let limit = self.connect_timeout;
         tokio::spawn(async move {
-            if let Ok(Ok(stream)) = tokio::time::timeout(limit, TcpStream::connect(addr)).await {
-                let _ = net.send(Net::Connected(addr, stream)).await;
-            }
+            let event = match tokio::time::timeout(limit, TcpStream::connect(addr)).await {
+                Ok(Ok(stream)) => Net::Connected(addr, stream),
+                _ => Net::ConnectFailed(addr),
+            };
+            let _ = net.send(event).await;
         });
     }
 
@@ -524,6 +527,10 @@ async fn run(
             },
             ev = net_rx.recv(), if d.backlog < MAX_DISK_BACKLOG => match ev {
                 Some(Net::Connected(addr, stream)) => d.register(addr, stream),
+                Some(Net::ConnectFailed(addr)) => {
+                    // Free the slot; the address may be tried again when a tracker names it.
+                    d.connecting.remove(&addr);
+                }
                 Some(Net::Data(id, bytes)) => d.torrent.handle_bytes(std::time::Instant::now(), id, &bytes),
                 Some(Net::Closed(id)) => {
                     d.forget(id);
