@@ -78,6 +78,7 @@ impl<'de> Deserializer<'de> {
         }
     }
 
+    #[inline]
     fn peek(&self) -> Result<u8> {
         self.input
             .get(self.pos)
@@ -85,6 +86,7 @@ impl<'de> Deserializer<'de> {
             .ok_or_else(|| lex::end_at(self.pos))
     }
 
+    #[inline]
     fn parse_int(&mut self) -> Result<i64> {
         match self.peek()? {
             b'i' => {
@@ -96,6 +98,7 @@ impl<'de> Deserializer<'de> {
         }
     }
 
+    #[inline]
     fn parse_bytes(&mut self) -> Result<&'de [u8]> {
         match self.peek()? {
             b'0'..=b'9' => {
@@ -107,6 +110,7 @@ impl<'de> Deserializer<'de> {
         }
     }
 
+    #[inline]
     fn parse_str(&mut self) -> Result<&'de str> {
         let start = self.pos;
         let bytes = self.parse_bytes()?;

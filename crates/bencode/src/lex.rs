@@ -49,7 +49,54 @@ fn unsigned(input: &[u8]) -> nom::IResult<&[u8], (Option<u64>, usize), NomError<
 
 /// Parses `i<digits>e` at `start` (where `input[start] == b'i'`).
 /// Returns the integer and the offset just past the `e`.
+#[inline]
 pub(crate) fn integer(input: &[u8], start: usize) -> Result<(i64, usize)> {
+    match integer_fast(input, start) {
+        Some(done) => Ok(done),
+        None => integer_exact(input, start),
+    }
+}
+
+/// The common case, small enough to inline into callers in other crates (the serde deserializer
+/// is compiled where it is used): a well-formed integer of at most 18 digits. Anything else, and
+/// every error, goes to [`integer_exact`], which says precisely what is wrong.
+#[inline]
+fn integer_fast(input: &[u8], start: usize) -> Option<(i64, usize)> {
+    let mut i = start + 1;
+    let negative = *input.get(i)? == b'-';
+    i += usize::from(negative);
+    let first = input.get(i)?.wrapping_sub(b'0');
+    if first == 0 {
+        return (!negative && *input.get(i + 1)? == b'e').then_some((0, i + 2));
+    }
+    if first > 9 {
+        return None;
+    }
+    let digits_start = i;
+    let mut magnitude = u64::from(first);
+    i += 1;
+    loop {
+        let digit = input.get(i)?.wrapping_sub(b'0');
+        if digit > 9 {
+            break;
+        }
+        if i - digits_start >= 18 {
+            return None;
+        }
+        magnitude = magnitude * 10 + u64::from(digit);
+        i += 1;
+    }
+    if input[i] != b'e' {
+        return None;
+    }
+    // At most 18 digits, so the magnitude fits in i64 either way.
+    let value = magnitude as i64;
+    Some((if negative { -value } else { value }, i + 1))
+}
+
+/// The exact parser behind [`integer`]: nom combinators, every error with its offset.
+#[cold]
+fn integer_exact(input: &[u8], start: usize) -> Result<(i64, usize)> {
     debug_assert_eq!(input.get(start), Some(&b'i'));
     let body = &input[start + 1..];
     let (after_sign, minus) = opt(char::<_, NomError<'_>>('-'))
@@ -144,6 +191,44 @@ fn digits_value(digits: &[u8]) -> Option<u64> {
 /// Returns the borrowed bytes and the offset just past them.
 #[inline]
 pub(crate) fn byte_string(input: &[u8], start: usize) -> Result<(&[u8], usize)> {
+    match byte_string_fast(input, start) {
+        Some(done) => Ok(done),
+        None => byte_string_exact(input, start),
+    }
+}
+
+/// The common case of [`byte_string`], inlinable: a canonical length of at most 18 digits whose
+/// bytes are all present. Anything else goes to [`byte_string_exact`].
+#[inline]
+fn byte_string_fast(input: &[u8], start: usize) -> Option<(&[u8], usize)> {
+    let first = input.get(start)?.wrapping_sub(b'0');
+    if first > 9 {
+        return None;
+    }
+    let mut length = usize::from(first);
+    let mut i = start + 1;
+    loop {
+        let digit = input.get(i)?.wrapping_sub(b'0');
+        if digit > 9 {
+            break;
+        }
+        if first == 0 || i - start >= 18 {
+            return None;
+        }
+        length = length * 10 + usize::from(digit);
+        i += 1;
+    }
+    if input[i] != b':' {
+        return None;
+    }
+    let data = i + 1;
+    let end = data.checked_add(length)?;
+    Some((input.get(data..end)?, end))
+}
+
+/// The exact parser behind [`byte_string`], every error with its offset.
+#[cold]
+fn byte_string_exact(input: &[u8], start: usize) -> Result<(&[u8], usize)> {
     let (data_at, length) = string_header(input, start)?;
     let available = input.len() - data_at;
     if length > available as u64 {
@@ -249,6 +334,7 @@ pub(crate) fn skip_value(
 }
 
 /// Checks one more level of nesting against the limit; returns the new depth.
+#[inline]
 pub(crate) fn enter(depth: usize, opts: &crate::DecodeOptions, at: usize) -> Result<usize> {
     if depth >= opts.max_depth {
         Err(Error::at(
@@ -263,6 +349,7 @@ pub(crate) fn enter(depth: usize, opts: &crate::DecodeOptions, at: usize) -> Res
 }
 
 /// Parses a dictionary key at `pos`: it must be a byte string.
+#[inline]
 pub(crate) fn dict_key(input: &[u8], pos: usize) -> Result<(&[u8], usize)> {
     match input.get(pos) {
         Some(b'0'..=b'9') => byte_string(input, pos),
@@ -272,6 +359,7 @@ pub(crate) fn dict_key(input: &[u8], pos: usize) -> Result<(&[u8], usize)> {
 }
 
 /// The end-of-input error for a peek at `pos` that found nothing.
+#[cold]
 pub(crate) fn end_at(pos: usize) -> Error {
     unexpected_end(nom::Needed::new(1), pos)
 }
@@ -287,7 +375,24 @@ pub(crate) struct KeyOrderCheck<'a> {
 }
 
 impl<'a> KeyOrderCheck<'a> {
+    /// Records the next key, checking its order.
+    #[inline]
     pub(crate) fn push(
+        &mut self,
+        key: &'a [u8],
+        at: usize,
+        opts: &crate::DecodeOptions,
+    ) -> Result<()> {
+        // The common case: strict mode, keys in increasing order.
+        if !opts.lenient && self.previous.is_none_or(|previous| key > previous) {
+            self.previous = Some(key);
+            return Ok(());
+        }
+        self.push_checked(key, at, opts)
+    }
+
+    #[cold]
+    fn push_checked(
         &mut self,
         key: &'a [u8],
         at: usize,
@@ -315,8 +420,17 @@ impl<'a> KeyOrderCheck<'a> {
     }
 
     /// Finishes the dictionary, reporting a duplicate key if the lenient path saw one.
+    #[inline]
     pub(crate) fn finish(self, end: usize) -> Result<usize> {
-        if let Some(mut all) = self.unsorted {
+        match self.unsorted {
+            None => Ok(end),
+            Some(all) => Self::finish_unsorted(all, end),
+        }
+    }
+
+    #[cold]
+    fn finish_unsorted(mut all: Vec<(&'a [u8], usize)>, end: usize) -> Result<usize> {
+        {
             all.sort_unstable_by(|a, b| a.0.cmp(b.0).then(a.1.cmp(&b.1)));
             if let Some(pair) = all.windows(2).find(|w| w[0].0 == w[1].0) {
                 return Err(Error::at(
