@@ -10,12 +10,13 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::measurement::WallTime;
+use criterion::measurement::{Measurement, WallTime};
 use criterion::{BenchmarkGroup, Criterion, Throughput};
 use torrentkit_bench::bencode::check::check;
 use torrentkit_bench::bencode::docs::{self, Doc};
 use torrentkit_bench::bencode::ops::{self, Crate};
-use torrentkit_bench::bencode::types::Document;
+use torrentkit_bench::bencode::types::{Document, ReplyOwned, TorrentOwned};
+use torrentkit_bench::clock::ThreadCpuTime;
 
 fn main() {
     let torrent_20mb = docs::torrent_20mb();
@@ -38,11 +39,33 @@ fn main() {
         }
     }
 
-    let mut criterion = Criterion::default().configure_from_args();
+    // Thread CPU time unless told otherwise: see src/clock.rs for why.
+    match std::env::var("TORRENTKIT_BENCH_CLOCK").as_deref() {
+        Ok("wall") => {
+            println!("note: Times are wall-clock time (TORRENTKIT_BENCH_CLOCK=wall)");
+            let criterion = Criterion::default().with_measurement(WallTime);
+            run(criterion, &torrent_20mb, &torrent_20kb, &tracker_reply);
+        }
+        Ok("cpu") | Err(_) => {
+            println!("note: Times are the benchmark thread's CPU time, which load from other processes does not inflate (TORRENTKIT_BENCH_CLOCK=wall for wall-clock time)");
+            let criterion = Criterion::default().with_measurement(ThreadCpuTime);
+            run(criterion, &torrent_20mb, &torrent_20kb, &tracker_reply);
+        }
+        Ok(other) => panic!("TORRENTKIT_BENCH_CLOCK must be `cpu` or `wall`, not `{other}`"),
+    }
+}
+
+fn run<M: Measurement>(
+    criterion: Criterion<M>,
+    torrent_20mb: &Doc<TorrentOwned>,
+    torrent_20kb: &Doc<TorrentOwned>,
+    tracker_reply: &Doc<ReplyOwned>,
+) {
+    let mut criterion = criterion.configure_from_args();
     // The 20 MB document takes milliseconds per operation: few samples keep the run short.
     bench_document(
         &mut criterion,
-        &torrent_20mb,
+        torrent_20mb,
         Timing {
             samples: 10,
             warm_up_ms: 500,
@@ -51,7 +74,7 @@ fn main() {
     );
     bench_document(
         &mut criterion,
-        &torrent_20kb,
+        torrent_20kb,
         Timing {
             samples: 30,
             warm_up_ms: 500,
@@ -60,7 +83,7 @@ fn main() {
     );
     bench_document(
         &mut criterion,
-        &tracker_reply,
+        tracker_reply,
         Timing {
             samples: 50,
             warm_up_ms: 500,
@@ -78,7 +101,11 @@ struct Timing {
     measure_ms: u64,
 }
 
-fn bench_document<T: Document>(criterion: &mut Criterion, doc: &Doc<T>, timing: Timing) {
+fn bench_document<T: Document, M: Measurement>(
+    criterion: &mut Criterion<M>,
+    doc: &Doc<T>,
+    timing: Timing,
+) {
     let input = doc.bytes.as_slice();
 
     let mut group = open_group(criterion, doc, "tree", timing);
@@ -142,12 +169,12 @@ fn bench_document<T: Document>(criterion: &mut Criterion, doc: &Doc<T>, timing: 
     group.finish();
 }
 
-fn open_group<'c, T>(
-    criterion: &'c mut Criterion,
+fn open_group<'c, T, M: Measurement>(
+    criterion: &'c mut Criterion<M>,
     doc: &Doc<T>,
     op: &str,
     timing: Timing,
-) -> BenchmarkGroup<'c, WallTime> {
+) -> BenchmarkGroup<'c, M> {
     let mut group = criterion.benchmark_group(format!("{}/{op}", doc.name));
     group
         .throughput(Throughput::Bytes(doc.bytes.len() as u64))

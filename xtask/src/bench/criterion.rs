@@ -12,6 +12,8 @@ use crate::interop::workspace;
 
 /// Lines a benchmark binary prints, starting with this, name an operation it has no API for.
 const SKIP_PREFIX: &str = "skip: ";
+/// Lines starting with this say something about the whole run (such as the clock used).
+const NOTE_PREFIX: &str = "note: ";
 
 /// The results of one run of a criterion benchmark binary.
 pub(crate) struct Run {
@@ -21,6 +23,8 @@ pub(crate) struct Run {
     started: SystemTime,
     /// What the binary said it skipped, without the prefix.
     pub(crate) skipped: Vec<String>,
+    /// What the binary said about the run, without the prefix.
+    pub(crate) notes: Vec<String>,
 }
 
 /// One measured function.
@@ -58,12 +62,15 @@ pub(crate) fn run(root: &Path, bench: &str, passthrough: &[String]) -> anyhow::R
     println!("running: cargo bench --manifest-path bench/Cargo.toml --bench {bench}");
     let mut child = command.spawn().context("starting cargo bench")?;
     let mut skipped = Vec::new();
+    let mut notes = Vec::new();
     let stdout = child.stdout.take().context("cargo bench has no stdout")?;
     for line in BufReader::new(stdout).lines() {
         let line = line.context("reading cargo bench's output")?;
         println!("{line}");
         if let Some(note) = line.strip_prefix(SKIP_PREFIX) {
             skipped.push(note.to_owned());
+        } else if let Some(note) = line.strip_prefix(NOTE_PREFIX) {
+            notes.push(note.to_owned());
         }
     }
     let status = child.wait().context("waiting for cargo bench")?;
@@ -74,6 +81,7 @@ pub(crate) fn run(root: &Path, bench: &str, passthrough: &[String]) -> anyhow::R
         criterion_dir,
         started,
         skipped,
+        notes,
     })
 }
 
