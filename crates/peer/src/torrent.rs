@@ -125,7 +125,10 @@ pub struct Torrent {
     peers: BTreeMap<ConnId, Peer>,
     actions: VecDeque<Action>,
     verifying: HashMap<u32, ()>,
-    /// Per block of each piece in progress: who sent it and a keyed checksum of its bytes.
+    /// Pieces that failed a hash check before: their blocks are checksummed on arrival, so the
+    /// next failure or success can be compared block by block. (Other pieces skip the cost.)
+    watched: std::collections::HashSet<u32>,
+    /// Per block of each watched piece in progress: who sent it and a keyed checksum.
     sums: HashMap<u32, Vec<Option<(ConnId, u64)>>>,
     /// The block sums of pieces whose last attempt failed with several senders, kept until the
     /// piece passes: then the senders of blocks that differ from the good ones are to blame.
@@ -162,6 +165,7 @@ impl Torrent {
             peers: BTreeMap::new(),
             actions: VecDeque::new(),
             verifying: HashMap::new(),
+            watched: std::collections::HashSet::new(),
             sums: HashMap::new(),
             failed: HashMap::new(),
             sum_key,
@@ -327,6 +331,7 @@ impl Torrent {
                     self.strike(c);
                 }
             }
+            self.watched.remove(&piece);
             self.picker.piece_verified(piece);
             self.actions.push_back(Action::PieceVerified(piece));
             let ids: Vec<ConnId> = self.peers.keys().copied().collect();
@@ -355,10 +360,12 @@ impl Torrent {
             if let [only] = senders[..] {
                 // One sender for the whole piece: certainly the culprit.
                 self.strike(only);
-            } else {
+            } else if !attempt.is_empty() {
                 // Several: blame is settled block by block once the piece passes.
                 self.failed.insert(piece, attempt);
             }
+            // From now on this piece's blocks are checksummed as they arrive.
+            self.watched.insert(piece);
             let ids: Vec<ConnId> = self.peers.keys().copied().collect();
             for id in ids {
                 self.fill_requests(now, id);
@@ -524,16 +531,18 @@ impl Torrent {
                             cancel,
                             piece_complete,
                         } => {
-                            let sum = self.block_sum(&data);
-                            let block = self.cfg.picker.block_size.max(1);
-                            let size =
-                                piece_size(self.cfg.total_length, self.cfg.piece_length, piece);
-                            let sums = self
-                                .sums
-                                .entry(piece)
-                                .or_insert_with(|| vec![None; size.div_ceil(block) as usize]);
-                            if let Some(slot) = sums.get_mut((offset / block) as usize) {
-                                *slot = Some((id, sum));
+                            if self.watched.contains(&piece) {
+                                let sum = self.block_sum(&data);
+                                let block = self.cfg.picker.block_size.max(1);
+                                let size =
+                                    piece_size(self.cfg.total_length, self.cfg.piece_length, piece);
+                                let sums = self
+                                    .sums
+                                    .entry(piece)
+                                    .or_insert_with(|| vec![None; size.div_ceil(block) as usize]);
+                                if let Some(slot) = sums.get_mut((offset / block) as usize) {
+                                    *slot = Some((id, sum));
+                                }
                             }
                             for other in cancel {
                                 if let Some(o) = self.peers.get_mut(&other) {
