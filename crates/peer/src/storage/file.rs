@@ -334,6 +334,26 @@ mod tests {
     }
 
     #[test]
+    fn flush_syncs_files_whose_descriptor_was_evicted() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = storage(dir.path(), &[(&["a"], 4), (&["b"], 4), (&["c"], 4)], 4, 1);
+        s.write(0, 0, b"aaaa").unwrap();
+        s.write(1, 0, b"bbbb").unwrap(); // evicts a's dirty descriptor
+        s.read_piece(2).unwrap_err(); // c does not exist: a read never creates it
+        assert_eq!(s.open_files(), 1);
+        assert_eq!(
+            s.cache.lock().unwrap().unsynced.len(),
+            1,
+            "a awaits its sync"
+        );
+        s.flush().unwrap();
+        assert!(s.cache.lock().unwrap().unsynced.is_empty());
+        assert!(s.open_files() <= 1);
+        assert!(!dir.path().join("c").exists());
+        assert_eq!(fs::read(dir.path().join("a")).unwrap(), b"aaaa");
+    }
+
+    #[test]
     fn pad_files_are_never_created_and_read_as_zeros() {
         let dir = tempfile::tempdir().unwrap();
         let files = vec![
