@@ -69,10 +69,15 @@ pub(crate) struct Args {
     /// Do not log requests.
     #[arg(long, short)]
     quiet: bool,
-    /// Worker threads (default: one per core).
+    /// Worker threads (default: one per core, at least 4). More workers than cores keeps requests
+    /// moving when the machine is shared: connections queued on a preempted worker are taken
+    /// over by the others.
     #[arg(long)]
     threads: Option<usize>,
 }
+
+/// The fewest worker threads by default; see `--threads`.
+const MIN_DEFAULT_WORKERS: usize = 4;
 
 /// Seconds, or a number with a unit: `90`, `90s`, `15m`, `2h`.
 fn duration(s: &str) -> Result<Duration, String> {
@@ -124,9 +129,12 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     runtime.enable_all();
-    if let Some(n) = args.threads {
-        runtime.worker_threads(n.max(1));
-    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    runtime.worker_threads(
+        args.threads
+            .unwrap_or(cores.max(MIN_DEFAULT_WORKERS))
+            .max(1),
+    );
     let runtime = runtime.build().context("starting the async runtime")?;
     runtime.block_on(serve(http, config, args.quiet))?;
     Ok(ExitCode::SUCCESS)
