@@ -78,7 +78,7 @@ impl<'de> Deserializer<'de> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn peek(&self) -> Result<u8> {
         self.input
             .get(self.pos)
@@ -86,7 +86,7 @@ impl<'de> Deserializer<'de> {
             .ok_or_else(|| lex::end_at(self.pos))
     }
 
-    #[inline]
+    #[inline(always)]
     fn parse_int(&mut self) -> Result<i64> {
         match self.peek()? {
             b'i' => {
@@ -98,7 +98,7 @@ impl<'de> Deserializer<'de> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn parse_bytes(&mut self) -> Result<&'de [u8]> {
         match self.peek()? {
             b'0'..=b'9' => {
@@ -110,7 +110,7 @@ impl<'de> Deserializer<'de> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn parse_str(&mut self) -> Result<&'de str> {
         let start = self.pos;
         let bytes = self.parse_bytes()?;

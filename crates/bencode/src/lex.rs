@@ -49,7 +49,7 @@ fn unsigned(input: &[u8]) -> nom::IResult<&[u8], (Option<u64>, usize), NomError<
 
 /// Parses `i<digits>e` at `start` (where `input[start] == b'i'`).
 /// Returns the integer and the offset just past the `e`.
-#[inline]
+#[inline(always)]
 pub(crate) fn integer(input: &[u8], start: usize) -> Result<(i64, usize)> {
     match integer_fast(input, start) {
         Some(done) => Ok(done),
@@ -60,7 +60,7 @@ pub(crate) fn integer(input: &[u8], start: usize) -> Result<(i64, usize)> {
 /// The common case, small enough to inline into callers in other crates (the serde deserializer
 /// is compiled where it is used): a well-formed integer of at most 18 digits. Anything else, and
 /// every error, goes to [`integer_exact`], which says precisely what is wrong.
-#[inline]
+#[inline(always)]
 fn integer_fast(input: &[u8], start: usize) -> Option<(i64, usize)> {
     let mut i = start + 1;
     let negative = *input.get(i)? == b'-';
@@ -189,7 +189,7 @@ fn digits_value(digits: &[u8]) -> Option<u64> {
 
 /// Parses `<length>:<bytes>` at `start` (where `input[start]` is a digit).
 /// Returns the borrowed bytes and the offset just past them.
-#[inline]
+#[inline(always)]
 pub(crate) fn byte_string(input: &[u8], start: usize) -> Result<(&[u8], usize)> {
     match byte_string_fast(input, start) {
         Some(done) => Ok(done),
@@ -199,7 +199,7 @@ pub(crate) fn byte_string(input: &[u8], start: usize) -> Result<(&[u8], usize)> 
 
 /// The common case of [`byte_string`], inlinable: a canonical length of at most 18 digits whose
 /// bytes are all present. Anything else goes to [`byte_string_exact`].
-#[inline]
+#[inline(always)]
 fn byte_string_fast(input: &[u8], start: usize) -> Option<(&[u8], usize)> {
     let first = input.get(start)?.wrapping_sub(b'0');
     if first > 9 {
@@ -349,7 +349,7 @@ pub(crate) fn enter(depth: usize, opts: &crate::DecodeOptions, at: usize) -> Res
 }
 
 /// Parses a dictionary key at `pos`: it must be a byte string.
-#[inline]
+#[inline(always)]
 pub(crate) fn dict_key(input: &[u8], pos: usize) -> Result<(&[u8], usize)> {
     match input.get(pos) {
         Some(b'0'..=b'9') => byte_string(input, pos),
