@@ -3,7 +3,7 @@
 
 use axum::routing::get as route_get;
 use axum::Router;
-use torrentkit_tracker_server::{router, Config, Tracker};
+use torrentkit_tracker_server::{router, AccessLog, Config, Tracker};
 
 use crate::common::{announce, app, get, hash, hex_to_query, scratch, torrent, torrent_hash};
 
@@ -166,9 +166,25 @@ async fn metrics_and_stats_json() {
     assert!(json["dfile"].is_null());
 }
 
+#[derive(Clone, Default)]
+struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Sink {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 #[tokio::test]
 async fn nested_under_a_host_app() {
     let tracker = Tracker::new(Config::default());
+    let sink = Sink::default();
+    let log = AccessLog::new(sink.clone());
+    tracker.set_access_log(log.clone()).unwrap();
     let host = Router::new()
         .route("/", route_get(|| async { "host" }))
         .nest("/tracker", router().with_state(tracker.clone()));
@@ -183,4 +199,19 @@ async fn nested_under_a_host_app() {
     let html = get(&host, "/tracker", A).await.text();
     assert!(html.contains("<code>/tracker/announce</code>"), "{html}");
     assert_eq!(tracker.store().totals().seeders, 1);
+    // The access log shows the path as the client sent it, with the host's prefix.
+    log.close();
+    let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines[0].starts_with("10.0.0.1 - - ["), "{text}");
+    assert!(
+        lines[0].contains("\"GET /tracker/announce?info_hash="),
+        "{text}"
+    );
+    assert!(lines[0].ends_with(" HTTP/1.1\" 200 92"), "{text}");
+    assert!(
+        lines[1].contains("\"GET /tracker HTTP/1.1\" 200 "),
+        "{text}"
+    );
 }
