@@ -99,7 +99,7 @@ pub use serve::serve;
 pub use stats::RequestCounts;
 pub use store::{Announce, Store, StoreLimits, Totals};
 pub use swarm::{PeerList, SwarmStats};
-pub use tracker::{DfileStatus, PublishError, Tracker};
+pub use tracker::{DfileStatus, Notice, NoticeHandler, PublishError, Tracker};
 pub use udp::{
     transaction_id_of, ConnectionIds, PacketError, UdpAnnounce, UdpRequest, UdpResponse,
     UdpService, ANNOUNCE_LEN, PROTOCOL_ID,

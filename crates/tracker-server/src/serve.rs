@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 use crate::config::{Config, UdpBind};
 use crate::error::Error;
 use crate::http::router;
-use crate::tracker::Tracker;
+use crate::tracker::{Notice, Tracker};
 use crate::udp::UdpService;
 
 /// How long in-flight HTTP requests get to finish after shutdown is asked for.
@@ -87,7 +87,11 @@ impl Tracker {
         })?;
         if self.config().allowed_dir.is_some() {
             let t = self.clone();
-            blocking(move || t.rescan()).await?;
+            // Files already read (by a caller's own first scan) are not read or reported again.
+            let report = blocking(move || t.rescan()).await?;
+            for (path, reason) in report.errors {
+                self.notify(Notice::BadTorrent { path, reason });
+            }
         }
         let udp = self.bind_udp(http_addr).await?.map(Arc::new);
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -111,14 +115,24 @@ impl Tracker {
             (cfg.peer_timeout / 4).clamp(Duration::from_secs(1), Duration::from_secs(60));
         self.every(&mut tasks, expire_every, stopped(), |t| {
             t.expire(Instant::now());
-            Ok(())
         });
         if cfg.dfile.is_some() {
-            self.every(&mut tasks, cfg.save_interval, stopped(), |t| t.save_dfile());
+            self.every(&mut tasks, cfg.save_interval, stopped(), |t| {
+                if let Err(e) = t.save_dfile() {
+                    t.notify(Notice::SaveFailed(e));
+                }
+            });
         }
         if cfg.allowed_dir.is_some() {
             self.every(&mut tasks, cfg.rescan_interval, stopped(), |t| {
-                t.rescan().map(drop)
+                match t.rescan() {
+                    Ok(report) => {
+                        for (path, reason) in report.errors {
+                            t.notify(Notice::BadTorrent { path, reason });
+                        }
+                    }
+                    Err(e) => t.notify(Notice::RescanFailed(e)),
+                }
             });
         }
 
@@ -148,8 +162,8 @@ impl Tracker {
         saved
     }
 
-    /// Runs `f` every `period` on a blocking thread until stopped. Failures are retried at the
-    /// next period (a full disk may clear up).
+    /// Runs `f` every `period` on a blocking thread until stopped. `f` reports its own failures
+    /// as [`Notice`]s; they are retried at the next period (a full disk may clear up).
     fn every<F>(
         &self,
         tasks: &mut JoinSet<()>,
@@ -157,7 +171,7 @@ impl Tracker {
         stop: impl Future<Output = ()> + Send + 'static,
         f: F,
     ) where
-        F: Fn(&Tracker) -> Result<(), Error> + Send + Sync + Copy + 'static,
+        F: Fn(&Tracker) + Send + Sync + Copy + 'static,
     {
         let t = self.clone();
         let period = period.max(Duration::from_millis(100));
@@ -170,7 +184,7 @@ impl Tracker {
                     () = &mut stop => return,
                     _ = tick.tick() => {
                         let t = t.clone();
-                        let _ = blocking(move || f(&t)).await;
+                        let _ = tokio::task::spawn_blocking(move || f(&t)).await;
                     }
                 }
             }

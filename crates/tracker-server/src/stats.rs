@@ -13,6 +13,7 @@ pub(crate) struct Counters {
     pub(crate) udp_scrapes: AtomicU64,
     pub(crate) udp_failures: AtomicU64,
     pub(crate) published: AtomicU64,
+    pub(crate) background_failures: AtomicU64,
 }
 
 /// A snapshot of the request counters.
@@ -35,6 +36,8 @@ pub struct RequestCounts {
     pub udp_failures: u64,
     /// Torrents accepted through `/publish`.
     pub published: u64,
+    /// Periodic dfile saves and directory rescans that failed.
+    pub background_failures: u64,
 }
 
 impl Counters {
@@ -53,6 +56,7 @@ impl Counters {
             udp_scrapes: get(&self.udp_scrapes),
             udp_failures: get(&self.udp_failures),
             published: get(&self.published),
+            background_failures: get(&self.background_failures),
         }
     }
 }

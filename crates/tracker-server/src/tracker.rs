@@ -37,6 +37,7 @@ pub(crate) struct Inner {
     pub(crate) hosted: RwLock<Hosted>,
     pub(crate) counters: Counters,
     pub(crate) log: OnceLock<AccessLog>,
+    pub(crate) notices: OnceLock<Notices>,
     pub(crate) dfile_status: Mutex<DfileStatus>,
 }
 
@@ -58,6 +59,48 @@ pub enum DfileStatus {
         /// Its new name.
         to: std::path::PathBuf,
     },
+}
+
+/// Something an operator should hear about that happened in the background of
+/// [`Tracker::serve`]: the tracker keeps running and retries at the next period.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Notice {
+    /// A periodic dfile save failed.
+    SaveFailed(Error),
+    /// A periodic rescan of the allowed directory failed.
+    RescanFailed(Error),
+    /// A rescan found a `.torrent` file it cannot read; it is not tracked.
+    BadTorrent {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl std::fmt::Display for Notice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Notice::SaveFailed(e) => write!(f, "saving the dfile failed: {e}"),
+            Notice::RescanFailed(e) => write!(f, "rescanning the allowed directory failed: {e}"),
+            Notice::BadTorrent { path, reason } => {
+                write!(f, "skipping {}: {reason}", path.display())
+            }
+        }
+    }
+}
+
+/// Receives [`Notice`]s; see [`Tracker::set_notice_handler`].
+pub type NoticeHandler = Box<dyn Fn(&Notice) + Send + Sync>;
+
+/// The handler, in a type that can be `Debug`.
+pub(crate) struct Notices(NoticeHandler);
+
+impl std::fmt::Debug for Notices {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Notices(..)")
+    }
 }
 
 /// Why a published `.torrent` was refused.
@@ -125,6 +168,7 @@ impl Tracker {
                 hosted: RwLock::new(Hosted::default()),
                 counters: Counters::default(),
                 log: OnceLock::new(),
+                notices: OnceLock::new(),
                 dfile_status: Mutex::new(DfileStatus::None),
             }),
         }
@@ -149,6 +193,22 @@ impl Tracker {
     /// returns the log back if one was already set.
     pub fn set_access_log(&self, log: AccessLog) -> Result<(), AccessLog> {
         self.inner.log.set(log)
+    }
+
+    /// Sends background [`Notice`]s (failed periodic saves and rescans, unreadable torrent files)
+    /// to `handler`; without one they are only counted in `/metrics`. Only the first call has an
+    /// effect; it returns the handler back if one was already set.
+    pub fn set_notice_handler(&self, handler: NoticeHandler) -> Result<(), NoticeHandler> {
+        self.inner.notices.set(Notices(handler)).map_err(|n| n.0)
+    }
+
+    pub(crate) fn notify(&self, notice: Notice) {
+        if matches!(notice, Notice::SaveFailed(_) | Notice::RescanFailed(_)) {
+            Counters::bump(&self.inner.counters.background_failures);
+        }
+        if let Some(Notices(handler)) = self.inner.notices.get() {
+            handler(&notice);
+        }
     }
 
     pub(crate) fn access_log(&self) -> Option<&AccessLog> {

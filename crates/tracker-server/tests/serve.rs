@@ -198,3 +198,64 @@ async fn a_corrupt_dfile_is_moved_aside_and_reported() {
     assert!(dfile.exists(), "a fresh dfile is written on shutdown");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn background_failures_are_reported_as_notices() {
+    use std::sync::{Arc, Mutex};
+    let dir = scratch("notices");
+    let state_dir = dir.join("state");
+    let torrents = dir.join("torrents");
+    std::fs::create_dir_all(&state_dir).unwrap();
+    std::fs::create_dir_all(&torrents).unwrap();
+    let config = Config {
+        dfile: Some(state_dir.join("dstate")),
+        save_interval: Duration::from_millis(100),
+        allowed_dir: Some(torrents.clone()),
+        rescan_interval: Duration::from_millis(100),
+        ..Config::default()
+    };
+    let tracker = Tracker::new(config);
+    tracker.load_dfile().unwrap();
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let sink = seen.clone();
+    tracker
+        .set_notice_handler(Box::new(move |n| sink.lock().unwrap().push(n.to_string())))
+        .unwrap_or_else(|_| panic!("no handler set yet"));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let t = tracker.clone();
+    let run = tokio::spawn(async move {
+        t.serve(listener, async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+
+    // A bad torrent appears, and the dfile's directory goes away.
+    std::fs::write(torrents.join("bad.torrent"), b"garbage").unwrap();
+    std::fs::remove_dir_all(&state_dir).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let notices = seen.lock().unwrap().clone();
+        let bad = notices
+            .iter()
+            .any(|n| n.starts_with("skipping ") && n.contains("bad.torrent: not a torrent file"));
+        let save = notices
+            .iter()
+            .any(|n| n.starts_with("saving the dfile failed: creating "));
+        if bad && save {
+            break;
+        }
+        assert!(Instant::now() < deadline, "notices so far: {notices:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(tracker.counts().background_failures >= 1);
+    stop.send(()).unwrap();
+    let result = tokio::time::timeout(Duration::from_secs(15), run)
+        .await
+        .unwrap()
+        .unwrap();
+    let err = result.expect_err("the final save fails too, and serve says so");
+    assert!(err.to_string().starts_with("creating "), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

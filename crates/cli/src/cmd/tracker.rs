@@ -183,6 +183,9 @@ async fn serve(http: SocketAddr, config: Config, quiet: bool) -> anyhow::Result<
             report.added
         );
     }
+    let _ = tracker.set_notice_handler(Box::new(|notice| {
+        eprintln!("bt tracker: warning: {notice}");
+    }));
     if !quiet {
         let _ = tracker.set_access_log(AccessLog::new(std::io::stdout()));
     }

@@ -209,6 +209,12 @@ pub(crate) async fn metrics(State(t): State<Tracker>, req: Request) -> Response 
          # TYPE tracker_published_total counter\ntracker_published_total {}",
         c.published
     );
+    let _ = writeln!(
+        m,
+        "# HELP tracker_background_failures_total Periodic dfile saves and rescans that failed.\n\
+         # TYPE tracker_background_failures_total counter\ntracker_background_failures_total {}",
+        c.background_failures
+    );
     if let Some(log) = t.access_log() {
         let _ = writeln!(
             m,
