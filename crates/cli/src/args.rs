@@ -52,6 +52,12 @@ pub(crate) enum Command {
     Tracker(crate::cmd::tracker::Args),
     /// Decode a recorded peer wire stream (one direction of a connection), one line per message.
     WireDecode(crate::cmd::wire_decode::Args),
+    /// Download a torrent's data from its swarm, then seed (btdownloadheadless).
+    Download(crate::cmd::download::Args),
+    /// Verify existing data against a torrent, then serve it to peers until Ctrl-C.
+    Seed(crate::cmd::seed::Args),
+    /// A whole swarm on loopback: tracker, seed and N downloaders; how little the seed uploads.
+    Swarm(crate::cmd::swarm::Args),
     /// Print a shell completion script for `bt`.
     Completions {
         /// The shell to generate completions for.

@@ -3,5 +3,6 @@
 mod decode;
 mod torrent;
 mod tracker;
+mod transfer;
 mod util;
 mod wire_decode;

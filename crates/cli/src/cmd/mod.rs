@@ -2,15 +2,23 @@
 
 pub(crate) mod copy_announce;
 mod decode;
+pub(crate) mod download;
 pub(crate) mod http_seeds;
 pub(crate) mod magnet;
 pub(crate) mod make;
 pub(crate) mod make_each;
+mod placement;
 pub(crate) mod reannounce;
 pub(crate) mod rename;
+pub(crate) mod seed;
 pub(crate) mod show;
+mod source;
+mod status;
+pub(crate) mod swarm;
 mod torrent_common;
 pub(crate) mod tracker;
+mod transfer;
+mod units;
 pub(crate) mod verify;
 pub(crate) mod web_seeds;
 pub(crate) mod wire_decode;
@@ -40,6 +48,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Verify(a) => verify::run(a),
         Command::Tracker(a) => tracker::run(a),
         Command::WireDecode(a) => wire_decode::run(a),
+        Command::Download(a) => download::run(a),
+        Command::Seed(a) => seed::run(a),
+        Command::Swarm(a) => swarm::run(a),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Args::command(), "bt", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)

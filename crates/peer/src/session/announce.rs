@@ -29,6 +29,7 @@ pub(super) async fn run(
     );
     request.key = (seed as u32) ^ 0x5A5A_5A5A;
     request.numwant = Some(50);
+    request.ip = config.announce_ip;
     let mut was_complete = progress.borrow().complete;
     let mut stopping = false;
     loop {

@@ -56,6 +56,8 @@ pub struct SessionConfig {
     pub max_upload_rate: Option<u64>,
     /// Most bytes per second received from all peers together (`None`: unlimited).
     pub max_download_rate: Option<u64>,
+    /// The address to tell trackers we are at (`ip=`), when it differs from the one they see.
+    pub announce_ip: Option<IpAddr>,
 }
 
 impl SessionConfig {
@@ -73,6 +75,7 @@ impl SessionConfig {
             announcer: AnnouncerConfig::default(),
             max_upload_rate: None,
             max_download_rate: None,
+            announce_ip: None,
         }
     }
 }
@@ -102,6 +105,8 @@ pub struct Progress {
     pub hash_failures: u32,
     /// Every piece is verified.
     pub complete: bool,
+    /// The verified pieces (for a resume file saved while the session runs).
+    pub verified: Bitfield,
 }
 
 /// Why a session ended early.
@@ -433,6 +438,7 @@ impl Driver {
             seeds: self.torrent.seed_count(),
             hash_failures: self.hash_failures,
             complete: self.torrent.is_complete(),
+            verified: self.torrent.have().clone(),
         }
     }
 }

@@ -1,0 +1,59 @@
+//! `bt download SOURCE`: fetch a torrent's data from its swarm (btdownloadheadless), resume
+//! where a previous run stopped, then seed per `--seed-ratio`/`--seed-time`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+
+use super::placement::{start_state, Placement};
+use super::source::load_source;
+use super::transfer::{self, NetArgs, SeedLimits};
+
+/// Arguments of `bt download`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The torrent: a .torrent file or an http:// URL of one.
+    source: String,
+    /// Save the data as this path: the file of a single-file torrent, the top directory of a
+    /// multi-file one.
+    #[arg(long, value_name = "PATH", conflicts_with = "output")]
+    save_as: Option<PathBuf>,
+    /// Save the data in this directory under the torrent's name (default: the current directory).
+    #[arg(short, long, value_name = "DIR")]
+    output: Option<PathBuf>,
+    /// After completing, seed until uploaded / size reaches this ratio.
+    #[arg(long, value_name = "RATIO", default_value_t = 1.0)]
+    seed_ratio: f64,
+    /// After completing, seed at most this many seconds (0: exit as soon as the download is
+    /// complete). Seeding ends at whichever limit comes first.
+    #[arg(long, value_name = "SECS")]
+    seed_time: Option<u64>,
+    /// Hash the data on disk even if the resume file matches it.
+    #[arg(long)]
+    check: bool,
+    #[command(flatten)]
+    net: NetArgs,
+}
+
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if !(args.seed_ratio.is_finite() && args.seed_ratio >= 0.0) {
+        bail!("--seed-ratio {}: must be a number >= 0", args.seed_ratio);
+    }
+    let torrent = load_source(&args.source)?;
+    let placement = match (&args.save_as, &args.output) {
+        (Some(path), _) => Placement::at(&torrent, path)?,
+        (None, Some(dir)) => Placement::in_dir(&torrent, dir)?,
+        (None, None) => Placement::in_dir(&torrent, &PathBuf::from("."))?,
+    };
+    std::fs::create_dir_all(&placement.root)
+        .with_context(|| format!("creating {}", placement.root.display()))?;
+    let storage = placement.storage();
+    let start = start_state(&torrent, &placement, &storage, args.check)?;
+    let limits = SeedLimits {
+        ratio: Some(args.seed_ratio),
+        time: args.seed_time.map(Duration::from_secs),
+    };
+    transfer::run(&torrent, &placement, storage, start, &args.net, limits)
+}

@@ -1,0 +1,316 @@
+//! Running one torrent with the peer engine for `bt download` and `bt seed`: the listener
+//! (6881, then up to 6889), the session, signals (Ctrl-C/SIGTERM announce `stopped`, save the
+//! resume file and exit 0), seeding limits, periodic resume saves, status and the summary.
+
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use torrentkit_metainfo::Torrent;
+use torrentkit_peer::session::{bind_listener, Session, SessionConfig};
+use torrentkit_peer::storage::FileStorage;
+use torrentkit_peer::{Rng, TorrentConfig};
+use torrentkit_wire::PeerId;
+
+use super::placement::{Placement, Start, StartKind};
+use super::status::Status;
+use super::torrent_common::human_size;
+use super::units::{human_rate, parse_rate};
+
+/// How often the resume file is refreshed while pieces come in.
+const RESUME_EVERY: Duration = Duration::from_secs(5);
+
+/// Network and output options shared by `bt download` and `bt seed`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct NetArgs {
+    /// Port to accept peers on; when taken, the next ones up to 6889 are tried (0: any free port).
+    #[arg(long, default_value_t = 6881)]
+    port: u16,
+    /// Address to listen on for peers.
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0")]
+    bind: IpAddr,
+    /// The IP address to give the tracker, when it is not the one the tracker sees.
+    #[arg(long, value_name = "ADDR")]
+    ip: Option<IpAddr>,
+    /// Also connect to this peer (repeatable).
+    #[arg(long = "peer", value_name = "HOST:PORT")]
+    peers: Vec<String>,
+    /// Most bytes per second uploaded, e.g. 500K or 2M (0: unlimited).
+    #[arg(long, value_name = "RATE", value_parser = parse_rate, default_value = "0")]
+    max_upload_rate: u64,
+    /// Most bytes per second downloaded, e.g. 500K or 2M (0: unlimited).
+    #[arg(long, value_name = "RATE", value_parser = parse_rate, default_value = "0")]
+    max_download_rate: u64,
+    /// Seconds between status lines when stderr is not a terminal.
+    #[arg(long, value_name = "SECS", default_value_t = 1.0)]
+    status_interval: f64,
+    /// Print a JSON summary on stdout at the end.
+    #[arg(long)]
+    json: bool,
+}
+
+/// When to stop after the download is complete.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SeedLimits {
+    /// Stop once uploaded / size reaches this.
+    pub(crate) ratio: Option<f64>,
+    /// Stop after seeding this long (zero: exit as soon as the download is complete).
+    pub(crate) time: Option<Duration>,
+}
+
+impl SeedLimits {
+    fn exit_on_complete(&self) -> bool {
+        self.time == Some(Duration::ZERO) || self.ratio == Some(0.0)
+    }
+}
+
+/// Why the run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    Complete,
+    SeedLimit,
+    Signal,
+    Error,
+}
+
+impl Ended {
+    fn as_str(self) -> &'static str {
+        match self {
+            Ended::Complete => "complete",
+            Ended::SeedLimit => "seed-limit",
+            Ended::Signal => "signal",
+            Ended::Error => "error",
+        }
+    }
+}
+
+/// Runs `torrent` over `placement` from `start` until complete (and seeded per `limits`),
+/// a signal, or an error.
+pub(crate) fn run(
+    torrent: &Torrent,
+    placement: &Placement,
+    storage: FileStorage,
+    start: Start,
+    net: &NetArgs,
+    limits: SeedLimits,
+) -> anyhow::Result<ExitCode> {
+    let peers = net
+        .peers
+        .iter()
+        .map(|p| {
+            p.to_socket_addrs()
+                .with_context(|| format!("--peer {p}: not a HOST:PORT"))?
+                .next()
+                .with_context(|| format!("--peer {p}: no address"))
+        })
+        .collect::<anyhow::Result<Vec<SocketAddr>>>()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(run_async(
+        torrent, placement, storage, start, net, limits, peers,
+    ))
+}
+
+async fn run_async(
+    torrent: &Torrent,
+    placement: &Placement,
+    storage: FileStorage,
+    start: Start,
+    net: &NetArgs,
+    limits: SeedLimits,
+    peers: Vec<SocketAddr>,
+) -> anyhow::Result<ExitCode> {
+    let info = torrent.info();
+    let name = placement.data.file_name().map_or_else(
+        || info.name().to_owned(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let ports = if net.port == 0 {
+        0..=0
+    } else {
+        net.port..=net.port.max(6889)
+    };
+    let listener = bind_listener(net.bind, ports)
+        .await
+        .context("listening for peers")?;
+    let port = listener.local_addr().context("listener address")?.port();
+
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let seed = nanos ^ (u64::from(std::process::id()) << 32);
+    let mut random = [0u8; 12];
+    Rng::new(seed).fill(&mut random);
+    let peer_id = PeerId::generate(random);
+    let tc = TorrentConfig::new(
+        torrent.info_hash().0,
+        peer_id.0,
+        info.total_size(),
+        u32::try_from(info.piece_length()).context("piece length")?,
+        seed,
+    );
+    let mut sc = SessionConfig::new(tc, info.pieces().to_vec());
+    sc.trackers = torrent.trackers();
+    sc.listen_port = port;
+    sc.seed = !limits.exit_on_complete();
+    sc.announce_ip = net.ip;
+    sc.max_upload_rate = (net.max_upload_rate > 0).then_some(net.max_upload_rate);
+    sc.max_download_rate = (net.max_download_rate > 0).then_some(net.max_download_rate);
+
+    let status = Status::new(&name, info.total_size());
+    let have_at_start = start.have.clone();
+    match &start.kind {
+        StartKind::Resumed => status.note(&format!(
+            "bt: {name}: {}/{} pieces from the resume file",
+            start.have.count(),
+            start.have.len()
+        )),
+        StartKind::Rechecked(_) => status.note(&format!(
+            "bt: {name}: {}/{} pieces verified on disk",
+            start.have.count(),
+            start.have.len()
+        )),
+        StartKind::Fresh => {}
+    }
+    status.note(&format!(
+        "bt: {name}: listening for peers on {}:{port}",
+        net.bind
+    ));
+    let session = Session::start(sc, Arc::new(storage), start.have.clone(), Some(listener));
+    for p in &peers {
+        session.add_peer(*p);
+    }
+
+    let mut progress = session.progress();
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing the SIGTERM handler")?;
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(
+        net.status_interval.clamp(0.05, 3600.0),
+    ));
+    let mut resume_tick = tokio::time::interval(RESUME_EVERY);
+    resume_tick.tick().await;
+    let mut saved = start.have.clone();
+    let started = Instant::now();
+    let mut completed_at: Option<Instant> = progress.borrow().complete.then(Instant::now);
+    let total = info.total_size();
+    let mut ended_by_itself = false;
+    let mut ended = loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break Ended::Signal,
+            _ = sigterm.recv() => break Ended::Signal,
+            changed = progress.changed() => {
+                if changed.is_err() {
+                    ended_by_itself = true;
+                    break Ended::Complete;
+                }
+                let p = progress.borrow_and_update().clone();
+                if p.complete && completed_at.is_none() {
+                    completed_at = Some(Instant::now());
+                    status.note(&format!(
+                        "bt: {name}: complete in {:.1}s",
+                        started.elapsed().as_secs_f64()
+                    ));
+                }
+            }
+            _ = tick.tick() => {
+                let p = progress.borrow().clone();
+                status.show(&p);
+                if let Some(done) = completed_at {
+                    let ratio_met = limits.ratio.is_some_and(|r| total == 0 || p.uploaded as f64 >= r * total as f64);
+                    let time_met = limits.time.is_some_and(|t| done.elapsed() >= t);
+                    if ratio_met || time_met {
+                        break Ended::SeedLimit;
+                    }
+                }
+            }
+            _ = resume_tick.tick() => {
+                let p = progress.borrow().clone();
+                if p.verified.len() == saved.len() && p.verified != saved {
+                    if let Err(e) = placement.save_resume(torrent, &p.verified) {
+                        status.note(&format!("bt: warning: {e:#}"));
+                    }
+                    saved = p.verified;
+                }
+            }
+        }
+    };
+    let summary = if ended_by_itself {
+        session.join().await
+    } else {
+        session.stop().await
+    };
+    status.finish();
+    if summary.error.is_some() {
+        ended = Ended::Error;
+    }
+    if summary.have.len() == have_at_start.len() {
+        if let Err(e) = placement.save_resume(torrent, &summary.have) {
+            eprintln!("bt: warning: {e:#}");
+        }
+    }
+    let final_have = if summary.have.len() == have_at_start.len() {
+        summary.have.clone()
+    } else {
+        progress.borrow().verified.clone()
+    };
+    let secs = started.elapsed().as_secs_f64();
+    let fetched = final_have
+        .iter()
+        .filter(|&p| !have_at_start.contains(p))
+        .count();
+    let redownloaded = start.previous.as_ref().map_or(0, |prev| {
+        final_have
+            .iter()
+            .filter(|&p| !have_at_start.contains(p) && prev.contains(p))
+            .count()
+    });
+    let complete = final_have.is_full();
+    let start_kind = match &start.kind {
+        StartKind::Fresh => "fresh",
+        StartKind::Resumed => "resumed",
+        StartKind::Rechecked(_) => "rechecked",
+    };
+    let hash_failures = progress.borrow().hash_failures;
+    eprintln!(
+        "bt: {name}: {} ({}), {}/{} pieces: {} at start ({start_kind}), {fetched} fetched, {redownloaded} re-downloaded; {} down ({}), {} up, {hash_failures} hash failures, {secs:.1}s",
+        if complete { "complete" } else { "incomplete" },
+        ended.as_str(),
+        final_have.count(),
+        final_have.len(),
+        have_at_start.count(),
+        human_size(summary.downloaded),
+        human_rate(summary.downloaded as f64 / secs.max(1e-3)),
+        human_size(summary.uploaded),
+    );
+    if net.json {
+        let json = serde_json::json!({
+            "name": name,
+            "info_hash": torrent.info_hash().to_hex(),
+            "complete": complete,
+            "ended": ended.as_str(),
+            "pieces": final_have.len(),
+            "have": final_have.count(),
+            "start": start_kind,
+            "pieces_at_start": have_at_start.count(),
+            "pieces_fetched": fetched,
+            "redownloaded_pieces": redownloaded,
+            "downloaded": summary.downloaded,
+            "uploaded": summary.uploaded,
+            "hash_failures": hash_failures,
+            "seconds": secs,
+            "port": port,
+        });
+        println!("{json}");
+    }
+    if let Some(e) = summary.error {
+        return Err(anyhow::Error::new(e).context(format!(
+            "{name}: stopped; the resume file {} keeps the verified pieces",
+            placement.resume.display()
+        )));
+    }
+    Ok(ExitCode::SUCCESS)
+}

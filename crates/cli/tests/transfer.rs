@@ -1,0 +1,420 @@
+//! `bt seed`, `bt download` and `bt swarm` end to end on loopback: byte-exact copies, a
+//! SIGKILLed download that resumes without fetching a verified piece again, a hostile torrent
+//! that never writes outside the download directory, and a whole swarm in one process.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use torrentkit_metainfo::{Torrent, TorrentBuilder};
+
+use crate::util::Scratch;
+
+/// Pseudo-random bytes (xorshift), so the data has no repeating pieces.
+fn data(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// A torrent without trackers for `path`, written beside it as `name`.
+fn make_torrent(path: &Path, piece_length: u64, out: &Path) -> Torrent {
+    let torrent = TorrentBuilder::new(path)
+        .piece_length(piece_length)
+        .build()
+        .unwrap();
+    std::fs::write(out, torrent.to_bytes()).unwrap();
+    torrent
+}
+
+/// A running `bt` whose stderr lines arrive on a channel; killed when dropped.
+struct Bt {
+    child: Child,
+    lines: Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Bt {
+    fn spawn(args: &[&str]) -> Bt {
+        Bt::spawn_env(args, &[])
+    }
+
+    fn spawn_env(args: &[&str], env: &[(&str, &Path)]) -> Bt {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_bt"));
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("bt runs");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { return };
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Bt {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for a stderr line for which `f` gives a value.
+    fn wait_for<T>(&mut self, secs: u64, mut f: impl FnMut(&str) -> Option<T>) -> T {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let found = f(&line);
+                    self.seen.push(line);
+                    if let Some(v) = found {
+                        return v;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!(
+                        "no expected line within {secs} s; stderr so far:\n{}",
+                        self.seen.join("\n")
+                    )
+                }
+                Err(RecvTimeoutError::Disconnected) => panic!(
+                    "bt exited ({:?}) before the expected line; stderr:\n{}",
+                    self.child.try_wait(),
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// The port from the "listening for peers on ADDR:PORT" line.
+    fn port(&mut self) -> u16 {
+        self.wait_for(60, |l| {
+            l.split_once("listening for peers on ")
+                .and_then(|(_, a)| a.rsplit_once(':'))
+                .and_then(|(_, p)| p.trim().parse().ok())
+        })
+    }
+
+    /// Waits for exit (killing after `secs`) and returns status, stdout and all of stderr.
+    fn finish(mut self, secs: u64) -> (ExitStatus, String, String) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "bt did not finish within {secs} s; stderr:\n{}",
+                    self.seen.join("\n")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut out = String::new();
+        if let Some(mut s) = self.child.stdout.take() {
+            let _ = std::io::Read::read_to_string(&mut s, &mut out);
+        }
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
+            self.seen.push(line);
+        }
+        (status, out, self.seen.join("\n"))
+    }
+
+    fn signal(&self, name: &str) {
+        let ok = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .expect("kill(1) runs (Debian package procps)");
+        assert!(ok.success());
+    }
+}
+
+impl Drop for Bt {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn json(stdout: &str) -> serde_json::Value {
+    serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("bad --json output {stdout:?}: {e}"))
+}
+
+const NET: [&str; 4] = ["--port", "0", "--bind", "127.0.0.1"];
+
+fn seed(torrent: &Path, data: &Path) -> Bt {
+    let mut args = vec!["seed", torrent.to_str().unwrap(), data.to_str().unwrap()];
+    args.extend(NET);
+    args.extend(["--json"]);
+    Bt::spawn(&args)
+}
+
+fn download(torrent: &Path, out: &Path, port: u16, extra: &[&str]) -> Bt {
+    let peer = format!("127.0.0.1:{port}");
+    let mut args = vec![
+        "download",
+        torrent.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "--peer",
+        &peer,
+        "--seed-time",
+        "0",
+        "--json",
+    ];
+    args.extend(NET);
+    args.extend(extra);
+    Bt::spawn(&args)
+}
+
+#[test]
+fn seed_to_download_copies_the_file_and_sigterm_stops_the_seed_cleanly() {
+    let dir = Scratch::new("transfer-basic");
+    let original = data(3 * 1024 * 1024 + 12_345, 1);
+    let src = dir.write("movie.bin", &original);
+    let t = dir.path().join("movie.torrent");
+    make_torrent(&src, 64 * 1024, &t);
+
+    let mut seeder = seed(&t, &src);
+    let port = seeder.port();
+    let out = dir.path().join("out");
+    let (status, stdout, stderr) = download(&t, &out, port, &[]).finish(120);
+    assert!(status.success(), "download failed:\n{stderr}");
+    assert_eq!(std::fs::read(out.join("movie.bin")).unwrap(), original);
+    let summary = json(&stdout);
+    assert_eq!(summary["complete"], true, "{stdout}");
+    assert_eq!(summary["start"], "fresh");
+    assert_eq!(summary["pieces_fetched"], summary["pieces"]);
+    assert!(stderr.contains("complete"), "{stderr}");
+    // The resume file sits beside the data, inside the output directory.
+    assert!(out.join(".movie.bin.bt-resume").is_file());
+
+    // SIGTERM: the seed announces stopped, saves its resume file and exits 0.
+    seeder.signal("TERM");
+    let (status, stdout, stderr) = seeder.finish(30);
+    assert!(status.success(), "seed exit {status:?}:\n{stderr}");
+    let summary = json(&stdout);
+    assert_eq!(summary["ended"], "signal");
+    assert_eq!(summary["start"], "rechecked");
+    assert!(summary["uploaded"].as_u64().unwrap() >= original.len() as u64);
+}
+
+/// The number of verified pieces in a status line `... N/M pieces ...`.
+fn pieces_in(line: &str) -> Option<(u32, u32)> {
+    let (before, _) = line.split_once(" pieces")?;
+    let (n, m) = before.rsplit(' ').next()?.split_once('/')?;
+    Some((n.parse().ok()?, m.parse().ok()?))
+}
+
+#[test]
+fn a_sigkilled_download_resumes_without_fetching_a_verified_piece_again() {
+    let dir = Scratch::new("transfer-resume");
+    let original = data(8 * 1024 * 1024, 2);
+    let src = dir.write("big.bin", &original);
+    let t = dir.path().join("big.torrent");
+    make_torrent(&src, 64 * 1024, &t);
+    let mut seeder = seed(&t, &src);
+    let port = seeder.port();
+    let out = dir.path().join("out");
+
+    // Slowly, so that we catch it half way; SIGKILL gives it no chance to save anything.
+    let mut first = download(
+        &t,
+        &out,
+        port,
+        &["--max-download-rate", "2M", "--status-interval", "0.1"],
+    );
+    let verified = first.wait_for(120, |l| pieces_in(l).filter(|(n, m)| *n * 2 >= *m));
+    first.child.kill().unwrap();
+    let _ = first.child.wait();
+    assert!(
+        verified.0 < verified.1,
+        "finished before the kill: {verified:?}"
+    );
+
+    let (status, stdout, stderr) = download(&t, &out, port, &[]).finish(120);
+    assert!(status.success(), "second run failed:\n{stderr}");
+    let summary = json(&stdout);
+    assert_eq!(summary["complete"], true);
+    // The data was written after the last resume save, so it was hashed again, and every
+    // piece the killed run had reported verified was kept.
+    assert_eq!(summary["start"], "rechecked", "{stdout}");
+    assert!(
+        summary["pieces_at_start"].as_u64().unwrap() >= u64::from(verified.0),
+        "{stdout} after {verified:?}"
+    );
+    assert_eq!(summary["redownloaded_pieces"], 0, "{stdout}");
+    assert_eq!(
+        summary["pieces_fetched"].as_u64().unwrap() + summary["pieces_at_start"].as_u64().unwrap(),
+        128
+    );
+    assert_eq!(std::fs::read(out.join("big.bin")).unwrap(), original);
+
+    // A clean finish leaves a resume file that is trusted as is: nothing to fetch or hash.
+    let (status, stdout, stderr) = download(&t, &out, port, &[]).finish(60);
+    assert!(status.success(), "third run failed:\n{stderr}");
+    let summary = json(&stdout);
+    assert_eq!(summary["start"], "resumed", "{stdout}");
+    assert_eq!(summary["pieces_at_start"], 128);
+    assert_eq!(summary["pieces_fetched"], 0);
+    drop(seeder);
+}
+
+/// Every file under `root`, relative, sorted (symlinks listed, not followed).
+fn tree(root: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let e = e.unwrap();
+            let path = e.path();
+            let rel = path.strip_prefix(root).unwrap().display().to_string();
+            if e.file_type().unwrap().is_dir() {
+                walk(root, &path, out);
+            } else {
+                out.push(rel);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, root, &mut out);
+    out.sort();
+    out
+}
+
+#[test]
+fn a_hostile_torrent_never_writes_outside_the_download_directory() {
+    let dir = Scratch::new("transfer-hostile");
+    // Build a real torrent, then turn its paths hostile byte for byte (the piece hashes do not
+    // cover paths): `zz/zz/evil1` becomes `../../evil1`, `_abs/evil2` becomes `/abs/evil2`.
+    let src = dir.path().join("src/hostile");
+    for (p, seed) in [("zz/zz/evil1", 3), ("_abs/evil2", 4), ("sub/f", 5)] {
+        let path = src.join(p);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, data(40_000, seed)).unwrap();
+    }
+    let built = TorrentBuilder::new(&src)
+        .piece_length(16 * 1024)
+        .build()
+        .unwrap();
+    let bytes = built.to_bytes();
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    assert_eq!(text.matches("2:zz").count(), 2);
+    let mut evil = bytes.clone();
+    for (from, to) in [(&b"2:zz"[..], &b"2:.."[..]), (b"4:_abs", b"4:/abs")] {
+        let mut i = 0;
+        while let Some(at) = evil[i..].windows(from.len()).position(|w| w == from) {
+            evil[i + at..i + at + from.len()].copy_from_slice(to);
+            i += at + from.len();
+        }
+    }
+    let t = dir.write("hostile.torrent", &evil);
+    let parsed = Torrent::from_bytes(&evil).unwrap();
+    assert_eq!(parsed.info_hash().0.len(), 20);
+
+    // The seed holds the data where the sanitised paths put it.
+    let seed_root = dir.path().join("seed");
+    for (file, orig) in parsed.info().files().iter().zip(built.info().files()) {
+        let mut to = seed_root.clone();
+        to.extend(&file.path);
+        let mut from = dir.path().join("src");
+        from.extend(&orig.path);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(&from, &to).unwrap();
+    }
+    let mut seeder = seed(&t, &seed_root.join("hostile"));
+    let port = seeder.port();
+
+    // 1. A symlinked parent directory inside the download directory points outside it.
+    let out = dir.path().join("out");
+    let outside = dir.path().join("outside");
+    std::fs::create_dir_all(out.join("hostile")).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    std::os::unix::fs::symlink(&outside, out.join("hostile/sub")).unwrap();
+    let (status, _, stderr) = download(&t, &out, port, &[]).finish(120);
+    assert!(
+        !status.success(),
+        "a write through the symlink succeeded:\n{stderr}"
+    );
+    assert!(stderr.contains("symlink"), "{stderr}");
+    assert!(tree(&outside).is_empty(), "{:?}", tree(&outside));
+
+    // 2. Without the symlink everything lands inside, at the sanitised paths.
+    let out2 = dir.path().join("out2");
+    let (status, _, stderr) = download(&t, &out2, port, &[]).finish(120);
+    assert!(status.success(), "{stderr}");
+    assert_eq!(
+        tree(&out2),
+        [
+            ".hostile.bt-resume",
+            "hostile/abs/evil2",
+            "hostile/evil1",
+            "hostile/sub/f"
+        ]
+    );
+    // Nothing appeared anywhere else in the scratch directory, nor at the absolute path.
+    let all: Vec<String> = tree(dir.path())
+        .into_iter()
+        .filter(|p| !p.starts_with("src/") && !p.starts_with("seed/"))
+        .collect();
+    for p in &all {
+        assert!(
+            p.starts_with("out/") || p.starts_with("out2/") || p == "hostile.torrent",
+            "unexpected file {p}"
+        );
+    }
+    assert!(!Path::new("/abs/evil2").exists());
+    assert!(!dir.path().join("evil1").exists());
+    drop(seeder);
+}
+
+#[test]
+fn bt_swarm_completes_and_cleans_up() {
+    let dir = Scratch::new("transfer-swarm");
+    let tmp: PathBuf = dir.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let bt = Bt::spawn_env(
+        &[
+            "swarm",
+            "--peers",
+            "3",
+            "--size",
+            "4MiB",
+            "--json",
+            "--timeout",
+            "120",
+        ],
+        &[("TMPDIR", &tmp)],
+    );
+    let (status, stdout, stderr) = bt.finish(180);
+    assert!(status.success(), "{stderr}");
+    let report = json(&stdout);
+    assert_eq!(report["peers"], 3);
+    assert_eq!(report["size"], 4 << 20);
+    let delivered = report["delivered"].as_u64().unwrap();
+    assert!(delivered >= 3 * (4 << 20), "{stdout}");
+    // The point of BitTorrent: the seed did not have to upload every copy itself.
+    let seed_up = report["seed_uploaded"].as_u64().unwrap();
+    assert!(seed_up >= 4 << 20, "{stdout}");
+    assert!(seed_up < delivered, "{stdout}");
+    assert!(report["peers_uploaded"].as_u64().unwrap() > 0, "{stdout}");
+    let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
+    assert!(left.is_empty(), "temp files left behind: {left:?}");
+}
