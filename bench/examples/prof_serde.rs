@@ -2,7 +2,7 @@
 //! `valgrind --tool=callgrind` counts instructions for that path alone.
 //! Usage: prof_serde (torrentkit|librqbit|bt_bencode) (reply|torrent) N
 use torrentkit_bench::bencode::docs;
-use torrentkit_bench::bencode::types::{Reply, Torrent};
+use torrentkit_bench::bencode::types::{Reply, ReplyOwned, Torrent};
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let krate = args.get(1).map(String::as_str).unwrap_or("torrentkit");
@@ -15,6 +15,8 @@ fn main() {
     let mut total = 0usize;
     for _ in 0..n {
         total += match (krate, doc) {
+            ("torrentkit-owned", "reply") => torrentkit_bencode::from_bytes::<ReplyOwned>(&bytes).unwrap().peers.len(),
+            ("librqbit-owned", "reply") => librqbit_bencode::from_bytes::<ReplyOwned>(&bytes).unwrap().peers.len(),
             ("torrentkit", "reply") => torrentkit_bencode::from_bytes::<Reply<'_>>(&bytes).unwrap().peers.len(),
             ("librqbit", "reply") => librqbit_bencode::from_bytes::<Reply<'_>>(&bytes).unwrap().peers.len(),
             ("bt_bencode", "reply") => bt_bencode::from_slice::<Reply<'_>>(&bytes).unwrap().peers.len(),
