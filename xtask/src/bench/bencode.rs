@@ -69,10 +69,10 @@ pub(crate) fn run(root: &Path, passthrough: &[String]) -> anyhow::Result<Outcome
 
     let mut markdown = String::from("## bencode: torrentkit-bencode against other crates\n\n");
     markdown.push_str(ABOUT);
-    for note in &run.notes {
-        markdown.push_str(&format!(" {note}."));
-    }
     markdown.push_str("\n\n");
+    for note in &run.notes {
+        markdown.push_str(&format!("{note}.\n\n"));
+    }
     markdown.push_str(&table.markdown());
     if !run.skipped.is_empty() {
         markdown.push_str("\nNot measured, for want of an API (`—` above):\n\n");
