@@ -7,6 +7,10 @@ use super::context::Ctx;
 mod decode;
 mod make;
 mod paths;
+mod peer_bt_downloads;
+mod peer_bt_seeds;
+mod peer_clients;
+mod peer_mixed;
 mod show;
 mod tracker_restart;
 mod tracker_swarm;
@@ -37,4 +41,11 @@ pub(crate) const ALL: &[Case] = &[
     tracker_swarm::UDP,
     tracker_restart::CASE,
     wire::CASE,
+    peer_bt_seeds::LIBTORRENT,
+    peer_bt_seeds::ARIA2,
+    peer_bt_seeds::TRANSMISSION,
+    peer_bt_downloads::LIBTORRENT,
+    peer_bt_downloads::ARIA2,
+    peer_bt_downloads::TRANSMISSION,
+    peer_mixed::CASE,
 ];
