@@ -12,6 +12,7 @@ mod criterion;
 mod make;
 mod table;
 mod tracker;
+mod transfer;
 mod udp_load;
 mod wire;
 
@@ -52,6 +53,10 @@ const BENCHES: &[Bench] = &[
     Bench {
         name: "wire",
         run: wire::run,
+    },
+    Bench {
+        name: "transfer",
+        run: transfer::run,
     },
 ];
 
