@@ -409,7 +409,11 @@ fn bt_swarm_completes_and_cleans_up() {
     assert_eq!(report["peers"], 3);
     assert_eq!(report["size"], 4 << 20);
     let delivered = report["delivered"].as_u64().unwrap();
-    assert!(delivered >= 3 * (4 << 20), "{stdout}");
+    assert_eq!(delivered, 3 * (4 << 20), "{stdout}");
+    assert!(
+        report["received"].as_u64().unwrap() >= delivered,
+        "{stdout}"
+    );
     // The point of BitTorrent: the seed did not have to upload every copy itself.
     let seed_up = report["seed_uploaded"].as_u64().unwrap();
     assert!(seed_up >= 4 << 20, "{stdout}");

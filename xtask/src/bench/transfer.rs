@@ -5,7 +5,8 @@
 //! throughput, less downloader CPU per GiB, and downloader peak RSS under 64 MiB.
 //!
 //! Both seeds trust their data (`bt seed --trust-resume` after a first check, libtorrent's seed
-//! mode), so only the transfer is timed. Three runs alternate; each pair's best run counts (the machine may be shared).
+//! mode), so only the transfer is timed. Three runs alternate; each pair's best run counts (the
+//! machine may be shared).
 
 use std::fmt::Write as _;
 use std::io::{BufRead as _, BufReader, Read as _};

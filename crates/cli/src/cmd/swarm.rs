@@ -240,7 +240,8 @@ async fn swarm(args: &Args, dir: &Path) -> anyhow::Result<ExitCode> {
             "size": size,
             "pieces": pieces,
             "seconds": elapsed,
-            "delivered": delivered,
+            "delivered": total,
+            "received": delivered,
             "throughput_bytes_per_sec": total as f64 / elapsed,
             "seed_uploaded": seed_up,
             "peers_uploaded": peer_upload,
@@ -255,10 +256,11 @@ async fn swarm(args: &Args, dir: &Path) -> anyhow::Result<ExitCode> {
             human_size(size)
         );
         println!(
-            "  delivered {} ({} total, {} per downloader)",
+            "  delivered {} ({} total, {} per downloader); {} received with endgame duplicates",
             human_size(total),
             human_rate(total as f64 / elapsed),
-            human_rate(size as f64 / elapsed)
+            human_rate(size as f64 / elapsed),
+            human_size(delivered)
         );
         println!(
             "  seed uploaded {} = {:.2}x the file, {:.0}% of what was delivered; the downloaders traded the other {}",

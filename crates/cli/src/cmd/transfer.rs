@@ -21,6 +21,8 @@ use super::units::{human_rate, parse_rate};
 
 /// How often the resume file is refreshed while pieces come in.
 const RESUME_EVERY: Duration = Duration::from_secs(5);
+/// How often `--peer` addresses are dialled again while the download is incomplete.
+const PEER_RETRY: Duration = Duration::from_secs(10);
 
 /// Network and output options shared by `bt download` and `bt seed`.
 #[derive(Debug, clap::Args)]
@@ -193,6 +195,10 @@ async fn run_async(
     ));
     let mut resume_tick = tokio::time::interval(RESUME_EVERY);
     resume_tick.tick().await;
+    // The engine does not retry a failed peer by itself (a tracker names it again); `--peer`
+    // addresses are dialled again while we still need data (a no-op while connected).
+    let mut redial = tokio::time::interval(PEER_RETRY);
+    redial.tick().await;
     let mut saved = start.have.clone();
     let started = Instant::now();
     let mut completed_at: Option<Instant> = progress.borrow().complete.then(Instant::now);
@@ -224,6 +230,13 @@ async fn run_async(
                     let time_met = limits.time.is_some_and(|t| done.elapsed() >= t);
                     if ratio_met || time_met {
                         break Ended::SeedLimit;
+                    }
+                }
+            }
+            _ = redial.tick(), if !peers.is_empty() => {
+                if !progress.borrow().complete {
+                    for p in &peers {
+                        session.add_peer(*p);
                     }
                 }
             }
