@@ -448,6 +448,7 @@ impl ListAccess<'_, '_> {
 impl<'de> de::SeqAccess<'de> for ListAccess<'_, 'de> {
     type Error = Error;
 
+    #[inline]
     fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>> {
         if self.done {
             return Ok(None);
@@ -470,6 +471,7 @@ struct DictAccess<'a, 'de> {
 impl<'de> de::MapAccess<'de> for DictAccess<'_, 'de> {
     type Error = Error;
 
+    #[inline]
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>> {
         if self.done {
             return Ok(None);
@@ -489,6 +491,7 @@ impl<'de> de::MapAccess<'de> for DictAccess<'_, 'de> {
             .map_err(|e: Error| e.with_offset_if_missing(at))
     }
 
+    #[inline]
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value> {
         seed.deserialize(&mut *self.de)
     }
@@ -558,6 +561,7 @@ struct SpannedAccess<'a, 'de> {
 impl<'de> de::SeqAccess<'de> for SpannedAccess<'_, 'de> {
     type Error = Error;
 
+    #[inline]
     fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>> {
         self.step += 1;
         match self.step {

@@ -364,6 +364,16 @@ pub(crate) fn end_at(pos: usize) -> Error {
     unexpected_end(nom::Needed::new(1), pos)
 }
 
+/// True when `key` sorts strictly after `previous` as raw bytes. Keys usually differ in their first
+/// byte, which decides without a call to `memcmp`.
+#[inline(always)]
+fn follows(previous: &[u8], key: &[u8]) -> bool {
+    match (previous.first(), key.first()) {
+        (Some(p), Some(k)) if p != k => k > p,
+        _ => key > previous,
+    }
+}
+
 /// Tracks the keys of one dictionary: strict mode demands strictly increasing keys; lenient mode
 /// accepts any order but still rejects duplicates (checked once at the end, only if order broke).
 #[derive(Default)]
@@ -384,7 +394,7 @@ impl<'a> KeyOrderCheck<'a> {
         opts: &crate::DecodeOptions,
     ) -> Result<()> {
         // The common case: strict mode, keys in increasing order.
-        if !opts.lenient && self.previous.is_none_or(|previous| key > previous) {
+        if !opts.lenient && self.previous.is_none_or(|previous| follows(previous, key)) {
             self.previous = Some(key);
             return Ok(());
         }
