@@ -19,8 +19,6 @@ use super::status::Status;
 use super::torrent_common::human_size;
 use super::units::{human_rate, parse_rate};
 
-/// How often the resume file is refreshed while pieces come in.
-const RESUME_EVERY: Duration = Duration::from_secs(5);
 /// How often `--peer` addresses are dialled again while the download is incomplete.
 const PEER_RETRY: Duration = Duration::from_secs(10);
 
@@ -48,6 +46,10 @@ pub(crate) struct NetArgs {
     /// Seconds between status lines when stderr is not a terminal.
     #[arg(long, value_name = "SECS", default_value_t = 1.0)]
     status_interval: f64,
+    /// Seconds between saves of the resume file while pieces come in (it is always saved on
+    /// exit).
+    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+    resume_interval: f64,
     /// Print a JSON summary on stdout at the end.
     #[arg(long)]
     json: bool,
@@ -186,6 +188,11 @@ async fn run_async(
     for p in &peers {
         session.add_peer(*p);
     }
+    if peers.is_empty() && torrent.trackers().is_empty() && !start.have.is_full() {
+        status.note(&format!(
+            "bt: {name}: warning: the torrent names no tracker and no --peer was given; waiting for peers to connect"
+        ));
+    }
 
     let mut progress = session.progress();
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -193,7 +200,9 @@ async fn run_async(
     let mut tick = tokio::time::interval(Duration::from_secs_f64(
         net.status_interval.clamp(0.05, 3600.0),
     ));
-    let mut resume_tick = tokio::time::interval(RESUME_EVERY);
+    let mut resume_tick = tokio::time::interval(Duration::from_secs_f64(
+        net.resume_interval.clamp(0.05, 86400.0),
+    ));
     resume_tick.tick().await;
     // The engine does not retry a failed peer by itself (a tracker names it again); `--peer`
     // addresses are dialled again while we still need data (a no-op while connected).
@@ -310,6 +319,7 @@ async fn run_async(
             "start": start_kind,
             "pieces_at_start": have_at_start.count(),
             "pieces_fetched": fetched,
+            "resume_file_pieces": start.previous.as_ref().map_or(0, |p| p.count()),
             "redownloaded_pieces": redownloaded,
             "downloaded": summary.downloaded,
             "uploaded": summary.uploaded,
