@@ -17,7 +17,7 @@ use torrentkit_tracker_server::{Config as TrackerConfig, UdpBind};
 use torrentkit_wire::PeerId;
 
 use super::torrent_common::human_size;
-use super::units::{human_rate, parse_size};
+use super::units::{human_rate, parse_rate, parse_size};
 
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
@@ -30,6 +30,10 @@ pub(crate) struct Args {
     /// Size of the file to share, e.g. 64MiB.
     #[arg(long, value_parser = parse_size, default_value = "64MiB")]
     size: u64,
+    /// Most bytes per second the seed uploads, e.g. 20M (0: unlimited). A slow seed shows the
+    /// point of BitTorrent best: the downloaders get most of the data from each other.
+    #[arg(long, value_name = "RATE", value_parser = parse_rate, default_value = "0")]
+    seed_rate: u64,
     /// Give up after this many seconds.
     #[arg(long, value_name = "SECS", default_value_t = 600)]
     timeout: u64,
@@ -85,6 +89,7 @@ async fn start_peer(
     root: &Path,
     index: u64,
     have: Bitfield,
+    upload_rate: u64,
 ) -> anyhow::Result<Session> {
     let info = torrent.info();
     let layout = Layout::from_info(info).context("laying out the torrent")?;
@@ -106,6 +111,7 @@ async fn start_peer(
     sc.trackers = torrent.trackers();
     sc.listen_port = port;
     sc.seed = true;
+    sc.max_upload_rate = (upload_rate > 0).then_some(upload_rate);
     Ok(Session::start(sc, Arc::new(storage), have, Some(listener)))
 }
 
@@ -154,14 +160,21 @@ async fn swarm(args: &Args, dir: &Path) -> anyhow::Result<ExitCode> {
     );
 
     // The seed first (so the downloaders find it), then every downloader at once.
-    let seed = start_peer(&torrent, &seed_dir, 0, Bitfield::full(pieces)).await?;
+    let seed = start_peer(
+        &torrent,
+        &seed_dir,
+        0,
+        Bitfield::full(pieces),
+        args.seed_rate,
+    )
+    .await?;
     let mut downloaders = Vec::new();
     let mut dirs: Vec<PathBuf> = Vec::new();
     let started = Instant::now();
     for i in 1..=args.peers {
         let d = dir.join(format!("peer{i}"));
         std::fs::create_dir_all(&d)?;
-        downloaders.push(start_peer(&torrent, &d, i as u64, Bitfield::new(pieces)).await?);
+        downloaders.push(start_peer(&torrent, &d, i as u64, Bitfield::new(pieces), 0).await?);
         dirs.push(d);
     }
     let deadline = started + Duration::from_secs(args.timeout);
@@ -186,7 +199,7 @@ async fn swarm(args: &Args, dir: &Path) -> anyhow::Result<ExitCode> {
         }
         last_line = Instant::now();
         eprintln!(
-            "bt swarm: {:5.1}s {done}/{} complete, {} delivered, seed uploaded {}",
+            "bt swarm: {:5.1}s {done}/{} complete, {} received, seed uploaded {}",
             started.elapsed().as_secs_f64(),
             args.peers,
             human_size(delivered),
