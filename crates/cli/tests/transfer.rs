@@ -375,7 +375,21 @@ fn a_hostile_torrent_never_writes_outside_the_download_directory() {
     assert!(stderr.contains("symlink"), "{stderr}");
     assert!(tree(&outside).is_empty(), "{:?}", tree(&outside));
 
-    // 2. Without the symlink everything lands inside, at the sanitised paths.
+    // 2. The torrent's top directory itself is a symlink pointing outside.
+    let out3 = dir.path().join("out3");
+    let outside3 = dir.path().join("outside3");
+    std::fs::create_dir_all(&out3).unwrap();
+    std::fs::create_dir_all(&outside3).unwrap();
+    std::os::unix::fs::symlink(&outside3, out3.join("hostile")).unwrap();
+    let (status, _, stderr) = download(&t, &out3, port, &[]).finish(120);
+    assert!(
+        !status.success(),
+        "a write through the symlink succeeded:\n{stderr}"
+    );
+    assert!(stderr.contains("symlink"), "{stderr}");
+    assert!(tree(&outside3).is_empty(), "{:?}", tree(&outside3));
+
+    // 3. Without the symlink everything lands inside, at the sanitised paths.
     let out2 = dir.path().join("out2");
     let (status, _, stderr) = download(&t, &out2, port, &[]).finish(120);
     assert!(status.success(), "{stderr}");
@@ -395,7 +409,10 @@ fn a_hostile_torrent_never_writes_outside_the_download_directory() {
         .collect();
     for p in &all {
         assert!(
-            p.starts_with("out/") || p.starts_with("out2/") || p == "hostile.torrent",
+            p.starts_with("out/")
+                || p.starts_with("out2/")
+                || p.starts_with("out3/")
+                || p == "hostile.torrent",
             "unexpected file {p}"
         );
     }
