@@ -234,7 +234,8 @@ async fn run_async(
             _ = tick.tick() => {
                 let p = progress.borrow().clone();
                 status.show(&p);
-                if let Some(done) = completed_at {
+                // With `--seed-time 0` the session ends by itself once complete and flushed.
+                if let Some(done) = completed_at.filter(|_| !limits.exit_on_complete()) {
                     let ratio_met = limits.ratio.is_some_and(|r| total == 0 || p.uploaded as f64 >= r * total as f64);
                     let time_met = limits.time.is_some_and(|t| done.elapsed() >= t);
                     if ratio_met || time_met {
