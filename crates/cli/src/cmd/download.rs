@@ -13,6 +13,12 @@ use super::transfer::{self, NetArgs, SeedLimits};
 
 /// Arguments of `bt download`.
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "The resume file .NAME.bt-resume sits beside the data: a stopped or killed \
+download starts again from the verified pieces (trusted as is when the files' sizes and mtimes \
+still match it, otherwise the data is hashed again). Ctrl-C or SIGTERM announces `stopped`, saves \
+it and exits 0."
+)]
 pub(crate) struct Args {
     /// The torrent: a .torrent file or an http:// URL of one.
     source: String,
