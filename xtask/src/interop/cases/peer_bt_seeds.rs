@@ -11,7 +11,7 @@ use crate::interop::context::Ctx;
 
 pub(super) const LIBTORRENT: Case = Case {
     name: "bt-seed-libtorrent",
-    about: "bt seed -> libtorrent download through bt tracker, checksum",
+    about: "bt seed -> libtorrent download through bt tracker, checksum; SIGTERM announces stopped",
     timeout: DEFAULT_TIMEOUT,
     run: to_libtorrent,
 };
@@ -39,7 +39,26 @@ fn seeded(ctx: &Ctx) -> anyhow::Result<(Swarm, crate::interop::process::Managed)
 }
 
 fn to_libtorrent(ctx: &Ctx) -> anyhow::Result<()> {
-    let (swarm, seed) = seeded(ctx)?;
+    let (swarm, mut seed) = seeded(ctx)?;
+    // SIGTERM: the seed announces `stopped` (the tracker forgets it) and exits 0.
+    seed.signal("TERM")?;
+    let status = seed.wait_exit(ctx.deadline())?;
+    if !status.success() {
+        bail!(
+            "bt seed exited with {status} on SIGTERM{}",
+            seed.stderr_tail()
+        );
+    }
+    swarm.tracker.wait_counts(
+        ctx,
+        &swarm.hash,
+        "bt seed's `stopped`",
+        |(s, _)| s == 0,
+        ctx.deadline(),
+    )?;
+    ctx.note("bt seed announced `stopped` on SIGTERM and exited 0");
+    let seed = bt_seed(ctx, &swarm)?;
+    swarm.wait_seeds(ctx, 1, "the bt seed, again")?;
     let dir = ctx.path("lt-download");
     let mut down = libtorrent(ctx, "lt-download", &swarm, &dir, false)?;
     let status = down.wait_exit(ctx.deadline())?;
