@@ -233,7 +233,10 @@ async fn run_async(
             }
             _ = tick.tick() => {
                 let p = progress.borrow().clone();
-                status.show(&p);
+                // Complete with `--seed-time 0`: the session is flushing and about to end.
+                if !(p.complete && limits.exit_on_complete()) {
+                    status.show(&p);
+                }
                 // With `--seed-time 0` the session ends by itself once complete and flushed.
                 if let Some(done) = completed_at.filter(|_| !limits.exit_on_complete()) {
                     let ratio_met = limits.ratio.is_some_and(|r| total == 0 || p.uploaded as f64 >= r * total as f64);
