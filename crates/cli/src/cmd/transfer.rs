@@ -284,6 +284,9 @@ async fn run_async(
         progress.borrow().verified.clone()
     };
     let secs = started.elapsed().as_secs_f64();
+    // The download rate is over the time it took to complete, not the seeding or the
+    // `stopped` announce after it.
+    let active = completed_at.map_or(secs, |c| c.duration_since(started).as_secs_f64());
     let fetched = final_have
         .iter()
         .filter(|&p| !have_at_start.contains(p))
@@ -309,7 +312,7 @@ async fn run_async(
         final_have.len(),
         have_at_start.count(),
         human_size(summary.downloaded),
-        human_rate(summary.downloaded as f64 / secs.max(1e-3)),
+        human_rate(summary.downloaded as f64 / active.max(1e-3)),
         human_size(summary.uploaded),
     );
     if net.json {
