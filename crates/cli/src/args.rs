@@ -41,9 +41,9 @@ pub(crate) enum Command {
     /// Rename a torrent; this changes its info-hash (btrename).
     Rename(crate::cmd::rename::Args),
     /// Show, set or clear a torrent's BEP 17 HTTP seeds (btsethttpseeds).
-    HttpSeeds(crate::cmd::http_seeds::Args),
+    HttpSeeds(crate::cmd::seeds::Args),
     /// Show, set or clear a torrent's BEP 19 web seeds (url-list).
-    WebSeeds(crate::cmd::web_seeds::Args),
+    WebSeeds(crate::cmd::seeds::Args),
     /// Print a torrent's magnet link, or parse one with --parse.
     Magnet(crate::cmd::magnet::Args),
     /// Check data on disk against a torrent; exits 1 unless every piece matches.

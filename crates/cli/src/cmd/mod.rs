@@ -3,7 +3,6 @@
 pub(crate) mod copy_announce;
 mod decode;
 pub(crate) mod download;
-pub(crate) mod http_seeds;
 pub(crate) mod magnet;
 pub(crate) mod make;
 pub(crate) mod make_each;
@@ -11,6 +10,7 @@ mod placement;
 pub(crate) mod reannounce;
 pub(crate) mod rename;
 pub(crate) mod seed;
+pub(crate) mod seeds;
 pub(crate) mod show;
 mod source;
 mod status;
@@ -20,7 +20,6 @@ pub(crate) mod tracker;
 mod transfer;
 mod units;
 pub(crate) mod verify;
-pub(crate) mod web_seeds;
 pub(crate) mod wire_decode;
 
 use std::process::ExitCode;
@@ -42,8 +41,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Reannounce(a) => reannounce::run(a),
         Command::CopyAnnounce(a) => copy_announce::run(a),
         Command::Rename(a) => rename::run(a),
-        Command::HttpSeeds(a) => http_seeds::run(a),
-        Command::WebSeeds(a) => web_seeds::run(a),
+        Command::HttpSeeds(a) => seeds::run(seeds::SeedKind::Http, a),
+        Command::WebSeeds(a) => seeds::run(seeds::SeedKind::Web, a),
         Command::Magnet(a) => magnet::run(a),
         Command::Verify(a) => verify::run(a),
         Command::Tracker(a) => tracker::run(a),
