@@ -58,6 +58,12 @@ pub(crate) enum Command {
     Seed(crate::cmd::seed::Args),
     /// A whole swarm on loopback: tracker, seed and N downloaders; how little the seed uploads.
     Swarm(crate::cmd::swarm::Args),
+    /// Make a torrent, upload it to a tracker's /publish, print its URL and magnet link, seed it.
+    Publish(crate::cmd::publish::Args),
+    /// Download a .torrent URL or file, as the browser helper does (`bt install-handler`).
+    Open(crate::cmd::open::Args),
+    /// Register `bt open` as this user's handler for .torrent files and magnet links (xdg-mime).
+    InstallHandler(crate::cmd::install_handler::Args),
     /// Print a shell completion script for `bt`.
     Completions {
         /// The shell to generate completions for.

@@ -74,6 +74,13 @@ pub(crate) struct MakeOptions {
     threads: usize,
 }
 
+impl MakeOptions {
+    /// The `--tracker` values as given (each one tier, URLs separated by commas).
+    pub(crate) fn trackers(&self) -> &[String] {
+        &self.trackers
+    }
+}
+
 fn parse_piece_length(s: &str) -> Result<u64, String> {
     let t = s.trim();
     let (digits, mult) = match t

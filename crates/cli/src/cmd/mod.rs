@@ -3,10 +3,13 @@
 pub(crate) mod copy_announce;
 mod decode;
 pub(crate) mod download;
+pub(crate) mod install_handler;
 pub(crate) mod magnet;
 pub(crate) mod make;
 pub(crate) mod make_each;
+pub(crate) mod open;
 mod placement;
+pub(crate) mod publish;
 pub(crate) mod reannounce;
 pub(crate) mod rename;
 pub(crate) mod seed;
@@ -50,6 +53,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Download(a) => download::run(a),
         Command::Seed(a) => seed::run(a),
         Command::Swarm(a) => swarm::run(a),
+        Command::Publish(a) => publish::run(a),
+        Command::Open(a) => open::run(a),
+        Command::InstallHandler(a) => install_handler::run(a),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Args::command(), "bt", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
