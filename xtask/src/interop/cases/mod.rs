@@ -11,6 +11,7 @@ mod peer_bt_downloads;
 mod peer_bt_seeds;
 mod peer_clients;
 mod peer_mixed;
+mod publish;
 mod show;
 mod tracker_restart;
 mod tracker_swarm;
@@ -48,4 +49,5 @@ pub(crate) const ALL: &[Case] = &[
     peer_bt_downloads::ARIA2,
     peer_bt_downloads::TRANSMISSION,
     peer_mixed::CASE,
+    publish::CASE,
 ];
