@@ -11,16 +11,22 @@ use crate::error::{Error, Result};
 ///
 /// The temporary file lives in the same directory (so the rename never crosses file systems),
 /// is synced before the rename (and the directory after it), and is removed if anything fails.
-/// An existing file's permissions are kept.
-pub(crate) fn write(path: &Path, bytes: &[u8]) -> Result<()> {
+/// An existing file's permissions are kept. Used for torrents here and for the peer engine's
+/// resume files, so that every state file of a download is replaced the same way.
+///
+/// Errors are [`Error::Io`] naming the file that failed.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| Error::build(format!("{}: not a file name", path.display())))?;
+    let file_name = path.file_name().ok_or_else(|| {
+        Error::io(
+            path,
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"),
+        )
+    })?;
     let tmp = dir.join(format!(
         ".{}.{}-{}.tmp",
         file_name.to_string_lossy(),

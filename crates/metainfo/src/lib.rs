@@ -66,7 +66,7 @@
 //!
 //! # I/O
 //!
-//! Parsing, editing and magnet links do no I/O. [`Torrent::read`], [`Torrent::write_atomic`],
+//! Parsing, editing and magnet links do no I/O. [`Torrent::read`], [`Torrent::write_atomic`], [`write_atomic`],
 //! [`TorrentBuilder`] and [`verify`] read and write files, as their job is; none of them reads
 //! the clock (pass [`TorrentBuilder::creation_date`] yourself).
 //!
@@ -88,6 +88,7 @@ mod torrent;
 mod verify;
 mod warning;
 
+pub use atomic::write_atomic;
 pub use create::{
     auto_piece_length, SourceFile, TorrentBuilder, MAX_AUTO_PIECE_LENGTH, MIN_AUTO_PIECE_LENGTH,
 };

@@ -106,7 +106,7 @@ impl Torrent {
     /// Writes the torrent to `path` atomically: a temporary file in the same directory, flushed
     /// to disk, then renamed over the target.
     pub fn write_atomic(&self, path: impl AsRef<Path>) -> Result<()> {
-        crate::atomic::write(path.as_ref(), &self.to_bytes())
+        crate::atomic::write_atomic(path.as_ref(), &self.to_bytes())
     }
 
     /// The info-hash: SHA-1 over the `info` bytes exactly as read.

@@ -2,8 +2,8 @@
 //! bencoded and written atomically; trusted on load only if everything still matches.
 
 use std::fmt;
-use std::fs::{self, File};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
@@ -272,35 +272,13 @@ impl ResumeData {
     /// Writes the resume file atomically: a temporary file in the same directory, fsync,
     /// rename over `path`, fsync of the directory. A crash leaves the old file or the new one.
     pub fn save(&self, path: &Path) -> Result<(), ResumeError> {
-        let io_err = |p: &Path| {
-            let p = p.to_path_buf();
-            move |source| ResumeError::Io { path: p, source }
-        };
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let name = path.file_name().ok_or_else(|| ResumeError::Io {
-            path: path.to_path_buf(),
-            source: io::Error::new(io::ErrorKind::InvalidInput, "no file name"),
-        })?;
-        let mut tmp_name = std::ffi::OsString::from(".");
-        tmp_name.push(name);
-        tmp_name.push(format!(".tmp-{}", std::process::id()));
-        let tmp = dir.join(tmp_name);
-        let result = (|| {
-            let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
-            f.write_all(&self.encode()).map_err(io_err(&tmp))?;
-            f.sync_all().map_err(io_err(&tmp))?;
-            fs::rename(&tmp, path).map_err(io_err(path))?;
-            File::open(&dir)
-                .and_then(|d| d.sync_all())
-                .map_err(io_err(&dir))
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        result
+        torrentkit_metainfo::write_atomic(path, &self.encode()).map_err(|e| match e {
+            torrentkit_metainfo::Error::Io { path, source } => ResumeError::Io { path, source },
+            other => ResumeError::Io {
+                path: path.to_path_buf(),
+                source: io::Error::other(other.to_string()),
+            },
+        })
     }
 
     /// Reads a resume file; `Ok(None)` if there is none.
