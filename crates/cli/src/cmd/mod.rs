@@ -3,6 +3,7 @@
 pub(crate) mod copy_announce;
 mod decode;
 pub(crate) mod download;
+mod http;
 pub(crate) mod install_handler;
 pub(crate) mod magnet;
 pub(crate) mod make;

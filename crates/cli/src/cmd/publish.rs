@@ -1,21 +1,17 @@
 //! `bt publish PATH --tracker URL`: make a torrent, upload it to the tracker's `/publish`, print
 //! where downloaders fetch it and its magnet link, then seed it (btpublish in one step).
 
-use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::{bail, Context};
 use torrentkit_metainfo::{Magnet, Torrent};
 
+use super::http;
 use super::make::{default_output, make_one, MakeOptions};
 use super::placement::{start_state, Placement};
 use super::transfer::{self, NetArgs, SeedLimits};
 
-/// Time limit for connecting to the tracker and for each read or write.
-const TIMEOUT: Duration = Duration::from_secs(30);
 /// The most reply bytes read from `/publish`.
 const MAX_REPLY: u64 = 64 * 1024;
 
@@ -79,72 +75,33 @@ fn publish_url(announce: &str) -> anyhow::Result<String> {
 
 /// POSTs the torrent to `endpoint`; returns the URL it is hosted at.
 fn upload(endpoint: &str, body: &[u8], token: Option<&str>) -> anyhow::Result<String> {
-    let host = &endpoint[7..endpoint.len() - "/publish".len()];
-    let authority = if host.rsplit_once(':').is_some_and(|(_, p)| !p.contains(']')) {
-        host.to_owned()
-    } else {
-        format!("{host}:80")
-    };
-    let addr = authority
-        .to_socket_addrs()
-        .with_context(|| format!("{endpoint}: resolving {host}"))?
-        .next()
-        .with_context(|| format!("{endpoint}: {host} has no address"))?;
-    let mut stream = TcpStream::connect_timeout(&addr, TIMEOUT)
-        .with_context(|| format!("{endpoint}: connecting to {addr}"))?;
-    stream.set_read_timeout(Some(TIMEOUT))?;
-    stream.set_write_timeout(Some(TIMEOUT))?;
     let auth = token
         .map(|t| format!("Authorization: Bearer {t}\r\n"))
         .unwrap_or_default();
-    let head = format!(
-        "POST /publish HTTP/1.0\r\nHost: {host}\r\nUser-Agent: torrentkit/{}\r\n\
-         Content-Type: application/x-bittorrent\r\nContent-Length: {}\r\n{auth}Connection: close\r\n\r\n",
-        env!("CARGO_PKG_VERSION"),
-        body.len()
-    );
-    stream
-        .write_all(head.as_bytes())
-        .and_then(|()| stream.write_all(body))
+    let headers = format!("Content-Type: application/x-bittorrent\r\n{auth}");
+    let reply = http::send("POST", endpoint, &headers, body, MAX_REPLY)
         .with_context(|| format!("{endpoint}: sending the torrent"))?;
-    let mut raw = Vec::new();
-    stream
-        .take(MAX_REPLY)
-        .read_to_end(&mut raw)
-        .with_context(|| format!("{endpoint}: reading the reply"))?;
-    parse_reply(endpoint, &raw)
+    interpret(endpoint, reply)
+}
+
+#[cfg(test)]
+fn parse_reply(endpoint: &str, raw: &[u8]) -> anyhow::Result<String> {
+    interpret(endpoint, http::parse_response(endpoint, raw)?)
 }
 
 /// The hosted URL from a `201 Created` reply (its `Location`), or an error with the tracker's
 /// message.
-fn parse_reply(endpoint: &str, raw: &[u8]) -> anyhow::Result<String> {
-    let end = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .with_context(|| format!("{endpoint}: the reply has no complete HTTP header"))?;
-    let head = String::from_utf8_lossy(&raw[..end]);
-    let body = String::from_utf8_lossy(&raw[end + 4..]);
+fn interpret(endpoint: &str, reply: http::Response) -> anyhow::Result<String> {
+    let body = String::from_utf8_lossy(&reply.body);
     let body = body.trim();
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap_or_default();
-    let status: u16 = status_line
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .with_context(|| format!("{endpoint}: bad status line {status_line:?}"))?;
-    match status {
+    match reply.status {
         200 | 201 => {}
         403 => bail!("{endpoint}: the tracker refused the publish token (403): {body}"),
         404 => bail!("{endpoint}: the tracker does not accept publishing (404; start it with --publish-token): {body}"),
-        _ => bail!("{endpoint}: the tracker answered {status}: {body}"),
+        status => bail!("{endpoint}: the tracker answered {status}: {body}"),
     }
-    let location = lines.find_map(|l| {
-        let (k, v) = l.split_once(':')?;
-        k.trim()
-            .eq_ignore_ascii_case("location")
-            .then(|| v.trim().to_owned())
-    });
-    let location = location
+    let location = reply
+        .location
         .with_context(|| format!("{endpoint}: the reply has no Location header: {body}"))?;
     Ok(if location.starts_with('/') {
         // A path on the tracker itself.
