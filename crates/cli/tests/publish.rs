@@ -2,89 +2,11 @@
 //! loopback, download the hosted .torrent from another directory, and register the handler in a
 //! temporary home checked with `xdg-mime query default`.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use crate::util::Scratch;
-
-/// A running `bt` whose stdout and stderr lines arrive on one channel; killed when dropped.
-struct Running {
-    child: Child,
-    lines: Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Running {
-    fn spawn(args: &[&str], cwd: &Path, env: &[(&str, &Path)]) -> Running {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_bt"));
-        cmd.args(args)
-            .current_dir(cwd)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().expect("bt runs");
-        let (tx, lines) = channel();
-        let out = child.stdout.take().unwrap();
-        let err = child.stderr.take().unwrap();
-        let tx2 = tx.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                let _ = tx2.send(line);
-            }
-        });
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        Running {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    /// Waits (60 s at most) for an output line for which `f` gives a value.
-    fn wait_for<T>(&mut self, mut f: impl FnMut(&str) -> Option<T>) -> T {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    let found = f(&line);
-                    self.seen.push(line);
-                    if let Some(v) = found {
-                        return v;
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => {
-                    panic!(
-                        "no expected line in 60 s; output:\n{}",
-                        self.seen.join("\n")
-                    )
-                }
-                Err(RecvTimeoutError::Disconnected) => panic!(
-                    "bt exited ({:?}) before the expected line; output:\n{}",
-                    self.child.try_wait(),
-                    self.seen.join("\n")
-                ),
-            }
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use crate::util::{Lines, Running, Scratch};
 
 fn data(len: usize) -> Vec<u8> {
     let mut x = 0x9e37_79b9_7f4a_7c15u64;
@@ -127,7 +49,7 @@ fn published_torrent_downloads_from_its_tracker_url_with_bt_download_and_bt_open
     let bytes = data(1_500_000);
     std::fs::write(src.join("movie.bin"), &bytes).unwrap();
 
-    let mut tracker = Running::spawn(
+    let mut tracker = Running::spawn_in(
         &[
             "tracker",
             "--bind",
@@ -138,10 +60,11 @@ fn published_torrent_downloads_from_its_tracker_url_with_bt_download_and_bt_open
             "--publish-token",
             "s3cret",
         ],
-        dir.path(),
+        Some(dir.path()),
         &[],
+        Lines::Both,
     );
-    let announce = tracker.wait_for(|l| {
+    let announce = tracker.wait_for(60, |l| {
         l.split_once("announce URL ")
             .map(|(_, u)| u.split(' ').next().unwrap().to_owned())
     });
@@ -165,7 +88,7 @@ fn published_torrent_downloads_from_its_tracker_url_with_bt_download_and_bt_open
     assert!(!bad.status.success());
     assert!(err.contains("refused the publish token (403)"), "{err}");
 
-    let mut publish = Running::spawn(
+    let mut publish = Running::spawn_in(
         &[
             "publish",
             "movie.bin",
@@ -177,11 +100,12 @@ fn published_torrent_downloads_from_its_tracker_url_with_bt_download_and_bt_open
         .into_iter()
         .chain(NET)
         .collect::<Vec<_>>(),
-        &src,
+        Some(&src),
         &[],
+        Lines::Both,
     );
-    let url = publish.wait_for(|l| l.strip_prefix("torrent: ").map(str::to_owned));
-    let magnet = publish.wait_for(|l| l.strip_prefix("magnet: ").map(str::to_owned));
+    let url = publish.wait_for(60, |l| l.strip_prefix("torrent: ").map(str::to_owned));
+    let magnet = publish.wait_for(60, |l| l.strip_prefix("magnet: ").map(str::to_owned));
     let base = announce.trim_end_matches("/announce");
     assert!(
         url.starts_with(&format!("{base}/torrents/")) && url.ends_with(".torrent"),
@@ -193,7 +117,7 @@ fn published_torrent_downloads_from_its_tracker_url_with_bt_download_and_bt_open
         "{magnet}"
     );
     assert!(src.join("movie.bin.torrent").is_file());
-    publish.wait_for(|l| l.contains("listening for peers on").then_some(()));
+    publish.wait_for(60, |l| l.contains("listening for peers on").then_some(()));
 
     let out = Command::new(env!("CARGO_BIN_EXE_bt"))
         .args(["download", &url, "--seed-time", "0"])
@@ -209,12 +133,13 @@ fn published_torrent_downloads_from_its_tracker_url_with_bt_download_and_bt_open
     assert!(std::fs::read(dl.join("movie.bin")).unwrap() == bytes);
 
     // `bt open` saves under ~/Downloads, then keeps seeding (it is killed on drop).
-    let mut open = Running::spawn(
+    let mut open = Running::spawn_in(
         &["open", &url].into_iter().chain(NET).collect::<Vec<_>>(),
-        dir.path(),
+        Some(dir.path()),
         &[("HOME", &home), ("XDG_DOWNLOAD_DIR", Path::new(""))],
+        Lines::Both,
     );
-    open.wait_for(|l| l.contains("complete").then_some(()));
+    open.wait_for(60, |l| l.contains("complete").then_some(()));
     wait_for_file(&home.join("Downloads/movie.bin"), &bytes);
 
     let magnet_open = crate::util::bt(&["open", &magnet], b"");

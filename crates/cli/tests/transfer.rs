@@ -2,15 +2,11 @@
 //! SIGKILLed download that resumes without fetching a verified piece again, a hostile torrent
 //! that never writes outside the download directory, and a whole swarm in one process.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
-use std::time::{Duration, Instant};
 
 use torrentkit_metainfo::{Torrent, TorrentBuilder};
 
-use crate::util::Scratch;
+use crate::util::{Running as Bt, Scratch};
 
 /// Pseudo-random bytes (xorshift), so the data has no repeating pieces.
 fn data(len: usize, seed: u64) -> Vec<u8> {
@@ -33,125 +29,6 @@ fn make_torrent(path: &Path, piece_length: u64, out: &Path) -> Torrent {
         .unwrap();
     std::fs::write(out, torrent.to_bytes()).unwrap();
     torrent
-}
-
-/// A running `bt` whose stderr lines arrive on a channel; killed when dropped.
-struct Bt {
-    child: Child,
-    lines: Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Bt {
-    fn spawn(args: &[&str]) -> Bt {
-        Bt::spawn_env(args, &[])
-    }
-
-    fn spawn_env(args: &[&str], env: &[(&str, &Path)]) -> Bt {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_bt"));
-        cmd.args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().expect("bt runs");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, lines) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { return };
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        Bt {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    /// Waits for a stderr line for which `f` gives a value.
-    fn wait_for<T>(&mut self, secs: u64, mut f: impl FnMut(&str) -> Option<T>) -> T {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    let found = f(&line);
-                    self.seen.push(line);
-                    if let Some(v) = found {
-                        return v;
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => {
-                    panic!(
-                        "no expected line within {secs} s; stderr so far:\n{}",
-                        self.seen.join("\n")
-                    )
-                }
-                Err(RecvTimeoutError::Disconnected) => panic!(
-                    "bt exited ({:?}) before the expected line; stderr:\n{}",
-                    self.child.try_wait(),
-                    self.seen.join("\n")
-                ),
-            }
-        }
-    }
-
-    /// The port from the "listening for peers on ADDR:PORT" line.
-    fn port(&mut self) -> u16 {
-        self.wait_for(60, |l| {
-            l.split_once("listening for peers on ")
-                .and_then(|(_, a)| a.rsplit_once(':'))
-                .and_then(|(_, p)| p.trim().parse().ok())
-        })
-    }
-
-    /// Waits for exit (killing after `secs`) and returns status, stdout and all of stderr.
-    fn finish(mut self, secs: u64) -> (ExitStatus, String, String) {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        let status = loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                break s;
-            }
-            if Instant::now() >= deadline {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                panic!(
-                    "bt did not finish within {secs} s; stderr:\n{}",
-                    self.seen.join("\n")
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let mut out = String::new();
-        if let Some(mut s) = self.child.stdout.take() {
-            let _ = std::io::Read::read_to_string(&mut s, &mut out);
-        }
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
-            self.seen.push(line);
-        }
-        (status, out, self.seen.join("\n"))
-    }
-
-    fn signal(&self, name: &str) {
-        let ok = Command::new("kill")
-            .args([&format!("-{name}"), &self.child.id().to_string()])
-            .status()
-            .expect("kill(1) runs (Debian package procps)");
-        assert!(ok.success());
-    }
-}
-
-impl Drop for Bt {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn json(stdout: &str) -> serde_json::Value {
@@ -255,8 +132,7 @@ fn a_sigkilled_download_resumes_without_fetching_a_verified_piece_again() {
         out.join(".big.bin.bt-resume").is_file(),
         "no resume file saved on the way"
     );
-    first.child.kill().unwrap();
-    let _ = first.child.wait();
+    first.kill();
     assert!(
         verified.0 < verified.1,
         "finished before the kill: {verified:?}"
