@@ -289,6 +289,15 @@ impl Picker {
         }
     }
 
+    /// How many pieces a peer has (all of them for a seed; 0 for an unknown peer).
+    pub fn peer_piece_count(&self, id: ConnId) -> u32 {
+        match self.peers.get(&id).map(|e| &e.have) {
+            Some(None) => self.piece_count(),
+            Some(Some(b)) => b.count(),
+            None => 0,
+        }
+    }
+
     /// Whether the peer has a piece we do not.
     pub fn is_interesting(&self, id: ConnId) -> bool {
         let Some(entry) = self.peers.get(&id) else {

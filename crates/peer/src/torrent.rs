@@ -195,6 +195,11 @@ impl Torrent {
         self.peers.keys().copied()
     }
 
+    /// How many pieces the peer on `id` has announced.
+    pub fn peer_piece_count(&self, id: ConnId) -> u32 {
+        self.picker.peer_piece_count(id)
+    }
+
     /// How many connected peers are seeds.
     pub fn seed_count(&self) -> usize {
         self.peers.values().filter(|p| p.is_seed).count()

@@ -1,7 +1,7 @@
-//! A token bucket shared by every connection of a session, for `--max-upload-rate` and
-//! `--max-download-rate`.
+//! A token bucket shared by every connection of a session (or of every session on a
+//! [`Shared`](super::Shared)), for `--max-upload-rate` and `--max-download-rate`.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -23,6 +23,15 @@ impl Bucket {
             burst,
             state: Mutex::new((burst, Instant::now())),
         }
+    }
+
+    /// The buckets a byte must pass: one for this session's own `rate` (if any), then the
+    /// shared one (if any).
+    pub(super) fn combine(rate: Option<u64>, shared: Option<Arc<Bucket>>) -> Vec<Arc<Bucket>> {
+        rate.map(|r| Arc::new(Bucket::new(r)))
+            .into_iter()
+            .chain(shared)
+            .collect()
     }
 
     /// Accounts for `n` bytes, waiting as long as the bucket is in debt.

@@ -9,6 +9,8 @@
 mod announce;
 mod disk;
 mod limit;
+mod progress;
+mod shared;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -25,8 +27,11 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 pub use disk::recheck;
+pub use progress::{PeerInfo, Progress};
+pub use shared::{Permit, Shared, SharedConfig};
 
 use self::disk::{DiskDone, DiskJob};
+
 use crate::storage::{Storage, StorageError};
 use crate::tracker::{AnnouncerConfig, ClientConfig};
 use crate::{Action, Bitfield, ConnId, Torrent, TorrentConfig};
@@ -58,6 +63,10 @@ pub struct SessionConfig {
     pub max_download_rate: Option<u64>,
     /// The address to tell trackers we are at (`ip=`), when it differs from the one they see.
     pub announce_ip: Option<IpAddr>,
+    /// Limits and the listening port shared with other sessions (`bt launch-many`): its
+    /// connection cap and rates apply on top of this session's own, and peers that connect to
+    /// its listener for this torrent's info-hash are handed to this session.
+    pub shared: Option<Shared>,
 }
 
 impl SessionConfig {
@@ -76,37 +85,9 @@ impl SessionConfig {
             max_upload_rate: None,
             max_download_rate: None,
             announce_ip: None,
+            shared: None,
         }
     }
-}
-
-/// A snapshot of a running session, for progress displays.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Progress {
-    /// Pieces in the torrent.
-    pub pieces: u32,
-    /// Pieces verified.
-    pub have: u32,
-    /// Bytes not yet verified.
-    pub bytes_left: u64,
-    /// Payload bytes downloaded this session.
-    pub downloaded: u64,
-    /// Payload bytes uploaded this session.
-    pub uploaded: u64,
-    /// Current download rate, bytes per second.
-    pub download_rate: u64,
-    /// Current upload rate, bytes per second.
-    pub upload_rate: u64,
-    /// Connected peers.
-    pub peers: usize,
-    /// Connected peers that are seeds.
-    pub seeds: usize,
-    /// Pieces that failed their hash check.
-    pub hash_failures: u32,
-    /// Every piece is verified.
-    pub complete: bool,
-    /// The verified pieces (for a resume file saved while the session runs).
-    pub verified: Bitfield,
 }
 
 /// Why a session ended early.
@@ -154,6 +135,15 @@ pub struct Summary {
 #[derive(Debug)]
 enum Command {
     Connect(SocketAddr),
+    /// A peer that connected to a [`Shared`] listener; `prefix` holds the handshake bytes the
+    /// listener read to find the torrent.
+    Incoming {
+        addr: SocketAddr,
+        stream: TcpStream,
+        prefix: Vec<u8>,
+    },
+    Pause,
+    Resume,
     Stop,
 }
 
@@ -233,6 +223,17 @@ impl Session {
         let _ = self.commands.send(Command::Connect(addr));
     }
 
+    /// Disconnects every peer and accepts or makes no connections until [`resume`](Self::resume)
+    /// (trackers are still announced to). The verified data stays; nothing is lost.
+    pub fn pause(&self) {
+        let _ = self.commands.send(Command::Pause);
+    }
+
+    /// Ends a [`pause`](Self::pause): the peers it disconnected from are dialled again.
+    pub fn resume(&self) {
+        let _ = self.commands.send(Command::Resume);
+    }
+
     /// A receiver of progress snapshots.
     pub fn progress(&self) -> watch::Receiver<Progress> {
         self.progress.clone()
@@ -270,8 +271,16 @@ struct Driver {
     /// Reader tasks, aborted when the torrent drops their connection.
     readers: HashMap<ConnId, JoinHandle<()>>,
     addrs: HashMap<ConnId, SocketAddr>,
+    /// Connections the peer made to us.
+    incoming: HashSet<ConnId>,
+    /// Each connection's (and each connect in progress') slot under the shared connection cap.
+    permits: HashMap<ConnId, Permit>,
     banned: HashSet<IpAddr>,
-    connecting: HashSet<SocketAddr>,
+    connecting: HashMap<SocketAddr, Permit>,
+    shared: Option<Shared>,
+    paused: bool,
+    /// The peers we dialled before a pause, dialled again on resume.
+    paused_peers: Vec<SocketAddr>,
     next_id: u64,
     net_tx: mpsc::Sender<Net>,
     disk: std_mpsc::Sender<DiskJob>,
@@ -281,8 +290,10 @@ struct Driver {
     pieces: u32,
     /// Bytes handed to the disk thread and not yet written.
     backlog: usize,
-    up_limit: Option<Arc<limit::Bucket>>,
-    down_limit: Option<Arc<limit::Bucket>>,
+    /// Every bucket a byte sent must pass (this session's, then the shared one).
+    up_limit: Vec<Arc<limit::Bucket>>,
+    /// Every bucket a byte received must pass.
+    down_limit: Vec<Arc<limit::Bucket>>,
 }
 
 /// While this many bytes wait for the disk, the network is not read: memory stays bounded and
@@ -290,9 +301,27 @@ struct Driver {
 const MAX_DISK_BACKLOG: usize = 16 << 20;
 
 impl Driver {
-    fn register(&mut self, addr: SocketAddr, stream: TcpStream) {
-        self.connecting.remove(&addr);
-        if self.writers.len() >= self.max_connections || self.banned.contains(&addr.ip()) {
+    /// A slot under the shared connection cap (always one without a [`Shared`]).
+    fn permit(&self) -> Option<Permit> {
+        match &self.shared {
+            Some(s) => s.try_acquire(),
+            None => Some(Permit::unlimited()),
+        }
+    }
+
+    /// Takes a connected socket into the torrent; `prefix` is what was already read from it.
+    fn register(&mut self, addr: SocketAddr, stream: TcpStream, outgoing: bool, prefix: &[u8]) {
+        let permit = match self.connecting.remove(&addr) {
+            Some(p) if outgoing => Some(p),
+            _ => self.permit(),
+        };
+        let Some(permit) = permit else {
+            return;
+        };
+        if self.paused
+            || self.writers.len() >= self.max_connections
+            || self.banned.contains(&addr.ip())
+        {
             return;
         }
         let _ = stream.set_nodelay(true);
@@ -308,7 +337,7 @@ impl Driver {
                 match read.read(&mut buf).await {
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
-                        if let Some(limit) = &down {
+                        for limit in &down {
                             limit.take(n).await;
                         }
                         if net.send(Net::Data(id, buf[..n].to_vec())).await.is_err() {
@@ -321,7 +350,7 @@ impl Driver {
         });
         tokio::spawn(async move {
             while let Some(bytes) = rx.recv().await {
-                if let Some(limit) = &up {
+                for limit in &up {
                     limit.take(bytes.len()).await;
                 }
                 if write.write_all(&bytes).await.is_err() {
@@ -333,18 +362,30 @@ impl Driver {
         self.writers.insert(id, tx);
         self.readers.insert(id, reader);
         self.addrs.insert(id, addr);
-        self.torrent.add_connection(std::time::Instant::now(), id);
+        self.permits.insert(id, permit);
+        if !outgoing {
+            self.incoming.insert(id);
+        }
+        let now = std::time::Instant::now();
+        self.torrent.add_connection(now, id);
+        if !prefix.is_empty() {
+            self.torrent.handle_bytes(now, id, prefix);
+        }
     }
 
     fn connect(&mut self, addr: SocketAddr) {
-        let known = self.addrs.values().any(|a| *a == addr) || self.connecting.contains(&addr);
+        let known = self.addrs.values().any(|a| *a == addr) || self.connecting.contains_key(&addr);
         if known
+            || self.paused
             || self.banned.contains(&addr.ip())
             || self.writers.len() + self.connecting.len() >= self.max_connections
         {
             return;
         }
-        self.connecting.insert(addr);
+        let Some(permit) = self.permit() else {
+            return;
+        };
+        self.connecting.insert(addr, permit);
         let net = self.net_tx.clone();
         let limit = self.connect_timeout;
         tokio::spawn(async move {
@@ -362,6 +403,28 @@ impl Driver {
         }
         self.writers.remove(&id);
         self.addrs.remove(&id);
+        self.permits.remove(&id);
+        self.incoming.remove(&id);
+    }
+
+    /// Drops every connection and refuses new ones until [`resume`](Self::resume).
+    fn pause(&mut self) {
+        self.paused = true;
+        let ids: Vec<ConnId> = self.torrent.connections().collect();
+        for id in ids {
+            if let (Some(addr), false) = (self.addrs.get(&id), self.incoming.contains(&id)) {
+                self.paused_peers.push(*addr);
+            }
+            self.forget(id);
+            self.torrent.remove_connection(id);
+        }
+    }
+
+    fn resume(&mut self) {
+        self.paused = false;
+        for addr in std::mem::take(&mut self.paused_peers) {
+            self.connect(addr);
+        }
     }
 
     /// Sends pending bytes and performs pending actions; returns a storage error to end on.
@@ -420,11 +483,29 @@ impl Driver {
     fn progress(&self) -> Progress {
         let (d, u) = self.torrent.transferred();
         let (mut dr, mut ur) = (0, 0);
+        let mut peer_list = Vec::with_capacity(self.writers.len());
         for id in self.torrent.connections() {
-            if let Some(c) = self.torrent.connection(id) {
-                dr += c.download_rate();
-                ur += c.upload_rate();
-            }
+            let (Some(c), Some(addr)) = (self.torrent.connection(id), self.addrs.get(&id)) else {
+                continue;
+            };
+            dr += c.download_rate();
+            ur += c.upload_rate();
+            let (downloaded, uploaded) = c.transferred();
+            peer_list.push(PeerInfo {
+                addr: *addr,
+                peer_id: c.peer_id(),
+                outgoing: !self.incoming.contains(&id),
+                am_interested: c.am_interested(),
+                am_choking: c.am_choking(),
+                peer_interested: c.peer_interested(),
+                peer_choking: c.peer_choking(),
+                snubbed: c.is_snubbed(),
+                download_rate: c.download_rate(),
+                upload_rate: c.upload_rate(),
+                downloaded,
+                uploaded,
+                pieces: self.torrent.peer_piece_count(id),
+            });
         }
         Progress {
             pieces: self.pieces,
@@ -438,7 +519,9 @@ impl Driver {
             seeds: self.torrent.seed_count(),
             hash_failures: self.hash_failures,
             complete: self.torrent.is_complete(),
+            paused: self.paused,
             verified: self.torrent.have().clone(),
+            peer_list,
         }
     }
 }
@@ -472,8 +555,13 @@ async fn run(
         writers: HashMap::new(),
         readers: HashMap::new(),
         addrs: HashMap::new(),
+        incoming: HashSet::new(),
+        permits: HashMap::new(),
         banned: HashSet::new(),
-        connecting: HashSet::new(),
+        connecting: HashMap::new(),
+        shared: config.shared.clone(),
+        paused: false,
+        paused_peers: Vec::new(),
         next_id: 0,
         net_tx,
         disk,
@@ -482,13 +570,20 @@ async fn run(
         hash_failures: 0,
         pieces,
         backlog: 0,
-        up_limit: config
-            .max_upload_rate
-            .map(|r| Arc::new(limit::Bucket::new(r))),
-        down_limit: config
-            .max_download_rate
-            .map(|r| Arc::new(limit::Bucket::new(r))),
+        up_limit: limit::Bucket::combine(
+            config.max_upload_rate,
+            config.shared.as_ref().and_then(Shared::upload_limit),
+        ),
+        down_limit: limit::Bucket::combine(
+            config.max_download_rate,
+            config.shared.as_ref().and_then(Shared::download_limit),
+        ),
     };
+    // Peers that reach the shared listener for our info-hash come to us, until we end.
+    let _route = config
+        .shared
+        .as_ref()
+        .map(|s| s.route(config.torrent.info_hash, command_tx.clone()));
     let _ = progress_tx.send(d.progress());
     let (stop_tx, stop_rx) = watch::channel(false);
     let announcer = (!config.trackers.is_empty()).then(|| {
@@ -508,6 +603,9 @@ async fn run(
             biased;
             cmd = commands.recv() => match cmd {
                 Some(Command::Connect(addr)) => d.connect(addr),
+                Some(Command::Incoming { addr, stream, prefix }) => d.register(addr, stream, false, &prefix),
+                Some(Command::Pause) => d.pause(),
+                Some(Command::Resume) => d.resume(),
                 Some(Command::Stop) | None => break,
             },
             done = disk_rx.recv() => match done {
@@ -532,7 +630,7 @@ async fn run(
                 }
             },
             ev = net_rx.recv(), if d.backlog < MAX_DISK_BACKLOG => match ev {
-                Some(Net::Connected(addr, stream)) => d.register(addr, stream),
+                Some(Net::Connected(addr, stream)) => d.register(addr, stream, true, &[]),
                 Some(Net::ConnectFailed(addr)) => {
                     // Free the slot; the address may be tried again when a tracker names it.
                     d.connecting.remove(&addr);
@@ -551,7 +649,7 @@ async fn run(
                 }
             } => {
                 if let Ok((stream, addr)) = accepted {
-                    d.register(addr, stream);
+                    d.register(addr, stream, false, &[]);
                 }
             }
             () = async {
@@ -568,6 +666,7 @@ async fn run(
         let complete = d.torrent.is_complete();
         if last_progress.elapsed() >= Duration::from_millis(200)
             || complete != progress_tx.borrow().complete
+            || d.paused != progress_tx.borrow().paused
         {
             last_progress = Instant::now();
             let _ = progress_tx.send(d.progress());

@@ -1,0 +1,256 @@
+//! What sessions share when one program runs many torrents (`bt launch-many`): one listening
+//! port whose peers are handed to the session of the info-hash they ask for, one connection
+//! cap and one pair of rate limits over all of them.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::limit::Bucket;
+use super::Command;
+
+/// The handshake bytes read to find a torrent: length, protocol name, reserved, info-hash.
+const HANDSHAKE_PREFIX: usize = 1 + 19 + 8 + 20;
+/// A peer that has not sent that much within this time is dropped.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most incoming connections still waiting for their handshake; more are refused.
+const MAX_PENDING_HANDSHAKES: usize = 256;
+
+/// Settings for [`Shared`].
+#[derive(Debug, Clone)]
+pub struct SharedConfig {
+    /// Most connections (and connects in progress) over all sessions together.
+    pub max_connections: usize,
+    /// Most bytes per second sent by all sessions together (`None`: unlimited).
+    pub max_upload_rate: Option<u64>,
+    /// Most bytes per second received by all sessions together (`None`: unlimited).
+    pub max_download_rate: Option<u64>,
+}
+
+impl Default for SharedConfig {
+    fn default() -> Self {
+        SharedConfig {
+            max_connections: 200,
+            max_upload_rate: None,
+            max_download_rate: None,
+        }
+    }
+}
+
+/// Limits and a listener shared by several [`Session`](super::Session)s: put a clone in each
+/// [`SessionConfig::shared`](super::SessionConfig::shared) and call [`serve`](Self::serve) once
+/// with the listener. Cloning is cheap; every clone is the same set of limits.
+///
+/// ```
+/// use torrentkit_peer::session::{Shared, SharedConfig};
+/// let shared = Shared::new(SharedConfig { max_connections: 2, ..SharedConfig::default() });
+/// let a = shared.try_acquire().unwrap();
+/// let _b = shared.try_acquire().unwrap();
+/// assert!(shared.try_acquire().is_none(), "the cap holds across every session");
+/// drop(a);
+/// assert_eq!(shared.connections(), 1);
+/// ```
+#[derive(Clone)]
+pub struct Shared {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    max_connections: usize,
+    connections: AtomicUsize,
+    pending_handshakes: AtomicUsize,
+    upload: Option<Arc<Bucket>>,
+    download: Option<Arc<Bucket>>,
+    routes: Mutex<HashMap<[u8; 20], mpsc::UnboundedSender<Command>>>,
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared")
+            .field("max_connections", &self.inner.max_connections)
+            .field("connections", &self.connections())
+            .field("torrents", &self.torrents())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    /// A new set of shared limits with no sessions.
+    pub fn new(config: SharedConfig) -> Self {
+        Shared {
+            inner: Arc::new(Inner {
+                max_connections: config.max_connections,
+                connections: AtomicUsize::new(0),
+                pending_handshakes: AtomicUsize::new(0),
+                upload: config.max_upload_rate.map(|r| Arc::new(Bucket::new(r))),
+                download: config.max_download_rate.map(|r| Arc::new(Bucket::new(r))),
+                routes: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// Connections (and connects in progress) held now by all sessions.
+    pub fn connections(&self) -> usize {
+        self.inner.connections.load(Ordering::Relaxed)
+    }
+
+    /// How many sessions accept peers from the shared listener now.
+    pub fn torrents(&self) -> usize {
+        self.routes().len()
+    }
+
+    /// Takes one connection slot, or `None` at the cap; the slot is free again when the
+    /// [`Permit`] drops. Sessions call this for every connection; it is public so that other
+    /// connection-making code can count against the same cap.
+    pub fn try_acquire(&self) -> Option<Permit> {
+        let max = self.inner.max_connections;
+        self.inner
+            .connections
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Permit {
+                shared: Some(self.inner.clone()),
+            })
+    }
+
+    /// Accepts peers on `listener` until the returned task is aborted: each one's handshake
+    /// names an info-hash, and the peer goes to the session of that torrent (or is dropped
+    /// when none runs it).
+    pub fn serve(&self, listener: TcpListener) -> JoinHandle<()> {
+        let inner = self.inner.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, addr)) = listener.accept().await else {
+                    continue;
+                };
+                let pending = inner.pending_handshakes.fetch_add(1, Ordering::AcqRel);
+                if pending >= MAX_PENDING_HANDSHAKES {
+                    inner.pending_handshakes.fetch_sub(1, Ordering::AcqRel);
+                    continue;
+                }
+                let inner = inner.clone();
+                tokio::spawn(async move {
+                    let routed = read_prefix(stream).await;
+                    inner.pending_handshakes.fetch_sub(1, Ordering::AcqRel);
+                    if let Some((stream, prefix)) = routed {
+                        inner.hand_over(addr, stream, prefix);
+                    }
+                });
+            }
+        })
+    }
+
+    pub(super) fn upload_limit(&self) -> Option<Arc<Bucket>> {
+        self.inner.upload.clone()
+    }
+
+    pub(super) fn download_limit(&self) -> Option<Arc<Bucket>> {
+        self.inner.download.clone()
+    }
+
+    /// Sends the peers that ask for `info_hash` to `commands` until the [`Route`] drops.
+    pub(super) fn route(
+        &self,
+        info_hash: [u8; 20],
+        commands: mpsc::UnboundedSender<Command>,
+    ) -> Route {
+        self.routes().insert(info_hash, commands.clone());
+        Route {
+            shared: self.clone(),
+            info_hash,
+            commands,
+        }
+    }
+
+    fn routes(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<[u8; 20], mpsc::UnboundedSender<Command>>> {
+        self.inner
+            .routes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Inner {
+    fn hand_over(&self, addr: SocketAddr, stream: TcpStream, prefix: Vec<u8>) {
+        let mut info_hash = [0u8; 20];
+        info_hash.copy_from_slice(&prefix[28..48]);
+        let routes = self.routes.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(session) = routes.get(&info_hash) {
+            let _ = session.send(Command::Incoming {
+                addr,
+                stream,
+                prefix,
+            });
+        }
+    }
+}
+
+/// Reads a handshake's first 48 bytes, within the time limit; `None` for anything that is not
+/// a BitTorrent handshake.
+async fn read_prefix(mut stream: TcpStream) -> Option<(TcpStream, Vec<u8>)> {
+    let mut prefix = vec![0u8; HANDSHAKE_PREFIX];
+    tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.read_exact(&mut prefix))
+        .await
+        .ok()?
+        .ok()?;
+    (prefix[0] == 19 && &prefix[1..20] == b"BitTorrent protocol").then_some((stream, prefix))
+}
+
+/// One connection slot under a [`Shared`] cap, given back on drop.
+#[derive(Debug)]
+pub struct Permit {
+    shared: Option<Arc<Inner>>,
+}
+
+impl fmt::Debug for Inner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Shared")
+    }
+}
+
+impl Permit {
+    /// A slot for a session without shared limits.
+    pub(super) fn unlimited() -> Self {
+        Permit { shared: None }
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        if let Some(inner) = &self.shared {
+            inner.connections.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+/// A session's entry in the routing table, removed when the session ends.
+pub(super) struct Route {
+    shared: Shared,
+    info_hash: [u8; 20],
+    commands: mpsc::UnboundedSender<Command>,
+}
+
+impl Drop for Route {
+    fn drop(&mut self) {
+        let mut routes = self.shared.routes();
+        // A later session of the same torrent may have taken the entry over: leave it.
+        if routes
+            .get(&self.info_hash)
+            .is_some_and(|c| c.same_channel(&self.commands))
+        {
+            routes.remove(&self.info_hash);
+        }
+    }
+}
