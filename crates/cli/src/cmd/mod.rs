@@ -22,6 +22,7 @@ pub(crate) mod swarm;
 mod torrent_common;
 pub(crate) mod tracker;
 mod transfer;
+mod tui;
 mod units;
 pub(crate) mod verify;
 pub(crate) mod wire_decode;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
+use tokio::sync::mpsc::UnboundedReceiver;
 use torrentkit_metainfo::Torrent;
 use torrentkit_peer::session::{bind_listener, Session, SessionConfig};
 use torrentkit_peer::storage::FileStorage;
@@ -17,6 +18,7 @@ use torrentkit_wire::PeerId;
 use super::placement::{Placement, Start, StartKind};
 use super::status::Status;
 use super::torrent_common::human_size;
+use super::tui::UserAction;
 use super::units::{human_rate, parse_rate};
 
 /// How often `--peer` addresses are dialled again while the download is incomplete.
@@ -53,6 +55,11 @@ pub(crate) struct NetArgs {
     /// Print a JSON summary on stdout at the end.
     #[arg(long)]
     json: bool,
+    /// Show a live view in the terminal: progress, rates, the peers with their clients and
+    /// flags, each file's progress; keys: q quit, p pause/resume (plain status lines when stdin
+    /// or stdout is not a terminal).
+    #[arg(long)]
+    pub(crate) tui: bool,
 }
 
 /// When to stop after the download is complete.
@@ -76,6 +83,7 @@ enum Ended {
     Complete,
     SeedLimit,
     Signal,
+    Quit,
     Error,
 }
 
@@ -85,6 +93,7 @@ impl Ended {
             Ended::Complete => "complete",
             Ended::SeedLimit => "seed-limit",
             Ended::Signal => "signal",
+            Ended::Quit => "quit",
             Ended::Error => "error",
         }
     }
@@ -165,7 +174,7 @@ async fn run_async(
     sc.max_upload_rate = (net.max_upload_rate > 0).then_some(net.max_upload_rate);
     sc.max_download_rate = (net.max_download_rate > 0).then_some(net.max_download_rate);
 
-    let status = Status::new(&name, info.total_size());
+    let mut status = Status::start(&name, torrent, net.tui);
     let have_at_start = start.have.clone();
     match &start.kind {
         StartKind::Resumed => status.note(&format!(
@@ -195,6 +204,8 @@ async fn run_async(
     }
 
     let mut progress = session.progress();
+    let mut actions = status.actions();
+    let mut paused = false;
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("installing the SIGTERM handler")?;
     let mut tick = tokio::time::interval(Duration::from_secs_f64(
@@ -217,12 +228,24 @@ async fn run_async(
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break Ended::Signal,
             _ = sigterm.recv() => break Ended::Signal,
+            Some(action) = next_action(&mut actions) => match action {
+                UserAction::Quit => break Ended::Quit,
+                UserAction::TogglePause(_) => {
+                    paused = !paused;
+                    if paused {
+                        session.pause();
+                    } else {
+                        session.resume();
+                    }
+                }
+            },
             changed = progress.changed() => {
                 if changed.is_err() {
                     ended_by_itself = true;
                     break Ended::Complete;
                 }
                 let p = progress.borrow_and_update().clone();
+                status.refresh(&p);
                 if p.complete && completed_at.is_none() {
                     completed_at = Some(Instant::now());
                     status.note(&format!(
@@ -267,6 +290,7 @@ async fn run_async(
     let summary = if ended_by_itself {
         session.join().await
     } else {
+        status.set_state("stopping");
         session.stop().await
     };
     status.finish();
@@ -343,4 +367,12 @@ async fn run_async(
         )));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The next key action of the `--tui` view; never ready without one.
+async fn next_action(actions: &mut Option<UnboundedReceiver<UserAction>>) -> Option<UserAction> {
+    match actions {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
