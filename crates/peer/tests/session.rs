@@ -380,3 +380,128 @@ async fn a_full_disk_is_a_clear_error_and_the_download_resumes() {
     );
     tokio::time::timeout(LIMIT, seed.stop()).await.unwrap();
 }
+
+/// Two torrents seeded behind one shared listener with one file cache: each downloader asks
+/// for its own info-hash on the same port and gets its own data; the seeds' peer lists name
+/// the downloaders; a paused seed drops its peer and a resumed one serves again.
+#[tokio::test]
+async fn one_shared_listener_serves_many_torrents() {
+    use torrentkit_peer::session::{Shared, SharedConfig};
+    use torrentkit_peer::storage::FileCache;
+
+    let (one, two) = (content(1 << 20, 21), content(1 << 20, 22));
+    let shared = Shared::new(SharedConfig {
+        max_connections: 8,
+        ..SharedConfig::default()
+    });
+    let files = FileCache::new(2);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = shared.serve(listener);
+    let mut seeds = Vec::new();
+    let mut seed_dirs = Vec::new();
+    for (c, id) in [(&one, 31u8), (&two, 32)] {
+        let dir = seed_dir(c);
+        let storage = Arc::new(FileStorage::with_cache(
+            dir.path(),
+            c.layout.clone(),
+            files.clone(),
+        ));
+        let have = recheck(storage.as_ref(), &c.hashes, 1);
+        let mut sc = config(c, id, port);
+        sc.seed = true;
+        sc.shared = Some(shared.clone());
+        seeds.push(Session::start(sc, storage, have, None));
+        seed_dirs.push(dir);
+    }
+    assert!(files.open_files() <= 2);
+    let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+    for (c, id, seed) in [(&one, 41u8, &seeds[0]), (&two, 42, &seeds[1])] {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Arc::new(FileStorage::new(
+            dir.path(),
+            c.layout.clone(),
+            FileStorageConfig::default(),
+        ));
+        let s = Session::start(
+            config(c, id, 0),
+            storage,
+            Bitfield::new(c.layout.piece_count()),
+            None,
+        );
+        s.add_peer(addr);
+        let summary = tokio::time::timeout(LIMIT, s.join()).await.unwrap();
+        assert!(summary.error.is_none(), "{:?}", summary.error);
+        assert_eq!(read_back(dir.path()), c.data, "torrent of downloader {id}");
+        let mut progress = seed.progress();
+        let size = c.data.len() as u64;
+        tokio::time::timeout(LIMIT, progress.wait_for(|p| p.uploaded >= size))
+            .await
+            .expect("the seed of this torrent (not the other) counts the upload")
+            .unwrap();
+        assert!(files.open_files() <= 2, "{} files open", files.open_files());
+    }
+
+    // A slow peer stays connected to seed 0 while we pause and resume it.
+    let mut slow = config(&one, 43, 0);
+    slow.max_download_rate = Some(64 * 1024);
+    let watcher = Session::start(
+        slow,
+        Arc::new(MemoryStorage::new(one.layout.clone())),
+        Bitfield::new(one.layout.piece_count()),
+        None,
+    );
+    watcher.add_peer(addr);
+    let mut progress = seeds[0].progress();
+    let lists_watcher = |p: &torrentkit_peer::session::Progress| {
+        p.peer_list
+            .iter()
+            .any(|i| i.peer_id.map(|p| p.0) == Some([43; 20]))
+    };
+    let listed = tokio::time::timeout(LIMIT, progress.wait_for(lists_watcher))
+        .await
+        .expect("the seed lists the new peer")
+        .unwrap()
+        .clone();
+    let peer = listed
+        .peer_list
+        .iter()
+        .find(|i| i.peer_id.is_some())
+        .unwrap();
+    assert!(!peer.outgoing, "it connected to us");
+    assert!(peer.flags().contains('I'), "{}", peer.flags());
+    assert!(shared.connections() >= 1);
+    seeds[0].pause();
+    let paused = tokio::time::timeout(LIMIT, progress.wait_for(|p| p.paused && p.peers == 0))
+        .await
+        .expect("pausing drops every peer")
+        .unwrap()
+        .clone();
+    assert!(paused.peer_list.is_empty());
+    seeds[0].resume();
+    tokio::time::timeout(LIMIT, progress.wait_for(|p| !p.paused))
+        .await
+        .unwrap()
+        .unwrap();
+    // The watcher redials until it has noticed the old connection closed (its rate-limited
+    // reader may still be waiting out its budget).
+    tokio::time::timeout(LIMIT, async {
+        loop {
+            watcher.add_peer(addr);
+            let listed =
+                tokio::time::timeout(Duration::from_millis(500), progress.wait_for(lists_watcher));
+            if matches!(listed.await, Ok(Ok(_))) {
+                break;
+            }
+        }
+    })
+    .await
+    .expect("a resumed seed takes peers again");
+    watcher.stop().await;
+    for s in seeds {
+        assert!(s.stop().await.error.is_none());
+    }
+    assert_eq!(shared.connections(), 0, "every slot is given back");
+    server.abort();
+    drop(seed_dirs);
+}

@@ -1,12 +1,12 @@
 //! The file storage backend: positional I/O on lazily created sparse files through a bounded
 //! cache of open descriptors, with every path checked to stay inside the download directory.
 
-use std::collections::{HashMap, HashSet};
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
+use super::fd_cache::{FileCache, OpenFile};
 use super::path::{prepare, PrepareError};
 use super::{spans_or_err, Layout, Storage, StorageError};
 
@@ -28,7 +28,9 @@ impl Default for FileStorageConfig {
 ///
 /// Files are created on first write, sized with `set_len` (sparse on file systems that support
 /// it), and read and written with positional I/O (`pread`/`pwrite`), so concurrent callers
-/// never share a file cursor. At most [`FileStorageConfig::max_open_files`] descriptors are open.
+/// never share a file cursor. At most [`FileStorageConfig::max_open_files`] descriptors are open,
+/// or, with [`with_cache`](Self::with_cache), at most the shared [`FileCache`]'s capacity over
+/// every storage using it.
 ///
 /// Paths are joined under the directory only after each component is checked, no existing
 /// parent directory may be a symlink, and files are opened with `O_NOFOLLOW`: a hostile torrent
@@ -37,81 +39,32 @@ impl Default for FileStorageConfig {
 pub struct FileStorage {
     root: PathBuf,
     layout: Layout,
-    cache: Mutex<FdCache>,
+    cache: FileCache,
+    /// This storage's id in `cache`.
+    owner: u64,
 }
 
-#[derive(Debug)]
-struct Slot {
-    file: Arc<File>,
-    writable: bool,
-    dirty: bool,
-    used: u64,
-}
-
-#[derive(Debug)]
-struct FdCache {
-    capacity: usize,
-    clock: u64,
-    slots: HashMap<usize, Slot>,
-    /// Files written through a descriptor that has since been closed, not yet synced.
-    unsynced: HashSet<usize>,
-    opens: u64,
-}
-
-impl FdCache {
-    fn get(&mut self, index: usize, write: bool) -> Option<Arc<File>> {
-        self.clock += 1;
-        let slot = self.slots.get_mut(&index)?;
-        if write && !slot.writable {
-            return None;
-        }
-        slot.used = self.clock;
-        slot.dirty |= write;
-        Some(slot.file.clone())
-    }
-
-    /// Inserts a freshly opened descriptor; returns the one closed to make room (or replaced).
-    fn insert(&mut self, index: usize, file: Arc<File>, writable: bool) -> Option<Slot> {
-        self.clock += 1;
-        self.opens += 1;
-        let mut evicted = None;
-        if !self.slots.contains_key(&index) && self.slots.len() >= self.capacity {
-            if let Some(&oldest) = self
-                .slots
-                .iter()
-                .min_by_key(|(_, s)| s.used)
-                .map(|(k, _)| k)
-            {
-                evicted = self.slots.remove(&oldest);
-            }
-        }
-        let previous = self.slots.insert(
-            index,
-            Slot {
-                file,
-                writable,
-                dirty: writable,
-                used: self.clock,
-            },
-        );
-        // A read-only descriptor replaced by a writable one needs no sync; a dirty one does.
-        evicted.or(previous.filter(|s| s.dirty))
+impl Drop for FileStorage {
+    fn drop(&mut self) {
+        self.cache.remove_owner(self.owner);
     }
 }
 
 impl FileStorage {
-    /// A storage for `layout` under `root` (which must exist or be creatable).
+    /// A storage for `layout` under `root` (which must exist or be creatable), with its own
+    /// cache of open files.
     pub fn new(root: impl Into<PathBuf>, layout: Layout, config: FileStorageConfig) -> Self {
+        Self::with_cache(root, layout, FileCache::new(config.max_open_files))
+    }
+
+    /// A storage whose open files count against `cache`, shared with other storages.
+    pub fn with_cache(root: impl Into<PathBuf>, layout: Layout, cache: FileCache) -> Self {
+        let owner = cache.new_owner();
         FileStorage {
             root: root.into(),
             layout,
-            cache: Mutex::new(FdCache {
-                capacity: config.max_open_files.max(1),
-                clock: 0,
-                slots: HashMap::new(),
-                unsynced: HashSet::new(),
-                opens: 0,
-            }),
+            cache,
+            owner,
         }
     }
 
@@ -129,21 +82,15 @@ impl FileStorage {
         p
     }
 
-    /// How many descriptors are open now (never more than the configured maximum).
+    /// How many of this storage's files are cached open now (never more than the cache's
+    /// capacity).
     pub fn open_files(&self) -> usize {
-        self.cache
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .slots
-            .len()
+        self.cache.cached(self.owner)
     }
 
-    /// How many times a file has been opened in total (cache misses).
+    /// How many times a file has been opened in total in this storage's cache (cache misses).
     pub fn total_opens(&self) -> u64 {
-        self.cache
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .opens
+        self.cache.total_opens()
     }
 
     /// Creates the zero-length files of the torrent, which no piece write ever touches; call it
@@ -157,19 +104,14 @@ impl FileStorage {
         Ok(())
     }
 
-    fn file(&self, index: usize, write: bool) -> Result<Arc<File>, StorageError> {
-        if let Some(f) = self
-            .cache
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(index, write)
-        {
+    fn file(&self, index: usize, write: bool) -> Result<Arc<OpenFile>, StorageError> {
+        if let Some(f) = self.cache.get((self.owner, index), write) {
             return Ok(f);
         }
         self.open(index, write)
     }
 
-    fn open(&self, index: usize, write: bool) -> Result<Arc<File>, StorageError> {
+    fn open(&self, index: usize, write: bool) -> Result<Arc<OpenFile>, StorageError> {
         let entry = &self.layout.files()[index];
         let path = prepare(&self.root, &entry.path, write).map_err(|e| match e {
             PrepareError::Unsafe(problem) => StorageError::UnsafePath {
@@ -189,6 +131,7 @@ impl FileStorage {
         if write {
             options.write(true).create(true);
         }
+        let reservation = self.cache.reserve();
         let file = options
             .open(&path)
             .map_err(|e| StorageError::from_io("open", path.clone(), e))?;
@@ -207,16 +150,8 @@ impl FileStorage {
             file.set_len(entry.length)
                 .map_err(|e| StorageError::from_io("allocate", path.clone(), e))?;
         }
-        let file = Arc::new(file);
-        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        if cache
-            .insert(index, file.clone(), write)
-            .is_some_and(|s| s.dirty)
-        {
-            // Written data of a closed descriptor sits in the page cache; `flush` reopens the
-            // file to sync it rather than paying an fsync per eviction here.
-            cache.unsynced.insert(index);
-        }
+        let file = reservation.fill(file);
+        self.cache.insert((self.owner, index), file.clone(), write);
         Ok(file)
     }
 }
@@ -258,26 +193,17 @@ impl Storage for FileStorage {
     }
 
     fn flush(&self) -> Result<(), StorageError> {
-        let (dirty, unsynced): (Vec<(usize, Arc<File>)>, Vec<usize>) = {
-            let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-            let unsynced = cache.unsynced.drain().collect();
-            let dirty = cache
-                .slots
-                .iter_mut()
-                .filter(|(_, s)| s.dirty)
-                .map(|(&i, s)| {
-                    s.dirty = false;
-                    (i, s.file.clone())
-                })
-                .collect();
-            (dirty, unsynced)
-        };
+        let (dirty, unsynced) = self.cache.take_dirty(self.owner);
+        // Each descriptor is dropped once synced: holding them while reopening the evicted ones
+        // below could wait forever on a full shared cache.
         for (index, file) in dirty {
             file.sync_data()
                 .map_err(|e| StorageError::from_io("sync", self.file_path(index), e))?;
         }
         for index in unsynced {
-            self.file(index, true)?
+            // fsync through a read-only descriptor syncs the file's data all the same, and
+            // leaves the cache entry clean.
+            self.file(index, false)?
                 .sync_data()
                 .map_err(|e| StorageError::from_io("sync", self.file_path(index), e))?;
         }
@@ -339,18 +265,53 @@ mod tests {
         let s = storage(dir.path(), &[(&["a"], 4), (&["b"], 4), (&["c"], 4)], 4, 1);
         s.write(0, 0, b"aaaa").unwrap();
         s.write(1, 0, b"bbbb").unwrap(); // evicts a's dirty descriptor
-        s.read_piece(2).unwrap_err(); // c does not exist: a read never creates it
-        assert_eq!(s.open_files(), 1);
+        assert_eq!(s.cache.entries().unsynced.len(), 1, "a awaits its sync");
+        // c does not exist: a read never creates it. Trying closed b first (the cap is one
+        // descriptor, counted before open(2)), so b awaits its sync too.
+        s.read_piece(2).unwrap_err();
+        assert_eq!(s.open_files(), 0);
         assert_eq!(
-            s.cache.lock().unwrap().unsynced.len(),
-            1,
-            "a awaits its sync"
+            s.cache.entries().unsynced.len(),
+            2,
+            "a and b await their sync"
         );
         s.flush().unwrap();
-        assert!(s.cache.lock().unwrap().unsynced.is_empty());
+        assert!(s.cache.entries().unsynced.is_empty());
         assert!(s.open_files() <= 1);
         assert!(!dir.path().join("c").exists());
         assert_eq!(fs::read(dir.path().join("a")).unwrap(), b"aaaa");
+        assert_eq!(fs::read(dir.path().join("b")).unwrap(), b"bbbb");
+    }
+
+    #[test]
+    fn storages_sharing_a_cache_stay_under_its_cap_together() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = FileCache::new(3);
+        let make = |name: &str| {
+            let files: Vec<(Vec<String>, u64)> = (0..4)
+                .map(|i| (vec![name.to_string(), format!("f{i}")], 4))
+                .collect();
+            FileStorage::with_cache(dir.path(), Layout::new(files, 4).unwrap(), cache.clone())
+        };
+        let storages = [make("x"), make("y"), make("z")];
+        let mut max_open = 0;
+        for round in 0..3u8 {
+            for s in &storages {
+                for p in 0..4 {
+                    s.write(p, 0, &[round; 4]).unwrap();
+                    max_open = max_open.max(cache.open_files());
+                }
+            }
+        }
+        assert_eq!(max_open, 3, "the cap is over all three storages");
+        for s in &storages {
+            s.flush().unwrap();
+            for p in 0..4 {
+                assert_eq!(s.read_piece(p).unwrap(), [2; 4]);
+            }
+        }
+        drop(storages);
+        assert_eq!(cache.open_files(), 0, "dropped storages close their files");
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! Storage: the torrent's file layout, the [`Storage`] trait and its file and memory backends.
 
 mod error;
+mod fd_cache;
 mod file;
 mod layout;
 mod memory;
 mod path;
 
 pub use error::StorageError;
+pub use fd_cache::FileCache;
 pub use file::{FileStorage, FileStorageConfig};
 pub use layout::{FileEntry, FileSpan, Layout, LayoutError, BLOCK_SIZE};
 pub use memory::MemoryStorage;
