@@ -207,6 +207,7 @@ impl Spawn {
             stdout_log,
             stderr_log,
             groups: self.groups,
+            under_timeout: self.lifetime.is_some(),
         })
     }
 
@@ -253,6 +254,8 @@ pub(crate) struct Managed {
     stdout_log: PathBuf,
     stderr_log: PathBuf,
     groups: Option<Arc<Groups>>,
+    /// Whether the leader is `timeout` running the program as its child.
+    under_timeout: bool,
 }
 
 impl Managed {
@@ -272,6 +275,28 @@ impl Managed {
 
     pub(crate) fn stderr_log(&self) -> &Path {
         &self.stderr_log
+    }
+
+    /// The pid of the program itself: the group leader, or, when it runs under `timeout` (a
+    /// [`Spawn::lifetime`]), the leader's child once `timeout` has started it.
+    pub(crate) fn program_pid(&mut self, deadline: Instant) -> anyhow::Result<u32> {
+        if !self.under_timeout {
+            return Ok(self.pgid);
+        }
+        let children = format!("/proc/{0}/task/{0}/children", self.pgid);
+        loop {
+            let listed = std::fs::read_to_string(&children).unwrap_or_default();
+            if let Some(pid) = listed.split_whitespace().find_map(|p| p.parse().ok()) {
+                return Ok(pid);
+            }
+            if let Some(status) = self.try_status()? {
+                bail!("{} exited ({status}) before its program started", self.name);
+            }
+            if Instant::now() >= deadline {
+                bail!("{}: `timeout` started no program in time", self.name);
+            }
+            std::thread::sleep(POLL);
+        }
     }
 
     /// Everything written to standard output so far.
@@ -415,15 +440,26 @@ fn read_lossy(path: &Path) -> String {
 
 /// Signals a process group through the shell's `kill` builtin (no `libc`; `unsafe` is forbidden).
 fn signal_group(pgid: u32, signal: &str) -> anyhow::Result<()> {
+    kill(&format!("-{pgid}"), signal)
+}
+
+/// Signals one process only, not its group: e.g. the program a [`Managed`] runs under `timeout`,
+/// which would otherwise get the signal twice (once forwarded by `timeout`).
+pub(crate) fn signal_pid(pid: u32, signal: &str) -> anyhow::Result<()> {
+    kill(&pid.to_string(), signal)
+}
+
+/// `kill -s SIGNAL -- TARGET` (a pid, or `-PGID` for a group) through the shell's builtin.
+fn kill(target: &str, signal: &str) -> anyhow::Result<()> {
     let output = Command::new("/bin/sh")
         .arg("-c")
-        .arg(format!("kill -s {signal} -- -{pgid}"))
+        .arg(format!("kill -s {signal} -- {target}"))
         .stdin(Stdio::null())
         .output()
         .context("running /bin/sh to send a signal")?;
     if !output.status.success() {
         bail!(
-            "kill -s {signal} -- -{pgid}: {}",
+            "kill -s {signal} -- {target}: {}",
             String::from_utf8_lossy(&output.stderr).trim()
         );
     }

@@ -5,6 +5,7 @@ use std::time::Duration;
 use super::context::Ctx;
 
 mod decode;
+mod launch_many;
 mod make;
 mod paths;
 mod peer_bt_downloads;
@@ -15,6 +16,7 @@ mod publish;
 mod show;
 mod tracker_restart;
 mod tracker_swarm;
+mod tui;
 mod wire;
 
 /// One interop case.
@@ -50,4 +52,6 @@ pub(crate) const ALL: &[Case] = &[
     peer_bt_downloads::TRANSMISSION,
     peer_mixed::CASE,
     publish::CASE,
+    tui::CASE,
+    launch_many::CASE,
 ];

@@ -146,19 +146,24 @@ pub(super) fn libtorrent(
     dir: &Path,
     seed: bool,
 ) -> anyhow::Result<Managed> {
+    libtorrent_of(ctx, name, &[&swarm.torrent], dir, seed)
+}
+
+/// A libtorrent peer of several torrents in one session, their data all in `dir`; a seed is
+/// ready (returned) once every torrent is checked and announced.
+pub(super) fn libtorrent_of(
+    ctx: &Ctx,
+    name: &str,
+    torrents: &[&Path],
+    dir: &Path,
+    seed: bool,
+) -> anyhow::Result<Managed> {
     std::fs::create_dir_all(dir)?;
     let mode = if seed { "seed" } else { "download" };
-    let mut p = LT_PEER.spawn(
-        ctx,
-        name,
-        [
-            mode.as_ref(),
-            swarm.torrent.as_os_str(),
-            dir.as_os_str(),
-            "--timeout".as_ref(),
-            "150".as_ref(),
-        ],
-    )?;
+    let mut args: Vec<&std::ffi::OsStr> = vec![mode.as_ref()];
+    args.extend(torrents.iter().map(|t| t.as_os_str()));
+    args.extend([dir.as_os_str(), "--timeout".as_ref(), "150".as_ref()]);
+    let mut p = LT_PEER.spawn(ctx, name, args)?;
     if seed {
         p.wait_for_line("SEEDING", ctx.deadline())?;
     }
@@ -170,6 +175,17 @@ pub(super) fn aria2(
     ctx: &Ctx,
     name: &str,
     swarm: &Swarm,
+    dir: &Path,
+    seed: bool,
+) -> anyhow::Result<Managed> {
+    aria2_of(ctx, name, &[&swarm.torrent], dir, seed)
+}
+
+/// An aria2c peer of several torrents at once (one listening port), their data all in `dir`.
+pub(super) fn aria2_of(
+    ctx: &Ctx,
+    name: &str,
+    torrents: &[&Path],
     dir: &Path,
     seed: bool,
 ) -> anyhow::Result<Managed> {
@@ -195,7 +211,11 @@ pub(super) fn aria2(
             "--console-log-level=notice",
             "--bt-tracker-connect-timeout=5",
             "--bt-tracker-timeout=10",
-        ]);
+        ])
+        .arg(format!(
+            "--max-concurrent-downloads={}",
+            torrents.len().max(1)
+        ));
     let spawn = if seed {
         spawn.args([
             "--check-integrity=true",
@@ -210,7 +230,7 @@ pub(super) fn aria2(
             "--allow-overwrite=true",
         ])
     };
-    spawn.arg(&swarm.torrent).start()
+    spawn.args(torrents).start()
 }
 
 /// A private transmission-daemon on loopback, driven by transmission-remote.
