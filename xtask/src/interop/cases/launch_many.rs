@@ -657,3 +657,38 @@ fn open_data_files(pid: u32, data_dir: &Path) -> Option<Vec<String>> {
     }
     Some(open)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_match_whole_names_only() {
+        assert!(event(
+            "bt: launch-many: started local-01",
+            "started",
+            "local-01"
+        ));
+        assert!(event("started local-01 (4 files)", "started", "local-01"));
+        assert!(!event("started local-01.bin", "started", "local-01"));
+        assert!(!event("started local-010", "started", "local-01"));
+        assert!(!event("restarted local-01", "started", "local-01"));
+        assert!(!event("complete local-01", "started", "local-01"));
+    }
+
+    #[test]
+    fn rows_need_a_state_word_and_are_not_event_lines() {
+        assert!(is_row("  seeding      100.0%  local-01", "local-01"));
+        assert!(is_row("local-01  error: no such file", "local-01"));
+        assert!(!is_row("  seeding      100.0%  local-01.bin", "local-01"));
+        assert!(!is_row(
+            "bt: launch-many: 20 torrents, 3 seeding",
+            "local-01"
+        ));
+        assert!(!is_row(
+            "bt: launch-many: stopped local-01 (seeding)",
+            "local-01"
+        ));
+        assert!(!is_row("  downloadingx local-01", "local-01"));
+    }
+}
