@@ -56,6 +56,9 @@ pub(crate) enum Command {
     Download(crate::cmd::download::Args),
     /// Verify existing data against a torrent, then serve it to peers until Ctrl-C.
     Seed(crate::cmd::seed::Args),
+    /// Download or seed every .torrent in a directory on one port, following the directory
+    /// (btlaunchmany).
+    LaunchMany(crate::cmd::launch_many::Args),
     /// A whole swarm on loopback: tracker, seed and N downloaders; how little the seed uploads.
     Swarm(crate::cmd::swarm::Args),
     /// Make a torrent, upload it to a tracker's /publish, print its URL and magnet link, seed it.

@@ -5,6 +5,7 @@ mod decode;
 pub(crate) mod download;
 mod http;
 pub(crate) mod install_handler;
+pub(crate) mod launch_many;
 pub(crate) mod magnet;
 pub(crate) mod make;
 pub(crate) mod make_each;
@@ -53,6 +54,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Tracker(a) => tracker::run(a),
         Command::WireDecode(a) => wire_decode::run(a),
         Command::Download(a) => download::run(a),
+        Command::LaunchMany(a) => launch_many::run(a),
         Command::Seed(a) => seed::run(a),
         Command::Swarm(a) => swarm::run(a),
         Command::Publish(a) => publish::run(a),

@@ -29,32 +29,32 @@ const PEER_RETRY: Duration = Duration::from_secs(10);
 pub(crate) struct NetArgs {
     /// Port to accept peers on; when taken, the next ones up to 6889 are tried (0: any free port).
     #[arg(long, default_value_t = 6881)]
-    port: u16,
+    pub(crate) port: u16,
     /// Address to listen on for peers.
     #[arg(long, value_name = "ADDR", default_value = "0.0.0.0")]
-    bind: IpAddr,
+    pub(crate) bind: IpAddr,
     /// The IP address to give the tracker, when it is not the one the tracker sees.
     #[arg(long, value_name = "ADDR")]
-    ip: Option<IpAddr>,
+    pub(crate) ip: Option<IpAddr>,
     /// Also connect to this peer (repeatable).
     #[arg(long = "peer", value_name = "HOST:PORT")]
-    peers: Vec<String>,
+    pub(crate) peers: Vec<String>,
     /// Most bytes per second uploaded, e.g. 500K or 2M (0: unlimited).
     #[arg(long, value_name = "RATE", value_parser = parse_rate, default_value = "0")]
-    max_upload_rate: u64,
+    pub(crate) max_upload_rate: u64,
     /// Most bytes per second downloaded, e.g. 500K or 2M (0: unlimited).
     #[arg(long, value_name = "RATE", value_parser = parse_rate, default_value = "0")]
-    max_download_rate: u64,
+    pub(crate) max_download_rate: u64,
     /// Seconds between status lines when stderr is not a terminal.
     #[arg(long, value_name = "SECS", default_value_t = 1.0)]
-    status_interval: f64,
+    pub(crate) status_interval: f64,
     /// Seconds between saves of the resume file while pieces come in (it is always saved on
     /// exit).
     #[arg(long, value_name = "SECS", default_value_t = 5.0)]
-    resume_interval: f64,
+    pub(crate) resume_interval: f64,
     /// Print a JSON summary on stdout at the end.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
     /// Show a live view in the terminal: progress, rates, the peers with their clients and
     /// flags, each file's progress; keys: q quit, p pause/resume (plain status lines when stdin
     /// or stdout is not a terminal).
