@@ -173,6 +173,11 @@ impl Running {
         (status, out, self.seen.join("\n"))
     }
 
+    /// The process id (for looking at it under /proc).
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGKILL, as a crash would, and reap the process.
     pub(crate) fn kill(&mut self) {
         self.child.kill().expect("bt is still running");

@@ -342,8 +342,11 @@ async fn run_async(args: Args, peers: Vec<SocketAddr>) -> anyhow::Result<ExitCod
     }
     run.rescan(&screen);
 
-    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("installing the SIGTERM handler")?;
+    // Made once: a `ctrl_c()` future made anew each turn of the loop misses a signal that
+    // arrives between two turns.
+    let signal = |kind| tokio::signal::unix::signal(kind).context("installing a signal handler");
+    let mut sigint = signal(tokio::signal::unix::SignalKind::interrupt())?;
+    let mut sigterm = signal(tokio::signal::unix::SignalKind::terminate())?;
     let live = matches!(screen, Screen::Live(..));
     let mut status = tokio::time::interval(if live {
         Duration::from_millis(250)
@@ -362,7 +365,7 @@ async fn run_async(args: Args, peers: Vec<SocketAddr>) -> anyhow::Result<ExitCod
     redial.tick().await;
     loop {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => break,
+            _ = sigint.recv() => break,
             _ = sigterm.recv() => break,
             Some(action) = actions.recv() => match action {
                 UserAction::Quit => break,

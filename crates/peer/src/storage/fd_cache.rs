@@ -65,8 +65,10 @@ struct Slot {
 /// An open data file; its descriptor counts against the cap until the last handle drops.
 #[derive(Debug)]
 pub(super) struct OpenFile {
+    // Fields drop in order: the descriptor is closed before its reservation is given back,
+    // so a waiting open never overlaps it.
     file: File,
-    counter: Arc<Counter>,
+    _reservation: Reservation,
 }
 
 impl Deref for OpenFile {
@@ -76,7 +78,24 @@ impl Deref for OpenFile {
     }
 }
 
-impl Drop for OpenFile {
+/// The right to one descriptor, taken before `open(2)`; given back when dropped (after the
+/// descriptor it was filled with is closed, or at once if the open failed).
+#[derive(Debug)]
+pub(super) struct Reservation {
+    counter: Arc<Counter>,
+}
+
+impl Reservation {
+    /// Wraps the descriptor opened under this reservation.
+    pub(super) fn fill(self, file: File) -> Arc<OpenFile> {
+        Arc::new(OpenFile {
+            file,
+            _reservation: self,
+        })
+    }
+}
+
+impl Drop for Reservation {
     fn drop(&mut self) {
         self.counter.open.fetch_sub(1, Ordering::AcqRel);
         let _gate = self
@@ -85,37 +104,6 @@ impl Drop for OpenFile {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         self.counter.freed.notify_all();
-    }
-}
-
-/// The right to open one descriptor, taken before `open(2)` and given back if it fails.
-pub(super) struct Reservation {
-    counter: Arc<Counter>,
-    used: bool,
-}
-
-impl Reservation {
-    /// Wraps the descriptor opened under this reservation.
-    pub(super) fn fill(mut self, file: File) -> Arc<OpenFile> {
-        self.used = true;
-        Arc::new(OpenFile {
-            file,
-            counter: self.counter.clone(),
-        })
-    }
-}
-
-impl Drop for Reservation {
-    fn drop(&mut self) {
-        if !self.used {
-            self.counter.open.fetch_sub(1, Ordering::AcqRel);
-            let _gate = self
-                .counter
-                .gate
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            self.counter.freed.notify_all();
-        }
     }
 }
 
@@ -179,7 +167,6 @@ impl FileCache {
                     counter.open.fetch_add(1, Ordering::AcqRel);
                     return Reservation {
                         counter: counter.clone(),
-                        used: false,
                     };
                 }
                 e.evict_oldest()
