@@ -206,8 +206,11 @@ async fn run_async(
     let mut progress = session.progress();
     let mut actions = status.actions();
     let mut paused = false;
-    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("installing the SIGTERM handler")?;
+    // Made once: a `ctrl_c()` future made anew each turn of the loop misses a signal that
+    // arrives between two turns.
+    let signal = |kind| tokio::signal::unix::signal(kind).context("installing a signal handler");
+    let mut sigint = signal(tokio::signal::unix::SignalKind::interrupt())?;
+    let mut sigterm = signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut tick = tokio::time::interval(Duration::from_secs_f64(
         net.status_interval.clamp(0.05, 3600.0),
     ));
@@ -226,7 +229,7 @@ async fn run_async(
     let mut ended_by_itself = false;
     let mut ended = loop {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => break Ended::Signal,
+            _ = sigint.recv() => break Ended::Signal,
             _ = sigterm.recv() => break Ended::Signal,
             Some(action) = next_action(&mut actions) => match action {
                 UserAction::Quit => break Ended::Quit,
