@@ -567,9 +567,11 @@ fn event(line: &str, verb: &str, name: &str) -> bool {
     find_word(line, &format!("{verb} {name}"))
 }
 
-/// `line` is a status-table row for `name`: a state word and the name, and not an event line.
+/// `line` is a status-table row for `name`: a state word and the name, and not a message (those
+/// start with `bt:`, as do event lines such as `bt: launch-many: checking NAME`).
 fn is_row(line: &str, name: &str) -> bool {
-    find_word(line, name)
+    !line.starts_with("bt:")
+        && find_word(line, name)
         && STATES.iter().any(|s| find_word(line, s))
         && !["started", "complete", "stopped"]
             .iter()
