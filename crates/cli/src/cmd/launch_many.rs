@@ -379,7 +379,7 @@ async fn run_async(args: Args, peers: Vec<SocketAddr>) -> anyhow::Result<ExitCod
             _ = rescan.tick() => run.rescan(&screen),
             Some(event) = events.recv() => match event {
                 Event::Checked { id, result } => run.checked(id, result, &screen),
-                Event::Stopped { line } => screen.note(&line),
+                Event::Stopped { line } | Event::Note { line } => screen.note(&line),
             },
             _ = poll.tick() => run.say_completions(&screen),
             _ = status.tick() => match &mut screen {
@@ -424,7 +424,7 @@ async fn run_async(args: Args, peers: Vec<SocketAddr>) -> anyhow::Result<ExitCod
         let _ = t.await;
     }
     while let Ok(event) = events.try_recv() {
-        if let Event::Stopped { line } = event {
+        if let Event::Stopped { line } | Event::Note { line } = event {
             eprintln!("bt: launch-many: {line}");
         }
     }

@@ -111,12 +111,26 @@ pub(crate) struct Start {
 }
 
 /// Finds the pieces on disk: trusts the resume file if the files still match it, otherwise
-/// hashes the data (`always_check` forces that), on every core.
+/// hashes the data (`always_check` forces that), on every core. What it has to say (a
+/// warning, that it is checking) goes to stderr.
 pub(crate) fn start_state(
     torrent: &Torrent,
     placement: &Placement,
     storage: &FileStorage,
     always_check: bool,
+) -> anyhow::Result<Start> {
+    start_state_with(torrent, placement, storage, always_check, &|line| {
+        eprintln!("bt: {line}");
+    })
+}
+
+/// [`start_state`], with its lines given to `say` (a live view shows them in its own area).
+pub(crate) fn start_state_with(
+    torrent: &Torrent,
+    placement: &Placement,
+    storage: &FileStorage,
+    always_check: bool,
+    say: &(dyn Fn(String) + Sync),
 ) -> anyhow::Result<Start> {
     let pieces = placement.layout.piece_count();
     let info_hash = torrent.info_hash().0;
@@ -125,7 +139,7 @@ pub(crate) fn start_state(
     let resume = match ResumeData::load(&placement.resume) {
         Ok(r) => r.filter(|r| r.info_hash == info_hash && r.pieces.len() == pieces),
         Err(e) => {
-            eprintln!("bt: warning: {e}; checking the data instead");
+            say(format!("warning: {e}; checking the data instead"));
             None
         }
     };
@@ -162,11 +176,11 @@ pub(crate) fn start_state(
         );
     }
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    eprintln!(
-        "bt: checking {} pieces of {} ({why})",
+    say(format!(
+        "checking {} pieces of {} ({why})",
         pieces,
         placement.data.display()
-    );
+    ));
     let have = recheck(storage, torrent.info().pieces(), threads);
     Ok(Start {
         have,

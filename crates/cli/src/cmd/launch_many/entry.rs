@@ -12,7 +12,7 @@ use torrentkit_peer::session::{Progress, Session, SessionConfig, Shared};
 use torrentkit_peer::storage::{FileCache, FileStorage};
 use torrentkit_peer::{Bitfield, TorrentConfig};
 
-use super::super::placement::{start_state, Placement, Start};
+use super::super::placement::{start_state_with, Placement, Start};
 use super::watch::Stamp;
 
 /// What the main loop hears about torrents from the tasks it started.
@@ -24,6 +24,8 @@ pub(crate) enum Event {
     },
     /// A stopped torrent's last line (its resume file saved).
     Stopped { line: String },
+    /// Something to tell the user (from a check).
+    Note { line: String },
 }
 
 /// Where a torrent is in its life.
@@ -107,12 +109,16 @@ impl Entry {
             let Ok(_turn) = checks.acquire_owned().await else {
                 return;
             };
+            let notes = events.clone();
             let result = tokio::task::spawn_blocking(move || {
                 std::fs::create_dir_all(&placement.root)
                     .with_context(|| format!("creating {}", placement.root.display()))?;
                 let storage =
                     FileStorage::with_cache(&placement.root, placement.layout.clone(), files);
-                let start = start_state(&torrent, &placement, &storage, false)?;
+                let say = |line: String| {
+                    let _ = notes.send(Event::Note { line });
+                };
+                let start = start_state_with(&torrent, &placement, &storage, false, &say)?;
                 Ok((storage, start))
             })
             .await
