@@ -6,6 +6,8 @@
 //! stopped announces and resume files saved.
 
 use std::collections::BTreeSet;
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -13,6 +15,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
+use regex_lite::Regex;
 
 use super::peer_clients::{aria2_of, libtorrent_of};
 use super::tracker_swarm::BtTracker;
@@ -306,8 +309,12 @@ fn drive(
     watch_dir: &Path,
     out: &Path,
 ) -> anyhow::Result<()> {
-    bt.wait_for_line("listening for peers on", ctx.deadline())?;
+    let line = bt.wait_for_line("listening for peers on", ctx.deadline())?;
     let launched = Instant::now();
+    let listen: SocketAddr = Regex::new(r"listening for peers on (\S+:\d+)")?
+        .captures(&line)
+        .and_then(|c| c[1].trim_end_matches([';', ',']).parse().ok())
+        .with_context(|| format!("no ADDR:PORT in {line:?}"))?;
     let (first, rest): (Vec<&Item>, Vec<&Item>) = items.iter().partition(|i| i.name != LATE);
     let late = *rest.first().context("the case has no torrent to add")?;
     let names = |set: &[&Item]| set.iter().map(|i| i.name.clone()).collect::<Vec<_>>();
@@ -325,14 +332,17 @@ fn drive(
         .filter(|i| i.origin != Origin::Local)
         .collect();
     wait_intact(ctx, bt, &first, out)?;
-    wait_events(bt, "complete", &names(&fetched), ctx.deadline())?;
+    wait_events(bt, "complete", &names(&first), ctx.deadline())?;
+    for item in &first {
+        handshake(listen, item).with_context(|| format!("{} on {listen}", item.name))?;
+    }
     for item in first.iter().filter(|i| i.origin == Origin::Local) {
         let who = format!("bt seeding {}", item.name);
         tracker.wait_counts(ctx, &item.hash, &who, |(s, _)| s >= 1, ctx.deadline())?;
     }
     ctx.note(format!(
         "all {} torrents intact ({} downloaded from libtorrent and aria2c, {} seeded from local data) \
-         {:.1} s after launch",
+         {:.1} s after launch; each answers a handshake on {listen}",
         first.len(),
         fetched.len(),
         first.len() - fetched.len(),
@@ -356,6 +366,7 @@ fn drive(
     let to_start = t.elapsed().as_secs_f64();
     wait_intact(ctx, bt, &[late], out)?;
     wait_events(bt, "complete", &names(&[late]), ctx.deadline())?;
+    handshake(listen, late).with_context(|| format!("{LATE} on {listen}"))?;
     ctx.note(format!(
         "{LATE}.torrent copied in: started after {to_start:.2} s, intact after {:.2} s",
         t.elapsed().as_secs_f64()
@@ -395,6 +406,18 @@ fn drive(
     )?;
     let running: Vec<&Item> = items.iter().filter(|i| i.name != REMOVED).collect();
     wait_table_without(ctx, bt, &running, removed)?;
+    if handshake(listen, removed).is_ok() {
+        bail!("bt launch-many still answers handshakes for {REMOVED} on {listen} after it stopped");
+    }
+    handshake(listen, late)
+        .with_context(|| format!("{LATE} on {listen}, after {REMOVED} stopped"))?;
+    let text = String::from_utf8_lossy(&bt.stderr()?).into_owned();
+    if let Some(row) = text
+        .lines()
+        .find(|l| find_word(l, "error") && items.iter().any(|i| is_row(l, &i.name)))
+    {
+        bail!("a status row shows an error: {row:?}");
+    }
     ctx.note(format!(
         "{REMOVED}.torrent deleted: stopped after {to_stop:.2} s, gone from the tracker and the status table"
     ));
@@ -472,6 +495,29 @@ fn wait_intact(ctx: &Ctx, bt: &mut Managed, set: &[&Item], out: &Path) -> anyhow
         }
         std::thread::sleep(POLL * 10);
     }
+}
+
+/// A BitTorrent handshake for `item` on `addr`: the reply must carry the same info-hash.
+fn handshake(addr: SocketAddr, item: &Item) -> anyhow::Result<()> {
+    let limit = Duration::from_secs(3);
+    let mut stream = TcpStream::connect_timeout(&addr, limit).context("connecting")?;
+    stream.set_read_timeout(Some(limit))?;
+    stream.set_write_timeout(Some(limit))?;
+    let mut hello = Vec::with_capacity(68);
+    hello.push(19);
+    hello.extend_from_slice(b"BitTorrent protocol");
+    hello.extend_from_slice(&[0; 8]);
+    hello.extend_from_slice(&item.hash);
+    hello.extend_from_slice(b"-TK0001-interop-lm00");
+    stream.write_all(&hello).context("sending a handshake")?;
+    let mut reply = [0; 68];
+    stream
+        .read_exact(&mut reply)
+        .context("no handshake came back")?;
+    if reply[..20] != hello[..20] || reply[28..48] != item.hash {
+        bail!("the reply is not a handshake for its info-hash: {reply:?}");
+    }
+    Ok(())
 }
 
 fn list(items: &[&Item]) -> String {
