@@ -49,7 +49,12 @@ pub(super) struct UiState {
     pub(super) selected: usize,
     /// What the lower pane shows.
     pub(super) pane: Pane,
+    /// Rows of the peer and file lists scrolled past (back to 0 when the selection changes).
+    pub(super) scroll: usize,
 }
+
+/// Rows that PgUp/PgDn scroll.
+const PAGE: usize = 10;
 
 /// The result of a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,12 +68,18 @@ pub(super) enum KeyOutcome {
 }
 
 /// The help line.
-pub(super) const HELP: &str = "q quit · p/space pause/resume · ↑/↓ j/k select · tab peers/files";
+pub(super) const HELP: &str =
+    "q quit · p/space pause/resume · ↑/↓ j/k select · tab peers/files · PgUp/PgDn scroll";
 
 impl UiState {
     /// Keeps the selection inside `torrents` entries.
     pub(super) fn clamp(&mut self, torrents: usize) {
         self.selected = self.selected.min(torrents.saturating_sub(1));
+    }
+
+    /// Keeps the scroll inside lists of at most `rows` rows (the last row stays visible).
+    pub(super) fn clamp_scroll(&mut self, rows: usize) {
+        self.scroll = self.scroll.min(rows.saturating_sub(1));
     }
 
     /// Applies `key` with `torrents` torrents on screen.
@@ -94,7 +105,12 @@ impl UiState {
             KeyCode::End | KeyCode::Char('G') => self.selected = torrents.saturating_sub(1),
             KeyCode::Tab => self.pane = self.pane.next(),
             KeyCode::BackTab => self.pane = self.pane.previous(),
+            KeyCode::PageDown => self.scroll = self.scroll.saturating_add(PAGE),
+            KeyCode::PageUp => self.scroll = self.scroll.saturating_sub(PAGE),
             _ => return KeyOutcome::Ignored,
+        }
+        if self.selected != before.selected {
+            self.scroll = 0;
         }
         if *self == before {
             KeyOutcome::Ignored
@@ -167,6 +183,26 @@ mod tests {
         }
         ui.on_key(key(KeyCode::BackTab), 1);
         assert_eq!(ui.pane, Pane::Files);
+    }
+
+    #[test]
+    fn page_keys_scroll_the_lists_and_a_new_selection_starts_at_the_top() {
+        let mut ui = UiState::default();
+        assert_eq!(ui.on_key(key(KeyCode::PageUp), 2), KeyOutcome::Ignored);
+        assert_eq!(ui.on_key(key(KeyCode::PageDown), 2), KeyOutcome::Redraw);
+        assert_eq!(ui.on_key(key(KeyCode::PageDown), 2), KeyOutcome::Redraw);
+        assert_eq!(ui.scroll, 20);
+        // Lists of 15 rows: the scroll stops at the last row.
+        ui.clamp_scroll(15);
+        assert_eq!(ui.scroll, 14);
+        assert_eq!(ui.on_key(key(KeyCode::PageUp), 2), KeyOutcome::Redraw);
+        assert_eq!(ui.scroll, 4);
+        assert_eq!(ui.on_key(key(KeyCode::Down), 2), KeyOutcome::Redraw);
+        assert_eq!((ui.selected, ui.scroll), (1, 0));
+        // Tab keeps the scroll.
+        ui.on_key(key(KeyCode::PageDown), 2);
+        ui.on_key(key(KeyCode::Tab), 2);
+        assert_eq!(ui.scroll, 10);
     }
 
     #[test]

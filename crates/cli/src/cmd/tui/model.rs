@@ -188,7 +188,7 @@ mod tests {
     }
 
     #[test]
-    fn state_labels_and_eta_follow_the_progress() {
+    fn state_labels_follow_the_progress() {
         let mut p = Progress {
             pieces: 4,
             bytes_left: 1000,

@@ -39,11 +39,11 @@ pub(super) fn render(frame: &mut Frame<'_>, views: &[TorrentView], ui: &UiState,
                 let [peers, files] =
                     Layout::vertical([Constraint::Percentage(60), Constraint::Percentage(40)])
                         .areas(lower);
-                render_peers(frame, peers, view);
-                render_files(frame, files, view);
+                render_peers(frame, peers, view, ui.scroll);
+                render_files(frame, files, view, ui.scroll);
             }
-            Pane::Peers => render_peers(frame, lower, view),
-            Pane::Files => render_files(frame, lower, view),
+            Pane::Peers => render_peers(frame, lower, view, ui.scroll),
+            Pane::Files => render_files(frame, lower, view, ui.scroll),
         }
     }
     let shown = &notes[notes.len().saturating_sub(note_lines as usize)..];
@@ -129,9 +129,20 @@ fn detail_line(v: &TorrentView) -> Line<'static> {
     ))
 }
 
-fn render_peers(frame: &mut Frame<'_>, area: Rect, v: &TorrentView) {
+/// `title` with `(count)`, and where the list starts when scrolled.
+fn list_title(title: String, count: usize, skip: usize) -> String {
+    if skip == 0 {
+        format!(" {title} ({count}) ")
+    } else {
+        format!(" {title} ({count}, from row {}) ", skip + 1)
+    }
+}
+
+fn render_peers(frame: &mut Frame<'_>, area: Rect, v: &TorrentView, scroll: usize) {
     let header = Row::new(["Address", "Client", "Flags", "Down", "Up", "Has"]).bold();
-    let rows = v.progress.peer_list.iter().map(|peer| {
+    let count = v.progress.peer_list.len();
+    let skip = scroll.min(count.saturating_sub(1));
+    let rows = v.progress.peer_list.iter().skip(skip).map(|peer| {
         Row::new([
             Cell::from(peer.addr.to_string()),
             Cell::from(client_name(peer)),
@@ -149,21 +160,19 @@ fn render_peers(frame: &mut Frame<'_>, area: Rect, v: &TorrentView) {
         Constraint::Length(12),
         Constraint::Length(7),
     ];
-    let title = format!(
-        " Peers of {} ({}) · D/d download, U/u upload, S snubbed, I incoming ",
-        v.name,
-        v.progress.peer_list.len()
-    );
+    let title = list_title(format!("Peers of {}", v.name), count, skip)
+        + "· D/d download, U/u upload, S snubbed, I incoming ";
     let table = Table::new(rows, widths)
         .header(header)
         .block(Block::new().borders(Borders::ALL).title(title));
     frame.render_widget(table, area);
 }
 
-fn render_files(frame: &mut Frame<'_>, area: Rect, v: &TorrentView) {
+fn render_files(frame: &mut Frame<'_>, area: Rect, v: &TorrentView, scroll: usize) {
     let header = Row::new(["Path", "Size", "Done"]).bold();
     let done = v.file_done();
-    let rows = v.files.iter().zip(done).map(|(f, d)| {
+    let skip = scroll.min(v.files.len().saturating_sub(1));
+    let rows = v.files.iter().zip(done).skip(skip).map(|(f, d)| {
         Row::new([
             Cell::from(f.path.clone()),
             Cell::from(human_size(f.length)),
@@ -175,7 +184,7 @@ fn render_files(frame: &mut Frame<'_>, area: Rect, v: &TorrentView) {
         Constraint::Length(11),
         Constraint::Length(7),
     ];
-    let title = format!(" Files of {} ({}) ", v.name, v.files.len());
+    let title = list_title(format!("Files of {}", v.name), v.files.len(), skip);
     let table = Table::new(rows, widths)
         .header(header)
         .block(Block::new().borders(Borders::ALL).title(title));
@@ -424,6 +433,30 @@ mod tests {
             !text.contains("Peers of other") && text.contains("Files of other"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn page_down_scrolls_the_peer_and_file_lists() {
+        let mut view = album();
+        let mut peers = Vec::new();
+        for i in 0..30u16 {
+            let mut p = view.progress.peer_list[0].clone();
+            p.addr = format!("127.0.0.1:{}", 50_000 + i).parse().unwrap();
+            peers.push(p);
+        }
+        view.progress.peer_list = peers;
+        let ui = UiState {
+            scroll: 10,
+            ..UiState::default()
+        };
+        let text = draw(&[view], &ui, &[], 160, 45).join("\n");
+        assert!(text.contains("Peers of album (30, from row 11)"), "{text}");
+        assert!(!text.contains("127.0.0.1:50009 "), "{text}");
+        assert!(text.contains("127.0.0.1:50010 "), "{text}");
+        // Two files: the file list stops at its last row.
+        assert!(text.contains("Files of album (2, from row 2)"), "{text}");
+        assert!(!text.contains("album/cd1/a.flac"), "{text}");
+        assert!(text.contains("album/b.txt"), "{text}");
     }
 
     #[test]

@@ -50,6 +50,11 @@ struct Screen {
 impl Screen {
     fn draw(&mut self) -> anyhow::Result<()> {
         self.ui.clamp(self.views.len());
+        let rows = self
+            .views
+            .get(self.ui.selected)
+            .map_or(0, |v| v.progress.peer_list.len().max(v.files.len()));
+        self.ui.clamp_scroll(rows);
         let Screen {
             terminal,
             views,
