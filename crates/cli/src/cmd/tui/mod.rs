@@ -41,9 +41,9 @@
 //!   and ends the previous one.
 //! - [`Tui::note`] shows a message line (the last few are kept) under the tables, for what would
 //!   otherwise be printed on stderr (which would tear the screen).
-//! - The selection (up/down, `j`/`k`, Home/End) and the lower pane (tab: peers and files, peers
-//!   only, files only) are the [`Tui`]'s own state; the selection is clamped when the slice
-//!   shrinks.
+//! - The selection (up/down, `j`/`k`, Home/End), the lower pane (tab: peers and files, peers
+//!   only, files only) and its scroll (PgUp/PgDn) are the [`Tui`]'s own state; the selection is
+//!   clamped when the slice shrinks.
 //!
 //! [`TorrentView::new`] builds a view from a torrent's metainfo (name, info-hash, size, piece
 //! length, the files without pad files); [`TorrentView::update`] sets its
