@@ -94,8 +94,9 @@ fn render_torrents(frame: &mut Frame<'_>, area: Rect, views: &[TorrentView], sel
             Cell::from(eta),
         ])
     });
+    // The name keeps some room on a narrow terminal; the other columns give way first.
     let widths = [
-        Constraint::Fill(1),
+        Constraint::Min(12),
         Constraint::Length(14),
         Constraint::Length(7),
         Constraint::Length(11),
@@ -461,6 +462,13 @@ mod tests {
 
     #[test]
     fn a_small_terminal_and_an_empty_list_still_draw() {
+        // On 90 columns the fixed columns alone would leave no room for the name.
+        let screen = draw(&[album()], &UiState::default(), &[], 90, 20);
+        assert!(
+            line_with(&screen, &["> album", "downloading"]).is_some(),
+            "{}",
+            screen.join("\n")
+        );
         let text = draw(&[album()], &UiState::default(), &[], 40, 8).join("\n");
         assert!(text.contains("album"), "{text}");
         let text = draw(&[], &UiState::default(), &[], 80, 20).join("\n");
