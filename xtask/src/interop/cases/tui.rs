@@ -119,6 +119,7 @@ fn drive(
             && peer.is_match(s)
             && file_row.is_match(s)
     })?;
+    std::fs::write(ctx.path("first-screen.txt"), &screen)?;
     let (_, first) = state_and_percent(&screen).context("the torrent row")?;
     if tmux.format("#{alternate_on}")? != "1" {
         bail!("the view is not on the alternate screen");
