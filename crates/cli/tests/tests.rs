@@ -6,5 +6,6 @@ mod publish;
 mod torrent;
 mod tracker;
 mod transfer;
+mod tui;
 mod util;
 mod wire_decode;
