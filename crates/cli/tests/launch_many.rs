@@ -116,6 +116,7 @@ fn launch_many_seeds_downloads_follows_the_directory_and_saves_on_sigint() {
         "0.5",
         "--resume-interval",
         "0.5",
+        "--json",
     ];
     args.extend(NET);
     let mut many = Bt::spawn(&args);
@@ -166,7 +167,7 @@ fn launch_many_seeds_downloads_follows_the_directory_and_saves_on_sigint() {
     });
 
     many.signal("INT");
-    let (status, _, stderr) = many.finish(60);
+    let (status, stdout, stderr) = many.finish(60);
     watcher.0.store(true, std::sync::atomic::Ordering::Relaxed);
     let most_open = watcher.1.join().unwrap();
     assert!(status.success(), "exit {status:?}:\n{stderr}");
@@ -175,6 +176,20 @@ fn launch_many_seeds_downloads_follows_the_directory_and_saves_on_sigint() {
     assert!(dir.join(".photos.bt-resume").is_file());
     assert!(dir.join(".late.bin.bt-resume").is_file());
     assert!(dir.join(".album.bt-resume").is_file());
+    let summaries: serde_json::Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("bad --json output {stdout:?}: {e}"));
+    let mut names: Vec<(&str, bool)> = summaries
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["name"].as_str().unwrap(), s["complete"] == true))
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [("album", true), ("late.bin", true), ("photos", true)],
+        "{stdout}"
+    );
     assert!(!most_open.is_empty(), "the sampler saw data files open");
     assert!(
         most_open.len() <= 2,

@@ -363,6 +363,8 @@ async fn run_async(args: Args, peers: Vec<SocketAddr>) -> anyhow::Result<ExitCod
     let mut poll = tokio::time::interval(POLL);
     let mut redial = tokio::time::interval(PEER_RETRY);
     redial.tick().await;
+    // For `--json`: every torrent stopped, while running (removed) or at the end.
+    let mut summaries = Vec::new();
     loop {
         tokio::select! {
             _ = sigint.recv() => break,
@@ -379,7 +381,11 @@ async fn run_async(args: Args, peers: Vec<SocketAddr>) -> anyhow::Result<ExitCod
             _ = rescan.tick() => run.rescan(&screen),
             Some(event) = events.recv() => match event {
                 Event::Checked { id, result } => run.checked(id, result, &screen),
-                Event::Stopped { line } | Event::Note { line } => screen.note(&line),
+                Event::Stopped { line, summary } => {
+                    screen.note(&line);
+                    summaries.push(summary);
+                }
+                Event::Note { line } => screen.note(&line),
             },
             _ = poll.tick() => run.say_completions(&screen),
             _ = status.tick() => match &mut screen {
@@ -424,9 +430,18 @@ async fn run_async(args: Args, peers: Vec<SocketAddr>) -> anyhow::Result<ExitCod
         let _ = t.await;
     }
     while let Ok(event) = events.try_recv() {
-        if let Event::Stopped { line } | Event::Note { line } = event {
-            eprintln!("bt: launch-many: {line}");
+        match event {
+            Event::Stopped { line, summary } => {
+                eprintln!("bt: launch-many: {line}");
+                summaries.push(summary);
+            }
+            Event::Note { line } => eprintln!("bt: launch-many: {line}"),
+            Event::Checked { .. } => {}
         }
+    }
+    if args.net.json {
+        // Every torrent stopped in this run, including those whose .torrent was removed.
+        println!("{}", serde_json::Value::Array(summaries));
     }
     server.abort();
     Ok(ExitCode::SUCCESS)

@@ -22,8 +22,11 @@ pub(crate) enum Event {
         id: u64,
         result: anyhow::Result<(FileStorage, Start)>,
     },
-    /// A stopped torrent's last line (its resume file saved).
-    Stopped { line: String },
+    /// A stopped torrent's last line (its resume file saved) and its summary for `--json`.
+    Stopped {
+        line: String,
+        summary: serde_json::Value,
+    },
     /// Something to tell the user (from a check).
     Note { line: String },
 }
@@ -210,9 +213,19 @@ impl Entry {
             ..
         } = self;
         tokio::spawn(async move {
+            let mut json = serde_json::json!({
+                "name": name,
+                "info_hash": torrent.info_hash().to_hex(),
+                "data": placement.data.display().to_string(),
+            });
             let line = match state {
                 State::Running { session, .. } => {
                     let summary = session.stop().await;
+                    json["pieces"] = summary.have.len().into();
+                    json["have"] = summary.have.count().into();
+                    json["complete"] = summary.have.is_full().into();
+                    json["downloaded"] = summary.downloaded.into();
+                    json["uploaded"] = summary.uploaded.into();
                     let saved = if summary.have.len() == placement.layout.piece_count() {
                         placement.save_resume(&torrent, &summary.have).err()
                     } else {
@@ -227,15 +240,23 @@ impl Entry {
                     );
                     if let Some(e) = summary.error {
                         line.push_str(&format!("; error: {e}"));
+                        json["error"] = e.to_string().into();
                     }
                     if let Some(e) = saved {
                         line.push_str(&format!("; resume file not saved: {e:#}"));
                     }
                     line
                 }
-                State::Checking | State::Failed(_) => format!("stopped {name}"),
+                State::Checking => format!("stopped {name} while checking"),
+                State::Failed(why) => {
+                    json["error"] = why.into();
+                    format!("stopped {name}")
+                }
             };
-            let _ = events.send(Event::Stopped { line });
+            let _ = events.send(Event::Stopped {
+                line,
+                summary: json,
+            });
         })
     }
 }
