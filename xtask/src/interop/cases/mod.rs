@@ -53,5 +53,6 @@ pub(crate) const ALL: &[Case] = &[
     peer_mixed::CASE,
     publish::CASE,
     tui::CASE,
+    tui::LAUNCH_MANY,
     launch_many::CASE,
 ];

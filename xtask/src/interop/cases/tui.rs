@@ -1,7 +1,8 @@
-//! Case `tui`: `bt download --tui` in a real terminal. tmux (on a private server) runs it at a
-//! slow download rate against a `bt seed`; `capture-pane` must show the progress, rising, and the
-//! peer list with the seed's client name; `p` pauses and resumes it; `q` ends it with exit
-//! status 0, the session gone and the resume file saved.
+//! Cases `tui` and `tui-launch-many`: `bt download --tui` and `bt launch-many --tui` in a real
+//! terminal. tmux (on a private server) runs it at a slow download rate against a `bt seed`;
+//! `capture-pane` must show the progress, rising, and the peer list with the seed's client name;
+//! `p` pauses and resumes it; `q` ends it with exit status 0, the session gone and the resume
+//! file saved.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -20,7 +21,14 @@ pub(super) const CASE: Case = Case {
     name: "tui",
     about: "bt download --tui in tmux: progress and peer list on screen, p pauses, q exits 0",
     timeout: Duration::from_secs(120),
-    run,
+    run: run_download,
+};
+
+pub(super) const LAUNCH_MANY: Case = Case {
+    name: "tui-launch-many",
+    about: "bt launch-many --tui in tmux: the torrent, its peer list and files on screen, p pauses, q exits 0",
+    timeout: Duration::from_secs(120),
+    run: run_launch_many,
 };
 
 /// Slow enough that the 4 MiB download is still running (about 30 s) while the case looks.
@@ -35,7 +43,49 @@ const SESSION: &str = "bt-tui";
 /// How long each step may take (the whole case is bounded by its own timeout too).
 const STEP: Duration = Duration::from_secs(30);
 
-fn run(ctx: &Ctx) -> anyhow::Result<()> {
+fn run_download(ctx: &Ctx) -> anyhow::Result<()> {
+    let view = View {
+        label: "bt download",
+        summary: "(quit)".to_owned(),
+    };
+    run_view(ctx, &view, |swarm, dir| {
+        Ok(format!(
+            "download {} --output {}",
+            quote(&swarm.torrent),
+            quote(dir)
+        ))
+    })
+}
+
+fn run_launch_many(ctx: &Ctx) -> anyhow::Result<()> {
+    let view = View {
+        label: "bt launch-many",
+        summary: format!("stopped {FILE}"),
+    };
+    run_view(ctx, &view, |swarm, dir| {
+        let torrents = ctx.path("torrents");
+        std::fs::create_dir_all(&torrents)?;
+        std::fs::copy(&swarm.torrent, torrents.join("payload.torrent"))?;
+        Ok(format!(
+            "launch-many {} --output {}",
+            quote(&torrents),
+            quote(dir)
+        ))
+    })
+}
+
+/// The program under test: its name for messages, and the line on its stderr after `q`.
+struct View {
+    label: &'static str,
+    summary: String,
+}
+
+/// Runs `bt ARGS --tui` in tmux, where `args` gets the swarm and the download directory.
+fn run_view(
+    ctx: &Ctx,
+    view: &View,
+    args: impl FnOnce(&Swarm, &Path) -> anyhow::Result<String>,
+) -> anyhow::Result<()> {
     packages::require(&[("tmux", "tmux")])?;
     let swarm = Swarm::new(ctx)?;
     let _seed = bt_seed(ctx, &swarm)?;
@@ -43,6 +93,7 @@ fn run(ctx: &Ctx) -> anyhow::Result<()> {
 
     let dir = ctx.path("bt-download");
     std::fs::create_dir_all(&dir)?;
+    let args = args(&swarm, &dir)?;
     let stderr_log = ctx.path("bt-download.stderr.log");
     let status_file = ctx.path("bt-download.status");
     let stty_file = ctx.path("stty-after.txt");
@@ -56,17 +107,15 @@ fn run(ctx: &Ctx) -> anyhow::Result<()> {
     // `timeout --foreground` leaves bt in the terminal's foreground process group: in a
     // background one, setting raw mode would stop it (SIGTTOU).
     let script = format!(
-        "timeout --foreground -s KILL {lifetime} {bt} download {torrent} --output {dir} --port 0 \
+        "timeout --foreground -s KILL {lifetime} {bt} {args} --port 0 \
          --bind 127.0.0.1 --max-download-rate {RATE} --tui 2>{stderr}; s=$?; stty -a >{stty}; echo $s >{status}",
         bt = quote(ctx.bt()?),
-        torrent = quote(&swarm.torrent),
-        dir = quote(&dir),
         stderr = quote(&stderr_log),
         status = quote(&status_file),
         stty = quote(&stty_file),
     );
     let tmux = Tmux::start(ctx, &script)?;
-    let result = drive(ctx, &tmux, &stderr_log, &status_file, &stty_file);
+    let result = drive(ctx, view, &tmux, &stderr_log, &status_file, &stty_file);
     if result.is_err() {
         // What the screen showed last, for the failure's diagnosis.
         if let Ok(screen) = tmux.capture() {
@@ -91,6 +140,7 @@ fn run(ctx: &Ctx) -> anyhow::Result<()> {
 /// Watches the screen, pauses, resumes and quits.
 fn drive(
     ctx: &Ctx,
+    view: &View,
     tmux: &Tmux,
     stderr_log: &Path,
     status_file: &Path,
@@ -162,7 +212,8 @@ fn drive(
         }
         if Instant::now() >= deadline {
             bail!(
-                "bt download did not exit within {} s of q; stderr: {}",
+                "{} did not exit within {} s of q; stderr: {}",
+                view.label,
                 STEP.as_secs(),
                 read(stderr_log)
             );
@@ -171,15 +222,16 @@ fn drive(
     };
     if status != "0" {
         bail!(
-            "bt download exited with status {status} after q; stderr: {}",
+            "{} exited with status {status} after q; stderr: {}",
+            view.label,
             read(stderr_log)
         );
     }
     let stderr = read(stderr_log);
     let summary = stderr
         .lines()
-        .find(|l| l.contains("(quit)"))
-        .with_context(|| format!("no summary ending `(quit)` on bt's stderr: {stderr}"))?;
+        .find(|l| l.contains(&view.summary))
+        .with_context(|| format!("no line with `{}` on bt's stderr: {stderr}", view.summary))?;
     ctx.note(format!("q: exit status 0, {summary}"));
     // Raw mode is over: line editing and echo are back.
     let stty = read(stty_file);
@@ -189,7 +241,7 @@ fn drive(
     }
     while tmux.alive()? {
         if Instant::now() >= deadline {
-            bail!("the tmux session outlived bt download");
+            bail!("the tmux session outlived {}", view.label);
         }
         std::thread::sleep(POLL);
     }
