@@ -137,6 +137,28 @@ async fn seed_to_downloaders_over_loopback_tcp() {
     );
 }
 
+/// Polls the tracker's scrape (with a deadline) until it counts `seeders` seeds.
+async fn wait_seeders(
+    client: &mut TrackerClient,
+    url: &str,
+    info_hash: [u8; 20],
+    seeders: u32,
+    what: &str,
+) {
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    loop {
+        let s = client.scrape(url, &[info_hash]).await.unwrap();
+        if s.first().is_some_and(|s| s.seeders == seeders) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: the tracker never counted {seeders} seeders: {s:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test]
 async fn peers_find_each_other_through_the_tracker() {
     let c = content(1 << 20, 2);
@@ -172,24 +194,17 @@ async fn peers_find_each_other_through_the_tracker() {
         Some(listener),
     );
 
-    // Wait (polling a scrape, with a deadline) until the tracker knows the seed, so the
-    // downloader's first announce returns it.
+    // Wait until the tracker knows the seed, so the downloader's first announce returns it.
     let mut client = TrackerClient::new(ClientConfig::default(), 9);
-    let deadline = tokio::time::Instant::now() + LIMIT;
-    loop {
-        let s = client
-            .scrape(&format!("http://{tracker_addr}/announce"), &[c.info_hash])
-            .await
-            .unwrap();
-        if s.first().is_some_and(|s| s.seeders == 1) {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the seed never announced"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let announce_url = format!("http://{tracker_addr}/announce");
+    wait_seeders(
+        &mut client,
+        &announce_url,
+        c.info_hash,
+        1,
+        "the seed's announce",
+    )
+    .await;
 
     let dir = tempfile::tempdir().unwrap();
     let storage = Arc::new(FileStorage::new(
@@ -211,7 +226,34 @@ async fn peers_find_each_other_through_the_tracker() {
         .expect("download within the limit");
     assert!(summary.have.is_full(), "{summary:?}");
     assert_eq!(read_back(dir.path()), c.data);
+    // A paused seed leaves the swarm (`stopped`); resumed, it comes back (`started`).
+    seed.pause();
+    wait_seeders(
+        &mut client,
+        &announce_url,
+        c.info_hash,
+        0,
+        "stopped on pause",
+    )
+    .await;
+    seed.resume();
+    wait_seeders(
+        &mut client,
+        &announce_url,
+        c.info_hash,
+        1,
+        "started on resume",
+    )
+    .await;
     tokio::time::timeout(LIMIT, seed.stop()).await.unwrap();
+    wait_seeders(
+        &mut client,
+        &announce_url,
+        c.info_hash,
+        0,
+        "stopped at the end",
+    )
+    .await;
     let _ = stop.send(());
     let _ = tokio::time::timeout(LIMIT, server).await;
 }

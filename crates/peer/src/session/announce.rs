@@ -15,6 +15,51 @@ pub(super) async fn run(
     mut stop: watch::Receiver<bool>,
 ) {
     let seed = config.torrent.seed;
+    let mut was_complete = progress.borrow().complete;
+    // One announcer per active stretch: a pause ends it with `stopped` (the swarm forgets us,
+    // as libtorrent does), a resume begins a new one with `started`.
+    for round in 0u64.. {
+        let ended = announce_until_stopped(
+            &config,
+            seed ^ round.wrapping_mul(0x9E37_79B9),
+            &mut progress,
+            &commands,
+            &mut stop,
+            &mut was_complete,
+        )
+        .await;
+        if ended {
+            return;
+        }
+        // Paused: wait for a resume, or for the end.
+        loop {
+            tokio::select! {
+                _ = stop.changed() => return,
+                changed = progress.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    if !progress.borrow().paused {
+                        break;
+                    }
+                }
+            }
+            if *stop.borrow() {
+                return;
+            }
+        }
+    }
+}
+
+/// Announces from `started` to `stopped`; true when the session ends (false: it was paused).
+async fn announce_until_stopped(
+    config: &SessionConfig,
+    seed: u64,
+    progress: &mut watch::Receiver<Progress>,
+    commands: &mpsc::UnboundedSender<Command>,
+    stop: &mut watch::Receiver<bool>,
+    was_complete: &mut bool,
+) -> bool {
     let mut announcer = Announcer::new(
         config.trackers.clone(),
         config.announcer.clone(),
@@ -27,24 +72,31 @@ pub(super) async fn run(
         config.listen_port,
         config.torrent.total_length,
     );
-    request.key = (seed as u32) ^ 0x5A5A_5A5A;
+    request.key = (config.torrent.seed as u32) ^ 0x5A5A_5A5A;
     request.numwant = Some(50);
     request.ip = config.announce_ip;
-    let mut was_complete = progress.borrow().complete;
     let mut stopping = false;
+    let mut ending = false;
     loop {
         let now = Instant::now();
-        if *stop.borrow() && !stopping {
+        if *stop.borrow() && !ending {
+            ending = true;
+            if !stopping {
+                stopping = true;
+                announcer.stop(now);
+            }
+        }
+        if progress.borrow().paused && !stopping {
             stopping = true;
             announcer.stop(now);
         }
         let complete = progress.borrow().complete;
-        if complete && !was_complete {
+        if complete && !*was_complete {
             announcer.completed(now);
         }
-        was_complete = complete;
+        *was_complete = complete;
         if announcer.is_done() {
-            return;
+            return ending;
         }
         if let Some(job) = announcer.poll_announce(now) {
             {
@@ -58,8 +110,10 @@ pub(super) async fn run(
             match client.announce(&job.url, &request).await {
                 Ok(resp) => {
                     announcer.handle_success(Instant::now(), &resp);
-                    for peer in resp.peers {
-                        let _ = commands.send(Command::Connect(peer));
+                    if !stopping {
+                        for peer in resp.peers {
+                            let _ = commands.send(Command::Connect(peer));
+                        }
                     }
                 }
                 Err(_) => announcer.handle_failure(Instant::now()),
@@ -68,12 +122,15 @@ pub(super) async fn run(
         }
         let wake = announcer.poll_timeout().map(tokio::time::Instant::from_std);
         tokio::select! {
-            _ = stop.changed(), if !stopping => {}
+            _ = stop.changed(), if !ending => {}
             changed = progress.changed() => {
-                if changed.is_err() && !stopping {
+                if changed.is_err() && !ending {
                     // The session is gone: say goodbye.
-                    stopping = true;
-                    announcer.stop(Instant::now());
+                    ending = true;
+                    if !stopping {
+                        stopping = true;
+                        announcer.stop(Instant::now());
+                    }
                 }
             }
             () = async {
