@@ -7,22 +7,20 @@ mod table;
 mod watch;
 
 use std::collections::BTreeMap;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use tokio::sync::{mpsc, Semaphore};
-use torrentkit_peer::session::{bind_listener, Shared, SharedConfig};
+use torrentkit_peer::session::{Shared, SharedConfig};
 use torrentkit_peer::storage::FileCache;
-use torrentkit_peer::Rng;
-use torrentkit_wire::PeerId;
 
 use self::entry::{Common, Entry, Event, State};
 use self::watch::{scan, DirWatch, Stamp};
-use super::transfer::NetArgs;
+use super::transfer::{identity, runtime, NetArgs};
 use super::tui::{TorrentView, Tui, UserAction, NEEDS_TERMINAL};
 
 /// How often `--peer` addresses are dialled again by torrents still downloading.
@@ -63,22 +61,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.max_connections == 0 || args.max_open_files == 0 {
         bail!("--max-connections and --max-open-files must be at least 1");
     }
-    let peers = args
-        .net
-        .peers
-        .iter()
-        .map(|p| {
-            p.to_socket_addrs()
-                .with_context(|| format!("--peer {p}: not a HOST:PORT"))?
-                .next()
-                .with_context(|| format!("--peer {p}: no address"))
-        })
-        .collect::<anyhow::Result<Vec<SocketAddr>>>()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    runtime.block_on(run_async(args, peers))
+    let peers = args.net.peer_addrs()?;
+    runtime()?.block_on(run_async(args, peers))
 }
 
 /// Where lines go: stderr, or the live view's message area.
@@ -108,7 +92,6 @@ struct Run {
     next_id: u64,
     stopping: Vec<tokio::task::JoinHandle<()>>,
     peers: Vec<SocketAddr>,
-    max_open_files: usize,
 }
 
 impl Run {
@@ -213,7 +196,7 @@ impl Run {
 
     fn say_completions(&mut self, screen: &Screen) {
         for e in self.entries.values_mut() {
-            if !e.complete_said && e.progress().is_some_and(|p| p.complete) {
+            if !e.complete_said && e.is_complete() {
                 e.complete_said = true;
                 screen.note(&format!("complete {}", e.name));
             }
@@ -235,7 +218,8 @@ impl Run {
                 progress: p.as_ref(),
             })
             .collect();
-        table::render(&rows, self.common.files.open_files(), self.max_open_files)
+        let files = &self.common.files;
+        table::render(&rows, files.open_files(), files.capacity())
     }
 
     /// Brings the live view's list in line with the entries (same order) and draws it.
@@ -275,14 +259,7 @@ impl Run {
 
 async fn run_async(args: Args, peers: Vec<SocketAddr>) -> anyhow::Result<ExitCode> {
     let net = &args.net;
-    let ports = if net.port == 0 {
-        0..=0
-    } else {
-        net.port..=net.port.max(6889)
-    };
-    let listener = bind_listener(net.bind, ports)
-        .await
-        .context("listening for peers")?;
+    let listener = net.listen().await?;
     let port = listener.local_addr().context("listener address")?.port();
     let shared = Shared::new(SharedConfig {
         max_connections: args.max_connections,
@@ -291,12 +268,7 @@ async fn run_async(args: Args, peers: Vec<SocketAddr>) -> anyhow::Result<ExitCod
     });
     let server = shared.serve(listener);
 
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    let seed = nanos ^ (u64::from(std::process::id()) << 32);
-    let mut random = [0u8; 12];
-    Rng::new(seed).fill(&mut random);
+    let (peer_id, seed) = identity();
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let mut run = Run {
         dir: args.dir.clone(),
@@ -305,7 +277,7 @@ async fn run_async(args: Args, peers: Vec<SocketAddr>) -> anyhow::Result<ExitCod
             files: FileCache::new(args.max_open_files),
             checks: Arc::new(Semaphore::new(1)),
             events: events_tx,
-            peer_id: PeerId::generate(random).0,
+            peer_id: peer_id.0,
             seed,
             port,
             announce_ip: net.ip,
@@ -316,7 +288,6 @@ async fn run_async(args: Args, peers: Vec<SocketAddr>) -> anyhow::Result<ExitCod
         next_id: 0,
         stopping: Vec::new(),
         peers,
-        max_open_files: args.max_open_files,
     };
 
     let mut screen = Screen::Plain;
@@ -394,8 +365,9 @@ async fn run_async(args: Args, peers: Vec<SocketAddr>) -> anyhow::Result<ExitCod
             },
             _ = redial.tick(), if !run.peers.is_empty() => {
                 for e in run.entries.values() {
-                    if let (State::Running { session, progress }, false) = (&e.state, e.progress().is_some_and(|p| p.complete)) {
-                        if !progress.borrow().paused {
+                    if let State::Running { session, progress } = &e.state {
+                        let idle = { let p = progress.borrow(); p.complete || p.paused };
+                        if !idle {
                             for p in &run.peers {
                                 session.add_peer(*p);
                             }

@@ -53,10 +53,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         .prefix("bt-swarm-")
         .tempdir()
         .context("creating a temporary directory")?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = super::transfer::runtime()?;
     let result = runtime.block_on(swarm(&args, dir.path()));
     drop(runtime);
     dir.close().context("removing the temporary directory")?;

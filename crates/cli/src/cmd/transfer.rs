@@ -62,6 +62,52 @@ pub(crate) struct NetArgs {
     pub(crate) tui: bool,
 }
 
+impl NetArgs {
+    /// The `--peer` addresses, resolved.
+    pub(crate) fn peer_addrs(&self) -> anyhow::Result<Vec<SocketAddr>> {
+        self.peers
+            .iter()
+            .map(|p| {
+                p.to_socket_addrs()
+                    .with_context(|| format!("--peer {p}: not a HOST:PORT"))?
+                    .next()
+                    .with_context(|| format!("--peer {p}: no address"))
+            })
+            .collect()
+    }
+
+    /// Binds the peer listener on `--bind`: `--port`, or the next free one up to 6889 (0: any).
+    pub(crate) async fn listen(&self) -> anyhow::Result<tokio::net::TcpListener> {
+        let ports = if self.port == 0 {
+            0..=0
+        } else {
+            self.port..=self.port.max(6889)
+        };
+        bind_listener(self.bind, ports)
+            .await
+            .context("listening for peers")
+    }
+}
+
+/// A fresh peer id for this run and the seed of its randomness (time and process id).
+pub(crate) fn identity() -> (PeerId, u64) {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let seed = nanos ^ (u64::from(std::process::id()) << 32);
+    let mut random = [0u8; 12];
+    Rng::new(seed).fill(&mut random);
+    (PeerId::generate(random), seed)
+}
+
+/// The multi-threaded runtime the peer engine runs on.
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
 /// When to stop after the download is complete.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SeedLimits {
@@ -109,21 +155,8 @@ pub(crate) fn run(
     net: &NetArgs,
     limits: SeedLimits,
 ) -> anyhow::Result<ExitCode> {
-    let peers = net
-        .peers
-        .iter()
-        .map(|p| {
-            p.to_socket_addrs()
-                .with_context(|| format!("--peer {p}: not a HOST:PORT"))?
-                .next()
-                .with_context(|| format!("--peer {p}: no address"))
-        })
-        .collect::<anyhow::Result<Vec<SocketAddr>>>()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    runtime.block_on(run_async(
+    let peers = net.peer_addrs()?;
+    runtime()?.block_on(run_async(
         torrent, placement, storage, start, net, limits, peers,
     ))
 }
@@ -142,23 +175,9 @@ async fn run_async(
         || info.name().to_owned(),
         |n| n.to_string_lossy().into_owned(),
     );
-    let ports = if net.port == 0 {
-        0..=0
-    } else {
-        net.port..=net.port.max(6889)
-    };
-    let listener = bind_listener(net.bind, ports)
-        .await
-        .context("listening for peers")?;
+    let listener = net.listen().await?;
     let port = listener.local_addr().context("listener address")?.port();
-
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    let seed = nanos ^ (u64::from(std::process::id()) << 32);
-    let mut random = [0u8; 12];
-    Rng::new(seed).fill(&mut random);
-    let peer_id = PeerId::generate(random);
+    let (peer_id, seed) = identity();
     let tc = TorrentConfig::new(
         torrent.info_hash().0,
         peer_id.0,

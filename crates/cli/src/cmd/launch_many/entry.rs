@@ -170,6 +170,11 @@ impl Entry {
         }
     }
 
+    /// Whether every piece is verified (without copying the progress).
+    pub(crate) fn is_complete(&self) -> bool {
+        matches!(&self.state, State::Running { progress, .. } if progress.borrow().complete)
+    }
+
     /// The state word of the table and the live view.
     pub(crate) fn state_word(&self) -> String {
         match &self.state {
