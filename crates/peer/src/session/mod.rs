@@ -182,6 +182,16 @@ pub async fn bind_listener(
     ))
 }
 
+/// Accepts a peer. After a failure (out of descriptors, say) it waits a little before
+/// reporting it, so a listener that keeps failing does not spin its caller's loop.
+async fn accept(listener: &TcpListener) -> std::io::Result<(TcpStream, SocketAddr)> {
+    let accepted = listener.accept().await;
+    if accepted.is_err() {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    accepted
+}
+
 /// A torrent being downloaded and/or seeded on the current tokio runtime.
 #[derive(Debug)]
 pub struct Session {
@@ -223,13 +233,14 @@ impl Session {
         let _ = self.commands.send(Command::Connect(addr));
     }
 
-    /// Disconnects every peer and accepts or makes no connections until [`resume`](Self::resume)
-    /// (trackers are still announced to). The verified data stays; nothing is lost.
+    /// Disconnects every peer, announces `stopped` to the trackers, and accepts or makes no
+    /// connections until [`resume`](Self::resume). The verified data stays; nothing is lost.
     pub fn pause(&self) {
         let _ = self.commands.send(Command::Pause);
     }
 
-    /// Ends a [`pause`](Self::pause): the peers it disconnected from are dialled again.
+    /// Ends a [`pause`](Self::pause): announces `started` and dials the peers it disconnected
+    /// from again.
     pub fn resume(&self) {
         let _ = self.commands.send(Command::Resume);
     }
@@ -265,16 +276,23 @@ impl Session {
     }
 }
 
+/// One connection's socket side.
+struct Link {
+    /// Bytes to send, to the writer task.
+    writer: mpsc::UnboundedSender<Vec<u8>>,
+    /// The reader task, aborted when the torrent drops the connection.
+    reader: JoinHandle<()>,
+    addr: SocketAddr,
+    /// We dialled it (rather than it us).
+    outgoing: bool,
+    /// Its slot under the shared connection cap.
+    _permit: Permit,
+}
+
 struct Driver {
     torrent: Torrent,
-    writers: HashMap<ConnId, mpsc::UnboundedSender<Vec<u8>>>,
-    /// Reader tasks, aborted when the torrent drops their connection.
-    readers: HashMap<ConnId, JoinHandle<()>>,
-    addrs: HashMap<ConnId, SocketAddr>,
-    /// Connections the peer made to us.
-    incoming: HashSet<ConnId>,
-    /// Each connection's (and each connect in progress') slot under the shared connection cap.
-    permits: HashMap<ConnId, Permit>,
+    /// The socket side of every connection the torrent has.
+    links: HashMap<ConnId, Link>,
     banned: HashSet<IpAddr>,
     connecting: HashMap<SocketAddr, Permit>,
     shared: Option<Shared>,
@@ -319,7 +337,7 @@ impl Driver {
             return;
         };
         if self.paused
-            || self.writers.len() >= self.max_connections
+            || self.links.len() >= self.max_connections
             || self.banned.contains(&addr.ip())
         {
             return;
@@ -359,13 +377,16 @@ impl Driver {
             }
             let _ = write.shutdown().await;
         });
-        self.writers.insert(id, tx);
-        self.readers.insert(id, reader);
-        self.addrs.insert(id, addr);
-        self.permits.insert(id, permit);
-        if !outgoing {
-            self.incoming.insert(id);
-        }
+        self.links.insert(
+            id,
+            Link {
+                writer: tx,
+                reader,
+                addr,
+                outgoing,
+                _permit: permit,
+            },
+        );
         let now = std::time::Instant::now();
         self.torrent.add_connection(now, id);
         if !prefix.is_empty() {
@@ -374,11 +395,12 @@ impl Driver {
     }
 
     fn connect(&mut self, addr: SocketAddr) {
-        let known = self.addrs.values().any(|a| *a == addr) || self.connecting.contains_key(&addr);
+        let known =
+            self.links.values().any(|l| l.addr == addr) || self.connecting.contains_key(&addr);
         if known
             || self.paused
             || self.banned.contains(&addr.ip())
-            || self.writers.len() + self.connecting.len() >= self.max_connections
+            || self.links.len() + self.connecting.len() >= self.max_connections
         {
             return;
         }
@@ -398,13 +420,9 @@ impl Driver {
     }
 
     fn forget(&mut self, id: ConnId) {
-        if let Some(reader) = self.readers.remove(&id) {
-            reader.abort();
+        if let Some(link) = self.links.remove(&id) {
+            link.reader.abort();
         }
-        self.writers.remove(&id);
-        self.addrs.remove(&id);
-        self.permits.remove(&id);
-        self.incoming.remove(&id);
     }
 
     /// Drops every connection and refuses new ones until [`resume`](Self::resume).
@@ -412,8 +430,8 @@ impl Driver {
         self.paused = true;
         let ids: Vec<ConnId> = self.torrent.connections().collect();
         for id in ids {
-            if let (Some(addr), false) = (self.addrs.get(&id), self.incoming.contains(&id)) {
-                self.paused_peers.push(*addr);
+            if let Some(link) = self.links.get(&id).filter(|l| l.outgoing) {
+                self.paused_peers.push(link.addr);
             }
             self.forget(id);
             self.torrent.remove_connection(id);
@@ -435,8 +453,8 @@ impl Driver {
             for id in ids {
                 while let Some(bytes) = self.torrent.poll_transmit(id) {
                     busy = true;
-                    if let Some(w) = self.writers.get(&id) {
-                        let _ = w.send(bytes);
+                    if let Some(link) = self.links.get(&id) {
+                        let _ = link.writer.send(bytes);
                     }
                 }
             }
@@ -462,8 +480,8 @@ impl Driver {
                         continue;
                     }
                     Action::Ban { conn } => {
-                        if let Some(addr) = self.addrs.get(&conn) {
-                            self.banned.insert(addr.ip());
+                        if let Some(link) = self.links.get(&conn) {
+                            self.banned.insert(link.addr.ip());
                         }
                         continue;
                     }
@@ -483,18 +501,18 @@ impl Driver {
     fn progress(&self) -> Progress {
         let (d, u) = self.torrent.transferred();
         let (mut dr, mut ur) = (0, 0);
-        let mut peer_list = Vec::with_capacity(self.writers.len());
+        let mut peer_list = Vec::with_capacity(self.links.len());
         for id in self.torrent.connections() {
-            let (Some(c), Some(addr)) = (self.torrent.connection(id), self.addrs.get(&id)) else {
+            let (Some(c), Some(link)) = (self.torrent.connection(id), self.links.get(&id)) else {
                 continue;
             };
             dr += c.download_rate();
             ur += c.upload_rate();
             let (downloaded, uploaded) = c.transferred();
             peer_list.push(PeerInfo {
-                addr: *addr,
+                addr: link.addr,
                 peer_id: c.peer_id(),
-                outgoing: !self.incoming.contains(&id),
+                outgoing: link.outgoing,
                 am_interested: c.am_interested(),
                 am_choking: c.am_choking(),
                 peer_interested: c.peer_interested(),
@@ -515,7 +533,7 @@ impl Driver {
             uploaded: u,
             download_rate: dr,
             upload_rate: ur,
-            peers: self.writers.len(),
+            peers: self.links.len(),
             seeds: self.torrent.seed_count(),
             hash_failures: self.hash_failures,
             complete: self.torrent.is_complete(),
@@ -552,11 +570,7 @@ async fn run(
     let pieces = have.len();
     let mut d = Driver {
         torrent: Torrent::new(config.torrent.clone(), &have),
-        writers: HashMap::new(),
-        readers: HashMap::new(),
-        addrs: HashMap::new(),
-        incoming: HashSet::new(),
-        permits: HashMap::new(),
+        links: HashMap::new(),
         banned: HashSet::new(),
         connecting: HashMap::new(),
         shared: config.shared.clone(),
@@ -644,7 +658,7 @@ async fn run(
             },
             accepted = async {
                 match &listener {
-                    Some(l) => l.accept().await,
+                    Some(l) => accept(l).await,
                     None => pending().await,
                 }
             } => {

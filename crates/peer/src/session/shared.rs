@@ -130,7 +130,7 @@ impl Shared {
         let inner = self.inner.clone();
         tokio::spawn(async move {
             loop {
-                let Ok((stream, addr)) = listener.accept().await else {
+                let Ok((stream, addr)) = super::accept(&listener).await else {
                     continue;
                 };
                 let pending = inner.pending_handshakes.fetch_add(1, Ordering::AcqRel);
