@@ -74,6 +74,15 @@ fn seed_dir(c: &Content) -> tempfile::TempDir {
     dir
 }
 
+/// File storage of the content under `dir`.
+fn file_storage(dir: &std::path::Path, c: &Content) -> Arc<FileStorage> {
+    Arc::new(FileStorage::new(
+        dir,
+        c.layout.clone(),
+        FileStorageConfig::default(),
+    ))
+}
+
 fn read_back(dir: &std::path::Path) -> Vec<u8> {
     let mut all = std::fs::read(dir.join("t/a.bin")).unwrap();
     all.extend(std::fs::read(dir.join("t/b.bin")).unwrap());
@@ -84,11 +93,7 @@ fn read_back(dir: &std::path::Path) -> Vec<u8> {
 async fn seed_to_downloaders_over_loopback_tcp() {
     let c = content(3 << 20, 1);
     let seed_data = seed_dir(&c);
-    let seed_storage = Arc::new(FileStorage::new(
-        seed_data.path(),
-        c.layout.clone(),
-        FileStorageConfig::default(),
-    ));
+    let seed_storage = file_storage(seed_data.path(), &c);
     let have = recheck(seed_storage.as_ref(), &c.hashes, 2);
     assert!(have.is_full(), "the re-check finds every piece of the seed");
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -105,11 +110,7 @@ async fn seed_to_downloaders_over_loopback_tcp() {
         .unwrap();
     for id in 2..5u8 {
         let dir = tempfile::tempdir().unwrap();
-        let storage = Arc::new(FileStorage::new(
-            dir.path(),
-            c.layout.clone(),
-            FileStorageConfig::default(),
-        ));
+        let storage = file_storage(dir.path(), &c);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let s = Session::start(
             config(&c, id, listener.local_addr().unwrap().port()),
@@ -178,11 +179,7 @@ async fn peers_find_each_other_through_the_tracker() {
     ]];
 
     let seed_data = seed_dir(&c);
-    let seed_storage = Arc::new(FileStorage::new(
-        seed_data.path(),
-        c.layout.clone(),
-        FileStorageConfig::default(),
-    ));
+    let seed_storage = file_storage(seed_data.path(), &c);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let mut sc = config(&c, 1, listener.local_addr().unwrap().port());
     sc.seed = true;
@@ -207,11 +204,7 @@ async fn peers_find_each_other_through_the_tracker() {
     .await;
 
     let dir = tempfile::tempdir().unwrap();
-    let storage = Arc::new(FileStorage::new(
-        dir.path(),
-        c.layout.clone(),
-        FileStorageConfig::default(),
-    ));
+    let storage = file_storage(dir.path(), &c);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let mut lc = config(&c, 2, listener.local_addr().unwrap().port());
     lc.trackers = trackers;
@@ -262,11 +255,7 @@ async fn peers_find_each_other_through_the_tracker() {
 async fn download_rate_limit_is_honoured() {
     let c = content(2 << 20, 4);
     let seed_data = seed_dir(&c);
-    let seed_storage = Arc::new(FileStorage::new(
-        seed_data.path(),
-        c.layout.clone(),
-        FileStorageConfig::default(),
-    ));
+    let seed_storage = file_storage(seed_data.path(), &c);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let seed_addr = listener.local_addr().unwrap();
     let mut sc = config(&c, 1, seed_addr.port());
@@ -278,11 +267,7 @@ async fn download_rate_limit_is_honoured() {
         Some(listener),
     );
     let dir = tempfile::tempdir().unwrap();
-    let storage = Arc::new(FileStorage::new(
-        dir.path(),
-        c.layout.clone(),
-        FileStorageConfig::default(),
-    ));
+    let storage = file_storage(dir.path(), &c);
     let mut lc = config(&c, 2, 1);
     lc.max_download_rate = Some(1_000_000);
     let started = std::time::Instant::now();
@@ -367,11 +352,7 @@ impl Storage for FillingDisk {
 async fn a_full_disk_is_a_clear_error_and_the_download_resumes() {
     let c = content(2 << 20, 5);
     let seed_data = seed_dir(&c);
-    let seed_storage = Arc::new(FileStorage::new(
-        seed_data.path(),
-        c.layout.clone(),
-        FileStorageConfig::default(),
-    ));
+    let seed_storage = file_storage(seed_data.path(), &c);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let seed_addr = listener.local_addr().unwrap();
     let mut sc = config(&c, 1, seed_addr.port());
@@ -460,11 +441,7 @@ async fn one_shared_listener_serves_many_torrents() {
     let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
     for (c, id, seed) in [(&one, 41u8, &seeds[0]), (&two, 42, &seeds[1])] {
         let dir = tempfile::tempdir().unwrap();
-        let storage = Arc::new(FileStorage::new(
-            dir.path(),
-            c.layout.clone(),
-            FileStorageConfig::default(),
-        ));
+        let storage = file_storage(dir.path(), c);
         let s = Session::start(
             config(c, id, 0),
             storage,
