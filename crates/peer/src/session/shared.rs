@@ -14,11 +14,14 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use torrentkit_wire::PROTOCOL;
+
 use super::limit::Bucket;
 use super::Command;
 
-/// The handshake bytes read to find a torrent: length, protocol name, reserved, info-hash.
-const HANDSHAKE_PREFIX: usize = 1 + 19 + 8 + 20;
+/// The handshake bytes read to find a torrent: length, protocol name, reserved, info-hash (the
+/// peer id may wait for our handshake).
+const HANDSHAKE_PREFIX: usize = 1 + PROTOCOL.len() + 8 + 20;
 /// A peer that has not sent that much within this time is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most incoming connections still waiting for their handshake; more are refused.
@@ -185,7 +188,7 @@ impl Shared {
 impl Inner {
     fn hand_over(&self, addr: SocketAddr, stream: TcpStream, prefix: Vec<u8>) {
         let mut info_hash = [0u8; 20];
-        info_hash.copy_from_slice(&prefix[28..48]);
+        info_hash.copy_from_slice(&prefix[HANDSHAKE_PREFIX - 20..HANDSHAKE_PREFIX]);
         let routes = self.routes.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(session) = routes.get(&info_hash) {
             let _ = session.send(Command::Incoming {
@@ -205,7 +208,9 @@ async fn read_prefix(mut stream: TcpStream) -> Option<(TcpStream, Vec<u8>)> {
         .await
         .ok()?
         .ok()?;
-    (prefix[0] == 19 && &prefix[1..20] == b"BitTorrent protocol").then_some((stream, prefix))
+    let named =
+        usize::from(prefix[0]) == PROTOCOL.len() && prefix[1..=PROTOCOL.len()] == PROTOCOL[..];
+    named.then_some((stream, prefix))
 }
 
 /// One connection slot under a [`Shared`] cap, given back on drop.
