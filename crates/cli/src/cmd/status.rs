@@ -9,7 +9,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use torrentkit_metainfo::Torrent;
 use torrentkit_peer::session::Progress;
 
-use super::tui::{TorrentView, Tui, UserAction, NEEDS_TERMINAL};
+use super::tui::{state_of, TorrentView, Tui, UserAction, NEEDS_TERMINAL};
 use super::units::{human_duration, human_rate};
 
 /// The progress display of one torrent.
@@ -123,7 +123,7 @@ impl Status {
         } else {
             "-".to_owned()
         };
-        let state = if p.complete { "seeding" } else { "downloading" };
+        let state = state_of(p);
         match &self.bar {
             Some(bar) => {
                 bar.set_position(done);

@@ -13,6 +13,7 @@ use torrentkit_peer::storage::{FileCache, FileStorage};
 use torrentkit_peer::{Bitfield, TorrentConfig};
 
 use super::super::placement::{start_state_with, Placement, Start};
+use super::super::tui::state_of;
 use super::watch::Stamp;
 
 /// What the main loop hears about torrents from the tasks it started.
@@ -180,17 +181,7 @@ impl Entry {
         match &self.state {
             State::Checking => "checking".to_owned(),
             State::Failed(why) => format!("error: {why}"),
-            State::Running { progress, .. } => {
-                let p = progress.borrow();
-                if p.paused {
-                    "paused"
-                } else if p.complete {
-                    "seeding"
-                } else {
-                    "downloading"
-                }
-                .to_owned()
-            }
+            State::Running { progress, .. } => state_of(&progress.borrow()).to_owned(),
         }
     }
 

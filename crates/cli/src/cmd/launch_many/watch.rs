@@ -30,7 +30,7 @@ impl DirWatch {
     pub(crate) fn start(dir: &Path) -> (Self, Option<String>) {
         let (tx, changed) = mpsc::unbounded_channel();
         let made = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-            if event.is_ok() {
+            if calls_for_rescan(&event) {
                 let _ = tx.send(());
             }
         })
@@ -60,15 +60,30 @@ impl DirWatch {
     }
 }
 
+/// The data and resume files are often written in the watched directory: only events about
+/// .torrent files (or a lost event queue, or an error) call for a rescan.
+fn calls_for_rescan(event: &notify::Result<notify::Event>) -> bool {
+    match event {
+        Ok(e) => e.need_rescan() || e.paths.iter().any(|p| is_torrent_name(p)),
+        Err(_) => true,
+    }
+}
+
+/// Whether `path` names a visible `.torrent` file.
+fn is_torrent_name(path: &Path) -> bool {
+    path.file_name().is_some_and(|n| {
+        let n = n.to_string_lossy();
+        !n.starts_with('.') && n.to_ascii_lowercase().ends_with(".torrent")
+    })
+}
+
 /// The `.torrent` files directly in `dir` (not in subdirectories, not hidden), with stamps.
 pub(crate) fn scan(dir: &Path) -> anyhow::Result<BTreeMap<PathBuf, Stamp>> {
     let mut found = BTreeMap::new();
     for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
         let Ok(entry) = entry else { continue };
         let path = entry.path();
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with('.') || !name.to_ascii_lowercase().ends_with(".torrent") {
+        if !is_torrent_name(&path) {
             continue;
         }
         // Follows a symlink to a .torrent: reading one is harmless, only data paths are guarded.
@@ -111,6 +126,26 @@ mod tests {
             names,
             [("B.TORRENT".to_owned(), 2), ("a.torrent".to_owned(), 1)]
         );
+    }
+
+    #[test]
+    fn only_torrent_files_call_for_a_rescan() {
+        use notify::event::{CreateKind, EventKind, ModifyKind};
+        let event = |kind, name: &str| {
+            Ok(notify::Event::new(kind).add_path(PathBuf::from("/dl").join(name)))
+        };
+        let write = EventKind::Modify(ModifyKind::Any);
+        assert!(calls_for_rescan(&event(
+            EventKind::Create(CreateKind::File),
+            "new.torrent"
+        )));
+        assert!(calls_for_rescan(&event(write, "Old.TORRENT")));
+        assert!(!calls_for_rescan(&event(write, "movie.mkv")));
+        assert!(!calls_for_rescan(&event(write, ".movie.mkv.bt-resume")));
+        assert!(!calls_for_rescan(&event(write, ".hidden.torrent")));
+        assert!(calls_for_rescan(&Err(notify::Error::generic(
+            "queue overflow"
+        ))));
     }
 
     #[tokio::test]
