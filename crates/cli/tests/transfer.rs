@@ -309,6 +309,10 @@ fn bt_swarm_completes_and_cleans_up() {
             "3",
             "--size",
             "4MiB",
+            // Unlimited, the seed can serve all three copies before the downloaders trade (it
+            // did, once, in 0.1 s); at 8 MiB/s that would take 1.5 s.
+            "--seed-rate",
+            "8M",
             "--json",
             "--timeout",
             "120",
