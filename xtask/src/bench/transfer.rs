@@ -4,6 +4,10 @@
 //! seconds during the transfer and peak RSS (`/proc`). Targets: `bt` at least 1.2x libtorrent's
 //! throughput, less downloader CPU per GiB, and downloader peak RSS under 64 MiB.
 //!
+//! `-- --baseline PATH` adds a third pair, an earlier `bt` build seeding to itself in the same
+//! alternating runs, and a row comparing this build's throughput and CPU per GiB with it (how a
+//! refactor shows it made the engine no slower).
+//!
 //! Both seeds trust their data (`bt seed --trust-resume` after a first check, libtorrent's seed
 //! mode), so only the transfer is timed. Three runs alternate; each pair's best run counts (the
 //! machine may be shared).
@@ -43,7 +47,8 @@ struct Measure {
     seed_rss: f64,
 }
 
-pub(super) fn run(root: &Path, _passthrough: &[String]) -> anyhow::Result<Outcome> {
+pub(super) fn run(root: &Path, passthrough: &[String]) -> anyhow::Result<Outcome> {
+    let baseline = baseline_arg(passthrough)?;
     packages::require(&[("time", "time")])?;
     if !Path::new(TIME).is_file() {
         bail!("{TIME} is missing: install the Debian package `time`");
@@ -78,7 +83,7 @@ pub(super) fn run(root: &Path, _passthrough: &[String]) -> anyhow::Result<Outcom
         bail!("{PYTHON} cannot import libtorrent: install the Debian package python3-libtorrent");
     }
 
-    let (mut best_bt, mut best_lt): (Option<Measure>, Option<Measure>) = (None, None);
+    let (mut best_bt, mut best_lt, mut best_base) = (None, None, None);
     for run in 1..=RUNS {
         println!("bench transfer: run {run} of {RUNS}: bt seed -> bt download");
         let m = bt_pair(bt, &torrent, &file, &dir)?;
@@ -88,12 +93,81 @@ pub(super) fn run(root: &Path, _passthrough: &[String]) -> anyhow::Result<Outcom
         let m = lt_pair(&script, &torrent, &seed_dir, &dir)?;
         println!("bench transfer:   {m:?}");
         best_lt = Some(better(best_lt, m));
+        if let Some(base) = &baseline {
+            println!(
+                "bench transfer: run {run} of {RUNS}: baseline {} seed -> download",
+                base.display()
+            );
+            let m = bt_pair(base, &torrent, &file, &dir)?;
+            println!("bench transfer:   {m:?}");
+            best_base = Some(better(best_base, m));
+        }
     }
     let (ours, theirs) = (
         best_bt.context("no bt run")?,
         best_lt.context("no libtorrent run")?,
     );
-    Ok(report(ours, theirs))
+    let mut outcome = report(ours, theirs);
+    if let (Some(path), Some(base)) = (&baseline, best_base) {
+        compare_with_baseline(&mut outcome, path, ours, base);
+    }
+    Ok(outcome)
+}
+
+/// The `--baseline PATH` among the arguments after `--`, checked to be a file.
+fn baseline_arg(passthrough: &[String]) -> anyhow::Result<Option<PathBuf>> {
+    match passthrough {
+        [] => Ok(None),
+        [flag, path] if flag == "--baseline" => {
+            let path = PathBuf::from(path);
+            if !path.is_file() {
+                bail!("--baseline {}: no such file", path.display());
+            }
+            Ok(Some(path))
+        }
+        other => bail!(
+            "bench transfer takes `-- --baseline PATH` (an earlier bt binary) or nothing; got {other:?}"
+        ),
+    }
+}
+
+/// Adds the baseline's row and the this-build-vs-baseline verdict to the report.
+fn compare_with_baseline(outcome: &mut Outcome, path: &Path, ours: Measure, base: Measure) {
+    let gib = SIZE as f64 / (1u64 << 30) as f64;
+    let speedup = base.wall / ours.wall;
+    let md = &mut outcome.markdown;
+    let _ = writeln!(
+        md,
+        "\n### This build against the baseline `{}` (same runs)\n",
+        path.display()
+    );
+    let _ = writeln!(
+        md,
+        "| build | time | rate | downloader CPU s/GiB | downloader peak RSS | seed CPU |"
+    );
+    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|");
+    for (name, m) in [("this build", &ours), ("baseline", &base)] {
+        let _ = writeln!(
+            md,
+            "| {name} | {:.2} s | {:.0} MB/s | {:.2} | {:.1} MiB | {:.2} s |",
+            m.wall,
+            SIZE as f64 / m.wall / 1e6,
+            m.down_cpu / gib,
+            m.down_rss,
+            m.seed_cpu
+        );
+    }
+    let ok = speedup >= 1.0;
+    let _ = writeln!(
+        md,
+        "\nthroughput {speedup:.2}x the baseline's (target >= 1.0x): {}",
+        if ok { "PASS" } else { "FAIL" }
+    );
+    if !ok {
+        outcome.failures.push(format!(
+            "this build at {speedup:.2}x the baseline's throughput, target 1.0x"
+        ));
+    }
 }
 
 fn better(best: Option<Measure>, m: Measure) -> Measure {
