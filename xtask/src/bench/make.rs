@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context as _};
 
-use crate::bench::Outcome;
+use crate::bench::{load_average, verdict, Outcome};
 use crate::interop::{bt, data, packages};
 
 const SIZE: u64 = 2 << 30;
@@ -93,7 +93,6 @@ pub(super) fn run(root: &Path, _passthrough: &[String]) -> anyhow::Result<Outcom
     if !same_hash {
         failures.push("bt make and mktorrent gave different info-hashes".to_owned());
     }
-    let verdict = |ok: bool| if ok { "PASS" } else { "FAIL" };
     let mut md = String::new();
     let _ = writeln!(
         md,
@@ -130,10 +129,7 @@ pub(super) fn run(root: &Path, _passthrough: &[String]) -> anyhow::Result<Outcom
          system over all threads; unlike wall time it does not depend on what else the machine \
          runs (load average at the end: {}).",
         if same_hash { "yes" } else { "NO" },
-        std::fs::read_to_string("/proc/loadavg")
-            .ok()
-            .and_then(|l| l.split_whitespace().next().map(str::to_owned))
-            .unwrap_or_else(|| "unknown".to_owned())
+        load_average()
     );
     Ok(Outcome {
         markdown: md,

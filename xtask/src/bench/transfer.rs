@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 
-use crate::bench::Outcome;
+use crate::bench::{load_average, verdict, Outcome};
 use crate::interop::{bt, data, packages};
 
 const SIZE: u64 = 1 << 30;
@@ -200,7 +200,6 @@ fn report(ours: Measure, theirs: Measure) -> Outcome {
             ours.down_rss
         ));
     }
-    let verdict = |ok: bool| if ok { "PASS" } else { "FAIL" };
     let mut md = String::new();
     let _ = writeln!(
         md,
@@ -252,10 +251,7 @@ fn report(ours: Measure, theirs: Measure) -> Outcome {
          download`'s fsync of the data before it reports completion (libtorrent does not sync). \
          libtorrent 2.0 maps the files, so its RSS counts mapped file pages. Load average at the \
          end: {}.",
-        std::fs::read_to_string("/proc/loadavg")
-            .ok()
-            .and_then(|l| l.split_whitespace().next().map(str::to_owned))
-            .unwrap_or_else(|| "unknown".to_owned())
+        load_average()
     );
     Outcome {
         markdown: md,
@@ -421,6 +417,22 @@ fn check_and_remove(original: &Path, copy_dir: &Path, copy: &Path) -> anyhow::Re
     std::fs::remove_dir_all(copy_dir).with_context(|| format!("removing {}", copy_dir.display()))
 }
 
+/// Runs the downloader `args` against a ready `seed`, then stops the seed: the seed's CPU is what it
+/// spent during the download.
+fn measure(seed: Seed, args: &[&std::ffi::OsStr], dir: &Path) -> anyhow::Result<Measure> {
+    let (cpu0, _) = seed.usage();
+    let (wall, down_cpu, down_rss) = timed_download(args, dir)?;
+    let (cpu1, seed_rss) = seed.usage();
+    drop(seed);
+    Ok(Measure {
+        wall,
+        down_cpu,
+        down_rss,
+        seed_cpu: cpu1 - cpu0,
+        seed_rss,
+    })
+}
+
 fn bt_pair(bt: &Path, torrent: &Path, file: &Path, dir: &Path) -> anyhow::Result<Measure> {
     let mut seed = Seed::spawn(Command::new(bt).arg("seed").arg(torrent).arg(file).args([
         "--port",
@@ -436,7 +448,6 @@ fn bt_pair(bt: &Path, torrent: &Path, file: &Path, dir: &Path) -> anyhow::Result
     })?;
     let down = dir.join("bt-download");
     let _ = std::fs::remove_dir_all(&down);
-    let (cpu0, _) = seed.usage();
     let peer = format!("127.0.0.1:{port}");
     let args: Vec<&std::ffi::OsStr> = vec![
         bt.as_os_str(),
@@ -453,21 +464,13 @@ fn bt_pair(bt: &Path, torrent: &Path, file: &Path, dir: &Path) -> anyhow::Result
         "--seed-time".as_ref(),
         "0".as_ref(),
     ];
-    let (wall, down_cpu, down_rss) = timed_download(&args, dir)?;
-    let (cpu1, seed_rss) = seed.usage();
-    drop(seed);
+    let measured = measure(seed, &args, dir)?;
     check_and_remove(
         file,
         &down,
         &down.join(file.file_name().unwrap_or_default()),
     )?;
-    Ok(Measure {
-        wall,
-        down_cpu,
-        down_rss,
-        seed_cpu: cpu1 - cpu0,
-        seed_rss,
-    })
+    Ok(measured)
 }
 
 fn lt_pair(script: &Path, torrent: &Path, seed_dir: &Path, dir: &Path) -> anyhow::Result<Measure> {
@@ -482,7 +485,6 @@ fn lt_pair(script: &Path, torrent: &Path, seed_dir: &Path, dir: &Path) -> anyhow
     let down = dir.join("lt-download");
     let _ = std::fs::remove_dir_all(&down);
     std::fs::create_dir_all(&down)?;
-    let (cpu0, _) = seed.usage();
     let peer = format!("127.0.0.1:{port}");
     let args: Vec<&std::ffi::OsStr> = vec![
         PYTHON.as_ref(),
@@ -493,16 +495,8 @@ fn lt_pair(script: &Path, torrent: &Path, seed_dir: &Path, dir: &Path) -> anyhow
         "--peer".as_ref(),
         peer.as_ref(),
     ];
-    let (wall, down_cpu, down_rss) = timed_download(&args, dir)?;
-    let (cpu1, seed_rss) = seed.usage();
-    drop(seed);
+    let measured = measure(seed, &args, dir)?;
     let original: PathBuf = seed_dir.join("data-1GiB.bin");
     check_and_remove(&original, &down, &down.join("data-1GiB.bin"))?;
-    Ok(Measure {
-        wall,
-        down_cpu,
-        down_rss,
-        seed_cpu: cpu1 - cpu0,
-        seed_rss,
-    })
+    Ok(measured)
 }

@@ -51,6 +51,17 @@ impl SplitMix64 {
     }
 }
 
+/// The multi-file data set the torrent-making cases share: odd sizes so pieces straddle files, a
+/// subdirectory and a non-ASCII name.
+pub(crate) const ALBUM: &[(&str, u64)] = &[
+    ("01-intro.bin", 131_072),
+    ("02-body.bin", 100_003),
+    ("notes/readme.txt", 2_049),
+    ("notes/caf\u{e9}.txt", 777),
+];
+/// The single-file data set's length: not a multiple of any piece size.
+pub(crate) const SINGLE_LEN: u64 = 307_193;
+
 #[cfg(test)]
 mod tests {
     use super::*;

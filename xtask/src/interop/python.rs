@@ -2,7 +2,7 @@
 //! directory and run with `/usr/bin/python3` (the only python that imports Debian's libtorrent).
 
 use std::ffi::OsStr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
@@ -43,6 +43,30 @@ pub(crate) const CREATE_TORRENT: Snippet = Snippet {
     file: "create_torrent.py",
     source: include_str!("py/create_torrent.py"),
 };
+
+/// A v1 torrent of `source` made by libtorrent with 64 KiB pieces and one tracker, written to
+/// `torrent`; returns its info-hash as libtorrent computed it.
+pub(crate) fn libtorrent_v1_torrent(
+    ctx: &Ctx,
+    source: &Path,
+    tracker: &str,
+    torrent: &Path,
+) -> anyhow::Result<[u8; 20]> {
+    let out = CREATE_TORRENT.run(
+        ctx,
+        "create-torrent",
+        [
+            "--piece-size".as_ref(),
+            "65536".as_ref(),
+            "--tracker".as_ref(),
+            tracker.as_ref(),
+            "--v1-only".as_ref(),
+            source.as_os_str(),
+            torrent.as_os_str(),
+        ],
+    )?;
+    crate::interop::hex::decode20(out.trim()).context("create_torrent.py output")
+}
 
 /// `check_data.py SAVE_PATH TORRENT...`: libtorrent loads each torrent and checks its data; one
 /// line each: `NAME HASH HAVE NUM_PIECES NUM_FILES TOTAL_SIZE`.

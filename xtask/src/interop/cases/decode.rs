@@ -10,6 +10,7 @@ use serde_json::Value;
 use super::{Case, DEFAULT_TIMEOUT};
 use crate::interop::announce::{self, Announce};
 use crate::interop::context::Ctx;
+use crate::interop::data::{ALBUM, SINGLE_LEN};
 use crate::interop::json_diff::first_difference;
 use crate::interop::opentracker::Opentracker;
 use crate::interop::python::{BDECODE_JSON, CREATE_TORRENT, INFOHASH};
@@ -23,14 +24,6 @@ pub(super) const CASE: Case = Case {
     run,
 };
 
-/// The multi-file data set: odd sizes, a subdirectory, a non-ASCII name.
-const ALBUM: &[(&str, u64)] = &[
-    ("01-intro.bin", 131_072),
-    ("02-body.bin", 100_003),
-    ("notes/readme.txt", 2_049),
-    ("notes/caf\u{e9}.txt", 777),
-];
-const SINGLE_LEN: u64 = 307_193;
 /// mktorrent's `-l 15` and libtorrent's piece size: 32 KiB, so several pieces per torrent.
 const PIECE_SIZE: u32 = 1 << 15;
 const COMMENT: &str = "torrentkit interop \u{2713} caf\u{e9}";

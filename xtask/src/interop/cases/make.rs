@@ -9,6 +9,7 @@ use anyhow::{bail, Context as _};
 
 use super::{Case, DEFAULT_TIMEOUT};
 use crate::interop::context::Ctx;
+use crate::interop::data::{ALBUM, SINGLE_LEN};
 use crate::interop::python::{CHECK_DATA, INFOHASH};
 use crate::interop::{data, net, packages, process::POLL};
 
@@ -19,14 +20,6 @@ pub(super) const CASE: Case = Case {
     run,
 };
 
-/// Odd sizes so pieces straddle files; a subdirectory and a non-ASCII name.
-const ALBUM: &[(&str, u64)] = &[
-    ("01-intro.bin", 131_072),
-    ("02-body.bin", 100_003),
-    ("notes/readme.txt", 2_049),
-    ("notes/caf\u{e9}.txt", 777),
-];
-const SINGLE_LEN: u64 = 307_193;
 const TRACKER: &str = "http://127.0.0.1:9/announce";
 
 /// One data set and the torrents made of it.

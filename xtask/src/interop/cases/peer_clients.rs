@@ -10,8 +10,8 @@ use anyhow::{bail, Context as _};
 use super::tracker_swarm::BtTracker;
 use crate::interop::context::Ctx;
 use crate::interop::process::{Managed, POLL};
-use crate::interop::python::{Snippet, CREATE_TORRENT};
-use crate::interop::{data, hex, net, packages};
+use crate::interop::python::{libtorrent_v1_torrent, Snippet};
+use crate::interop::{data, net, packages};
 
 /// libtorrent as a tracker-only peer: `seed|download TORRENT DIR [--timeout S]`.
 pub(super) const LT_PEER: Snippet = Snippet {
@@ -45,20 +45,7 @@ impl Swarm {
         data::write_file(&file, DATA_LEN, 6)?;
         let torrent = ctx.path("payload.torrent");
         let url = format!("http://{}/announce", tracker.addr);
-        let out = CREATE_TORRENT.run(
-            ctx,
-            "create-torrent",
-            [
-                "--piece-size".as_ref(),
-                "65536".as_ref(),
-                "--tracker".as_ref(),
-                url.as_ref(),
-                "--v1-only".as_ref(),
-                file.as_os_str(),
-                torrent.as_os_str(),
-            ],
-        )?;
-        let hash = hex::decode20(out.trim()).context("create_torrent.py output")?;
+        let hash = libtorrent_v1_torrent(ctx, &file, &url, &torrent)?;
         Ok(Swarm {
             tracker,
             seed_dir,

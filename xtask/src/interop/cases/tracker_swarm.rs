@@ -11,8 +11,8 @@ use anyhow::{bail, Context as _};
 use super::{Case, DEFAULT_TIMEOUT};
 use crate::interop::context::Ctx;
 use crate::interop::process::{Managed, POLL};
-use crate::interop::python::{Snippet, CREATE_TORRENT};
-use crate::interop::{data, hex, http, net, packages};
+use crate::interop::python::{libtorrent_v1_torrent, Snippet};
+use crate::interop::{data, http, net, packages};
 
 pub(super) const HTTP: Case = Case {
     name: "tracker-http",
@@ -34,7 +34,6 @@ const LT_PEER: Snippet = Snippet {
 };
 
 const DATA_LEN: u64 = 6 * 1024 * 1024 + 12_345;
-const PIECE_SIZE: &str = "65536";
 
 /// A `bt tracker` on a free loopback port (HTTP and UDP), logging into the case directory.
 pub(super) struct BtTracker {
@@ -111,20 +110,7 @@ fn make_torrent(ctx: &Ctx, url: &str) -> anyhow::Result<(PathBuf, PathBuf, [u8; 
     let file = seed_dir.join("payload.bin");
     data::write_file(&file, DATA_LEN, 42)?;
     let torrent = ctx.path("payload.torrent");
-    let out = CREATE_TORRENT.run(
-        ctx,
-        "create-torrent",
-        [
-            "--piece-size".as_ref(),
-            PIECE_SIZE.as_ref(),
-            "--tracker".as_ref(),
-            url.as_ref(),
-            "--v1-only".as_ref(),
-            file.as_os_str(),
-            torrent.as_os_str(),
-        ],
-    )?;
-    let hash = hex::decode20(out.trim()).context("create_torrent.py output")?;
+    let hash = libtorrent_v1_torrent(ctx, &file, url, &torrent)?;
     Ok((seed_dir, torrent, hash))
 }
 
