@@ -185,30 +185,17 @@ fn write_loop(shared: &Shared, mut out: impl Write) {
     }
 }
 
-/// `[10/Oct/2000:13:55:36 +0000]` for a Unix time in seconds (UTC).
+/// `[10/Oct/2000:13:55:36 +0000]` for a Unix time in seconds (UTC); a time past year 9999 (no
+/// clock reads that) is written as the raw number.
 pub(crate) fn clf_time(unix: u64) -> String {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let days = (unix / 86_400) as i64;
-    let secs = unix % 86_400;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "[{day:02}/{}/{year}:{:02}:{:02}:{:02} +0000]",
-        MONTHS[(month - 1) as usize],
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
+    let format = time::macros::format_description!(
+        "[[[day]/[month repr:short]/[year]:[hour]:[minute]:[second] +0000]"
+    );
+    i64::try_from(unix)
+        .ok()
+        .and_then(|secs| time::OffsetDateTime::from_unix_timestamp(secs).ok())
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_else(|| format!("[{unix}]"))
 }
 
 #[cfg(test)]

@@ -186,7 +186,14 @@ pub(crate) fn summary(t: &Torrent) -> String {
         let _ = writeln!(s, "created by:  {c}");
     }
     if let Some(d) = t.creation_date() {
-        let _ = writeln!(s, "created on:  {} (unix {d})", utc(d));
+        match utc(d) {
+            Some(date) => {
+                let _ = writeln!(s, "created on:  {date} (unix {d})");
+            }
+            None => {
+                let _ = writeln!(s, "created on:  unix {d} (outside the calendar)");
+            }
+        }
     }
     let _ = writeln!(s, "files:");
     let mut dirs: Vec<&str> = Vec::new();
@@ -222,26 +229,15 @@ pub(crate) fn summary(t: &Torrent) -> String {
     s
 }
 
-/// `YYYY-MM-DD HH:MM:SS UTC` from Unix seconds (proleptic Gregorian).
-fn utc(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+/// `YYYY-MM-DD HH:MM:SS UTC` from Unix seconds (proleptic Gregorian); `None` outside the years
+/// -9999 to 9999, which a `creation date` field may well hold.
+fn utc(secs: i64) -> Option<String> {
+    let format =
+        time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .ok()?
+        .format(&format)
+        .ok()
 }
 
 #[cfg(test)]
@@ -250,8 +246,13 @@ mod tests {
 
     #[test]
     fn dates() {
-        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(utc(1_359_599_503), "2013-01-31 02:31:43 UTC");
-        assert_eq!(utc(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(utc(0).as_deref(), Some("1970-01-01 00:00:00 UTC"));
+        assert_eq!(
+            utc(1_359_599_503).as_deref(),
+            Some("2013-01-31 02:31:43 UTC")
+        );
+        assert_eq!(utc(951_782_400).as_deref(), Some("2000-02-29 00:00:00 UTC"));
+        assert_eq!(utc(i64::MAX), None);
+        assert_eq!(utc(-1).as_deref(), Some("1969-12-31 23:59:59 UTC"));
     }
 }
