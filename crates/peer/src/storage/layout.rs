@@ -158,30 +158,23 @@ impl Layout {
                     });
                 }
             }
-            if pad {
-                entries.push(FileEntry {
-                    path,
-                    length,
-                    offset,
-                    pad,
-                });
-                offset = offset.checked_add(length).ok_or(LayoutError::TooLarge)?;
-                continue;
-            }
-            // A file path may not repeat, nor be a directory of another file.
-            if dir_paths.contains(&path) || !file_paths.insert(path.clone()) {
-                return Err(LayoutError::PathConflict {
-                    path: path.join("/"),
-                });
-            }
-            for end in 1..path.len() {
-                let dir = path[..end].to_vec();
-                if file_paths.contains(&dir) {
+            // A file path may not repeat, nor be a directory of another file. Pad files are
+            // never created, so they cannot conflict.
+            if !pad {
+                if dir_paths.contains(&path) || !file_paths.insert(path.clone()) {
                     return Err(LayoutError::PathConflict {
-                        path: dir.join("/"),
+                        path: path.join("/"),
                     });
                 }
-                dir_paths.insert(dir);
+                for end in 1..path.len() {
+                    let dir = path[..end].to_vec();
+                    if file_paths.contains(&dir) {
+                        return Err(LayoutError::PathConflict {
+                            path: dir.join("/"),
+                        });
+                    }
+                    dir_paths.insert(dir);
+                }
             }
             entries.push(FileEntry {
                 path,
