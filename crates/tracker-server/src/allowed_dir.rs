@@ -129,13 +129,12 @@ fn read_torrent(path: &Path, max_size: usize) -> Result<HostedTorrent, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::files::tests::scratch;
     use crate::hosting::tests::torrent;
 
     #[test]
     fn scan_adds_changes_and_removes() {
-        let dir = std::env::temp_dir().join(format!("tk-hosting-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = scratch("scan");
         std::fs::write(dir.join("a.torrent"), torrent("a", 1)).unwrap();
         std::fs::write(dir.join("b.torrent"), torrent("b", 2)).unwrap();
         std::fs::write(dir.join("bad.torrent"), b"nope").unwrap();

@@ -88,17 +88,11 @@ impl Tracker {
 mod tests {
     use super::*;
     use crate::config::Config;
-
-    fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("tk-dfile-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
-    }
+    use crate::files::tests::scratch;
 
     #[test]
     fn read_and_move_aside() {
-        let dir = scratch("aside");
+        let dir = scratch("dfile-aside");
         let path = dir.join("state");
         assert_eq!(read(&path).unwrap(), None);
         write_atomic(&path, b"two").unwrap();
@@ -114,7 +108,7 @@ mod tests {
 
     #[test]
     fn load_creates_a_missing_file_and_moves_a_corrupt_one_aside() {
-        let dir = scratch("load");
+        let dir = scratch("dfile-load");
         let path = dir.join("state");
         let tracker = |dfile: &Path| {
             let config = Config {

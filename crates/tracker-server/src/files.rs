@@ -19,32 +19,40 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use std::path::PathBuf;
+
+    /// A fresh scratch directory for the tests of this crate that need files.
+    pub(crate) fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("tk-tracker-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn names(dir: &Path) -> Vec<std::ffi::OsString> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect()
+    }
 
     #[test]
     fn replaces_the_file_and_leaves_nothing_beside_it() {
-        let dir = std::env::temp_dir().join(format!("tk-files-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = scratch("files");
         let path = dir.join("state");
         write_atomic(&path, b"one").unwrap();
         write_atomic(&path, b"two").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"two");
-        let names: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(names, ["state"]);
+        assert_eq!(names(&dir), ["state"]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// Regression: the old writer used a fixed `PATH.tmp` and left it behind when a step failed.
     #[test]
     fn a_failed_write_names_the_file_and_leaves_no_temporary_file() {
-        let dir = std::env::temp_dir().join(format!("tk-files-fail-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = scratch("files-fail");
         // A directory where the file should go: the rename over it fails.
         std::fs::create_dir(dir.join("state")).unwrap();
         let err = write_atomic(&dir.join("state"), b"x")
@@ -52,11 +60,7 @@ mod tests {
             .to_string();
         assert!(err.starts_with("creating "), "{err}");
         assert!(err.contains("state"), "{err}");
-        let names: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(names, ["state"]);
+        assert_eq!(names(&dir), ["state"]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
