@@ -24,7 +24,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|| "127.0.0.1:8080".into());
 
     // The tracker's state, shared by the HTTP routes and the UDP service.
-    let tracker = Tracker::new(Config::default());
+    let tracker = Tracker::new(Config::default(), std::time::Instant::now());
     let _ = tracker.set_access_log(AccessLog::new(std::io::stdout()));
 
     // The host's own application, with the tracker nested under /tracker.

@@ -1,6 +1,7 @@
 //! The dfile: every swarm with its peers and completed count, saved so that a restarted tracker
-//! "makes everything start working again immediately". Encoding and decoding are plain code
-//! ([`snapshot`], [`restore`]); [`write_atomic`] and [`read`] do the file I/O.
+//! "makes everything start working again immediately". This is the format only, plain code with
+//! the time passed in ([`snapshot`], [`restore`]); reading and writing the file is
+//! `dfile_io.rs`'s work.
 //!
 //! The file is bencode:
 //! `d5:savedi<unix seconds>e6:swarmsd20:<info-hash>d9:completedi<n>e5:peers<records>e...e7:versioni1ee`
@@ -9,15 +10,11 @@
 //! big-endian, with `age` the seconds since the peer's last announce when the file was saved.
 
 use std::fmt;
-use std::fs::File;
-use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use torrentkit_bencode::Value;
 
-use crate::error::Error;
 use crate::id::{InfoHash, PeerId};
 use crate::store::{SavedPeer, Store};
 use crate::swarm::Peer;
@@ -218,59 +215,6 @@ fn parse_records(mut b: &[u8]) -> Result<Vec<SavedPeer>, usize> {
     Ok(out)
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file beside it, flushed to disk, renamed over
-/// `path`, then the directory flushed, so a crash leaves either the old file or the new one.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let tmp = sibling(path, ".tmp");
-    let mut f = File::create(&tmp).map_err(|e| Error::file(&tmp, "creating", e))?;
-    f.write_all(bytes)
-        .and_then(|()| f.sync_all())
-        .map_err(|e| Error::file(&tmp, "writing", e))?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(|e| Error::file(path, "renaming temporary file to", e))?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        // Not every platform can open a directory for syncing; the rename is done either way.
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
-    Ok(())
-}
-
-/// Reads a dfile; `None` when it does not exist.
-pub fn read(path: &Path) -> Result<Option<Vec<u8>>, Error> {
-    match std::fs::read(path) {
-        Ok(b) => Ok(Some(b)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::file(path, "reading", e)),
-    }
-}
-
-/// Moves a corrupt dfile aside to `PATH.corrupt-UNIXTIME` (never overwriting an earlier one) and
-/// returns the new name.
-pub fn move_aside(path: &Path, unix_now: u64) -> Result<PathBuf, Error> {
-    let mut n = 0;
-    loop {
-        let suffix = if n == 0 {
-            format!(".corrupt-{unix_now}")
-        } else {
-            format!(".corrupt-{unix_now}-{n}")
-        };
-        let to = sibling(path, &suffix);
-        if !to.exists() {
-            std::fs::rename(path, &to).map_err(|e| Error::file(path, "moving aside", e))?;
-            return Ok(to);
-        }
-        n += 1;
-    }
-}
-
-fn sibling(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(suffix);
-    PathBuf::from(name)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -387,25 +331,5 @@ mod tests {
             assert!(err.contains(want), "{err}");
         }
         assert_eq!(s.totals().torrents, 0);
-    }
-
-    #[test]
-    fn atomic_write_and_move_aside() {
-        let dir = std::env::temp_dir().join(format!("tk-dfile-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("state");
-        assert_eq!(read(&path).unwrap(), None);
-        write_atomic(&path, b"one").unwrap();
-        write_atomic(&path, b"two").unwrap();
-        assert_eq!(read(&path).unwrap().as_deref(), Some(&b"two"[..]));
-        assert!(!dir.join("state.tmp").exists());
-        let moved = move_aside(&path, 77).unwrap();
-        assert!(moved.ends_with("state.corrupt-77"));
-        write_atomic(&path, b"three").unwrap();
-        assert!(move_aside(&path, 77)
-            .unwrap()
-            .ends_with("state.corrupt-77-1"));
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

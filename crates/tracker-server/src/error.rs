@@ -108,8 +108,9 @@ pub enum TorrentError {
     Bencode(torrentkit_bencode::Error),
     /// It has no `info` dictionary.
     NoInfo,
-    /// A field of `info` has the wrong type.
-    BadField(&'static str),
+    /// torrentkit-metainfo cannot read it as a torrent a client could use; the text names the
+    /// field at fault (`invalid `info.length`: ...`).
+    Invalid(String),
     /// It is larger than the configured limit.
     TooLarge {
         /// Its size in bytes.
@@ -124,7 +125,7 @@ impl fmt::Display for TorrentError {
         match self {
             TorrentError::Bencode(e) => write!(f, "not a torrent file: {e}"),
             TorrentError::NoInfo => f.write_str("not a torrent file: no `info` dictionary"),
-            TorrentError::BadField(field) => write!(f, "bad `{field}` in info dictionary"),
+            TorrentError::Invalid(reason) => write!(f, "not a usable torrent: {reason}"),
             TorrentError::TooLarge { len, max } => {
                 write!(f, "torrent file too large ({len} bytes, limit {max})")
             }

@@ -1,20 +1,16 @@
-//! Hosted `.torrent` files: reading one ([`TorrentInfo::parse`]), the set the tracker serves
-//! and, with an allowed directory, tracks; and the scan of that directory.
-//!
-//! The few fields needed (info-hash, name, total size) are read with `torrentkit-bencode`
-//! directly; `torrentkit-metainfo` was not available when this was written.
+//! Hosted `.torrent` files: what the tracker knows of one ([`TorrentInfo`], read through
+//! `torrentkit-metainfo`) and the set it serves and, with an allowed directory, tracks. Plain
+//! data: reading the directory and writing published files is `allowed_dir.rs`'s work.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use serde::Deserialize;
-use sha1::{Digest, Sha1};
-use torrentkit_bencode::{DecodeOptions, Raw, Value};
+use torrentkit_metainfo::Torrent;
 
-use crate::error::{Error, TorrentError};
+use crate::error::TorrentError;
 use crate::id::InfoHash;
 
 /// What the tracker knows of a hosted torrent.
@@ -22,65 +18,42 @@ use crate::id::InfoHash;
 pub struct TorrentInfo {
     /// The SHA-1 of the exact `info` bytes.
     pub info_hash: InfoHash,
-    /// `info.name` (`name.utf-8` preferred), lossily decoded.
+    /// `info.name` (`name.utf-8` preferred) as torrentkit-metainfo sanitises it: the name a
+    /// client saves the download under.
     pub name: String,
     /// `info.length`, or the sum of `info.files[].length`.
     pub total_size: u64,
 }
 
-#[derive(Deserialize)]
-struct TorrentFile<'a> {
-    #[serde(borrow)]
-    info: Option<Raw<'a>>,
-}
-
-fn as_size(v: &Value<'_>, field: &'static str) -> Result<u64, TorrentError> {
-    v.as_int()
-        .and_then(|n| u64::try_from(n).ok())
-        .ok_or(TorrentError::BadField(field))
-}
-
 impl TorrentInfo {
-    /// Reads a `.torrent` file's info-hash, name and total size. Dictionaries with unsorted keys
-    /// are accepted, as real-world torrents have them; the info-hash is over the bytes as they are.
+    /// Reads a `.torrent` file's info-hash, name and total size with torrentkit-metainfo, so the
+    /// tracker hosts exactly the torrents a client can use. Dictionaries with unsorted keys are
+    /// accepted, as real-world torrents have them; the info-hash is over the bytes as they are.
     pub fn parse(bytes: &[u8]) -> Result<TorrentInfo, TorrentError> {
-        let file: TorrentFile<'_> =
-            torrentkit_bencode::from_bytes_with(bytes, &DecodeOptions::lenient())
-                .map_err(TorrentError::Bencode)?;
-        let raw = file.info.ok_or(TorrentError::NoInfo)?;
-        let value = raw.to_value().map_err(TorrentError::Bencode)?;
-        let info = value.as_dict().ok_or(TorrentError::NoInfo)?;
-        let name = info
-            .get(b"name.utf-8")
-            .or_else(|| info.get(b"name"))
-            .map(|v| v.as_bytes().ok_or(TorrentError::BadField("name")))
-            .transpose()?
-            .map(|b| String::from_utf8_lossy(b).into_owned())
-            .unwrap_or_default();
-        let total_size = match (info.get(b"length"), info.get(b"files")) {
-            (Some(len), _) => as_size(len, "length")?,
-            (None, Some(files)) => {
-                let files = files.as_list().ok_or(TorrentError::BadField("files"))?;
-                let mut total: u64 = 0;
-                for f in files {
-                    let len = f
-                        .as_dict()
-                        .and_then(|d| d.get(b"length"))
-                        .ok_or(TorrentError::BadField("files"))?;
-                    total = total.saturating_add(as_size(len, "files")?);
-                }
-                total
-            }
-            (None, None) => 0,
-        };
-        let digest = Sha1::digest(raw.as_bytes());
-        let mut hash = [0u8; 20];
-        hash.copy_from_slice(&digest);
-        Ok(TorrentInfo {
-            info_hash: InfoHash(hash),
-            name,
-            total_size,
-        })
+        Torrent::from_bytes(bytes)
+            .map(|t| TorrentInfo::of(&t))
+            .map_err(TorrentError::from)
+    }
+
+    /// The facts of a torrent torrentkit-metainfo has read.
+    pub fn of(torrent: &Torrent) -> TorrentInfo {
+        TorrentInfo {
+            // The one place metainfo's info-hash becomes this crate's.
+            info_hash: InfoHash(torrent.info_hash().0),
+            name: torrent.info().name().to_owned(),
+            total_size: torrent.info().total_size(),
+        }
+    }
+}
+
+impl From<torrentkit_metainfo::Error> for TorrentError {
+    fn from(e: torrentkit_metainfo::Error) -> TorrentError {
+        use torrentkit_metainfo::Error as E;
+        match e {
+            E::Bencode(e) => TorrentError::Bencode(e),
+            E::NotADictionary | E::MissingInfo => TorrentError::NoInfo,
+            other => TorrentError::Invalid(other.to_string()),
+        }
     }
 }
 
@@ -106,102 +79,55 @@ pub struct ScanReport {
     pub errors: Vec<(PathBuf, String)>,
 }
 
+/// What a scan remembers of a file in the allowed directory, to skip it while it is unchanged.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FileStamp {
+    /// Its modification time, when the file system has one.
+    pub(crate) modified: Option<SystemTime>,
+    /// Its length.
+    pub(crate) len: u64,
+    /// Its info-hash, when it could be read as a torrent.
+    pub(crate) info_hash: Option<InfoHash>,
+}
+
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Hosted {
     pub(crate) by_hash: HashMap<InfoHash, Arc<HostedTorrent>>,
-    /// Files seen in the allowed directory: modification time, length, info-hash.
-    files: HashMap<PathBuf, (Option<SystemTime>, u64, Option<InfoHash>)>,
+    /// Files seen in the allowed directory.
+    pub(crate) files: HashMap<PathBuf, FileStamp>,
 }
 
 impl Hosted {
     pub(crate) fn insert(&mut self, t: HostedTorrent) {
         if let Some(path) = &t.path {
-            self.files.insert(
-                path.clone(),
-                (None, t.bytes.len() as u64, Some(t.info.info_hash)),
-            );
+            // No modification time: the next scan reads the file once and notes it.
+            let stamp = FileStamp {
+                modified: None,
+                len: t.bytes.len() as u64,
+                info_hash: Some(t.info.info_hash),
+            };
+            self.files.insert(path.clone(), stamp);
         }
         self.by_hash.insert(t.info.info_hash, Arc::new(t));
     }
-
-    /// Rescans `dir`: reads new or changed `.torrent` files, forgets removed ones. Files kept
-    /// unchanged are not read again.
-    pub(crate) fn scan(&mut self, dir: &Path, max_size: usize) -> Result<ScanReport, Error> {
-        let mut report = ScanReport::default();
-        let entries =
-            std::fs::read_dir(dir).map_err(|e| Error::file(dir, "reading directory", e))?;
-        let mut seen = HashMap::new();
-        for entry in entries {
-            let entry = entry.map_err(|e| Error::file(dir, "reading directory", e))?;
-            let path = entry.path();
-            if path.extension().and_then(|e| e.to_str()) != Some("torrent") {
-                continue;
-            }
-            let Ok(meta) = entry.metadata() else { continue };
-            if !meta.is_file() {
-                continue;
-            }
-            let stamp = (meta.modified().ok(), meta.len());
-            if let Some((mtime, len, hash)) = self.files.get(&path) {
-                if (*mtime, *len) == stamp && mtime.is_some() {
-                    seen.insert(path, (stamp.0, stamp.1, *hash));
-                    continue;
-                }
-            }
-            let hash = match read_torrent(&path, max_size) {
-                Ok(t) => {
-                    let hash = t.info.info_hash;
-                    if !self.by_hash.contains_key(&hash) {
-                        report.added += 1;
-                    }
-                    self.by_hash.insert(hash, Arc::new(t));
-                    Some(hash)
-                }
-                Err(e) => {
-                    report.errors.push((path.clone(), e));
-                    None
-                }
-            };
-            seen.insert(path, (stamp.0, stamp.1, hash));
-        }
-        let live: std::collections::HashSet<InfoHash> =
-            seen.values().filter_map(|(_, _, h)| *h).collect();
-        let before = self.by_hash.len();
-        self.by_hash
-            .retain(|hash, t| t.path.is_none() || live.contains(hash));
-        report.removed = before - self.by_hash.len();
-        self.files = seen;
-        Ok(report)
-    }
-}
-
-fn read_torrent(path: &Path, max_size: usize) -> Result<HostedTorrent, String> {
-    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-    if bytes.len() > max_size {
-        return Err(TorrentError::TooLarge {
-            len: bytes.len(),
-            max: max_size,
-        }
-        .to_string());
-    }
-    let info = TorrentInfo::parse(&bytes).map_err(|e| e.to_string())?;
-    Ok(HostedTorrent {
-        info,
-        bytes: Bytes::from(bytes),
-        path: Some(path.to_path_buf()),
-    })
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use sha1::{Digest, Sha1};
 
+    /// A single-file torrent of `length` bytes, with as many (fake) piece hashes as it needs.
     pub(crate) fn torrent(name: &str, length: u64) -> Vec<u8> {
-        format!(
-            "d8:announce9:http://x/4:infod6:lengthi{length}e4:name{}:{name}12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaaee",
+        let pieces = length.div_ceil(16384).max(1) as usize * 20;
+        let mut t = format!(
+            "d8:announce9:http://x/4:infod6:lengthi{length}e4:name{}:{name}12:piece lengthi16384e6:pieces{pieces}:",
             name.len()
         )
-        .into_bytes()
+        .into_bytes();
+        t.resize(t.len() + pieces, b'a');
+        t.extend_from_slice(b"ee");
+        t
     }
 
     #[test]
@@ -216,14 +142,17 @@ mod tests {
 
     #[test]
     fn multi_file_sizes_add_up_and_bad_files_are_named() {
-        let multi = b"d4:infod5:filesld6:lengthi3e4:pathl1:aeed6:lengthi4e4:pathl1:beee4:name1:d12:piece lengthi1e6:pieces0:ee";
-        assert_eq!(TorrentInfo::parse(multi).unwrap().total_size, 7);
+        let mut multi = b"d4:infod5:filesld6:lengthi3e4:pathl1:aeed6:lengthi4e4:pathl1:beee4:name1:d12:piece lengthi1e6:pieces140:".to_vec();
+        multi.resize(multi.len() + 140, b'p');
+        multi.extend_from_slice(b"ee");
+        assert_eq!(TorrentInfo::parse(&multi).unwrap().total_size, 7);
         assert_eq!(TorrentInfo::parse(b"d3:fooi1ee"), Err(TorrentError::NoInfo));
         assert_eq!(
-            TorrentInfo::parse(b"d4:infod6:length1:xee")
+            TorrentInfo::parse(b"d4:infod6:length1:x4:name1:a12:piece lengthi1e6:pieces0:ee")
                 .unwrap_err()
                 .to_string(),
-            "bad `length` in info dictionary"
+            "not a usable torrent: invalid `info.length`: invalid length of torrent: \
+             a byte string is not an integer"
         );
         assert!(TorrentInfo::parse(b"garbage")
             .unwrap_err()
@@ -231,23 +160,27 @@ mod tests {
             .starts_with("not a torrent file: bencode:"));
     }
 
+    /// What the old reader let through and no client can use: torrentkit-metainfo refuses it, so
+    /// the tracker does not host it.
     #[test]
-    fn scan_adds_changes_and_removes() {
-        let dir = std::env::temp_dir().join(format!("tk-hosting-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("a.torrent"), torrent("a", 1)).unwrap();
-        std::fs::write(dir.join("b.torrent"), torrent("b", 2)).unwrap();
-        std::fs::write(dir.join("bad.torrent"), b"nope").unwrap();
-        std::fs::write(dir.join("notes.txt"), b"ignored").unwrap();
-        let mut hosted = Hosted::default();
-        let r = hosted.scan(&dir, 1 << 20).unwrap();
-        assert_eq!((r.added, r.removed, r.errors.len()), (2, 0, 1));
-        assert!(r.errors[0].0.ends_with("bad.torrent"));
-        std::fs::remove_file(dir.join("b.torrent")).unwrap();
-        let r = hosted.scan(&dir, 1 << 20).unwrap();
-        assert_eq!((r.added, r.removed), (0, 1));
-        assert_eq!(hosted.by_hash.len(), 1);
-        std::fs::remove_dir_all(&dir).unwrap();
+    fn torrents_clients_cannot_use_are_refused() {
+        let few_pieces = b"d4:infod6:lengthi40000e4:name1:a12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaaee";
+        let err = TorrentInfo::parse(few_pieces).unwrap_err().to_string();
+        assert!(
+            err.starts_with("not a usable torrent: incorrect number of piece hashes"),
+            "{err}"
+        );
+        let no_name = b"d4:infod6:lengthi1e12:piece lengthi1e6:pieces20:aaaaaaaaaaaaaaaaaaaaee";
+        assert_eq!(
+            TorrentInfo::parse(no_name).unwrap_err().to_string(),
+            "not a usable torrent: missing or invalid `info.name`"
+        );
+    }
+
+    #[test]
+    fn the_name_is_the_sanitised_one_a_client_saves_under() {
+        // The old reader showed `a/b`; a client saves the file as `ab`.
+        let bytes = torrent("a/b", 1);
+        assert_eq!(TorrentInfo::parse(&bytes).unwrap().name, "ab");
     }
 }

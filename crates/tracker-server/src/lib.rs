@@ -6,11 +6,14 @@
 //! expiry; saves them to a dfile so a restart loses nothing; hosts `.torrent` files from an allowed
 //! directory or `POST /publish`; and shows an HTML index, Prometheus `/metrics` and `/stats.json`.
 //!
-//! The protocol core is plain code that needs neither sockets nor the clock:
+//! The protocol core is plain code that needs neither sockets, files nor the clock:
 //! [`AnnounceRequest::parse`] and [`ScrapeRequest::parse`] read raw query bytes,
 //! [`Tracker::http_announce`] and [`Tracker::handle_udp`] turn a request into reply bytes, with
-//! the time passed in. On top sit thin layers: [`router`] (an axum `Router<Tracker>` a host nests
-//! into its own app), [`UdpService`] (runs on the host's socket) and [`serve`] (everything).
+//! the time passed in ([`Tracker::new`] too takes its start time). On top sit thin layers that do
+//! the clock and file work: [`router`] (an axum `Router<Tracker>` a host nests into its own app),
+//! [`UdpService`] (runs on the host's socket), [`Tracker::load_dfile`] and
+//! [`Tracker::save_dfile`], [`Tracker::rescan`] and [`Tracker::publish`] (the allowed directory),
+//! and [`serve`] (everything). Hosted torrents are read with `torrentkit-metainfo`.
 //!
 //! # Example
 //!
@@ -18,8 +21,8 @@
 //! use std::time::Instant;
 //! use torrentkit_tracker_server::{Config, Tracker};
 //!
-//! let tracker = Tracker::new(Config::default());
 //! let now = Instant::now();
+//! let tracker = Tracker::new(Config::default(), now);
 //! let hash = "info_hash=%AA%BB%CC%DD%EE%FF%00%11%22%33%44%55%66%77%88%99%AA%BB%CC%DD";
 //! let seed = format!("{hash}&peer_id=-TK0001-000000000001&port=6881&left=0&compact=1");
 //! let leech = format!("{hash}&peer_id=-TK0001-000000000002&port=6882&left=100&compact=1");
@@ -49,7 +52,7 @@
 //! use axum::{routing::get, Router};
 //! use torrentkit_tracker_server::{router, Config, Tracker};
 //!
-//! let tracker = Tracker::new(Config::default());
+//! let tracker = Tracker::new(Config::default(), std::time::Instant::now());
 //! let app = Router::new()
 //!     .route("/", get(|| async { "my service" }))
 //!     .nest("/tracker", router().with_state(tracker));
@@ -69,9 +72,12 @@
 //! [BEP 48]: https://www.bittorrent.org/beps/bep_0048.html
 
 mod access_log;
+mod allowed_dir;
 mod config;
 mod dfile;
+mod dfile_io;
 mod error;
+mod files;
 mod hash;
 mod hosting;
 mod http;
@@ -105,9 +111,12 @@ pub use udp::{
     UdpService, ANNOUNCE_LEN, PROTOCOL_ID,
 };
 
-/// The dfile format: encoding and decoding of saved swarms, and the atomic file writes.
+/// The dfile format: encoding and decoding of saved swarms, and the file work around it (the
+/// atomic writer is torrentkit-metainfo's, with this crate's error type).
 pub mod dfile_format {
-    pub use crate::dfile::{move_aside, read, restore, snapshot, write_atomic};
+    pub use crate::dfile::{restore, snapshot};
+    pub use crate::dfile_io::{move_aside, read};
+    pub use crate::files::write_atomic;
 }
 
 /// The README's examples, compiled and run as doctests so they stay true.

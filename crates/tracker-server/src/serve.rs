@@ -1,5 +1,6 @@
 //! Running a tracker: [`serve`] and [`Tracker::serve`] put the HTTP router, the UDP service and
-//! the timers (peer expiry, dfile saves, allowed-directory rescans) on a Tokio runtime.
+//! the timers (peer expiry, dfile saves, allowed-directory rescans) on a Tokio runtime. Part of the
+//! serving shell: the clock is read here and passed to the core.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -33,7 +34,7 @@ pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
-    let tracker = Tracker::new(config);
+    let tracker = Tracker::new(config, Instant::now());
     let t = tracker.clone();
     tokio::task::spawn_blocking(move || t.load_dfile())
         .await

@@ -1,7 +1,9 @@
 //! [`Store`]: every swarm, in independently locked shards keyed by info-hash, with the bounds and
-//! the expiry of peers. Plain code: time comes in as an [`Instant`].
+//! the expiry of peers. Plain code: time comes in as an [`Instant`], and the randomness of peer
+//! selection from generators seeded once, per shard.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher as _, Hasher as _};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -43,9 +45,27 @@ pub struct Totals {
     pub completed: u64,
 }
 
-#[derive(Default)]
 pub(crate) struct Shard {
     pub(crate) swarms: HashMap<InfoHash, Swarm, IdHash>,
+    /// Where peer selection starts; under the shard's lock like the swarms it picks from.
+    rng: fastrand::Rng,
+}
+
+impl Shard {
+    fn new(seed: u64) -> Shard {
+        Shard {
+            swarms: HashMap::default(),
+            rng: fastrand::Rng::with_seed(seed),
+        }
+    }
+}
+
+/// A seed from the operating system's randomness that seeds the standard library's hash maps
+/// (fastrand's own global generator would seed itself from the clock).
+fn random_seed() -> u64 {
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(0x0073_656c_6563_7400);
+    h.finish()
 }
 
 /// Every swarm the tracker knows, sharded by info-hash so that announces for different torrents
@@ -84,11 +104,19 @@ pub struct Announce<'a> {
 }
 
 impl Store {
-    /// An empty store whose clock starts at `now`.
+    /// An empty store whose clock starts at `now`, choosing peers at random.
     pub fn new(limits: StoreLimits, now: Instant) -> Store {
+        Store::with_seed(limits, now, random_seed())
+    }
+
+    /// An empty store whose clock starts at `now` and whose peer choices follow from `seed`:
+    /// the same announces give the same replies (for tests and simulations).
+    pub fn with_seed(limits: StoreLimits, now: Instant, seed: u64) -> Store {
         let n = limits.shards.max(1).next_power_of_two();
         Store {
-            shards: (0..n).map(|_| Mutex::new(Shard::default())).collect(),
+            shards: (0..n)
+                .map(|i| Mutex::new(Shard::new(seed.wrapping_add(i as u64))))
+                .collect(),
             mask: n - 1,
             torrents: AtomicUsize::new(0),
             limits,
@@ -142,7 +170,8 @@ impl Store {
             now: self.secs(now),
         };
         let v6 = matches!(update.addr, Compact::V6(_));
-        let mut shard = self.lock(self.shard_of(&req.info_hash));
+        let mut guard = self.lock(self.shard_of(&req.info_hash));
+        let shard = &mut *guard;
         let swarm = match shard.swarms.get_mut(&req.info_hash) {
             Some(swarm) => swarm,
             None => {
@@ -168,7 +197,7 @@ impl Store {
                 both_families: a.both_families,
                 with_ids: a.with_ids,
             };
-            swarm.select(&selection, out);
+            swarm.select(&selection, &mut shard.rng, out);
         }
         let stats = swarm.stats();
         if swarm.len() == 0 && update.stopped {
@@ -368,5 +397,30 @@ mod tests {
         assert_eq!(store.scrape(&InfoHash([1; 20])), SwarmStats::default());
         // The freed slot takes a new torrent.
         assert!(store.announce(&a, later, &mut out).is_ok());
+    }
+
+    #[test]
+    fn a_seeded_store_replays_its_peer_choices() {
+        let t0 = Instant::now();
+        let replies = |seed: u64| {
+            let store = Store::with_seed(limits(), t0, seed);
+            let mut replies = Vec::new();
+            for n in 0..60u8 {
+                let r = req(1, n, 5, Event::Started);
+                let mut out = PeerList::default();
+                let a = Announce {
+                    request: &r,
+                    addr: SocketAddr::from(([10, 0, 0, n], 6881)),
+                    numwant: 5,
+                    both_families: true,
+                    with_ids: false,
+                };
+                store.announce(&a, t0, &mut out).unwrap();
+                replies.push(out.v4);
+            }
+            replies
+        };
+        assert_eq!(replies(42), replies(42));
+        assert_ne!(replies(42), replies(43), "the seed chooses");
     }
 }

@@ -388,7 +388,9 @@ impl Swarm {
     /// Chooses up to `want` peers other than `requester`, from the requester's address family
     /// first (`v6_first`), the other family only if allowed (`both_families`). A seeding requester
     /// is given leechers only: seeds have nothing to give each other.
-    pub(crate) fn select(&self, s: &Selection<'_>, out: &mut PeerList) {
+    /// Where to start in each list comes from `rng`, so that the choice is seeded rather than
+    /// taken from a generator seeded by the clock.
+    pub(crate) fn select(&self, s: &Selection<'_>, rng: &mut fastrand::Rng, out: &mut PeerList) {
         let Selection {
             want,
             requester,
@@ -406,6 +408,7 @@ impl Swarm {
                 requester_seeds,
                 &mut out.v6,
                 with_ids.then_some(&mut out.ids6),
+                rng,
             );
             if both_families {
                 pick(
@@ -415,6 +418,7 @@ impl Swarm {
                     requester_seeds,
                     &mut out.v4,
                     with_ids.then_some(&mut out.ids4),
+                    rng,
                 );
             }
         } else {
@@ -425,6 +429,7 @@ impl Swarm {
                 requester_seeds,
                 &mut out.v4,
                 with_ids.then_some(&mut out.ids4),
+                rng,
             );
             if both_families {
                 pick(
@@ -434,6 +439,7 @@ impl Swarm {
                     requester_seeds,
                     &mut out.v6,
                     with_ids.then_some(&mut out.ids6),
+                    rng,
                 );
             }
         }
@@ -450,12 +456,13 @@ fn pick<const N: usize>(
     requester_seeds: bool,
     out: &mut Vec<u8>,
     mut ids: Option<&mut Vec<PeerId>>,
+    rng: &mut fastrand::Rng,
 ) -> usize {
     let n = peers.len();
     if want == 0 || n == 0 {
         return 0;
     }
-    let start = if n <= want { 0 } else { fastrand::usize(..n) };
+    let start = if n <= want { 0 } else { rng.usize(..n) };
     let mut taken = 0;
     out.reserve(want.min(n) * N);
     let (tail, head) = peers.split_at(start);
@@ -478,6 +485,11 @@ fn pick<const N: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The same seed every run: a failing selection replays exactly.
+    fn rng() -> fastrand::Rng {
+        fastrand::Rng::with_seed(7)
+    }
 
     fn sel(want: usize, requester: &PeerId, requester_seeds: bool) -> Selection<'_> {
         Selection {
@@ -635,7 +647,7 @@ mod tests {
             }
         );
         let mut out = PeerList::default();
-        s.select(&sel(10, &PeerId([9; 20]), false), &mut out);
+        s.select(&sel(10, &PeerId([9; 20]), false), &mut rng(), &mut out);
         assert_eq!(out.len(), 2);
         assert_eq!(out.ids6, vec![PeerId([1; 20])]);
     }
@@ -647,11 +659,11 @@ mod tests {
             s.announce(&update(n, n % 2 == 0), 10);
         }
         let mut out = PeerList::default();
-        s.select(&sel(50, &PeerId([1; 20]), false), &mut out);
+        s.select(&sel(50, &PeerId([1; 20]), false), &mut rng(), &mut out);
         assert_eq!(out.ids4.len(), 3);
         assert!(!out.ids4.contains(&PeerId([1; 20])));
         out.clear();
-        s.select(&sel(50, &PeerId([2; 20]), true), &mut out);
+        s.select(&sel(50, &PeerId([2; 20]), true), &mut rng(), &mut out);
         let mut ids = out.ids4.clone();
         ids.sort();
         assert_eq!(ids, vec![PeerId([1; 20]), PeerId([3; 20])]);
@@ -667,9 +679,10 @@ mod tests {
         }
         let mut seen = [false; 100];
         let mut out = PeerList::default();
+        let mut rng = rng();
         for _ in 0..200 {
             out.clear();
-            s.select(&sel(10, &PeerId([255; 20]), false), &mut out);
+            s.select(&sel(10, &PeerId([255; 20]), false), &mut rng, &mut out);
             assert_eq!(out.len(), 10);
             for id in &out.ids4 {
                 seen[usize::from(id.0[0])] = true;
@@ -716,7 +729,7 @@ mod tests {
                     proptest::prop_assert_eq!(s.find(&PeerId([m; 20])).is_some(), model.contains_key(&m));
                 }
                 let mut out = PeerList::default();
-                s.select(&sel(1000, &PeerId([255; 20]), false), &mut out);
+                s.select(&sel(1000, &PeerId([255; 20]), false), &mut rng(), &mut out);
                 let mut got: Vec<u8> = out.ids4.iter().chain(&out.ids6).map(|id| id.0[0]).collect();
                 got.sort_unstable();
                 let mut want: Vec<u8> = model.keys().copied().collect();

@@ -1,19 +1,19 @@
 //! [`Tracker`]: the shared state behind the HTTP router and the UDP service (configuration, swarm
-//! store, hosted torrents, counters), and the protocol logic both call. Everything here takes the
-//! time as an argument; only the dfile and hosting methods touch the file system.
+//! store, hosted torrents, counters), and the protocol logic both call. Part of the protocol
+//! core: everything here takes the time as an argument and nothing touches a file; the methods
+//! that read the clock or the disk (`load_dfile`, `save_dfile`, `rescan`, `publish`, `serve`)
+//! live in the serving shell (`dfile_io.rs`, `allowed_dir.rs`, `serve.rs`).
 
 use std::cell::RefCell;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
-
-use bytes::Bytes;
+use std::time::Instant;
 
 use crate::access_log::AccessLog;
 use crate::config::Config;
-use crate::dfile::{self, DfileError, Restored};
+use crate::dfile::{DfileError, Restored};
 use crate::error::{Error, RequestError, TorrentError};
-use crate::hosting::{Hosted, HostedTorrent, ScanReport, TorrentInfo};
+use crate::hosting::{Hosted, HostedTorrent, TorrentInfo};
 use crate::id::InfoHash;
 use crate::query::{AnnounceRequest, ScrapeRequest};
 use crate::reply::{self, Intervals};
@@ -135,13 +135,6 @@ thread_local! {
     static PEERS: RefCell<PeerList> = RefCell::new(PeerList::default());
 }
 
-pub(crate) fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 /// An IPv4 address that arrived as IPv4-mapped IPv6 (on a dual-stack socket) counts as IPv4.
 pub(crate) fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
@@ -151,9 +144,9 @@ pub(crate) fn canonical(ip: IpAddr) -> IpAddr {
 }
 
 impl Tracker {
-    /// A tracker with empty state. Nothing is read from disk: see [`Tracker::load_dfile`] and
-    /// [`Tracker::rescan`].
-    pub fn new(config: Config) -> Tracker {
+    /// A tracker with empty state, started at `now` (the time every later `now` is counted
+    /// from). Nothing is read from disk: see [`Tracker::load_dfile`] and [`Tracker::rescan`].
+    pub fn new(config: Config, now: Instant) -> Tracker {
         let limits = StoreLimits {
             peer_timeout: config.peer_timeout,
             max_peers_per_torrent: config.max_peers_per_torrent,
@@ -162,7 +155,7 @@ impl Tracker {
         };
         Tracker {
             inner: Arc::new(Inner {
-                store: Store::new(limits, Instant::now()),
+                store: Store::new(limits, now),
                 config,
                 ids: ConnectionIds::random(),
                 hosted: RwLock::new(Hosted::default()),
@@ -247,11 +240,19 @@ impl Tracker {
         self.read_hosted().by_hash.values().cloned().collect()
     }
 
-    fn read_hosted(&self) -> std::sync::RwLockReadGuard<'_, Hosted> {
+    pub(crate) fn set_dfile_status(&self, status: DfileStatus) {
+        *self
+            .inner
+            .dfile_status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = status;
+    }
+
+    pub(crate) fn read_hosted(&self) -> std::sync::RwLockReadGuard<'_, Hosted> {
         self.inner.hosted.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn write_hosted(&self) -> std::sync::RwLockWriteGuard<'_, Hosted> {
+    pub(crate) fn write_hosted(&self) -> std::sync::RwLockWriteGuard<'_, Hosted> {
         self.inner.hosted.write().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -357,63 +358,6 @@ impl Tracker {
         self.inner.store.expire(now)
     }
 
-    /// Reads the configured dfile into the store. A missing file is created (empty); a corrupt
-    /// one is renamed to `PATH.corrupt-UNIXTIME` and the tracker starts empty; both are reported
-    /// in the returned status (also kept for [`Tracker::dfile_status`]). Errors are I/O failures.
-    pub fn load_dfile(&self) -> Result<DfileStatus, Error> {
-        let Some(path) = self.inner.config.dfile.clone() else {
-            return Ok(DfileStatus::None);
-        };
-        let now = unix_now();
-        let status = match dfile::read(&path)? {
-            None => {
-                self.save_dfile()?;
-                DfileStatus::Created
-            }
-            Some(bytes) => match dfile::restore(&self.inner.store, &bytes, Instant::now(), now) {
-                Ok(restored) => DfileStatus::Loaded(restored),
-                Err(error) => {
-                    let to = dfile::move_aside(&path, now)?;
-                    DfileStatus::MovedAside { error, to }
-                }
-            },
-        };
-        *self
-            .inner
-            .dfile_status
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = status.clone();
-        Ok(status)
-    }
-
-    /// Writes the store to the configured dfile atomically (nothing without a dfile).
-    pub fn save_dfile(&self) -> Result<(), Error> {
-        let Some(path) = &self.inner.config.dfile else {
-            return Ok(());
-        };
-        let bytes = dfile::snapshot(&self.inner.store, Instant::now(), unix_now());
-        dfile::write_atomic(path, &bytes)
-    }
-
-    /// Rescans the allowed directory (nothing without one).
-    pub fn rescan(&self) -> Result<ScanReport, Error> {
-        let Some(dir) = &self.inner.config.allowed_dir else {
-            return Ok(ScanReport::default());
-        };
-        // Read the files without holding the lock for long: scan a copy, then swap it in.
-        let mut copy = self.read_hosted().clone();
-        let report = copy.scan(dir, self.inner.config.max_publish_size)?;
-        let mut hosted = self.write_hosted();
-        // Keep what was published while the directory was being read.
-        for (hash, t) in &hosted.by_hash {
-            if !copy.by_hash.contains_key(hash) && t.path.as_ref().is_some_and(|p| p.exists()) {
-                copy.by_hash.insert(*hash, t.clone());
-            }
-        }
-        *hosted = copy;
-        Ok(report)
-    }
-
     /// Checks a publish token against the configured one (in constant time).
     pub fn check_publish_token(&self, token: Option<&str>) -> Result<(), PublishError> {
         let Some(want) = &self.inner.config.publish_token else {
@@ -431,9 +375,13 @@ impl Tracker {
         Ok(())
     }
 
-    /// Adds a `.torrent` to the hosted set, after checking `token`. With an allowed directory the
-    /// file is also written there (atomically, as `INFOHASH.torrent`) so it survives restarts.
-    pub fn publish(&self, token: Option<&str>, bytes: Bytes) -> Result<TorrentInfo, PublishError> {
+    /// Checks `token` and reads `bytes` as a torrent this tracker may host, without storing
+    /// anything: the first half of [`Tracker::publish`].
+    pub fn check_publish(
+        &self,
+        token: Option<&str>,
+        bytes: &[u8],
+    ) -> Result<TorrentInfo, PublishError> {
         self.check_publish_token(token)?;
         let max = self.inner.config.max_publish_size;
         if bytes.len() > max {
@@ -442,34 +390,28 @@ impl Tracker {
                 max,
             }));
         }
-        let info = TorrentInfo::parse(&bytes).map_err(PublishError::Torrent)?;
-        let path = match &self.inner.config.allowed_dir {
-            Some(dir) => {
-                let path = dir.join(format!("{}.torrent", info.info_hash.to_hex()));
-                dfile::write_atomic(&path, &bytes).map_err(PublishError::Io)?;
-                Some(path)
-            }
-            None => None,
-        };
-        self.write_hosted().insert(HostedTorrent {
-            info: info.clone(),
-            bytes,
-            path,
-        });
+        TorrentInfo::parse(bytes).map_err(PublishError::Torrent)
+    }
+
+    /// Hosts a published torrent (checked by [`Tracker::check_publish`]) and counts it.
+    pub(crate) fn add_published(&self, torrent: HostedTorrent) {
+        self.write_hosted().insert(torrent);
         Counters::bump(&self.inner.counters.published);
-        Ok(info)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
 
     fn tracker() -> Tracker {
-        Tracker::new(Config {
+        let config = Config {
             publish_token: Some("s3cret".into()),
+            max_publish_size: 1000,
             ..Config::default()
-        })
+        };
+        Tracker::new(config, Instant::now())
     }
 
     #[test]
@@ -518,10 +460,40 @@ mod tests {
             Err(PublishError::Unauthorized)
         ));
         assert!(t.check_publish_token(Some("s3cret")).is_ok());
-        let off = Tracker::new(Config::default());
+        let off = Tracker::new(Config::default(), Instant::now());
         assert!(matches!(
             off.check_publish_token(Some("x")),
             Err(PublishError::Disabled)
         ));
+    }
+
+    #[test]
+    fn check_publish_reads_the_torrent_and_stores_nothing() {
+        let t = tracker();
+        let good = crate::hosting::tests::torrent("a.txt", 5);
+        let info = t.check_publish(Some("s3cret"), &good).unwrap();
+        assert_eq!((info.name.as_str(), info.total_size), ("a.txt", 5));
+        assert!(t.hosted_torrents().is_empty());
+        assert!(matches!(
+            t.check_publish(Some("s3cret"), b"d3:fooi1ee"),
+            Err(PublishError::Torrent(TorrentError::NoInfo))
+        ));
+        assert_eq!(
+            t.check_publish(Some("s3cret"), &[b'd'; 1001])
+                .unwrap_err()
+                .to_string(),
+            "torrent file too large (1001 bytes, limit 1000)"
+        );
+        assert!(matches!(
+            t.check_publish(None, &good),
+            Err(PublishError::Unauthorized)
+        ));
+        t.add_published(HostedTorrent {
+            info: info.clone(),
+            bytes: Bytes::from(good),
+            path: None,
+        });
+        assert!(t.hosted(&info.info_hash).is_some());
+        assert_eq!(t.counts().published, 1);
     }
 }

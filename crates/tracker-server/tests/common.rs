@@ -13,7 +13,7 @@ use torrentkit_tracker_server::{router, Config, Tracker};
 use tower::ServiceExt;
 
 pub(crate) fn app(config: Config) -> (Tracker, Router) {
-    let tracker = Tracker::new(config);
+    let tracker = Tracker::new(config, std::time::Instant::now());
     (tracker.clone(), router().with_state(tracker))
 }
 
@@ -118,14 +118,24 @@ pub(crate) fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// A small single-file `.torrent`.
+/// A small single-file `.torrent`, with as many (fake) piece hashes as its length needs: the
+/// tracker hosts only torrents a client could use. Large lengths get larger pieces, so that the
+/// file stays small.
 pub(crate) fn torrent(name: &str, length: u64) -> Vec<u8> {
-    format!(
+    let mut piece_length: u64 = 16384;
+    while length.div_ceil(piece_length) > 1024 {
+        piece_length *= 2;
+    }
+    let pieces = length.div_ceil(piece_length).max(1) as usize * 20;
+    let mut t = format!(
         "d8:announce20:http://x/announce/xx4:infod6:lengthi{length}e4:name{}:{name}\
-         12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaaee",
+         12:piece lengthi{piece_length}e6:pieces{pieces}:",
         name.len()
     )
-    .into_bytes()
+    .into_bytes();
+    t.resize(t.len() + pieces, b'a');
+    t.extend_from_slice(b"ee");
+    t
 }
 
 /// The info-hash of [`torrent`] in hex.

@@ -181,7 +181,7 @@ impl std::io::Write for Sink {
 
 #[tokio::test]
 async fn nested_under_a_host_app() {
-    let tracker = Tracker::new(Config::default());
+    let tracker = Tracker::new(Config::default(), std::time::Instant::now());
     let sink = Sink::default();
     let log = AccessLog::new(sink.clone());
     tracker.set_access_log(log.clone()).unwrap();

@@ -41,10 +41,11 @@ fn config(dfile: &Path) -> Config {
 
 /// The scrape entry text of torrent `[1; 20]` in `dir`'s dfile (as reloaded into a new tracker).
 fn saved_counts(dfile: &Path) -> Option<(u64, u64)> {
-    let t = Tracker::new(Config {
+    let config = Config {
         dfile: Some(dfile.to_path_buf()),
         ..Config::default()
-    });
+    };
+    let t = Tracker::new(config, Instant::now());
     let bytes = std::fs::read(dfile).ok()?;
     torrentkit_tracker_server::dfile_format::restore(t.store(), &bytes, Instant::now(), 0).ok()?;
     let totals = t.store().totals();
@@ -107,7 +108,7 @@ async fn state_survives_a_kill_after_a_save_and_a_clean_shutdown() {
     // Second run: the peers are back. A third peer then announces, and a clean shutdown saves it.
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let tracker = Tracker::new(config(&dfile));
+    let tracker = Tracker::new(config(&dfile), Instant::now());
     assert!(
         matches!(tracker.load_dfile().unwrap(), DfileStatus::Loaded(r) if r.peers == 2 && r.torrents == 1)
     );
@@ -156,7 +157,7 @@ async fn a_corrupt_dfile_is_moved_aside_and_reported() {
     let dir = scratch("corrupt");
     let dfile = dir.join("dstate");
     std::fs::write(&dfile, b"d5:savedi1e6:swarmsi3e7:versioni1ee").unwrap();
-    let tracker = Tracker::new(config(&dfile));
+    let tracker = Tracker::new(config(&dfile), Instant::now());
     let status = tracker.load_dfile().unwrap();
     let DfileStatus::MovedAside { error, to } = status else {
         panic!("expected the dfile to be moved aside, got {status:?}");
@@ -214,7 +215,7 @@ async fn background_failures_are_reported_as_notices() {
         rescan_interval: Duration::from_millis(100),
         ..Config::default()
     };
-    let tracker = Tracker::new(config);
+    let tracker = Tracker::new(config, Instant::now());
     tracker.load_dfile().unwrap();
     let seen: Arc<Mutex<Vec<String>>> = Arc::default();
     let sink = seen.clone();

@@ -55,7 +55,7 @@ fn announce(conn: u64, peer: u8, left: u64, event: u32) -> Vec<u8> {
 
 #[tokio::test]
 async fn udp_tracker_on_a_loopback_socket() {
-    let tracker = Tracker::new(Config::default());
+    let tracker = Tracker::new(Config::default(), std::time::Instant::now());
     let socket = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
     let server = socket.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

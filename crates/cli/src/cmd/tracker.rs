@@ -149,7 +149,7 @@ async fn serve(http: SocketAddr, config: Config, quiet: bool) -> anyhow::Result<
         .context("reading the listening address")?;
     let dfile = config.dfile.clone();
     let udp = config.udp;
-    let tracker = Tracker::new(config);
+    let tracker = Tracker::new(config, std::time::Instant::now());
     let t = tracker.clone();
     let status = tokio::task::spawn_blocking(move || t.load_dfile())
         .await

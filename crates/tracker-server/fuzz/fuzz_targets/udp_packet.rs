@@ -17,11 +17,12 @@ use torrentkit_tracker_server::{transaction_id_of, Config, Tracker, UdpRequest, 
 fn tracker() -> &'static Tracker {
     static T: OnceLock<Tracker> = OnceLock::new();
     T.get_or_init(|| {
-        Tracker::new(Config {
+        let config = Config {
             max_torrents: 1000,
             max_peers_per_torrent: 50,
             ..Config::default()
-        })
+        };
+        Tracker::new(config, Instant::now())
     })
 }
 

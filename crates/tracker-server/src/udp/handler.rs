@@ -209,8 +209,8 @@ mod tests {
 
     #[test]
     fn connect_announce_scrape_and_errors() {
-        let t = Tracker::new(Config::default());
         let now = Instant::now();
+        let t = Tracker::new(Config::default(), now);
         let a: SocketAddr = "127.0.0.1:5000".parse().unwrap();
         let conn = connect(&t, a, now);
         let mut out = Vec::new();
@@ -287,8 +287,8 @@ mod tests {
 
     #[test]
     fn ipv6_clients_get_ipv6_peers() {
-        let t = Tracker::new(Config::default());
         let now = Instant::now();
+        let t = Tracker::new(Config::default(), now);
         let a: SocketAddr = "[::1]:5000".parse().unwrap();
         let conn = connect(&t, a, now);
         let mut out = Vec::new();
