@@ -71,10 +71,14 @@
 mod choker;
 mod conn_id;
 mod connection;
+#[cfg(feature = "tokio")]
+pub mod manager;
 mod picker;
+mod placement;
 mod rate;
 mod resume;
 mod rng;
+mod seed_limit;
 #[cfg(feature = "tokio")]
 pub mod session;
 pub mod storage;
@@ -85,9 +89,11 @@ pub use choker::{ChokeChanges, Choker, ChokerConfig, PeerStats};
 pub use conn_id::ConnId;
 pub use connection::{CloseReason, ConnEvent, Connection, ConnectionConfig};
 pub use picker::{BlockRequest, Picker, PickerConfig, Received};
+pub use placement::{Placement, PlacementError};
 pub use rate::RateMeter;
 pub use resume::{FileStamp, ResumeData, ResumeError, ResumeMismatch};
 pub use rng::Rng;
+pub use seed_limit::SeedLimits;
 pub use torrent::{Action, Torrent, TorrentConfig};
 /// The piece set type, shared with the wire codec.
 pub use torrentkit_wire::Bitfield;
