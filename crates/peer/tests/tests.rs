@@ -1,5 +1,6 @@
 //! Integration tests of torrentkit-peer: one binary, one module per area.
 
+mod manager;
 mod session;
 mod swarm;
 mod tracker_client;
