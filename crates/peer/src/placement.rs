@@ -154,6 +154,22 @@ impl Placement {
         };
         data.save(&self.resume)
     }
+
+    /// Saves the resume file for `have` if it differs from `saved`, the pieces of the last
+    /// save (a session's progress before its first report, of another piece count, is never
+    /// saved); `saved` becomes `have` once written. Returns whether it wrote.
+    pub fn save_resume_if_changed(
+        &self,
+        saved: &mut Bitfield,
+        have: &Bitfield,
+    ) -> Result<bool, ResumeError> {
+        if have == saved || have.len() != self.layout.piece_count() {
+            return Ok(false);
+        }
+        self.save_resume(have)?;
+        saved.clone_from(have);
+        Ok(true)
+    }
 }
 
 #[cfg(test)]
@@ -213,5 +229,28 @@ mod tests {
         assert_eq!(back.pieces, have);
         let now = FileStamp::collect(&p.root, &p.layout).unwrap();
         assert_eq!(back.verify(&p.info_hash, &p.layout, &now), Ok(()));
+    }
+
+    #[test]
+    fn the_resume_file_is_written_again_only_when_the_pieces_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = album(dir.path());
+        let p = Placement::in_dir(&t, dir.path()).unwrap();
+        let mut saved = Bitfield::new(4);
+        assert!(!p
+            .save_resume_if_changed(&mut saved, &Bitfield::new(4))
+            .unwrap());
+        assert!(!p.resume.exists());
+        // Before a session's first report its pieces are an empty set of another count.
+        assert!(!p
+            .save_resume_if_changed(&mut saved, &Bitfield::new(0))
+            .unwrap());
+        let mut have = Bitfield::new(4);
+        have.insert(2).unwrap();
+        assert!(p.save_resume_if_changed(&mut saved, &have).unwrap());
+        assert_eq!(saved, have);
+        let back = ResumeData::load(&p.resume).unwrap().unwrap();
+        assert_eq!(back.pieces, have);
+        assert!(!p.save_resume_if_changed(&mut saved, &have).unwrap());
     }
 }

@@ -83,7 +83,10 @@ async fn two_torrents_download_one_is_removed_and_stop_all_saves_every_resume_fi
     // The seed: both torrents' data is in `src`; the checks find every piece.
     let (mut seed, seed_addr) = manager(1, Vec::new()).await;
     let a = seed
-        .add(album.clone(), Placement::in_dir(&album, src.path()).unwrap())
+        .add(
+            album.clone(),
+            Placement::in_dir(&album, src.path()).unwrap(),
+        )
         .unwrap();
     let f = seed
         .add(film.clone(), Placement::in_dir(&film, src.path()).unwrap())
@@ -199,10 +202,16 @@ async fn a_duplicate_a_failed_check_and_an_unreadable_resume_file() {
     // The album's resume file is garbage: a warning, then its data is hashed.
     std::fs::write(src.path().join(".album.bt-resume"), b"garbage").unwrap();
     let a = m
-        .add(album.clone(), Placement::in_dir(&album, src.path()).unwrap())
+        .add(
+            album.clone(),
+            Placement::in_dir(&album, src.path()).unwrap(),
+        )
         .unwrap();
     assert_eq!(
-        m.add(album.clone(), Placement::in_dir(&album, src.path()).unwrap()),
+        m.add(
+            album.clone(),
+            Placement::in_dir(&album, src.path()).unwrap()
+        ),
         Err(AddError::AlreadyAdded(a))
     );
 
@@ -234,10 +243,14 @@ async fn a_duplicate_a_failed_check_and_an_unreadable_resume_file() {
     })
     .await;
     let start = started.unwrap();
-    assert_eq!(start.kind, StartKind::Rechecked(RecheckReason::NoResumeFile));
+    assert_eq!(
+        start.kind,
+        StartKind::Rechecked(RecheckReason::NoResumeFile)
+    );
     assert!(start.have.is_full(), "the re-check finds every piece");
     assert!(
-        notes[0].starts_with("warning: resume: ") && notes[0].ends_with("checking the data instead"),
+        notes[0].starts_with("warning: resume: ")
+            && notes[0].ends_with("checking the data instead"),
         "{notes:?}"
     );
     assert!(

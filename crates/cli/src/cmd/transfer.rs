@@ -295,12 +295,12 @@ async fn run_async(
                 }
             }
             _ = resume_tick.tick() => {
-                let p = progress.borrow().clone();
-                if p.verified.len() == saved.len() && p.verified != saved {
-                    if let Err(e) = save_resume(placement, &p.verified) {
-                        status.note(&format!("bt: warning: {e:#}"));
-                    }
-                    saved = p.verified;
+                let verified = progress.borrow().verified.clone();
+                if let Err(e) = placement.save_resume_if_changed(&mut saved, &verified) {
+                    status.note(&format!(
+                        "bt: warning: saving {}: {e}",
+                        placement.resume.display()
+                    ));
                 }
             }
         }

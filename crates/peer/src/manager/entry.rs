@@ -49,8 +49,8 @@ pub(super) struct Entry {
     pub(super) torrent: Arc<Metainfo>,
     pub(super) placement: Arc<Placement>,
     pub(super) state: State,
-    /// The pieces in the resume file now.
-    pub(super) saved: Option<Bitfield>,
+    /// The pieces in the resume file now (as far as this run knows).
+    pub(super) saved: Bitfield,
     /// [`Event::Completed`](super::Event::Completed) has been reported.
     pub(super) completion_reported: bool,
 }
@@ -74,12 +74,9 @@ impl Entry {
         let Some(p) = self.progress() else {
             return Ok(());
         };
-        if self.saved.as_ref().is_some_and(|s| *s == p.verified) || p.verified.is_empty() {
-            return Ok(());
-        }
-        self.placement.save_resume(&p.verified)?;
-        self.saved = Some(p.verified);
-        Ok(())
+        self.placement
+            .save_resume_if_changed(&mut self.saved, &p.verified)
+            .map(drop)
     }
 
     /// Stops the torrent: announces `stopped`, flushes the data, saves the resume file.

@@ -29,7 +29,7 @@ pub use self::event::{AddError, CheckError, Event, StopEnd, Stopped, TorrentStat
 use self::entry::{spawn_check, Entry, Report, State};
 use crate::session::{Session, SessionConfig, Shared, SharedConfig};
 use crate::storage::FileCache;
-use crate::{Placement, ResumeError};
+use crate::{Bitfield, Placement, ResumeError};
 
 /// How often [`Manager::next_event`] looks for torrents that have completed.
 const COMPLETION_POLL: Duration = Duration::from_millis(250);
@@ -182,7 +182,7 @@ impl Manager {
             torrent: Arc::new(torrent),
             placement: Arc::new(placement),
             state: State::Checking,
-            saved: None,
+            saved: Bitfield::new(0),
             completion_reported: false,
         };
         spawn_check(
@@ -392,7 +392,7 @@ impl Manager {
         sc.seed = true;
         sc.announce_ip = c.announce_ip;
         sc.shared = Some(self.shared.clone());
-        entry.saved = Some(start.have.clone());
+        entry.saved = start.have.clone();
         let session = Session::start(sc, Arc::new(storage), start.have.clone(), None);
         for p in &c.peers {
             session.add_peer(*p);
