@@ -2,5 +2,6 @@
 
 mod manager;
 mod session;
+mod start;
 mod swarm;
 mod tracker_client;
