@@ -288,7 +288,7 @@ async fn run_async(
                 }
             }
             _ = redial.tick(), if !peers.is_empty() => {
-                if !progress.borrow().complete {
+                if progress.borrow().wants_peers() {
                     for p in &peers {
                         session.add_peer(*p);
                     }

@@ -252,17 +252,13 @@ impl Manager {
         self.session(info_hash).map(|s| s.add_peer(addr)).is_some()
     }
 
-    /// Dials [`ManagerConfig::peers`] again for every torrent that still needs data (running,
-    /// incomplete, not paused): the engine does not retry a failed peer by itself, a tracker
+    /// Dials [`ManagerConfig::peers`] again for every running torrent that
+    /// [still needs data](crate::session::Progress::wants_peers): the engine does not retry a failed peer by itself, a tracker
     /// names it again, and these peers have no tracker behind them.
     pub fn dial_peers(&self) {
         for entry in self.torrents.values() {
             if let State::Running { session, progress } = &entry.state {
-                let idle = {
-                    let p = progress.borrow();
-                    p.complete || p.paused
-                };
-                if !idle {
+                if progress.borrow().wants_peers() {
                     for p in &self.config.peers {
                         session.add_peer(*p);
                     }

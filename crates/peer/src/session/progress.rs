@@ -75,6 +75,12 @@ impl Progress {
         }
     }
 
+    /// Whether the session still needs data from peers: incomplete and not paused. Peers
+    /// given by hand (with no tracker to name them again) are worth dialling again only then.
+    pub fn wants_peers(&self) -> bool {
+        !self.complete && !self.paused
+    }
+
     /// Time until complete at the current download rate; `None` when complete, paused or not
     /// downloading at all.
     pub fn eta(&self) -> Option<Duration> {
@@ -266,8 +272,13 @@ mod tests {
         p.download_rate = 0;
         assert_eq!(p.eta(), None, "stalled");
         p.download_rate = 1000;
+        assert!(p.wants_peers());
+        p.paused = true;
+        assert!(!p.wants_peers());
+        p.paused = false;
         p.complete = true;
         assert_eq!(p.eta(), None, "done");
+        assert!(!p.wants_peers());
     }
 
     #[test]
