@@ -9,6 +9,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use torrentkit_metainfo::Torrent;
 use torrentkit_peer::session::Progress;
 
+use super::torrent_common::human_size;
 use super::tui::{state_of, TorrentView, Tui, UserAction, NEEDS_TERMINAL};
 use super::units::{eta, human_rate};
 
@@ -68,7 +69,9 @@ impl Status {
             let bar = ProgressBar::new(total);
             bar.set_style(
                 ProgressStyle::with_template(
-                    "{prefix} [{bar:30}] {percent:>3}% {binary_bytes}/{binary_total_bytes} {msg}",
+                    // The share done is in the message: indicatif's `{percent}` rounds to
+                    // nearest, which shows 99.6% as 100%.
+                    "{prefix} [{bar:30}] {msg}",
                 )
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> "),
@@ -117,7 +120,10 @@ impl Status {
             Some(bar) => {
                 bar.set_position(p.done_bytes());
                 bar.set_message(format!(
-                    "{state} down {} up {} peers {} seeds {} ETA {eta}",
+                    "{:>6} {}/{} {state} down {} up {} peers {} seeds {} ETA {eta}",
+                    p.percent_done(),
+                    human_size(p.done_bytes()),
+                    human_size(p.total),
                     human_rate(p.download_rate as f64),
                     human_rate(p.upload_rate as f64),
                     p.peers,
