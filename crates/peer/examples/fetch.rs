@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 use torrentkit_metainfo::Torrent;
 use torrentkit_peer::session::{recheck, Session, SessionConfig};
 use torrentkit_peer::storage::{FileStorage, FileStorageConfig, Layout};
-use torrentkit_peer::{Rng, TorrentConfig};
+use torrentkit_peer::Rng;
 use torrentkit_wire::PeerId;
 
 #[tokio::main]
@@ -57,15 +57,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let peer_id = PeerId::generate(random);
     let listener = TcpListener::bind(("0.0.0.0", port)).await?;
     let port = listener.local_addr()?.port();
-    let tc = TorrentConfig::new(
-        torrent.info_hash().0,
-        peer_id.0,
-        info.total_size(),
-        u32::try_from(info.piece_length())?,
-        nanos,
-    );
-    let mut sc = SessionConfig::new(tc, info.pieces().to_vec());
-    sc.trackers = torrent.trackers();
+    let mut sc = SessionConfig::from_torrent(&torrent, peer_id.0, nanos);
     sc.listen_port = port;
     sc.seed = seed;
     eprintln!("listening on port {port}");

@@ -26,6 +26,16 @@
 //!   whose blocks fail hash checks (blamed block by block).
 //! - [`session`] (feature `tokio`): the driver that runs a [`Torrent`] over TCP with a disk
 //!   thread for writes, reads and SHA-1 checks, and announces to trackers.
+//!   [`SessionConfig::from_torrent`](session::SessionConfig::from_torrent) builds its settings
+//!   from a `.torrent`; its [`Progress`](session::Progress) gives the share done and the time
+//!   left with one rounding rule (100% only when complete).
+//! - [`Placement`]: where a torrent's data and resume file live; with the `tokio` feature,
+//!   [`Placement::find_start`] decides between trusting the resume file and hashing the data
+//!   again, and does it.
+//! - [`SeedLimits`]: when a completed torrent has seeded enough (ratio, time).
+//! - [`manager`] (feature `tokio`): a [`Manager`](manager::Manager) of many torrents by
+//!   info-hash over one port, one connection cap, one pair of rate limits and one open-file
+//!   cap, with one check queue.
 //!
 //! # Example
 //!
@@ -71,10 +81,14 @@
 mod choker;
 mod conn_id;
 mod connection;
+#[cfg(feature = "tokio")]
+pub mod manager;
 mod picker;
+mod placement;
 mod rate;
 mod resume;
 mod rng;
+mod seed_limit;
 #[cfg(feature = "tokio")]
 pub mod session;
 pub mod storage;
@@ -85,9 +99,11 @@ pub use choker::{ChokeChanges, Choker, ChokerConfig, PeerStats};
 pub use conn_id::ConnId;
 pub use connection::{CloseReason, ConnEvent, Connection, ConnectionConfig};
 pub use picker::{BlockRequest, Picker, PickerConfig, Received};
+pub use placement::{Placement, PlacementError};
 pub use rate::RateMeter;
 pub use resume::{FileStamp, ResumeData, ResumeError, ResumeMismatch};
 pub use rng::Rng;
+pub use seed_limit::SeedLimits;
 pub use torrent::{Action, Torrent, TorrentConfig};
 /// The piece set type, shared with the wire codec.
 pub use torrentkit_wire::Bitfield;

@@ -190,6 +190,11 @@ impl Torrent {
         self.picker.bytes_left()
     }
 
+    /// Bytes in the torrent.
+    pub fn total_length(&self) -> u64 {
+        self.cfg.total_length
+    }
+
     /// Connections, handshaken or not.
     pub fn connections(&self) -> impl Iterator<Item = ConnId> + '_ {
         self.peers.keys().copied()

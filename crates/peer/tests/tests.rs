@@ -1,5 +1,7 @@
 //! Integration tests of torrentkit-peer: one binary, one module per area.
 
+mod manager;
 mod session;
+mod start;
 mod swarm;
 mod tracker_client;

@@ -7,9 +7,14 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 
-use super::placement::{start_state, Placement};
+use torrentkit_peer::SeedLimits;
+
+use super::placement::{self, start_state};
 use super::source::load_source;
-use super::transfer::{self, NetArgs, SeedLimits};
+use super::transfer::{self, NetArgs};
+
+/// `--seed-ratio`'s default.
+const SEED_RATIO: f64 = 1.0;
 
 /// Arguments of `bt download`.
 #[derive(Debug, clap::Args)]
@@ -30,7 +35,7 @@ pub(crate) struct Args {
     #[arg(short, long, value_name = "DIR")]
     output: Option<PathBuf>,
     /// After completing, seed until uploaded / size reaches this ratio.
-    #[arg(long, value_name = "RATIO", default_value_t = 1.0)]
+    #[arg(long, value_name = "RATIO", default_value_t = SEED_RATIO)]
     seed_ratio: f64,
     /// After completing, seed at most this many seconds (0: exit as soon as the download is
     /// complete). Seeding ends at whichever limit comes first.
@@ -43,16 +48,28 @@ pub(crate) struct Args {
     net: NetArgs,
 }
 
+impl Args {
+    /// The download of `source` into the directory `output`, every other option at its default.
+    pub(crate) fn into_dir(source: String, output: PathBuf, net: NetArgs) -> Args {
+        Args {
+            source,
+            save_as: None,
+            output: Some(output),
+            seed_ratio: SEED_RATIO,
+            seed_time: None,
+            check: false,
+            net,
+        }
+    }
+}
+
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     if !(args.seed_ratio.is_finite() && args.seed_ratio >= 0.0) {
         bail!("--seed-ratio {}: must be a number >= 0", args.seed_ratio);
     }
     let torrent = load_source(&args.source)?;
-    let placement = match (&args.save_as, &args.output) {
-        (Some(path), _) => Placement::at(&torrent, path)?,
-        (None, Some(dir)) => Placement::in_dir(&torrent, dir)?,
-        (None, None) => Placement::in_dir(&torrent, &PathBuf::from("."))?,
-    };
+    let placement =
+        placement::from_args(&torrent, args.save_as.as_deref(), args.output.as_deref())?;
     std::fs::create_dir_all(&placement.root)
         .with_context(|| format!("creating {}", placement.root.display()))?;
     let storage = placement.storage();

@@ -10,23 +10,19 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use tokio::sync::{mpsc, Semaphore};
-use torrentkit_peer::session::{Shared, SharedConfig};
-use torrentkit_peer::storage::FileCache;
+use tokio::sync::mpsc;
+use torrentkit_metainfo::InfoHash;
+use torrentkit_peer::manager::{Event, Manager, ManagerConfig, TorrentStatus};
+use torrentkit_peer::session::SharedConfig;
+use torrentkit_peer::Placement;
 
-use self::entry::{Common, Entry, Event, State};
+use self::entry::{load, state_word, stopped_report, Watched};
 use self::watch::{scan, DirWatch, Stamp};
-use super::transfer::{identity, runtime, NetArgs};
+use super::transfer::{identity, runtime, NetArgs, PEER_RETRY};
 use super::tui::{TorrentView, Tui, UserAction, NEEDS_TERMINAL};
-
-/// How often `--peer` addresses are dialled again by torrents still downloading.
-const PEER_RETRY: Duration = Duration::from_secs(10);
-/// How often completions are looked for.
-const POLL: Duration = Duration::from_millis(250);
 
 /// Arguments of `bt launch-many`.
 #[derive(Debug, clap::Args)]
@@ -84,14 +80,16 @@ impl Screen {
 
 struct Run {
     dir: PathBuf,
-    common: Common,
-    entries: BTreeMap<PathBuf, Entry>,
+    /// Where the data goes.
+    output: PathBuf,
+    manager: Manager,
+    /// The `.torrent` files whose torrents the manager holds, in the table's order.
+    entries: BTreeMap<PathBuf, Watched>,
     /// Files that could not be read as torrents, with the stamp they had: tried again only
     /// once they change (a copy still in progress, a fixed file).
     rejected: BTreeMap<PathBuf, Stamp>,
-    next_id: u64,
-    stopping: Vec<tokio::task::JoinHandle<()>>,
-    peers: Vec<SocketAddr>,
+    /// For `--json`: every torrent stopped, while running (removed) or at the end.
+    summaries: Vec<serde_json::Value>,
 }
 
 impl Run {
@@ -117,7 +115,7 @@ impl Run {
                     e.name,
                     path.display()
                 ));
-                self.stopping.push(e.stop(self.common.events.clone()));
+                self.manager.remove(&e.info_hash);
             }
         }
         self.rejected.retain(|p, _| found.contains_key(p));
@@ -129,33 +127,16 @@ impl Run {
                 // The .torrent was replaced: stop the old one and read the new one.
                 if let Some(e) = self.entries.remove(&path) {
                     screen.note(&format!("{} changed; restarting it", path.display()));
-                    self.stopping.push(e.stop(self.common.events.clone()));
+                    self.manager.remove(&e.info_hash);
                 }
             }
             if self.rejected.get(&path) == Some(&stamp) {
                 continue;
             }
-            self.next_id += 1;
-            match Entry::load(self.next_id, &path, stamp, &self.common) {
-                Ok(entry) => {
-                    let hash = entry.torrent.info_hash();
-                    if let Some(other) = self
-                        .entries
-                        .iter()
-                        .find(|(_, e)| e.torrent.info_hash() == hash)
-                        .map(|(p, _)| p.clone())
-                    {
-                        screen.note(&format!(
-                            "warning: {} is the same torrent as {}; skipped",
-                            path.display(),
-                            other.display()
-                        ));
-                        self.rejected.insert(path, stamp);
-                        continue;
-                    }
+            match self.add(&path, stamp) {
+                Ok(name) => {
                     self.rejected.remove(&path);
-                    screen.note(&format!("checking {}", entry.name));
-                    self.entries.insert(path, entry);
+                    screen.note(&format!("checking {name}"));
                 }
                 Err(e) => {
                     screen.note(&format!("warning: {e:#}"));
@@ -165,76 +146,111 @@ impl Run {
         }
     }
 
-    fn checked(
-        &mut self,
-        id: u64,
-        result: anyhow::Result<(
-            torrentkit_peer::storage::FileStorage,
-            super::placement::Start,
-        )>,
-        screen: &Screen,
-    ) {
-        let Some(entry) = self.entries.values_mut().find(|e| e.id == id) else {
-            return; // removed while it was being checked
-        };
-        let started = result.and_then(|(storage, start)| {
-            let (have, pieces) = (start.have.count(), start.have.len());
-            entry.start(storage, start, &self.common, &self.peers)?;
-            Ok((have, pieces))
-        });
-        match started {
-            Ok((have, pieces)) => screen.note(&format!(
-                "started {} ({have}/{pieces} pieces on disk)",
-                entry.name
+    /// Reads the torrent of `path` and hands it to the manager; returns its name.
+    fn add(&mut self, path: &std::path::Path, stamp: Stamp) -> anyhow::Result<String> {
+        let torrent = load(path)?;
+        let info_hash = torrent.info_hash();
+        if let Some((other, _)) = self.entries.iter().find(|(_, e)| e.info_hash == info_hash) {
+            bail!(
+                "{} is the same torrent as {}; skipped",
+                path.display(),
+                other.display()
+            );
+        }
+        let placement = Placement::in_dir(&torrent, &self.output)?;
+        let name = torrent.info().name().to_owned();
+        self.manager.add(torrent, placement)?;
+        self.entries.insert(
+            path.to_path_buf(),
+            Watched {
+                stamp,
+                info_hash,
+                name: name.clone(),
+            },
+        );
+        Ok(name)
+    }
+
+    /// The name of a torrent the manager holds.
+    fn name(&self, info_hash: &InfoHash) -> String {
+        self.manager
+            .torrent(info_hash)
+            .map_or_else(|| info_hash.to_hex(), |t| t.info().name().to_owned())
+    }
+
+    /// Says what happened to a torrent.
+    fn event(&mut self, event: Event, screen: &Screen) {
+        match event {
+            Event::Started { info_hash, start } => screen.note(&format!(
+                "started {} ({}/{} pieces on disk)",
+                self.name(&info_hash),
+                start.have.count(),
+                start.have.len()
             )),
-            Err(e) => {
-                screen.note(&format!("error: {}: {e:#}", entry.name));
-                entry.state = State::Failed(format!("{e:#}"));
+            Event::Failed { info_hash, error } => {
+                screen.note(&format!("error: {}: {error}", self.name(&info_hash)));
             }
+            Event::Note { line, .. } => screen.note(&line),
+            Event::Completed { info_hash } => {
+                screen.note(&format!("complete {}", self.name(&info_hash)));
+            }
+            Event::Stopped(stopped) => {
+                let (line, json) = stopped_report(&stopped);
+                screen.note(&line);
+                self.summaries.push(json);
+            }
+            _ => {}
         }
     }
 
-    fn say_completions(&mut self, screen: &Screen) {
-        for e in self.entries.values_mut() {
-            if !e.complete_said && e.is_complete() {
-                e.complete_said = true;
-                screen.note(&format!("complete {}", e.name));
-            }
-        }
+    fn statuses(&self) -> Vec<Option<TorrentStatus>> {
+        self.entries
+            .values()
+            .map(|e| self.manager.status(&e.info_hash))
+            .collect()
     }
 
     fn table(&self) -> String {
-        let progress: Vec<_> = self.entries.values().map(Entry::progress).collect();
-        let states: Vec<String> = self.entries.values().map(Entry::state_word).collect();
+        let statuses = self.statuses();
+        let states: Vec<String> = statuses.iter().map(|s| state_word(s.as_ref())).collect();
         let rows: Vec<table::Row<'_>> = self
             .entries
             .values()
-            .zip(&progress)
+            .zip(&statuses)
             .zip(&states)
-            .map(|((e, p), s)| table::Row {
+            .map(|((e, status), state)| table::Row {
                 name: &e.name,
-                state: s,
-                total: e.torrent.info().total_size(),
-                progress: p.as_ref(),
+                state,
+                total: self
+                    .manager
+                    .torrent(&e.info_hash)
+                    .map_or(0, |t| t.info().total_size()),
+                progress: match status {
+                    Some(TorrentStatus::Running(p)) => Some(p),
+                    _ => None,
+                },
             })
             .collect();
-        let files = &self.common.files;
+        let files = self.manager.files();
         table::render(&rows, files.open_files(), files.capacity())
     }
 
     /// Brings the live view's list in line with the entries (same order) and draws it.
     fn draw(&self, tui: &Tui, views: &mut Vec<TorrentView>) -> anyhow::Result<()> {
         let mut next = Vec::with_capacity(self.entries.len());
-        for e in self.entries.values() {
-            let hash = e.torrent.info_hash().to_hex();
+        for (e, status) in self.entries.values().zip(self.statuses()) {
+            let Some(torrent) = self.manager.torrent(&e.info_hash) else {
+                continue;
+            };
+            let hash = e.info_hash.to_hex();
             let mut view = match views.iter().position(|v| v.info_hash == hash) {
                 Some(i) => views.swap_remove(i),
-                None => TorrentView::new(&e.torrent, e.name.clone()),
+                None => TorrentView::new(torrent, e.name.clone()),
             };
-            if let Some(p) = e.progress() {
+            view.state = state_word(status.as_ref());
+            if let Some(TorrentStatus::Running(p)) = status {
                 view.update(p);
             }
-            view.state = e.state_word();
             next.push(view);
         }
         *views = next;
@@ -245,12 +261,12 @@ impl Run {
         let Some(e) = self.entries.values().nth(index) else {
             return;
         };
-        if let State::Running { session, progress } = &e.state {
-            if progress.borrow().paused {
-                session.resume();
+        if let Some(TorrentStatus::Running(p)) = self.manager.status(&e.info_hash) {
+            if p.paused {
+                self.manager.resume(&e.info_hash);
                 screen.note(&format!("resumed {}", e.name));
             } else {
-                session.pause();
+                self.manager.pause(&e.info_hash);
                 screen.note(&format!("paused {}", e.name));
             }
         }
@@ -261,33 +277,27 @@ async fn run_async(args: Args, peers: Vec<SocketAddr>) -> anyhow::Result<ExitCod
     let net = &args.net;
     let listener = net.listen().await?;
     let port = listener.local_addr().context("listener address")?.port();
-    let shared = Shared::new(SharedConfig {
+    let (peer_id, seed) = identity();
+    let mut config = ManagerConfig::new(peer_id.0, seed);
+    config.shared = SharedConfig {
         max_connections: args.max_connections,
         max_upload_rate: (net.max_upload_rate > 0).then_some(net.max_upload_rate),
         max_download_rate: (net.max_download_rate > 0).then_some(net.max_download_rate),
-    });
-    let server = shared.serve(listener);
-
-    let (peer_id, seed) = identity();
-    let (events_tx, mut events) = mpsc::unbounded_channel();
+    };
+    config.max_open_files = args.max_open_files;
+    config.listen_port = port;
+    config.announce_ip = net.ip;
+    config.peers = peers;
+    let redial_peers = !config.peers.is_empty();
+    let mut manager = Manager::new(config);
+    manager.serve(listener);
     let mut run = Run {
         dir: args.dir.clone(),
-        common: Common {
-            shared,
-            files: FileCache::new(args.max_open_files),
-            checks: Arc::new(Semaphore::new(1)),
-            events: events_tx,
-            peer_id: peer_id.0,
-            seed,
-            port,
-            announce_ip: net.ip,
-            output: args.output.clone().unwrap_or_else(|| args.dir.clone()),
-        },
+        output: args.output.clone().unwrap_or_else(|| args.dir.clone()),
+        manager,
         entries: BTreeMap::new(),
         rejected: BTreeMap::new(),
-        next_id: 0,
-        stopping: Vec::new(),
-        peers,
+        summaries: Vec::new(),
     };
 
     let mut screen = Screen::Plain;
@@ -331,11 +341,8 @@ async fn run_async(args: Args, peers: Vec<SocketAddr>) -> anyhow::Result<ExitCod
         net.resume_interval.clamp(0.05, 86400.0),
     ));
     resume_tick.tick().await;
-    let mut poll = tokio::time::interval(POLL);
     let mut redial = tokio::time::interval(PEER_RETRY);
     redial.tick().await;
-    // For `--json`: every torrent stopped, while running (removed) or at the end.
-    let mut summaries = Vec::new();
     loop {
         tokio::select! {
             _ = sigint.recv() => break,
@@ -350,36 +357,15 @@ async fn run_async(args: Args, peers: Vec<SocketAddr>) -> anyhow::Result<ExitCod
                 run.rescan(&screen);
             }
             _ = rescan.tick() => run.rescan(&screen),
-            Some(event) = events.recv() => match event {
-                Event::Checked { id, result } => run.checked(id, result, &screen),
-                Event::Stopped { line, summary } => {
-                    screen.note(&line);
-                    summaries.push(summary);
-                }
-                Event::Note { line } => screen.note(&line),
-            },
-            _ = poll.tick() => run.say_completions(&screen),
+            event = run.manager.next_event() => run.event(event, &screen),
             _ = status.tick() => match &mut screen {
                 Screen::Live(tui, views) => run.draw(tui, views)?,
                 Screen::Plain => eprint!("{}", run.table()),
             },
-            _ = redial.tick(), if !run.peers.is_empty() => {
-                for e in run.entries.values() {
-                    if let State::Running { session, progress } = &e.state {
-                        let idle = { let p = progress.borrow(); p.complete || p.paused };
-                        if !idle {
-                            for p in &run.peers {
-                                session.add_peer(*p);
-                            }
-                        }
-                    }
-                }
-            }
+            _ = redial.tick(), if redial_peers => run.manager.dial_peers(),
             _ = resume_tick.tick() => {
-                for e in run.entries.values_mut() {
-                    if let Err(err) = e.save_if_changed() {
-                        screen.note(&format!("warning: {}: {err:#}", e.name));
-                    }
+                for (hash, err) in run.manager.save_resume_files() {
+                    screen.note(&format!("warning: {}: {err}", run.name(&hash)));
                 }
             }
         }
@@ -388,33 +374,20 @@ async fn run_async(args: Args, peers: Vec<SocketAddr>) -> anyhow::Result<ExitCod
     // Leave the live view first: what follows is printed on the terminal.
     drop(std::mem::replace(&mut screen, Screen::Plain));
     drop(actions);
-    let count = run.entries.len();
-    eprintln!("bt: launch-many: stopping {count} torrents");
-    let events_tx = run.common.events.clone();
-    let mut tasks = std::mem::take(&mut run.stopping);
-    tasks.extend(
-        std::mem::take(&mut run.entries)
-            .into_values()
-            .map(|e| e.stop(events_tx.clone())),
-    );
-    drop(events_tx);
-    for t in tasks {
-        let _ = t.await;
-    }
-    while let Ok(event) = events.try_recv() {
-        match event {
-            Event::Stopped { line, summary } => {
-                eprintln!("bt: launch-many: {line}");
-                summaries.push(summary);
-            }
-            Event::Note { line } => eprintln!("bt: launch-many: {line}"),
-            Event::Checked { .. } => {}
-        }
+    eprintln!("bt: launch-many: stopping {} torrents", run.entries.len());
+    let Run {
+        manager,
+        mut summaries,
+        ..
+    } = run;
+    for stopped in manager.stop_all().await {
+        let (line, json) = stopped_report(&stopped);
+        eprintln!("bt: launch-many: {line}");
+        summaries.push(json);
     }
     if args.net.json {
         // Every torrent stopped in this run, including those whose .torrent was removed.
         println!("{}", serde_json::Value::Array(summaries));
     }
-    server.abort();
     Ok(ExitCode::SUCCESS)
 }

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
-use clap::Parser;
 
-use crate::args::{Args as BtArgs, Command};
+use super::download;
+use super::transfer::NetArgs;
 
 /// Arguments of `bt open`.
 #[derive(Debug, clap::Args)]
@@ -35,19 +35,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(d) => d,
         None => download_dir(),
     };
-    let dir = dir
-        .to_str()
-        .with_context(|| format!("{}: not a UTF-8 path", dir.display()))?
-        .to_owned();
-    let (port, bind) = (args.port.to_string(), args.bind.to_string());
-    let parsed = BtArgs::try_parse_from([
-        "bt", "download", &source, "--output", &dir, "--port", &port, "--bind", &bind,
-    ])
-    .context("building the download")?;
-    match parsed.command {
-        Command::Download(a) => super::download::run(a),
-        _ => bail!("internal error: `bt download` did not parse as a download"),
-    }
+    let net = NetArgs::listening_on(args.bind, args.port);
+    download::run(download::Args::into_dir(source, dir, net))
 }
 
 /// What `bt download` gets: the URL or path, with `file://` turned into a path.

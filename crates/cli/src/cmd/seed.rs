@@ -5,9 +5,11 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 
-use super::placement::{start_state, Placement};
+use torrentkit_peer::{Placement, SeedLimits};
+
+use super::placement::start_state;
 use super::torrent_common::load;
-use super::transfer::{self, NetArgs, SeedLimits};
+use super::transfer::{self, NetArgs};
 
 /// Arguments of `bt seed`.
 #[derive(Debug, clap::Args)]
@@ -42,9 +44,12 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             args.data.display()
         );
     }
-    let forever = SeedLimits {
-        ratio: None,
-        time: None,
-    };
-    transfer::run(&torrent, &placement, storage, start, &args.net, forever)
+    transfer::run(
+        &torrent,
+        &placement,
+        storage,
+        start,
+        &args.net,
+        SeedLimits::FOREVER,
+    )
 }

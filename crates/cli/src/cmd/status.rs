@@ -9,13 +9,13 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use torrentkit_metainfo::Torrent;
 use torrentkit_peer::session::Progress;
 
+use super::torrent_common::human_size;
 use super::tui::{state_of, TorrentView, Tui, UserAction, NEEDS_TERMINAL};
-use super::units::{human_duration, human_rate};
+use super::units::{eta, human_rate};
 
 /// The progress display of one torrent.
 pub(crate) struct Status {
     name: String,
-    total: u64,
     bar: Option<ProgressBar>,
     live: Option<Live>,
 }
@@ -40,7 +40,6 @@ impl Status {
     /// The `--tui` view when `tui` is set and stdin and stdout are terminals, otherwise (with a
     /// note saying so when `tui` is set) what [`Status::new`] shows.
     pub(crate) fn start(name: &str, torrent: &Torrent, tui: bool) -> Self {
-        let total = torrent.info().total_size();
         if tui && !Tui::available() {
             eprintln!("{NEEDS_TERMINAL}");
         } else if tui {
@@ -54,7 +53,6 @@ impl Status {
                     live.draw();
                     return Status {
                         name: name.to_owned(),
-                        total,
                         bar: None,
                         live: Some(live),
                     };
@@ -62,7 +60,7 @@ impl Status {
                 Err(e) => eprintln!("bt: {e:#}; showing plain status lines"),
             }
         }
-        Status::new(name, total)
+        Status::new(name, torrent.info().total_size())
     }
 
     /// A bar when stderr is a terminal, status lines otherwise.
@@ -71,7 +69,9 @@ impl Status {
             let bar = ProgressBar::new(total);
             bar.set_style(
                 ProgressStyle::with_template(
-                    "{prefix} [{bar:30}] {percent:>3}% {binary_bytes}/{binary_total_bytes} {msg}",
+                    // The share done is in the message: indicatif's `{percent}` rounds to
+                    // nearest, which shows 99.6% as 100%.
+                    "{prefix} [{bar:30}] {msg}",
                 )
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> "),
@@ -81,7 +81,6 @@ impl Status {
         });
         Status {
             name: name.to_owned(),
-            total,
             bar,
             live: None,
         }
@@ -115,20 +114,16 @@ impl Status {
         if self.live.is_some() {
             return self.refresh(p);
         }
-        let done = self.total - p.bytes_left.min(self.total);
-        let eta = if p.complete {
-            "done".to_owned()
-        } else if p.download_rate > 0 {
-            human_duration(p.bytes_left as f64 / p.download_rate as f64)
-        } else {
-            "-".to_owned()
-        };
+        let eta = eta(p);
         let state = state_of(p);
         match &self.bar {
             Some(bar) => {
-                bar.set_position(done);
+                bar.set_position(p.done_bytes());
                 bar.set_message(format!(
-                    "{state} down {} up {} peers {} seeds {} ETA {eta}",
+                    "{:>6} {}/{} {state} down {} up {} peers {} seeds {} ETA {eta}",
+                    p.percent_done(),
+                    human_size(p.done_bytes()),
+                    human_size(p.total),
                     human_rate(p.download_rate as f64),
                     human_rate(p.upload_rate as f64),
                     p.peers,
@@ -136,13 +131,9 @@ impl Status {
                 ));
             }
             None => eprintln!(
-                "bt: {}: {state} {:.1}% {}/{} pieces, down {} up {}, peers {} seeds {}, ETA {eta}",
+                "bt: {}: {state} {} {}/{} pieces, down {} up {}, peers {} seeds {}, ETA {eta}",
                 self.name,
-                if self.total == 0 {
-                    100.0
-                } else {
-                    done as f64 * 100.0 / self.total as f64
-                },
+                p.percent_done(),
                 p.have,
                 p.pieces,
                 human_rate(p.download_rate as f64),

@@ -11,8 +11,7 @@ use anyhow::{bail, Context};
 use tokio::net::TcpListener;
 use torrentkit_metainfo::{auto_piece_length, Torrent, TorrentBuilder};
 use torrentkit_peer::session::{Session, SessionConfig};
-use torrentkit_peer::storage::{FileStorage, FileStorageConfig, Layout};
-use torrentkit_peer::{Bitfield, Rng, TorrentConfig};
+use torrentkit_peer::{Bitfield, Placement, Rng};
 use torrentkit_tracker_server::{Config as TrackerConfig, UdpBind};
 use torrentkit_wire::PeerId;
 
@@ -88,24 +87,14 @@ async fn start_peer(
     have: Bitfield,
     upload_rate: u64,
 ) -> anyhow::Result<Session> {
-    let info = torrent.info();
-    let layout = Layout::from_info(info).context("laying out the torrent")?;
-    let storage = FileStorage::new(root, layout, FileStorageConfig::default());
+    let storage = Placement::in_dir(torrent, root)?.storage();
     let listener = TcpListener::bind(SocketAddr::new(LOOPBACK, 0))
         .await
         .context("listening for peers on 127.0.0.1")?;
     let port = listener.local_addr()?.port();
     let mut random = [0u8; 12];
     Rng::new(0xB7 + index).fill(&mut random);
-    let tc = TorrentConfig::new(
-        torrent.info_hash().0,
-        PeerId::generate(random).0,
-        info.total_size(),
-        u32::try_from(info.piece_length())?,
-        0x5A7A + index,
-    );
-    let mut sc = SessionConfig::new(tc, info.pieces().to_vec());
-    sc.trackers = torrent.trackers();
+    let mut sc = SessionConfig::from_torrent(torrent, PeerId::generate(random).0, 0x5A7A + index);
     sc.listen_port = port;
     sc.seed = true;
     sc.max_upload_rate = (upload_rate > 0).then_some(upload_rate);

@@ -10,19 +10,24 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use tokio::sync::mpsc::UnboundedReceiver;
 use torrentkit_metainfo::Torrent;
-use torrentkit_peer::session::{bind_listener, Session, SessionConfig};
+use torrentkit_peer::session::{bind_listener, Session, SessionConfig, Start, StartKind};
 use torrentkit_peer::storage::FileStorage;
-use torrentkit_peer::{Rng, TorrentConfig};
+// `SeedLimits` is re-exported for `bt publish` (cmd/publish.rs), which names it through here.
+pub(crate) use torrentkit_peer::SeedLimits;
+use torrentkit_peer::{Placement, Rng};
 use torrentkit_wire::PeerId;
 
-use super::placement::{Placement, Start, StartKind};
 use super::status::Status;
 use super::torrent_common::human_size;
 use super::tui::UserAction;
 use super::units::{human_rate, parse_rate};
 
 /// How often `--peer` addresses are dialled again while the download is incomplete.
-const PEER_RETRY: Duration = Duration::from_secs(10);
+pub(crate) const PEER_RETRY: Duration = Duration::from_secs(10);
+/// `--status-interval`'s default, seconds.
+const STATUS_INTERVAL: f64 = 1.0;
+/// `--resume-interval`'s default, seconds.
+const RESUME_INTERVAL: f64 = 5.0;
 
 /// Network and output options shared by `bt download` and `bt seed`.
 #[derive(Debug, clap::Args)]
@@ -46,11 +51,11 @@ pub(crate) struct NetArgs {
     #[arg(long, value_name = "RATE", value_parser = parse_rate, default_value = "0")]
     pub(crate) max_download_rate: u64,
     /// Seconds between status lines when stderr is not a terminal.
-    #[arg(long, value_name = "SECS", default_value_t = 1.0)]
+    #[arg(long, value_name = "SECS", default_value_t = STATUS_INTERVAL)]
     pub(crate) status_interval: f64,
     /// Seconds between saves of the resume file while pieces come in (it is always saved on
     /// exit).
-    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+    #[arg(long, value_name = "SECS", default_value_t = RESUME_INTERVAL)]
     pub(crate) resume_interval: f64,
     /// Print a JSON summary on stdout at the end.
     #[arg(long)]
@@ -63,6 +68,22 @@ pub(crate) struct NetArgs {
 }
 
 impl NetArgs {
+    /// Every option at its default, listening on `bind`:`port`.
+    pub(crate) fn listening_on(bind: IpAddr, port: u16) -> NetArgs {
+        NetArgs {
+            port,
+            bind,
+            ip: None,
+            peers: Vec::new(),
+            max_upload_rate: 0,
+            max_download_rate: 0,
+            status_interval: STATUS_INTERVAL,
+            resume_interval: RESUME_INTERVAL,
+            json: false,
+            tui: false,
+        }
+    }
+
     /// The `--peer` addresses, resolved.
     pub(crate) fn peer_addrs(&self) -> anyhow::Result<Vec<SocketAddr>> {
         self.peers
@@ -106,21 +127,6 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .context("starting the async runtime")
-}
-
-/// When to stop after the download is complete.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct SeedLimits {
-    /// Stop once uploaded / size reaches this.
-    pub(crate) ratio: Option<f64>,
-    /// Stop after seeding this long (zero: exit as soon as the download is complete).
-    pub(crate) time: Option<Duration>,
-}
-
-impl SeedLimits {
-    fn exit_on_complete(&self) -> bool {
-        self.time == Some(Duration::ZERO) || self.ratio == Some(0.0)
-    }
 }
 
 /// Why the run ended.
@@ -178,17 +184,9 @@ async fn run_async(
     let listener = net.listen().await?;
     let port = listener.local_addr().context("listener address")?.port();
     let (peer_id, seed) = identity();
-    let tc = TorrentConfig::new(
-        torrent.info_hash().0,
-        peer_id.0,
-        info.total_size(),
-        u32::try_from(info.piece_length()).context("piece length")?,
-        seed,
-    );
-    let mut sc = SessionConfig::new(tc, info.pieces().to_vec());
-    sc.trackers = torrent.trackers();
+    let mut sc = SessionConfig::from_torrent(torrent, peer_id.0, seed);
     sc.listen_port = port;
-    sc.seed = !limits.exit_on_complete();
+    sc.seed = limits.seeds();
     sc.announce_ip = net.ip;
     sc.max_upload_rate = (net.max_upload_rate > 0).then_some(net.max_upload_rate);
     sc.max_download_rate = (net.max_download_rate > 0).then_some(net.max_download_rate);
@@ -279,32 +277,30 @@ async fn run_async(
             _ = tick.tick() => {
                 let p = progress.borrow().clone();
                 // Complete with `--seed-time 0`: the session is flushing and about to end.
-                if !(p.complete && limits.exit_on_complete()) {
+                if limits.seeds() || !p.complete {
                     status.show(&p);
                 }
                 // With `--seed-time 0` the session ends by itself once complete and flushed.
-                if let Some(done) = completed_at.filter(|_| !limits.exit_on_complete()) {
-                    let ratio_met = limits.ratio.is_some_and(|r| total == 0 || p.uploaded as f64 >= r * total as f64);
-                    let time_met = limits.time.is_some_and(|t| done.elapsed() >= t);
-                    if ratio_met || time_met {
+                if let Some(done) = completed_at.filter(|_| limits.seeds()) {
+                    if limits.reached(done, Instant::now(), p.uploaded, total) {
                         break Ended::SeedLimit;
                     }
                 }
             }
             _ = redial.tick(), if !peers.is_empty() => {
-                if !progress.borrow().complete {
+                if progress.borrow().wants_peers() {
                     for p in &peers {
                         session.add_peer(*p);
                     }
                 }
             }
             _ = resume_tick.tick() => {
-                let p = progress.borrow().clone();
-                if p.verified.len() == saved.len() && p.verified != saved {
-                    if let Err(e) = placement.save_resume(torrent, &p.verified) {
-                        status.note(&format!("bt: warning: {e:#}"));
-                    }
-                    saved = p.verified;
+                let verified = progress.borrow().verified.clone();
+                if let Err(e) = placement.save_resume_if_changed(&mut saved, &verified) {
+                    status.note(&format!(
+                        "bt: warning: saving {}: {e}",
+                        placement.resume.display()
+                    ));
                 }
             }
         }
@@ -320,7 +316,7 @@ async fn run_async(
         ended = Ended::Error;
     }
     if summary.have.len() == have_at_start.len() {
-        if let Err(e) = placement.save_resume(torrent, &summary.have) {
+        if let Err(e) = save_resume(placement, &summary.have) {
             eprintln!("bt: warning: {e:#}");
         }
     }
@@ -344,11 +340,7 @@ async fn run_async(
             .count()
     });
     let complete = final_have.is_full();
-    let start_kind = match &start.kind {
-        StartKind::Fresh => "fresh",
-        StartKind::Resumed => "resumed",
-        StartKind::Rechecked(_) => "rechecked",
-    };
+    let start_kind = start.kind.as_str();
     let hash_failures = progress.borrow().hash_failures;
     eprintln!(
         "bt: {name}: {} ({}), {}/{} pieces: {} at start ({start_kind}), {fetched} fetched, {redownloaded} re-downloaded; {} down ({}), {} up, {hash_failures} hash failures, {secs:.1}s",
@@ -389,6 +381,16 @@ async fn run_async(
         )));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Saves the resume file of `placement` for the verified pieces `have`.
+pub(crate) fn save_resume(
+    placement: &Placement,
+    have: &torrentkit_peer::Bitfield,
+) -> anyhow::Result<()> {
+    placement
+        .save_resume(have)
+        .with_context(|| format!("saving {}", placement.resume.display()))
 }
 
 /// The next key action of the `--tui` view; never ready without one.

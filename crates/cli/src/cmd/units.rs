@@ -1,4 +1,7 @@
-//! Byte sizes and rates on the command line (`64MiB`, `500K`, `2M`, `1048576`) and their display.
+//! Byte sizes and rates on the command line (`64MiB`, `500K`, `2M`, `1048576`) and their display,
+//! and the time left of a transfer.
+
+use torrentkit_peer::session::Progress;
 
 /// Parses a size: a number with an optional unit `K`, `M`, `G`, `T` (powers of 1024, with or
 /// without `iB`/`B`); `kB`/`MB`/`GB` are powers of 1000. Clap value parser.
@@ -62,9 +65,33 @@ pub(crate) fn human_duration(secs: f64) -> String {
     }
 }
 
+/// The time left of a transfer for display: `done` once complete, `-` while not downloading.
+pub(crate) fn eta(p: &Progress) -> String {
+    if p.complete {
+        return "done".to_owned();
+    }
+    p.eta()
+        .map_or_else(|| "-".to_owned(), |d| human_duration(d.as_secs_f64()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn eta_texts() {
+        let mut p = Progress {
+            total: 1000,
+            bytes_left: 500,
+            download_rate: 100,
+            ..Progress::default()
+        };
+        assert_eq!(eta(&p), "5s");
+        p.download_rate = 0;
+        assert_eq!(eta(&p), "-");
+        p.complete = true;
+        assert_eq!(eta(&p), "done");
+    }
 
     #[test]
     fn sizes_and_rates() {

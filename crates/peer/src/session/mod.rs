@@ -8,9 +8,11 @@
 
 mod announce;
 mod disk;
+mod from_torrent;
 mod limit;
 mod progress;
 mod shared;
+mod start;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -27,8 +29,10 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 pub use disk::recheck;
+pub use progress::Percent;
 pub use progress::{PeerInfo, Progress};
 pub use shared::{Permit, Shared, SharedConfig};
+pub use start::{RecheckReason, Start, StartError, StartKind, StartNote};
 
 use self::disk::{DiskDone, DiskJob};
 
@@ -528,6 +532,7 @@ impl Driver {
         Progress {
             pieces: self.pieces,
             have: self.torrent.have().count(),
+            total: self.torrent.total_length(),
             bytes_left: self.torrent.bytes_left(),
             downloaded: d,
             uploaded: u,

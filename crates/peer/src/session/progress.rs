@@ -1,7 +1,10 @@
 //! What a running session shows to the outside: totals, rates and the peer list, sent on a
-//! watch channel a few times a second for progress bars, status tables and live views.
+//! watch channel a few times a second for progress bars, status tables and live views; and the
+//! numbers every display derives from them (share done, time left) with one rounding rule.
 
+use std::fmt;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use torrentkit_wire::PeerId;
 
@@ -14,6 +17,8 @@ pub struct Progress {
     pub pieces: u32,
     /// Pieces verified.
     pub have: u32,
+    /// Bytes in the torrent (0 until the session's first report).
+    pub total: u64,
     /// Bytes not yet verified.
     pub bytes_left: u64,
     /// Payload bytes downloaded this session.
@@ -38,6 +43,97 @@ pub struct Progress {
     pub verified: Bitfield,
     /// Every connection, in the order they were made.
     pub peer_list: Vec<PeerInfo>,
+}
+
+impl Progress {
+    /// Verified bytes.
+    pub fn done_bytes(&self) -> u64 {
+        self.total - self.bytes_left.min(self.total)
+    }
+
+    /// The share of the data verified, from 0 to 1; exactly 1 only when [`complete`]
+    /// (an incomplete torrent never reads as done, however little is left).
+    ///
+    /// [`complete`]: Progress::complete
+    pub fn fraction_done(&self) -> f64 {
+        if self.complete {
+            1.0
+        } else if self.total == 0 {
+            0.0
+        } else {
+            (self.done_bytes() as f64 / self.total as f64).min(1.0 - f64::EPSILON)
+        }
+    }
+
+    /// The share verified as a percentage for display, rounded down to a tenth: 100.0% only
+    /// when [`complete`](Progress::complete).
+    pub fn percent_done(&self) -> Percent {
+        if self.complete {
+            Percent::of(1, 1)
+        } else {
+            Percent::of(self.done_bytes(), self.total.max(1)).below_whole()
+        }
+    }
+
+    /// Whether the session still needs data from peers: incomplete and not paused. Peers
+    /// given by hand (with no tracker to name them again) are worth dialling again only then.
+    pub fn wants_peers(&self) -> bool {
+        !self.complete && !self.paused
+    }
+
+    /// Time until complete at the current download rate; `None` when complete, paused or not
+    /// downloading at all.
+    pub fn eta(&self) -> Option<Duration> {
+        if self.complete || self.paused || self.download_rate == 0 {
+            return None;
+        }
+        let (secs, rest) = (
+            self.bytes_left / self.download_rate,
+            self.bytes_left % self.download_rate,
+        );
+        // `rest < download_rate`, so the nanoseconds stay below one second.
+        let nanos = u128::from(rest) * 1_000_000_000 / u128::from(self.download_rate.max(1));
+        Some(Duration::new(secs, nanos as u32))
+    }
+}
+
+/// A share for display, in tenths of a percent, always rounded down so that only a whole reads
+/// `100.0%`; displays as `33.3%`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Percent {
+    tenths: u16,
+}
+
+impl Percent {
+    /// `done` of `total`, rounded down to a tenth of a percent; an empty total is whole.
+    pub fn of(done: u64, total: u64) -> Percent {
+        if total == 0 {
+            return Percent { tenths: 1000 };
+        }
+        let tenths = u128::from(done.min(total)) * 1000 / u128::from(total);
+        Percent {
+            tenths: tenths as u16,
+        }
+    }
+
+    /// Tenths of a percent, 0 to 1000.
+    pub fn tenths(self) -> u16 {
+        self.tenths
+    }
+
+    /// At most 99.9%: for a share known not to be whole.
+    fn below_whole(self) -> Percent {
+        Percent {
+            tenths: self.tenths.min(999),
+        }
+    }
+}
+
+impl fmt::Display for Percent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Padding and alignment apply to the whole `33.3%`.
+        f.pad(&format!("{}.{}%", self.tenths / 10, self.tenths % 10))
+    }
 }
 
 /// One connection as a live view shows it.
@@ -117,6 +213,72 @@ mod tests {
             uploaded: 0,
             pieces: 0,
         }
+    }
+
+    #[test]
+    fn percentages_round_down_so_only_complete_is_100() {
+        let p = |done, total| Percent::of(done, total).to_string();
+        assert_eq!(p(0, 10), "0.0%");
+        assert_eq!(p(1, 3), "33.3%");
+        assert_eq!(p(9_999, 10_000), "99.9%");
+        assert_eq!(p(10_000, 10_000), "100.0%");
+        assert_eq!(p(5, 0), "100.0%");
+        assert_eq!(p(u64::MAX, u64::MAX), "100.0%");
+        assert_eq!(format!("{:>6}|", Percent::of(1, 2)), " 50.0%|");
+    }
+
+    #[test]
+    fn progress_is_whole_only_when_complete() {
+        // 99.96% verified: a rounding display would show 100.0%.
+        let mut p = Progress {
+            total: 10_000,
+            bytes_left: 4,
+            ..Progress::default()
+        };
+        assert_eq!(p.done_bytes(), 9_996);
+        assert_eq!(p.percent_done().to_string(), "99.9%");
+        assert!(p.fraction_done() < 1.0 && p.fraction_done() > 0.999);
+        p.bytes_left = 0; // all bytes in, the last piece not yet verified
+        assert_eq!(p.percent_done().to_string(), "99.9%");
+        assert!(p.fraction_done() < 1.0);
+        p.complete = true;
+        assert_eq!(p.percent_done().to_string(), "100.0%");
+        assert_eq!(p.fraction_done(), 1.0);
+        // Before the first report nothing is known: nothing is done.
+        assert_eq!(Progress::default().fraction_done(), 0.0);
+        assert_eq!(Progress::default().percent_done().to_string(), "0.0%");
+        // An empty torrent is done once the session says so.
+        let empty = Progress {
+            complete: true,
+            ..Progress::default()
+        };
+        assert_eq!(empty.percent_done().to_string(), "100.0%");
+    }
+
+    #[test]
+    fn eta_is_bytes_left_over_the_rate_while_downloading() {
+        let mut p = Progress {
+            total: 50_000,
+            bytes_left: 33_616,
+            download_rate: 1000,
+            ..Progress::default()
+        };
+        assert_eq!(p.eta(), Some(Duration::from_millis(33_616)));
+        p.download_rate = 3;
+        assert_eq!(p.eta(), Some(Duration::new(11_205, 333_333_333)));
+        p.paused = true;
+        assert_eq!(p.eta(), None, "paused: not downloading");
+        p.paused = false;
+        p.download_rate = 0;
+        assert_eq!(p.eta(), None, "stalled");
+        p.download_rate = 1000;
+        assert!(p.wants_peers());
+        p.paused = true;
+        assert!(!p.wants_peers());
+        p.paused = false;
+        p.complete = true;
+        assert_eq!(p.eta(), None, "done");
+        assert!(!p.wants_peers());
     }
 
     #[test]

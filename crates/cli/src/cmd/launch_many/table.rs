@@ -3,10 +3,10 @@
 
 use std::fmt::Write as _;
 
-use torrentkit_peer::session::Progress;
+use torrentkit_peer::session::{Percent, Progress};
 
 use super::super::torrent_common::human_size;
-use super::super::units::{human_duration, human_rate};
+use super::super::units::{eta, human_rate};
 
 /// One torrent's row.
 pub(crate) struct Row<'a> {
@@ -45,31 +45,18 @@ pub(crate) fn render(rows: &[Row<'_>], open_files: usize, max_open_files: usize)
     );
     for row in rows {
         let (percent, rates, peers, eta) = match row.progress {
-            Some(p) => {
-                let done = row.total - p.bytes_left.min(row.total);
-                let percent = if row.total == 0 {
-                    100.0
-                } else {
-                    done as f64 * 100.0 / row.total as f64
-                };
-                let eta = if p.complete || p.download_rate == 0 {
-                    "-".to_owned()
-                } else {
-                    human_duration(p.bytes_left as f64 / p.download_rate as f64)
-                };
-                (
-                    percent,
-                    format!(
-                        "down {:>10} up {:>10}",
-                        human_rate(p.download_rate as f64),
-                        human_rate(p.upload_rate as f64)
-                    ),
-                    format!("{}/{}", p.peers, p.seeds),
-                    eta,
-                )
-            }
+            Some(p) => (
+                p.percent_done(),
+                format!(
+                    "down {:>10} up {:>10}",
+                    human_rate(p.download_rate as f64),
+                    human_rate(p.upload_rate as f64)
+                ),
+                format!("{}/{}", p.peers, p.seeds),
+                eta(p),
+            ),
             None => (
-                0.0,
+                Percent::of(0, 1),
                 format!("{:>15}{:>14}", "", ""),
                 "-".to_owned(),
                 "-".to_owned(),
@@ -77,7 +64,7 @@ pub(crate) fn render(rows: &[Row<'_>], open_files: usize, max_open_files: usize)
         };
         let _ = writeln!(
             out,
-            "  {:<12} {percent:>5.1}% {:>10}  {rates}  peers {peers:<6} ETA {eta:<8} {}",
+            "  {:<12} {percent:>6} {:>10}  {rates}  peers {peers:<6} ETA {eta:<8} {}",
             row.state,
             human_size(row.total),
             row.name
@@ -99,6 +86,7 @@ mod tests {
             ..Progress::default()
         };
         let half = Progress {
+            total: 1000,
             bytes_left: 500,
             download_rate: 100,
             peers: 1,

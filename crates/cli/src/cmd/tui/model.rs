@@ -2,7 +2,7 @@
 //! session's [`Progress`]) and its files ([`FileView`]), with the numbers derived from them.
 
 use torrentkit_metainfo::Torrent;
-use torrentkit_peer::session::{PeerInfo, Progress};
+use torrentkit_peer::session::{PeerInfo, Percent, Progress};
 
 use super::files::verified_bytes;
 
@@ -66,15 +66,6 @@ impl TorrentView {
         self.progress = progress;
     }
 
-    /// Verified bytes: none until the session has reported its pieces.
-    pub(crate) fn done_bytes(&self) -> u64 {
-        if self.progress.pieces == 0 && self.total > 0 {
-            0
-        } else {
-            self.total - self.progress.bytes_left.min(self.total)
-        }
-    }
-
     /// The verified bytes of each of [`files`](Self::files).
     pub(crate) fn file_done(&self) -> Vec<u64> {
         verified_bytes(
@@ -84,16 +75,9 @@ impl TorrentView {
         )
     }
 
-    /// Seconds until complete at the current rate, if it is downloading at all.
-    pub(crate) fn eta_secs(&self) -> Option<f64> {
-        let p = &self.progress;
-        (!p.complete && !p.paused && p.download_rate > 0)
-            .then(|| p.bytes_left as f64 / p.download_rate as f64)
-    }
-
     /// The share of the torrent's pieces that `peer` has, as a percentage.
     pub(crate) fn peer_percent(&self, peer: &PeerInfo) -> String {
-        percent(u64::from(peer.pieces), u64::from(self.progress.pieces))
+        Percent::of(u64::from(peer.pieces), u64::from(self.progress.pieces)).to_string()
     }
 }
 
@@ -106,16 +90,6 @@ pub(crate) fn state_of(p: &Progress) -> &'static str {
     } else {
         "downloading"
     }
-}
-
-/// `done` of `total` as a percentage with one decimal, rounded down so that only complete
-/// reads 100.0%; an empty total is complete.
-pub(crate) fn percent(done: u64, total: u64) -> String {
-    if total == 0 {
-        return "100.0%".to_owned();
-    }
-    let tenths = u128::from(done.min(total)) * 1000 / u128::from(total);
-    format!("{}.{}%", tenths / 10, tenths % 10)
 }
 
 /// The program a peer runs, from its peer id: the client's name and version when known, the
@@ -157,16 +131,6 @@ mod tests {
             uploaded: 0,
             pieces,
         }
-    }
-
-    #[test]
-    fn percentages_round_down_so_only_complete_is_100() {
-        assert_eq!(percent(0, 10), "0.0%");
-        assert_eq!(percent(1, 3), "33.3%");
-        assert_eq!(percent(9_999, 10_000), "99.9%");
-        assert_eq!(percent(10_000, 10_000), "100.0%");
-        assert_eq!(percent(5, 0), "100.0%");
-        assert_eq!(percent(u64::MAX, u64::MAX), "100.0%");
     }
 
     #[test]
@@ -224,11 +188,11 @@ mod tests {
         assert_eq!(paths, ["album/b.txt", "album/cd1/a.flac"]);
         assert_eq!(view.state, "starting");
         assert_eq!(
-            view.done_bytes(),
+            view.progress.done_bytes(),
             0,
             "nothing is known before the first report"
         );
-        assert_eq!(view.eta_secs(), None);
+        assert_eq!(view.progress.eta(), None);
 
         // Piece 0 covers b.txt (10 000 bytes) and the first 6 384 bytes of a.flac.
         let mut verified = Bitfield::new(4);
@@ -236,15 +200,19 @@ mod tests {
         view.update(Progress {
             pieces: 4,
             have: 1,
+            total: 50_000,
             bytes_left: 50_000 - 16_384,
             download_rate: 1000,
             verified,
             ..Progress::default()
         });
         assert_eq!(view.state, "downloading");
-        assert_eq!(view.done_bytes(), 16_384);
+        assert_eq!(view.progress.done_bytes(), 16_384);
         assert_eq!(view.file_done(), [10_000, 6_384]);
-        assert_eq!(view.eta_secs(), Some(33.616));
+        assert_eq!(
+            view.progress.eta(),
+            Some(std::time::Duration::from_millis(33_616))
+        );
         assert_eq!(view.peer_percent(&peer(None, 1)), "25.0%");
     }
 }

@@ -7,10 +7,12 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState};
 use ratatui::Frame;
 
+use torrentkit_peer::session::Percent;
+
 use super::keys::{Pane, UiState, HELP};
-use super::model::{client_name, percent, TorrentView};
+use super::model::{client_name, TorrentView};
 use crate::cmd::torrent_common::human_size;
-use crate::cmd::units::{human_duration, human_rate};
+use crate::cmd::units::{eta, human_rate};
 
 /// Most torrent rows shown before the table scrolls.
 const MAX_TORRENT_ROWS: u16 = 10;
@@ -77,21 +79,16 @@ fn render_torrents(frame: &mut Frame<'_>, area: Rect, views: &[TorrentView], sel
     .bold();
     let rows = views.iter().map(|v| {
         let p = &v.progress;
-        let eta = if p.complete {
-            "done".to_owned()
-        } else {
-            v.eta_secs().map_or_else(|| "-".to_owned(), human_duration)
-        };
         Row::new([
             Cell::from(v.name.clone()),
             Cell::from(v.state.clone()),
-            Cell::from(percent(v.done_bytes(), v.total)),
+            Cell::from(p.percent_done().to_string()),
             Cell::from(human_size(v.total)),
             Cell::from(human_rate(p.download_rate as f64)),
             Cell::from(human_rate(p.upload_rate as f64)),
             Cell::from(p.peers.to_string()),
             Cell::from(p.seeds.to_string()),
-            Cell::from(eta),
+            Cell::from(eta(p)),
         ])
     });
     // The name keeps some room on a narrow terminal; the other columns give way first.
@@ -177,7 +174,7 @@ fn render_files(frame: &mut Frame<'_>, area: Rect, v: &TorrentView, scroll: usiz
         Row::new([
             Cell::from(f.path.clone()),
             Cell::from(human_size(f.length)),
-            Cell::from(percent(d, f.length)),
+            Cell::from(Percent::of(d, f.length).to_string()),
         ])
     });
     let widths = [
@@ -262,6 +259,7 @@ mod tests {
         view.update(Progress {
             pieces: 4,
             have: 2,
+            total,
             bytes_left: total - 16_384 - 15_384,
             downloaded: 32_768,
             download_rate: 300 * 1024,
