@@ -18,9 +18,9 @@ use std::time::Instant;
 use torrentkit_bencode::Value;
 
 use crate::error::Error;
-use crate::id::{InfoHash, PeerId};
 use crate::store::{SavedPeer, Store};
 use crate::swarm::Peer;
+use torrentkit_tracker_proto::{InfoHash, PeerId};
 
 const VERSION: i64 = 1;
 
@@ -274,10 +274,10 @@ fn sibling(path: &Path, suffix: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::query::{AnnounceRequest, Event};
     use crate::store::{Announce, StoreLimits};
     use crate::swarm::PeerList;
     use std::time::Duration;
+    use torrentkit_tracker_proto::{AnnounceRequest, Event};
 
     fn store(now: Instant) -> Store {
         Store::new(
@@ -305,6 +305,7 @@ mod tests {
             no_peer_id: false,
             key: Some(u32::from(peer)),
             ip: None,
+            tracker_id: None,
         };
         let a = Announce {
             request: &r,

@@ -15,7 +15,7 @@ use sha1::{Digest, Sha1};
 use torrentkit_bencode::{DecodeOptions, Raw, Value};
 
 use crate::error::{Error, TorrentError};
-use crate::id::InfoHash;
+use torrentkit_tracker_proto::InfoHash;
 
 /// What the tracker knows of a hosted torrent.
 #[derive(Clone, Debug, PartialEq, Eq)]
