@@ -8,12 +8,14 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
+use torrentkit_metainfo::InfoHash;
 use torrentkit_peer::tracker::{AnnounceRequest, ClientConfig, Event, TrackerClient, TrackerError};
+use torrentkit_wire::PeerId;
 
 const LIMIT: Duration = Duration::from_secs(20);
 
 fn request(peer: u8, port: u16, left: u64) -> AnnounceRequest {
-    let mut r = AnnounceRequest::new([0x42; 20], [peer; 20], port, left);
+    let mut r = AnnounceRequest::new(InfoHash([0x42; 20]), PeerId([peer; 20]), port, left);
     r.event = Event::Started;
     r
 }
@@ -221,7 +223,7 @@ async fn udp_announce_reuses_the_connection_id() {
         1,
         "one connect for three announces"
     );
-    let err = tokio::time::timeout(LIMIT, client.scrape(&url, &[[1; 20]]))
+    let err = tokio::time::timeout(LIMIT, client.scrape(&url, &[InfoHash([1; 20])]))
         .await
         .unwrap()
         .unwrap_err();
@@ -257,13 +259,13 @@ async fn against_torrentkit_tracker_server_over_http_and_udp() {
         ports.sort_unstable();
         assert_eq!(ports, vec![7001, 7002]);
         for url in [&http, &udp] {
-            let s = client.scrape(url, &[[0x42; 20]]).await.unwrap();
+            let s = client.scrape(url, &[InfoHash([0x42; 20])]).await.unwrap();
             assert_eq!((s[0].seeders, s[0].leechers), (1, 2), "{url}");
         }
         let mut stopped_req = request(2, 7002, 100);
         stopped_req.event = Event::Stopped;
         client.announce(&udp, &stopped_req).await.unwrap();
-        let s = client.scrape(&http, &[[0x42; 20]]).await.unwrap();
+        let s = client.scrape(&http, &[InfoHash([0x42; 20])]).await.unwrap();
         assert_eq!((s[0].seeders, s[0].leechers), (1, 1));
     };
     tokio::time::timeout(LIMIT, work)

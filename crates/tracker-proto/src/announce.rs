@@ -79,8 +79,9 @@ impl AnnounceRequest {
         }
     }
 
-    /// Appends the HTTP query parameters to `target`: a request target such as
-    /// `/announce?passkey=x` (joined with `?` or `&` as it needs) or an empty string.
+    /// Appends the HTTP query parameters to `target`: a URL or request target such as
+    /// `/announce?passkey=x` (joined with `?` or `&` as it needs), or an empty string (giving a
+    /// bare query).
     /// `info_hash`, `peer_id` and `trackerid` are percent-encoded; the key is 8 hex digits.
     ///
     /// ```
@@ -101,34 +102,35 @@ impl AnnounceRequest {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn write_query(&self, target: &mut String) {
-        query::push_bytes(target, "info_hash", &self.info_hash.0);
-        query::push_bytes(target, "peer_id", &self.peer_id.0);
-        query::push_plain(target, "port", self.port);
-        query::push_plain(target, "uploaded", self.uploaded);
-        query::push_plain(target, "downloaded", self.downloaded);
+        let mut q = query::QueryWriter::new(target);
+        q.bytes("info_hash", &self.info_hash.0);
+        q.bytes("peer_id", &self.peer_id.0);
+        q.plain("port", self.port);
+        q.plain("uploaded", self.uploaded);
+        q.plain("downloaded", self.downloaded);
         if let Some(left) = self.left {
-            query::push_plain(target, "left", left);
+            q.plain("left", left);
         }
         if self.compact {
-            query::push_plain(target, "compact", 1);
+            q.plain("compact", 1);
         }
         if self.no_peer_id {
-            query::push_plain(target, "no_peer_id", 1);
+            q.plain("no_peer_id", 1);
         }
         if let Some(key) = self.key {
-            query::push_plain(target, "key", format_args!("{key:08X}"));
+            q.plain("key", format_args!("{key:08X}"));
         }
         if let Some(event) = self.event.as_http() {
-            query::push_plain(target, "event", event);
+            q.plain("event", event);
         }
         if let Some(n) = self.numwant {
-            query::push_plain(target, "numwant", n);
+            q.plain("numwant", n);
         }
         if let Some(ip) = self.ip {
-            query::push_plain(target, "ip", ip);
+            q.plain("ip", ip);
         }
         if let Some(id) = &self.tracker_id {
-            query::push_bytes(target, "trackerid", id);
+            q.bytes("trackerid", id);
         }
     }
 
@@ -439,7 +441,11 @@ pub(crate) mod tests {
             prop_assert_eq!(AnnounceRequest::parse(query.as_bytes(), 1 << 16), Ok(req.clone()));
             let mut bare = String::new();
             req.write_query(&mut bare);
-            prop_assert_eq!(AnnounceRequest::parse(bare.as_bytes(), 1 << 16), Ok(req));
+            prop_assert_eq!(AnnounceRequest::parse(bare.as_bytes(), 1 << 16), Ok(req.clone()));
+            let mut url = String::from("http://t.example:80/announce");
+            req.write_query(&mut url);
+            let (_, query) = url.split_once('?').unwrap();
+            prop_assert_eq!(AnnounceRequest::parse(query.as_bytes(), 1 << 16), Ok(req));
         }
 
         #[test]

@@ -183,26 +183,43 @@ pub(crate) fn set_once<T>(
     Ok(())
 }
 
-/// Appends `&name=` (or `?name=` to a target without a query yet, `name=` to an empty string).
-pub(crate) fn push_name(out: &mut String, name: &str) {
-    match out.as_bytes().last() {
-        None | Some(b'?' | b'&') => {}
-        Some(_) if out.contains('?') || !out.starts_with('/') => out.push('&'),
-        Some(_) => out.push('?'),
+/// Appends parameters to a URL, a request target or an empty string: the first one after `?`
+/// when there is no query yet (after `&` when there is one, after nothing in an empty string or
+/// after a trailing `?` or `&`), the others after `&`.
+pub(crate) struct QueryWriter<'a> {
+    out: &'a mut String,
+    separator: Option<char>,
+}
+
+impl<'a> QueryWriter<'a> {
+    pub(crate) fn new(out: &'a mut String) -> Self {
+        let separator = match out.as_bytes().last() {
+            None | Some(b'?' | b'&') => None,
+            Some(_) if out.contains('?') => Some('&'),
+            Some(_) => Some('?'),
+        };
+        QueryWriter { out, separator }
     }
-    out.push_str(name);
-    out.push('=');
-}
 
-/// Appends a percent-encoded raw parameter.
-pub(crate) fn push_bytes(out: &mut String, name: &str, value: &[u8]) {
-    push_name(out, name);
-    percent::encode_into(value, percent::UNRESERVED, out);
-}
+    fn name(&mut self, name: &str) {
+        if let Some(c) = self.separator {
+            self.out.push(c);
+        }
+        self.separator = Some('&');
+        self.out.push_str(name);
+        self.out.push('=');
+    }
 
-/// Appends a parameter whose value needs no encoding (numbers, event names, IP addresses).
-pub(crate) fn push_plain(out: &mut String, name: &str, value: impl std::fmt::Display) {
-    use std::fmt::Write as _;
-    push_name(out, name);
-    let _ = write!(out, "{value}");
+    /// A percent-encoded raw parameter.
+    pub(crate) fn bytes(&mut self, name: &str, value: &[u8]) {
+        self.name(name);
+        percent::encode_into(value, percent::UNRESERVED, self.out);
+    }
+
+    /// A parameter whose value needs no encoding (numbers, event names, IP addresses).
+    pub(crate) fn plain(&mut self, name: &str, value: impl std::fmt::Display) {
+        use std::fmt::Write as _;
+        self.name(name);
+        let _ = write!(self.out, "{value}");
+    }
 }

@@ -14,11 +14,12 @@ pub struct ScrapeRequest {
 }
 
 impl ScrapeRequest {
-    /// Appends one `info_hash` parameter per torrent to `target` (a request target such as
-    /// `/scrape`, or an empty string).
+    /// Appends one `info_hash` parameter per torrent to `target` (a URL or request target such
+    /// as `/scrape`, joined with `?` or `&` as it needs, or an empty string).
     pub fn write_query(&self, target: &mut String) {
+        let mut q = query::QueryWriter::new(target);
         for h in &self.info_hashes {
-            query::push_bytes(target, "info_hash", &h.0);
+            q.bytes("info_hash", &h.0);
         }
     }
 
