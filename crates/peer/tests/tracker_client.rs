@@ -143,6 +143,49 @@ async fn http_redirects_are_followed_and_failures_reported() {
     );
 }
 
+/// The one HTTP client (`torrentkit_peer::http`), as `bt download` uses it for `.torrent` URLs:
+/// a relative `Location` is fetched from the same host, other statuses come back as they are,
+/// and redirects beyond the limit are an error.
+#[tokio::test]
+async fn http_send_follows_relative_redirects() {
+    use torrentkit_peer::http::{send, HttpError, Options, Request};
+    let (addr, server) = http_server(vec![
+        b"HTTP/1.0 302 Found\r\nLocation: /x.torrent\r\n\r\n".to_vec(),
+        b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nabc".to_vec(),
+        b"HTTP/1.0 404 Not Found\r\n\r\n".to_vec(),
+        b"HTTP/1.0 302 Found\r\nLocation: /again\r\n\r\n".to_vec(),
+        b"HTTP/1.0 302 Found\r\nLocation: /again\r\n\r\n".to_vec(),
+    ])
+    .await;
+    let url = format!("http://{addr}/old.torrent");
+    let options = Options {
+        max_redirects: 1,
+        ..Options::default()
+    };
+    let resp = send(&Request::get(&url), &options).await.unwrap();
+    assert_eq!((resp.status, resp.body.as_slice()), (200, &b"abc"[..]));
+    let resp = send(&Request::get(&url), &options).await.unwrap();
+    assert_eq!(resp.status_line, "HTTP/1.0 404 Not Found");
+    let err = send(&Request::get(&url), &options).await.unwrap_err();
+    assert!(matches!(err, HttpError::TooManyRedirects(1)), "{err}");
+    let heads = server.await.unwrap();
+    assert!(
+        heads[0].starts_with("GET /old.torrent HTTP/1.1\r\n"),
+        "{}",
+        heads[0]
+    );
+    assert!(
+        heads[1].starts_with("GET /x.torrent HTTP/1.1\r\n"),
+        "{}",
+        heads[1]
+    );
+    assert!(
+        heads[1].contains(&format!("\r\nHost: {addr}\r\n")),
+        "{}",
+        heads[1]
+    );
+}
+
 #[tokio::test]
 async fn https_and_unreachable_trackers_fail_clearly() {
     let mut client = TrackerClient::new(ClientConfig::default(), 3);

@@ -62,6 +62,26 @@ pub async fn send(req: &Request<'_>, options: &Options) -> Result<Response, Http
         .map_err(|_| HttpError::Timeout)?
 }
 
+/// [`send`] for callers outside async code (such as the `bt` commands that fetch one file):
+/// runs it on a small runtime of its own. Called from inside a tokio runtime, it refuses with
+/// an error rather than block that runtime's thread.
+pub fn send_blocking(req: &Request<'_>, options: &Options) -> Result<Response, HttpError> {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return Err(HttpError::Io {
+            op: "start a runtime",
+            source: std::io::Error::other("send_blocking called inside a tokio runtime; use send"),
+        });
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| HttpError::Io {
+            op: "start a runtime",
+            source,
+        })?;
+    runtime.block_on(send(req, options))
+}
+
 /// The first address of `url`'s host.
 pub(crate) async fn resolve(url: &Url) -> Result<std::net::SocketAddr, HttpError> {
     lookup_host(url.authority())

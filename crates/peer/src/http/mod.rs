@@ -5,7 +5,8 @@
 //! [`parse_response`] reads a response (status line, headers, `Content-Length`, chunked or
 //! close-delimited bodies) with a size cap, reporting "need more bytes" as `Ok(None)`. With the
 //! `tokio` feature, [`send`] moves the bytes: it connects, sends, reads until the response is
-//! complete and follows redirects, all within one time limit.
+//! complete and follows redirects, all within one time limit; [`send_blocking`] does the same
+//! for code that is not async.
 //!
 //! ```
 //! use torrentkit_peer::http::parse_response;
@@ -27,7 +28,7 @@ mod url;
 #[cfg(feature = "tokio")]
 pub(crate) use client::resolve;
 #[cfg(feature = "tokio")]
-pub use client::{send, Options};
+pub use client::{send, send_blocking, Options};
 pub use error::HttpError;
 pub use request::{request_head, Request};
 pub use response::{parse_response, Response};
