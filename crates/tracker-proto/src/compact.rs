@@ -133,7 +133,7 @@ pub fn encode(peers: &[SocketAddr], v4: &mut Vec<u8>, v6: &mut Vec<u8>) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
 
@@ -155,7 +155,8 @@ mod tests {
         );
     }
 
-    fn addr() -> impl Strategy<Value = SocketAddr> {
+    /// Any IPv4 or IPv6 peer address (not IPv4-mapped, which is written as the IPv4 peer).
+    pub(crate) fn addr() -> impl Strategy<Value = SocketAddr> {
         prop_oneof![
             any::<([u8; 4], u16)>().prop_map(|(ip, port)| SocketAddr::from((ip, port))),
             any::<([u8; 16], u16)>()

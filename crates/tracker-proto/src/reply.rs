@@ -481,17 +481,7 @@ mod tests {
     }
 
     fn peers() -> impl Strategy<Value = Vec<SocketAddr>> {
-        proptest::collection::vec(
-            prop_oneof![
-                any::<([u8; 4], u16)>().prop_map(|(ip, port)| SocketAddr::from((ip, port))),
-                any::<([u8; 16], u16)>()
-                    .prop_filter("not IPv4-mapped", |(ip, _)| Ipv6Addr::from(*ip)
-                        .to_ipv4_mapped()
-                        .is_none())
-                    .prop_map(|(ip, port)| SocketAddr::from((Ipv6Addr::from(ip), port))),
-            ],
-            0..30,
-        )
+        proptest::collection::vec(compact::tests::addr(), 0..30)
     }
 
     fn expected(counts: &AnnounceCounts, peers: Vec<SocketAddr>) -> AnnounceResponse {

@@ -106,49 +106,52 @@ mod tests {
     }
 
     #[test]
-    fn dictionary_peers_carry_ip_port_and_id() {
+    fn dictionary_peers_pair_addresses_with_ids_unless_told_not_to() {
         let peers = PeerList {
             v4: vec![10, 0, 0, 2, 0, 80],
             v6: [[0u8; 15].as_slice(), &[1, 0x1a, 0xe1]].concat(),
             ids4: vec![PeerId([b'a'; 20])],
             ids6: vec![PeerId([b'b'; 20])],
         };
-        let mut out = Vec::new();
-        write_dictionary(&mut out, &SwarmStats::default(), &iv(), &peers, false);
-        let text = String::from_utf8(out.clone()).unwrap();
-        assert!(
-            text.contains("d2:ip8:10.0.0.27:peer id20:aaaaaaaaaaaaaaaaaaaa4:porti80ee"),
-            "{text}"
-        );
-        assert!(
-            text.contains("d2:ip3:::17:peer id20:bbbbbbbbbbbbbbbbbbbb4:porti6881ee"),
-            "{text}"
-        );
-        out.clear();
-        write_dictionary(&mut out, &SwarmStats::default(), &iv(), &peers, true);
-        assert!(!String::from_utf8(out).unwrap().contains("peer id"));
+        let counts = counts(&SwarmStats::default(), &iv());
+        for no_peer_id in [false, true] {
+            let mut out = Vec::new();
+            write_dictionary(&mut out, &SwarmStats::default(), &iv(), &peers, no_peer_id);
+            let list = [
+                DictionaryPeer {
+                    addr: "10.0.0.2:80".parse().unwrap(),
+                    peer_id: (!no_peer_id).then_some(PeerId([b'a'; 20])),
+                },
+                DictionaryPeer {
+                    addr: "[::1]:6881".parse().unwrap(),
+                    peer_id: (!no_peer_id).then_some(PeerId([b'b'; 20])),
+                },
+            ];
+            let mut want = Vec::new();
+            torrentkit_tracker_proto::write_dictionary_announce(&mut want, &counts, &list);
+            assert_eq!(out, want, "no_peer_id {no_peer_id}");
+        }
     }
 
     #[test]
-    fn failure_and_scrape_shapes() {
+    fn scrape_carries_each_torrents_counts() {
+        let stats = SwarmStats {
+            seeders: 1,
+            leechers: 2,
+            completed: 3,
+        };
         let mut out = Vec::new();
-        write_failure(&mut out, "missing port");
-        assert_eq!(out, b"d14:failure reason12:missing porte");
-        out.clear();
-        write_scrape(
-            &mut out,
-            &[(
-                InfoHash([b'x'; 20]),
-                SwarmStats {
-                    seeders: 1,
-                    leechers: 2,
-                    completed: 3,
-                },
-            )],
+        write_scrape(&mut out, &[(InfoHash([b'x'; 20]), stats)]);
+        let mut want = Vec::new();
+        torrentkit_tracker_proto::write_scrape_reply(
+            &mut want,
+            &[ScrapeStats {
+                info_hash: InfoHash([b'x'; 20]),
+                seeders: 1,
+                completed: 3,
+                leechers: 2,
+            }],
         );
-        assert_eq!(
-            out,
-            b"d5:filesd20:xxxxxxxxxxxxxxxxxxxxd8:completei1e10:downloadedi3e10:incompletei2eeee"
-        );
+        assert_eq!(out, want);
     }
 }
