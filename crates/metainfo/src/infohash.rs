@@ -6,6 +6,7 @@ use std::str::FromStr;
 use sha1::{Digest, Sha1};
 
 use crate::error::Error;
+use crate::percent::hex_value as hex_digit;
 
 /// A BitTorrent v1 info-hash: SHA-1 over the exact bytes of the `info` dictionary.
 ///
@@ -135,15 +136,6 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
         s.push(char::from(DIGITS[usize::from(b & 15)]));
     }
     s
-}
-
-pub(crate) fn hex_digit(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

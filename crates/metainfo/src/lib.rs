@@ -7,7 +7,8 @@
 //! `info` ([`Torrent::set_trackers`], [`Torrent::set_web_seeds`]...) leave the info-hash alone.
 //! File names are sanitised so that no torrent can name a file outside its download directory
 //! (the rules are listed below). [`TorrentBuilder`] creates torrents, hashing on every core;
-//! [`verify`] checks data on disk; [`Magnet`] parses and writes BEP 9 links.
+//! [`verify`] checks data on disk; [`Magnet`] parses and writes BEP 9 links. [`percent`] is the
+//! workspace's one percent-encoding of raw bytes (magnets, tracker queries, `file://` URLs).
 //!
 //! # Example
 //!
@@ -84,6 +85,7 @@ mod info;
 mod infohash;
 mod magnet;
 mod path;
+pub mod percent;
 mod torrent;
 mod verify;
 mod warning;

@@ -4,7 +4,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::error::{Error, Result};
-use crate::infohash::{hex_digit, InfoHash};
+use crate::infohash::InfoHash;
+use crate::percent;
 use crate::torrent::Torrent;
 
 /// A BEP 9 magnet link for a v1 torrent.
@@ -177,46 +178,14 @@ impl fmt::Display for Magnet {
 
 /// Decodes `%XX` escapes (and `+` as a space when `plus_is_space`); the result must be UTF-8.
 fn percent_decode(raw: &str, plus_is_space: bool) -> std::result::Result<String, String> {
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
-                let (Some(hi), Some(lo)) = (
-                    bytes.get(i + 1).copied().and_then(hex_digit),
-                    bytes.get(i + 2).copied().and_then(hex_digit),
-                ) else {
-                    return Err(format!("bad percent-escape at character {i}"));
-                };
-                out.push((hi << 4) | lo);
-                i += 3;
-            }
-            b'+' if plus_is_space => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).map_err(|_| "not UTF-8 after decoding".to_owned())
+    let bytes = percent::decode(raw.as_bytes(), plus_is_space).map_err(|e| e.to_string())?;
+    String::from_utf8(bytes).map_err(|_| "not UTF-8 after decoding".to_owned())
 }
 
 /// Percent-encodes everything but RFC 3986 unreserved characters and `:`, `/`, `@` (common in
 /// URLs and kept readable).
 fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for &b in s.as_bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~:/@".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    percent::encode(s.as_bytes(), percent::URL_CHARACTERS)
 }
 
 /// `host:port` or `[v6]:port`.

@@ -17,7 +17,9 @@
 //!   and trusted only if everything matches ([`ResumeMismatch`] says what did not).
 //! - [`tracker`]: HTTP and UDP (BEP 15) announce and scrape, announce-list tiers (BEP 12) with
 //!   failover and backoff ([`tracker::Announcer`]), and a tokio driver
-//!   ([`tracker::TrackerClient`]).
+//!   ([`tracker::TrackerClient`]); the protocol itself is torrentkit-tracker-proto's.
+//! - [`http`]: the workspace's one HTTP/1.1 client (no TLS), its response parser sans-IO and
+//!   bounded, [`http::send`] (feature `tokio`) for trackers, `.torrent` downloads and publishing.
 //! - [`Connection`]: one peer connection — handshake checks (info-hash, our own peer id), BEP 3,
 //!   6 and 10 messages, request pipelining with a queue that follows the peer's rate and honours
 //!   its `reqq`, request timeouts and snubbing, keep-alives, serving requests.
@@ -74,13 +76,14 @@
 //!
 //! # Feature flags
 //!
-//! - `tokio` (default): [`tracker::TrackerClient`] and [`session`], which perform tracker
-//!   requests and peer connections on a tokio runtime. Without it the crate does no network
+//! - `tokio` (default): [`tracker::TrackerClient`], [`http::send`] and [`session`], which
+//!   perform tracker and HTTP requests and peer connections on a tokio runtime. Without it the crate does no network
 //!   I/O at all.
 
 mod choker;
 mod conn_id;
 mod connection;
+pub mod http;
 #[cfg(feature = "tokio")]
 pub mod manager;
 mod picker;

@@ -148,7 +148,10 @@ async fn wait_seeders(
 ) {
     let deadline = tokio::time::Instant::now() + LIMIT;
     loop {
-        let s = client.scrape(url, &[info_hash]).await.unwrap();
+        let s = client
+            .scrape(url, &[torrentkit_metainfo::InfoHash(info_hash)])
+            .await
+            .unwrap();
         if s.first().is_some_and(|s| s.seeders == seeders) {
             return;
         }

@@ -8,12 +8,14 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
+use torrentkit_metainfo::InfoHash;
 use torrentkit_peer::tracker::{AnnounceRequest, ClientConfig, Event, TrackerClient, TrackerError};
+use torrentkit_wire::PeerId;
 
 const LIMIT: Duration = Duration::from_secs(20);
 
 fn request(peer: u8, port: u16, left: u64) -> AnnounceRequest {
-    let mut r = AnnounceRequest::new([0x42; 20], [peer; 20], port, left);
+    let mut r = AnnounceRequest::new(InfoHash([0x42; 20]), PeerId([peer; 20]), port, left);
     r.event = Event::Started;
     r
 }
@@ -141,6 +143,49 @@ async fn http_redirects_are_followed_and_failures_reported() {
     );
 }
 
+/// The one HTTP client (`torrentkit_peer::http`), as `bt download` uses it for `.torrent` URLs:
+/// a relative `Location` is fetched from the same host, other statuses come back as they are,
+/// and redirects beyond the limit are an error.
+#[tokio::test]
+async fn http_send_follows_relative_redirects() {
+    use torrentkit_peer::http::{send, HttpError, Options, Request};
+    let (addr, server) = http_server(vec![
+        b"HTTP/1.0 302 Found\r\nLocation: /x.torrent\r\n\r\n".to_vec(),
+        b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nabc".to_vec(),
+        b"HTTP/1.0 404 Not Found\r\n\r\n".to_vec(),
+        b"HTTP/1.0 302 Found\r\nLocation: /again\r\n\r\n".to_vec(),
+        b"HTTP/1.0 302 Found\r\nLocation: /again\r\n\r\n".to_vec(),
+    ])
+    .await;
+    let url = format!("http://{addr}/old.torrent");
+    let options = Options {
+        max_redirects: 1,
+        ..Options::default()
+    };
+    let resp = send(&Request::get(&url), &options).await.unwrap();
+    assert_eq!((resp.status, resp.body.as_slice()), (200, &b"abc"[..]));
+    let resp = send(&Request::get(&url), &options).await.unwrap();
+    assert_eq!(resp.status_line, "HTTP/1.0 404 Not Found");
+    let err = send(&Request::get(&url), &options).await.unwrap_err();
+    assert!(matches!(err, HttpError::TooManyRedirects(1)), "{err}");
+    let heads = server.await.unwrap();
+    assert!(
+        heads[0].starts_with("GET /old.torrent HTTP/1.1\r\n"),
+        "{}",
+        heads[0]
+    );
+    assert!(
+        heads[1].starts_with("GET /x.torrent HTTP/1.1\r\n"),
+        "{}",
+        heads[1]
+    );
+    assert!(
+        heads[1].contains(&format!("\r\nHost: {addr}\r\n")),
+        "{}",
+        heads[1]
+    );
+}
+
 #[tokio::test]
 async fn https_and_unreachable_trackers_fail_clearly() {
     let mut client = TrackerClient::new(ClientConfig::default(), 3);
@@ -221,7 +266,7 @@ async fn udp_announce_reuses_the_connection_id() {
         1,
         "one connect for three announces"
     );
-    let err = tokio::time::timeout(LIMIT, client.scrape(&url, &[[1; 20]]))
+    let err = tokio::time::timeout(LIMIT, client.scrape(&url, &[InfoHash([1; 20])]))
         .await
         .unwrap()
         .unwrap_err();
@@ -257,13 +302,13 @@ async fn against_torrentkit_tracker_server_over_http_and_udp() {
         ports.sort_unstable();
         assert_eq!(ports, vec![7001, 7002]);
         for url in [&http, &udp] {
-            let s = client.scrape(url, &[[0x42; 20]]).await.unwrap();
+            let s = client.scrape(url, &[InfoHash([0x42; 20])]).await.unwrap();
             assert_eq!((s[0].seeders, s[0].leechers), (1, 2), "{url}");
         }
         let mut stopped_req = request(2, 7002, 100);
         stopped_req.event = Event::Stopped;
         client.announce(&udp, &stopped_req).await.unwrap();
-        let s = client.scrape(&http, &[[0x42; 20]]).await.unwrap();
+        let s = client.scrape(&http, &[InfoHash([0x42; 20])]).await.unwrap();
         assert_eq!((s[0].seeders, s[0].leechers), (1, 1));
     };
     tokio::time::timeout(LIMIT, work)

@@ -11,8 +11,8 @@ use bytes::Bytes;
 use crate::error::{Error, TorrentError};
 use crate::files::write_atomic;
 use crate::hosting::{FileStamp, Hosted, HostedTorrent, ScanReport, TorrentInfo};
-use crate::id::InfoHash;
 use crate::tracker::{PublishError, Tracker};
+use torrentkit_tracker_proto::InfoHash;
 
 impl Tracker {
     /// Rescans the allowed directory (nothing without one).

@@ -15,9 +15,9 @@ use std::time::Instant;
 
 use torrentkit_bencode::Value;
 
-use crate::id::{InfoHash, PeerId};
 use crate::store::{SavedPeer, Store};
 use crate::swarm::Peer;
+use torrentkit_tracker_proto::{InfoHash, PeerId};
 
 const VERSION: i64 = 1;
 
@@ -218,10 +218,10 @@ fn parse_records(mut b: &[u8]) -> Result<Vec<SavedPeer>, usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::query::{AnnounceRequest, Event};
     use crate::store::{Announce, StoreLimits};
     use crate::swarm::PeerList;
     use std::time::Duration;
+    use torrentkit_tracker_proto::{AnnounceRequest, Event};
 
     fn store(now: Instant) -> Store {
         Store::new(
@@ -249,6 +249,7 @@ mod tests {
             no_peer_id: false,
             key: Some(u32::from(peer)),
             ip: None,
+            tracker_id: None,
         };
         let a = Announce {
             request: &r,

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use torrentkit_metainfo::Torrent;
 
 use crate::error::TorrentError;
-use crate::id::InfoHash;
+use torrentkit_tracker_proto::InfoHash;
 
 /// What the tracker knows of a hosted torrent.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,8 +38,7 @@ impl TorrentInfo {
     /// The facts of a torrent torrentkit-metainfo has read.
     pub fn of(torrent: &Torrent) -> TorrentInfo {
         TorrentInfo {
-            // The one place metainfo's info-hash becomes this crate's.
-            info_hash: InfoHash(torrent.info_hash().0),
+            info_hash: torrent.info_hash(),
             name: torrent.info().name().to_owned(),
             total_size: torrent.info().total_size(),
         }

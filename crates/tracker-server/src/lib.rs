@@ -81,9 +81,7 @@ mod files;
 mod hash;
 mod hosting;
 mod http;
-mod id;
 mod peer_index;
-mod query;
 mod reply;
 mod serve;
 mod stats;
@@ -95,21 +93,20 @@ mod udp;
 pub use access_log::AccessLog;
 pub use config::{Config, UdpBind};
 pub use dfile::{DfileError, Restored};
-pub use error::{Error, RequestError, TorrentError};
+pub use error::{Error, TorrentError};
 pub use hosting::{HostedTorrent, ScanReport, TorrentInfo};
 pub use http::router;
-pub use id::{InfoHash, PeerId};
-pub use query::{AnnounceRequest, Event, ScrapeRequest};
 pub use reply::{write_compact, write_dictionary, write_failure, write_scrape, Intervals};
 pub use serve::serve;
 pub use stats::RequestCounts;
 pub use store::{Announce, Store, StoreLimits, Totals};
 pub use swarm::{PeerList, SwarmStats};
-pub use tracker::{DfileStatus, Notice, NoticeHandler, PublishError, Tracker};
-pub use udp::{
-    transaction_id_of, ConnectionIds, PacketError, UdpAnnounce, UdpRequest, UdpResponse,
-    UdpService, ANNOUNCE_LEN, PROTOCOL_ID,
+pub use torrentkit_tracker_proto::{
+    transaction_id_of, AnnounceRequest, Event, InfoHash, PacketError, PeerId, RequestError,
+    ScrapeRequest, UdpAnnounce, UdpRequest, UdpResponse, ANNOUNCE_LEN, PROTOCOL_ID,
 };
+pub use tracker::{DfileStatus, Notice, NoticeHandler, PublishError, Tracker};
+pub use udp::{ConnectionIds, UdpService};
 
 /// The dfile format: encoding and decoding of saved swarms, and the file work around it (the
 /// atomic writer is torrentkit-metainfo's, with this crate's error type).

@@ -9,7 +9,7 @@
 use std::hash::BuildHasher;
 
 use crate::hash::IdHash;
-use crate::id::PeerId;
+use torrentkit_tracker_proto::PeerId;
 
 const EMPTY: u32 = u32::MAX;
 const MIN_CAPACITY: usize = 8;

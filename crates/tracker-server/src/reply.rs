@@ -1,15 +1,14 @@
-//! Bencoded tracker replies: announce (compact or dictionary peers), scrape and failure.
-//!
-//! The compact announce, the common case, is written straight into a byte buffer in canonical
-//! order; the others are built as [`torrentkit_bencode::Value`]s and encoded. Tests check that the
-//! fast path's bytes equal what the encoder writes.
+//! Bencoded tracker replies from the store's types: announce (compact or dictionary peers),
+//! scrape and failure. The encoding itself is torrentkit-tracker-proto's; this maps
+//! [`SwarmStats`] and [`PeerList`] onto it. The compact announce, the common case, is written
+//! straight into the caller's buffer without allocating.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use torrentkit_bencode::{encode_to, Dict, Value};
+use torrentkit_tracker_proto::{AnnounceCounts, DictionaryPeer, InfoHash, ScrapeStats};
 
-use crate::id::InfoHash;
+pub use torrentkit_tracker_proto::write_failure;
+
 use crate::swarm::{PeerList, SwarmStats};
 
 /// The intervals every announce reply carries.
@@ -21,39 +20,20 @@ pub struct Intervals {
     pub min_interval: Duration,
 }
 
-fn push_int(out: &mut Vec<u8>, n: impl itoa::Integer) {
-    out.push(b'i');
-    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
-    out.push(b'e');
-}
-
-fn push_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.extend_from_slice(itoa::Buffer::new().format(bytes.len()).as_bytes());
-    out.push(b':');
-    out.extend_from_slice(bytes);
+fn counts(stats: &SwarmStats, iv: &Intervals) -> AnnounceCounts {
+    AnnounceCounts {
+        seeders: stats.seeders,
+        leechers: stats.leechers,
+        completed: stats.completed,
+        interval: iv.interval,
+        min_interval: iv.min_interval,
+    }
 }
 
 /// Writes a compact announce reply: `complete`, `downloaded`, `incomplete`, `interval`,
 /// `min interval`, `peers` (BEP 23) and, when there are IPv6 peers, `peers6` (BEP 7).
 pub fn write_compact(out: &mut Vec<u8>, stats: &SwarmStats, iv: &Intervals, peers: &PeerList) {
-    out.reserve(110 + peers.v4.len() + peers.v6.len());
-    out.extend_from_slice(b"d8:complete");
-    push_int(out, stats.seeders);
-    out.extend_from_slice(b"10:downloaded");
-    push_int(out, stats.completed);
-    out.extend_from_slice(b"10:incomplete");
-    push_int(out, stats.leechers);
-    out.extend_from_slice(b"8:interval");
-    push_int(out, iv.interval.as_secs());
-    out.extend_from_slice(b"12:min interval");
-    push_int(out, iv.min_interval.as_secs());
-    out.extend_from_slice(b"5:peers");
-    push_bytes(out, &peers.v4);
-    if !peers.v6.is_empty() {
-        out.extend_from_slice(b"6:peers6");
-        push_bytes(out, &peers.v6);
-    }
-    out.push(b'e');
+    torrentkit_tracker_proto::write_compact_announce(out, &counts(stats, iv), &peers.v4, &peers.v6);
 }
 
 /// Writes an announce reply whose `peers` is a list of dictionaries (`ip`, `port` and, unless
@@ -65,62 +45,36 @@ pub fn write_dictionary(
     peers: &PeerList,
     no_peer_id: bool,
 ) {
-    let addrs: Vec<(SocketAddr, String)> = peers.addrs().map(|a| (a, a.ip().to_string())).collect();
     let ids = peers.ids4.iter().chain(&peers.ids6);
-    let mut list = Vec::with_capacity(addrs.len());
-    for ((addr, ip), id) in addrs.iter().zip(ids) {
-        let mut d = Dict::new();
-        d.insert(b"ip", Value::Bytes(ip.as_bytes()));
-        d.insert(b"port", Value::Int(i64::from(addr.port())));
-        if !no_peer_id {
-            d.insert(b"peer id", Value::Bytes(&id.0));
-        }
-        list.push(Value::Dict(d));
-    }
-    let mut d = counts(stats);
-    d.insert(b"interval", Value::Int(secs(iv.interval)));
-    d.insert(b"min interval", Value::Int(secs(iv.min_interval)));
-    d.insert(b"peers", Value::List(list));
-    encode_to(&Value::Dict(d), out);
-}
-
-fn secs(d: Duration) -> i64 {
-    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
-}
-
-fn counts(stats: &SwarmStats) -> Dict<'static> {
-    let mut d = Dict::new();
-    d.insert(b"complete", Value::Int(i64::from(stats.seeders)));
-    d.insert(
-        b"downloaded",
-        Value::Int(i64::try_from(stats.completed).unwrap_or(i64::MAX)),
-    );
-    d.insert(b"incomplete", Value::Int(i64::from(stats.leechers)));
-    d
+    let list: Vec<DictionaryPeer> = peers
+        .addrs()
+        .zip(ids)
+        .map(|(addr, id)| DictionaryPeer {
+            addr,
+            peer_id: (!no_peer_id).then_some(*id),
+        })
+        .collect();
+    torrentkit_tracker_proto::write_dictionary_announce(out, &counts(stats, iv), &list);
 }
 
 /// Writes a scrape reply (BEP 48): `files`, a dictionary from info-hash to its counts.
 pub fn write_scrape(out: &mut Vec<u8>, files: &[(InfoHash, SwarmStats)]) {
-    let mut inner = Dict::new();
-    for (hash, stats) in files {
-        inner.insert(&hash.0, Value::Dict(counts(stats)));
-    }
-    let mut d = Dict::new();
-    d.insert(b"files", Value::Dict(inner));
-    encode_to(&Value::Dict(d), out);
-}
-
-/// Writes a failure reply: `failure reason` with the message.
-pub fn write_failure(out: &mut Vec<u8>, reason: &str) {
-    let mut d = Dict::new();
-    d.insert(b"failure reason", Value::Bytes(reason.as_bytes()));
-    encode_to(&Value::Dict(d), out);
+    let files: Vec<ScrapeStats> = files
+        .iter()
+        .map(|(info_hash, s)| ScrapeStats {
+            info_hash: *info_hash,
+            seeders: s.seeders,
+            completed: s.completed,
+            leechers: s.leechers,
+        })
+        .collect();
+    torrentkit_tracker_proto::write_scrape_reply(out, &files);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::id::PeerId;
+    use torrentkit_tracker_proto::PeerId;
 
     fn iv() -> Intervals {
         Intervals {
@@ -130,77 +84,74 @@ mod tests {
     }
 
     #[test]
-    fn compact_fast_path_equals_the_encoder() {
+    fn compact_reply_carries_the_store_counts() {
         let stats = SwarmStats {
             seeders: 3,
             leechers: 12,
             completed: 7,
         };
-        for v6 in [false, true] {
-            let peers = PeerList {
-                v4: vec![127, 0, 0, 1, 0x1a, 0xe1, 10, 0, 0, 2, 0, 80],
-                v6: if v6 { vec![0xfe; 18] } else { vec![] },
-                ..PeerList::default()
-            };
-            let mut fast = Vec::new();
-            write_compact(&mut fast, &stats, &iv(), &peers);
-            let mut d = counts(&stats);
-            d.insert(b"interval", Value::Int(1800));
-            d.insert(b"min interval", Value::Int(900));
-            d.insert(b"peers", Value::Bytes(&peers.v4));
-            if v6 {
-                d.insert(b"peers6", Value::Bytes(&peers.v6));
-            }
-            assert_eq!(fast, torrentkit_bencode::encode(&Value::Dict(d)));
-            // And it is strict, canonical bencode.
-            torrentkit_bencode::decode(&fast).unwrap();
-        }
+        let peers = PeerList {
+            v4: vec![127, 0, 0, 1, 0x1a, 0xe1],
+            v6: vec![0xfe; 18],
+            ..PeerList::default()
+        };
+        let mut out = Vec::new();
+        write_compact(&mut out, &stats, &iv(), &peers);
+        let mut want = b"d8:completei3e10:downloadedi7e10:incompletei12e8:intervali1800e12:min intervali900e5:peers6:".to_vec();
+        want.extend_from_slice(&peers.v4);
+        want.extend_from_slice(b"6:peers618:");
+        want.extend_from_slice(&peers.v6);
+        want.push(b'e');
+        assert_eq!(out, want);
     }
 
     #[test]
-    fn dictionary_peers_carry_ip_port_and_id() {
+    fn dictionary_peers_pair_addresses_with_ids_unless_told_not_to() {
         let peers = PeerList {
             v4: vec![10, 0, 0, 2, 0, 80],
             v6: [[0u8; 15].as_slice(), &[1, 0x1a, 0xe1]].concat(),
             ids4: vec![PeerId([b'a'; 20])],
             ids6: vec![PeerId([b'b'; 20])],
         };
-        let mut out = Vec::new();
-        write_dictionary(&mut out, &SwarmStats::default(), &iv(), &peers, false);
-        let text = String::from_utf8(out.clone()).unwrap();
-        assert!(
-            text.contains("d2:ip8:10.0.0.27:peer id20:aaaaaaaaaaaaaaaaaaaa4:porti80ee"),
-            "{text}"
-        );
-        assert!(
-            text.contains("d2:ip3:::17:peer id20:bbbbbbbbbbbbbbbbbbbb4:porti6881ee"),
-            "{text}"
-        );
-        out.clear();
-        write_dictionary(&mut out, &SwarmStats::default(), &iv(), &peers, true);
-        assert!(!String::from_utf8(out).unwrap().contains("peer id"));
+        let counts = counts(&SwarmStats::default(), &iv());
+        for no_peer_id in [false, true] {
+            let mut out = Vec::new();
+            write_dictionary(&mut out, &SwarmStats::default(), &iv(), &peers, no_peer_id);
+            let list = [
+                DictionaryPeer {
+                    addr: "10.0.0.2:80".parse().unwrap(),
+                    peer_id: (!no_peer_id).then_some(PeerId([b'a'; 20])),
+                },
+                DictionaryPeer {
+                    addr: "[::1]:6881".parse().unwrap(),
+                    peer_id: (!no_peer_id).then_some(PeerId([b'b'; 20])),
+                },
+            ];
+            let mut want = Vec::new();
+            torrentkit_tracker_proto::write_dictionary_announce(&mut want, &counts, &list);
+            assert_eq!(out, want, "no_peer_id {no_peer_id}");
+        }
     }
 
     #[test]
-    fn failure_and_scrape_shapes() {
+    fn scrape_carries_each_torrents_counts() {
+        let stats = SwarmStats {
+            seeders: 1,
+            leechers: 2,
+            completed: 3,
+        };
         let mut out = Vec::new();
-        write_failure(&mut out, "missing port");
-        assert_eq!(out, b"d14:failure reason12:missing porte");
-        out.clear();
-        write_scrape(
-            &mut out,
-            &[(
-                InfoHash([b'x'; 20]),
-                SwarmStats {
-                    seeders: 1,
-                    leechers: 2,
-                    completed: 3,
-                },
-            )],
+        write_scrape(&mut out, &[(InfoHash([b'x'; 20]), stats)]);
+        let mut want = Vec::new();
+        torrentkit_tracker_proto::write_scrape_reply(
+            &mut want,
+            &[ScrapeStats {
+                info_hash: InfoHash([b'x'; 20]),
+                seeders: 1,
+                completed: 3,
+                leechers: 2,
+            }],
         );
-        assert_eq!(
-            out,
-            b"d5:filesd20:xxxxxxxxxxxxxxxxxxxxd8:completei1e10:downloadedi3e10:incompletei2eeee"
-        );
+        assert_eq!(out, want);
     }
 }

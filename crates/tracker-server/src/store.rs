@@ -11,9 +11,8 @@ use std::time::{Duration, Instant};
 
 use crate::error::RequestError;
 use crate::hash::IdHash;
-use crate::id::{InfoHash, PeerId};
-use crate::query::{AnnounceRequest, Event};
 use crate::swarm::{Change, Compact, PeerList, Selection, Swarm, SwarmStats, Update};
+use torrentkit_tracker_proto::{AnnounceRequest, Event, InfoHash, PeerId};
 
 /// The store's clock starts here rather than at 0, so that peers restored from a dfile can carry
 /// an age older than the store itself.
@@ -330,6 +329,7 @@ mod tests {
             no_peer_id: false,
             key: None,
             ip: None,
+            tracker_id: None,
         }
     }
 

@@ -1,10 +1,12 @@
 //! One torrent's swarm: its peers in compact form, the seeder count and completed total, and the
 //! random choice of peers for a reply.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 
-use crate::id::PeerId;
 use crate::peer_index::PeerIndex;
+use torrentkit_tracker_proto::compact;
+pub(crate) use torrentkit_tracker_proto::compact::Compact;
+use torrentkit_tracker_proto::PeerId;
 
 /// A peer as stored: its compact address (BEP 23 form: IP then port, big-endian), ready to copy
 /// into replies.
@@ -116,46 +118,7 @@ impl PeerList {
 
     /// Every peer's address, IPv4 first.
     pub fn addrs(&self) -> impl Iterator<Item = SocketAddr> + '_ {
-        let v4 = self.v4.chunks_exact(6).map(|c| {
-            let ip = Ipv4Addr::new(c[0], c[1], c[2], c[3]);
-            SocketAddr::new(IpAddr::V4(ip), u16::from_be_bytes([c[4], c[5]]))
-        });
-        let v6 = self.v6.chunks_exact(18).map(|c| {
-            let mut ip = [0u8; 16];
-            ip.copy_from_slice(&c[..16]);
-            SocketAddr::new(
-                IpAddr::V6(Ipv6Addr::from(ip)),
-                u16::from_be_bytes([c[16], c[17]]),
-            )
-        });
-        v4.chain(v6)
-    }
-}
-
-/// The compact form of an address: 6 bytes for IPv4, 18 for IPv6.
-pub(crate) enum Compact {
-    V4([u8; 6]),
-    V6([u8; 18]),
-}
-
-impl Compact {
-    pub(crate) fn of(addr: SocketAddr) -> Compact {
-        let port = addr.port().to_be_bytes();
-        match addr.ip() {
-            IpAddr::V4(ip) => {
-                let o = ip.octets();
-                Compact::V4([o[0], o[1], o[2], o[3], port[0], port[1]])
-            }
-            IpAddr::V6(ip) => {
-                if let Some(v4) = ip.to_ipv4_mapped() {
-                    return Compact::of(SocketAddr::new(IpAddr::V4(v4), addr.port()));
-                }
-                let mut c = [0u8; 18];
-                c[..16].copy_from_slice(&ip.octets());
-                c[16..].copy_from_slice(&port);
-                Compact::V6(c)
-            }
-        }
+        compact::iter_v4(&self.v4).chain(compact::iter_v6(&self.v6))
     }
 }
 

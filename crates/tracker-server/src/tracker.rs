@@ -14,13 +14,12 @@ use crate::config::Config;
 use crate::dfile::{DfileError, Restored};
 use crate::error::{Error, RequestError, TorrentError};
 use crate::hosting::{Hosted, HostedTorrent, TorrentInfo};
-use crate::id::InfoHash;
-use crate::query::{AnnounceRequest, ScrapeRequest};
 use crate::reply::{self, Intervals};
 use crate::stats::{Counters, RequestCounts};
 use crate::store::{Announce, Store, StoreLimits};
 use crate::swarm::{PeerList, SwarmStats};
 use crate::udp::ConnectionIds;
+use torrentkit_tracker_proto::{AnnounceRequest, InfoHash, ScrapeRequest};
 
 /// A tracker: cheap to clone (all clones share one state), used as the router's state, by the
 /// UDP service and by [`serve`](crate::serve).

@@ -3,7 +3,6 @@
 pub(crate) mod copy_announce;
 mod decode;
 pub(crate) mod download;
-mod http;
 pub(crate) mod install_handler;
 pub(crate) mod launch_many;
 pub(crate) mod magnet;

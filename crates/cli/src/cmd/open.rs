@@ -59,20 +59,8 @@ fn source(target: &str) -> anyhow::Result<String> {
 
 /// Decodes `%XX` escapes; `None` when one is malformed or the result is not UTF-8.
 fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
+    let bytes = torrentkit_metainfo::percent::decode(s.as_bytes(), false).ok()?;
+    String::from_utf8(bytes).ok()
 }
 
 /// $XDG_DOWNLOAD_DIR, else ~/Downloads when it exists, else the current directory.

@@ -4,16 +4,20 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context};
-use torrentkit_metainfo::{Magnet, Torrent};
+use std::time::Duration;
 
-use super::http;
+use anyhow::{anyhow, bail, Context};
+use torrentkit_metainfo::{Magnet, Torrent};
+use torrentkit_peer::http;
+
 use super::make::{default_output, make_one, MakeOptions};
 use super::placement::{start_state, Placement};
 use super::transfer::{self, NetArgs, SeedLimits};
 
 /// The most reply bytes read from `/publish`.
-const MAX_REPLY: u64 = 64 * 1024;
+const MAX_REPLY: usize = 64 * 1024;
+/// Time limit for the upload.
+const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Arguments of `bt publish`.
 #[derive(Debug, clap::Args)]
@@ -75,18 +79,34 @@ fn publish_url(announce: &str) -> anyhow::Result<String> {
 
 /// POSTs the torrent to `endpoint`; returns the URL it is hosted at.
 fn upload(endpoint: &str, body: &[u8], token: Option<&str>) -> anyhow::Result<String> {
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    let headers = format!("Content-Type: application/x-bittorrent\r\n{auth}");
-    let reply = http::send("POST", endpoint, &headers, body, MAX_REPLY)
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let mut headers = vec![("Content-Type", "application/x-bittorrent")];
+    if let Some(auth) = &auth {
+        headers.push(("Authorization", auth));
+    }
+    let request = http::Request {
+        method: "POST",
+        url: endpoint,
+        headers: &headers,
+        body,
+    };
+    let options = http::Options {
+        timeout: TIMEOUT,
+        max_redirects: 0,
+        max_response: MAX_REPLY,
+    };
+    let reply = http::send_blocking(&request, &options)
+        .map_err(|e| anyhow!("{endpoint}: {e}"))
         .with_context(|| format!("{endpoint}: sending the torrent"))?;
     interpret(endpoint, reply)
 }
 
 #[cfg(test)]
 fn parse_reply(endpoint: &str, raw: &[u8]) -> anyhow::Result<String> {
-    interpret(endpoint, http::parse_response(endpoint, raw)?)
+    let reply = http::parse_response(raw, true, MAX_REPLY)
+        .map_err(|e| anyhow!("{endpoint}: {e}"))?
+        .with_context(|| format!("{endpoint}: incomplete reply"))?;
+    interpret(endpoint, reply)
 }
 
 /// The hosted URL from a `201 Created` reply (its `Location`), or an error with the tracker's

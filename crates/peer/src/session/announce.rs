@@ -4,6 +4,8 @@
 use std::time::Instant;
 
 use tokio::sync::{mpsc, watch};
+use torrentkit_metainfo::InfoHash;
+use torrentkit_wire::PeerId;
 
 use super::{Command, Progress, SessionConfig};
 use crate::tracker::{AnnounceRequest, Announcer, TrackerClient};
@@ -67,12 +69,12 @@ async fn announce_until_stopped(
     );
     let mut client = TrackerClient::new(config.tracker_client.clone(), seed ^ 0xC11);
     let mut request = AnnounceRequest::new(
-        config.torrent.info_hash,
-        config.torrent.peer_id,
+        InfoHash(config.torrent.info_hash),
+        PeerId(config.torrent.peer_id),
         config.listen_port,
         config.torrent.total_length,
     );
-    request.key = (config.torrent.seed as u32) ^ 0x5A5A_5A5A;
+    request.key = Some((config.torrent.seed as u32) ^ 0x5A5A_5A5A);
     request.numwant = Some(50);
     request.ip = config.announce_ip;
     let mut stopping = false;
@@ -103,7 +105,7 @@ async fn announce_until_stopped(
                 let p = progress.borrow();
                 request.uploaded = p.uploaded;
                 request.downloaded = p.downloaded;
-                request.left = p.bytes_left;
+                request.left = Some(p.bytes_left);
             }
             request.event = job.event;
             request.tracker_id = job.tracker_id;

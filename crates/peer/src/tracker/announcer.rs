@@ -162,7 +162,8 @@ impl Announcer {
             }
             Event::Started => self.started = true,
             Event::Completed => self.completed_pending = false,
-            Event::None => {}
+            // The announcer never hands out `Paused` (see `Event`); it would be a regular one.
+            Event::None | Event::Paused => {}
         }
         let floor = self.config.min_interval_floor;
         self.min_interval = response.min_interval.map(|m| m.max(floor));

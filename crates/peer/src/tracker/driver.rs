@@ -1,20 +1,20 @@
-//! The thin tokio driver: performs HTTP (a minimal HTTP/1.1 client for `http://`) and UDP
-//! tracker requests by moving bytes for the sans-IO parts.
+//! The thin tokio driver: performs HTTP (through [`crate::http`]) and UDP tracker requests by
+//! moving bytes for the sans-IO parts.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{lookup_host, TcpStream, UdpSocket};
-use tokio::time::{timeout, Instant};
+use tokio::net::UdpSocket;
+use tokio::time::Instant;
+use torrentkit_tracker_proto::{parse_scrape_reply, InfoHash, ScrapeRequest};
 
-use super::http::{self, HttpResponse};
-use super::{
-    AnnounceRequest, AnnounceResponse, Scheme, ScrapeStats, TrackerError, TrackerUrl, UdpEvent,
-    UdpSession,
-};
+use super::{AnnounceRequest, AnnounceResponse, ScrapeStats, TrackerError, UdpEvent, UdpSession};
+use crate::http::{self, Scheme, Url};
 use crate::Rng;
+
+/// The largest HTTP tracker reply accepted (headers and body).
+const MAX_RESPONSE: usize = 4 << 20;
 
 /// Settings for [`TrackerClient`].
 #[derive(Debug, Clone)]
@@ -69,7 +69,7 @@ impl TrackerClient {
         url: &str,
         req: &AnnounceRequest,
     ) -> Result<AnnounceResponse, TrackerError> {
-        let url = TrackerUrl::parse(url)?;
+        let url = Url::parse(url)?;
         match url.scheme {
             Scheme::Udp => {
                 let req = req.clone();
@@ -82,8 +82,9 @@ impl TrackerClient {
                 }
             }
             _ => {
-                let target = http::announce_target(&url, req);
-                http::parse_announce(&self.http_get(url, target).await?)
+                let mut target = url.to_string();
+                req.write_query(&mut target);
+                Ok(AnnounceResponse::parse(&self.http_get(&target).await?)?)
             }
         }
     }
@@ -92,9 +93,9 @@ impl TrackerClient {
     pub async fn scrape(
         &mut self,
         url: &str,
-        hashes: &[[u8; 20]],
+        hashes: &[InfoHash],
     ) -> Result<Vec<ScrapeStats>, TrackerError> {
-        let url = TrackerUrl::parse(url)?;
+        let url = Url::parse(url)?;
         match url.scheme {
             Scheme::Udp => {
                 let hashes = hashes.to_vec();
@@ -112,67 +113,45 @@ impl TrackerClient {
                     problem: "the path does not end in `announce`, so there is no scrape URL"
                         .into(),
                 })?;
-                let target = http::scrape_target(&scrape, hashes);
-                http::parse_scrape(&self.http_get(scrape, target).await?)
+                let mut target = scrape.to_string();
+                ScrapeRequest {
+                    info_hashes: hashes.to_vec(),
+                }
+                .write_query(&mut target);
+                Ok(parse_scrape_reply(&self.http_get(&target).await?)?)
             }
         }
     }
 
-    async fn http_get(
-        &self,
-        mut url: TrackerUrl,
-        mut target: String,
-    ) -> Result<Vec<u8>, TrackerError> {
-        let work = async {
-            for _ in 0..=self.config.max_redirects {
-                if url.scheme != Scheme::Http {
-                    return Err(TrackerError::Url {
-                        url: url.to_string(),
-                        problem:
-                            "https:// needs TLS, which the built-in tracker client does not have"
-                                .into(),
-                    });
-                }
-                let resp = fetch(&url, &target).await?;
-                match (resp.status, &resp.location) {
-                    (301 | 302 | 303 | 307 | 308, Some(loc)) => {
-                        if loc.starts_with('/') {
-                            target = loc.clone();
-                        } else {
-                            url = TrackerUrl::parse(loc)?;
-                            target = url.target.clone();
-                        }
-                    }
-                    (200, _) => return Ok(resp.body),
-                    (status, _) => {
-                        // Some trackers send their bencoded failure reason with an error status.
-                        if let Err(e @ TrackerError::Failure(_)) = http::parse_announce(&resp.body)
-                        {
-                            return Err(e);
-                        }
-                        return Err(TrackerError::HttpStatus {
-                            status,
-                            reason: resp.reason,
-                        });
-                    }
-                }
-            }
-            Err(TrackerError::Malformed(format!(
-                "more than {} redirects",
-                self.config.max_redirects
-            )))
+    /// The body of a `200 OK` reply to `GET url`, following redirects.
+    async fn http_get(&self, url: &str) -> Result<Vec<u8>, TrackerError> {
+        let options = http::Options {
+            timeout: self.config.http_timeout,
+            max_redirects: self.config.max_redirects,
+            max_response: MAX_RESPONSE,
         };
-        timeout(self.config.http_timeout, work)
-            .await
-            .map_err(|_| TrackerError::Timeout)?
+        let resp = http::send(&http::Request::get(url), &options).await?;
+        if resp.status == 200 {
+            return Ok(resp.body);
+        }
+        // Some trackers send their bencoded failure reason with an error status.
+        if let Err(e @ TrackerError::Failure(_)) =
+            AnnounceResponse::parse(&resp.body).map_err(TrackerError::from)
+        {
+            return Err(e);
+        }
+        Err(TrackerError::HttpStatus {
+            status: resp.status,
+            reason: resp.reason,
+        })
     }
 
     async fn udp(
         &mut self,
-        url: &TrackerUrl,
+        url: &Url,
         start: impl FnOnce(&mut UdpSession, std::time::Instant),
     ) -> Result<UdpEvent, TrackerError> {
-        let addr = resolve(url).await?;
+        let addr = http::resolve(url).await?;
         let slot = if addr.is_ipv6() {
             &mut self.v6
         } else {
@@ -228,49 +207,6 @@ impl TrackerClient {
                     session.handle_timeout(std::time::Instant::now());
                 }
             }
-        }
-    }
-}
-
-async fn resolve(url: &TrackerUrl) -> Result<SocketAddr, TrackerError> {
-    lookup_host(url.authority())
-        .await
-        .map_err(|source| TrackerError::Io {
-            op: "resolve",
-            source,
-        })?
-        .next()
-        .ok_or_else(|| TrackerError::Url {
-            url: url.to_string(),
-            problem: "the host has no address".into(),
-        })
-}
-
-async fn fetch(url: &TrackerUrl, target: &str) -> Result<HttpResponse, TrackerError> {
-    let addr = resolve(url).await?;
-    let mut stream = TcpStream::connect(addr)
-        .await
-        .map_err(|source| TrackerError::Io {
-            op: "connect",
-            source,
-        })?;
-    stream
-        .write_all(&http::get_request(url, target))
-        .await
-        .map_err(|source| TrackerError::Io { op: "send", source })?;
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    loop {
-        let n = stream
-            .read(&mut chunk)
-            .await
-            .map_err(|source| TrackerError::Io {
-                op: "receive",
-                source,
-            })?;
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(resp) = http::parse_response(&buf, n == 0)? {
-            return Ok(resp);
         }
     }
 }

@@ -3,6 +3,10 @@
 use std::fmt;
 use std::io;
 
+use torrentkit_tracker_proto::{PacketError, ReplyError};
+
+use crate::http::{HttpError, UrlError};
+
 /// An announce or scrape that did not succeed.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -57,5 +61,66 @@ impl std::error::Error for TrackerError {
             TrackerError::Io { source, .. } => Some(source),
             _ => None,
         }
+    }
+}
+
+impl From<UrlError> for TrackerError {
+    fn from(e: UrlError) -> Self {
+        TrackerError::Url {
+            url: e.url,
+            problem: e.problem,
+        }
+    }
+}
+
+impl From<ReplyError> for TrackerError {
+    fn from(e: ReplyError) -> Self {
+        match e {
+            ReplyError::Failure(reason) => TrackerError::Failure(reason),
+            ReplyError::Malformed(problem) => TrackerError::Malformed(problem),
+            other => TrackerError::Malformed(other.to_string()),
+        }
+    }
+}
+
+impl From<PacketError> for TrackerError {
+    fn from(e: PacketError) -> Self {
+        TrackerError::Malformed(e.to_string())
+    }
+}
+
+impl From<HttpError> for TrackerError {
+    fn from(e: HttpError) -> Self {
+        match e {
+            HttpError::Url(e) => e.into(),
+            HttpError::Https { url } => TrackerError::Url {
+                url,
+                problem: "https:// needs TLS, which the built-in HTTP client does not have".into(),
+            },
+            HttpError::Timeout => TrackerError::Timeout,
+            HttpError::Io { op, source } => TrackerError::Io { op, source },
+            other => TrackerError::Malformed(other.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use torrentkit_tracker_proto::AnnounceResponse;
+
+    #[test]
+    fn reply_errors_keep_their_kind_under_the_tracker_prefix() {
+        let err: TrackerError = AnnounceResponse::parse(b"d14:failure reason12:unregisterede")
+            .unwrap_err()
+            .into();
+        assert_eq!(err.to_string(), "tracker: failure: unregistered");
+        let err: TrackerError = AnnounceResponse::parse(b"d5:peers0:e").unwrap_err().into();
+        assert_eq!(err.to_string(), "tracker: malformed reply: no `interval`");
+        let err: TrackerError = HttpError::Malformed("bad status line `x`".into()).into();
+        assert_eq!(
+            err.to_string(),
+            "tracker: malformed reply: HTTP: bad status line `x`"
+        );
     }
 }

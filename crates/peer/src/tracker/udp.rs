@@ -1,19 +1,17 @@
-//! The UDP tracker protocol (BEP 15), sans-IO: packet encoding and decoding, and a session that
-//! connects, reuses the connection id for a minute, matches transaction ids and retransmits
-//! after 15 * 2^n seconds.
+//! The UDP tracker client (BEP 15), sans-IO: a session that connects, reuses the connection id
+//! for a minute, matches transaction ids and retransmits after 15 * 2^n seconds. The packets are
+//! torrentkit-tracker-proto's.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use super::http::{compact_v4, compact_v6};
+use torrentkit_tracker_proto::action::{ANNOUNCE, CONNECT, ERROR, SCRAPE};
+use torrentkit_tracker_proto::{
+    compact, read_scrape_entries, reply_header, InfoHash, UdpAnnounce, UdpRequest, UdpResponse,
+};
+
 use super::{AnnounceRequest, AnnounceResponse, ScrapeStats, TrackerError};
 use crate::Rng;
-
-const PROTOCOL_ID: u64 = 0x0417_2710_1980;
-const CONNECT: u32 = 0;
-const ANNOUNCE: u32 = 1;
-const SCRAPE: u32 = 2;
-const ERROR: u32 = 3;
 
 /// How many times BEP 15 retransmits before giving up (waits of 15 s * 2^0 ... 2^8).
 pub const MAX_RETRANSMITS: u32 = 8;
@@ -36,7 +34,7 @@ pub enum UdpEvent {
 #[derive(Debug, Clone)]
 enum Op {
     Announce(AnnounceRequest),
-    Scrape(Vec<[u8; 20]>),
+    Scrape(Vec<InfoHash>),
 }
 
 #[derive(Debug)]
@@ -100,7 +98,7 @@ impl UdpSession {
     }
 
     /// Starts a scrape of up to 74 info-hashes (more are dropped, as one packet holds 74).
-    pub fn scrape(&mut self, now: Instant, mut hashes: Vec<[u8; 20]>) {
+    pub fn scrape(&mut self, now: Instant, mut hashes: Vec<InfoHash>) {
         hashes.truncate(MAX_SCRAPE);
         self.start(now, Op::Scrape(hashes));
     }
@@ -112,7 +110,7 @@ impl UdpSession {
         let tid = self.rng.next_u32();
         let (connecting, packet) = match connection {
             Some((cid, _)) => (false, request_packet(cid, tid, &op)),
-            None => (true, connect_packet(tid).to_vec()),
+            None => (true, connect_packet(tid)),
         };
         self.transmit.push_back(packet.clone());
         self.pending = Some(Pending {
@@ -161,45 +159,61 @@ impl UdpSession {
     /// way are ignored (late replies, spoofing).
     pub fn handle_datagram(&mut self, now: Instant, data: &[u8]) {
         let Some(p) = &mut self.pending else { return };
-        if data.len() < 8 {
+        let Some((action, tid)) = reply_header(data) else {
+            return;
+        };
+        let expected = match action {
+            ERROR => true,
+            CONNECT => p.connecting,
+            ANNOUNCE => !p.connecting && matches!(p.op, Op::Announce(_)),
+            SCRAPE => !p.connecting && matches!(p.op, Op::Scrape(_)),
+            _ => false,
+        };
+        if tid != p.tid || !expected {
             return;
         }
-        let action = be32(&data[0..4]);
-        let tid = be32(&data[4..8]);
-        if tid != p.tid {
-            return;
-        }
-        let result = match action {
-            ERROR => Err(TrackerError::Failure(
-                String::from_utf8_lossy(&data[8..]).into_owned(),
+        let result = match UdpResponse::parse(data, self.ipv6) {
+            Err(e) => Err(TrackerError::from(e)),
+            Ok(UdpResponse::Error { message, .. }) => Err(TrackerError::Failure(
+                String::from_utf8_lossy(message).into_owned(),
             )),
-            CONNECT if p.connecting => {
-                if data.len() < 16 {
-                    Err(TrackerError::Malformed(format!(
-                        "UDP connect reply of {} bytes, expected 16",
-                        data.len()
-                    )))
+            Ok(UdpResponse::Connect { connection_id, .. }) => {
+                self.connection = Some((connection_id, now));
+                let tid = self.rng.next_u32();
+                p.connecting = false;
+                p.tid = tid;
+                p.attempt = 0;
+                p.deadline = now + retransmit_delay(0);
+                p.packet = request_packet(connection_id, tid, &p.op);
+                self.transmit.push_back(p.packet.clone());
+                return;
+            }
+            Ok(UdpResponse::Announce {
+                interval,
+                leechers,
+                seeders,
+                peers,
+                ..
+            }) => {
+                let peers = if self.ipv6 {
+                    compact::iter_v6(peers).collect()
                 } else {
-                    let cid = be64(&data[8..16]);
-                    self.connection = Some((cid, now));
-                    let tid = self.rng.next_u32();
-                    p.connecting = false;
-                    p.tid = tid;
-                    p.attempt = 0;
-                    p.deadline = now + retransmit_delay(0);
-                    p.packet = request_packet(cid, tid, &p.op);
-                    self.transmit.push_back(p.packet.clone());
-                    return;
-                }
+                    compact::iter_v4(peers).collect()
+                };
+                Ok(UdpEvent::Announced(AnnounceResponse {
+                    interval: Duration::from_secs(u64::from(interval)),
+                    leechers: Some(leechers),
+                    seeders: Some(seeders),
+                    peers,
+                    ..AnnounceResponse::default()
+                }))
             }
-            ANNOUNCE if !p.connecting && matches!(p.op, Op::Announce(_)) => {
-                parse_announce(data, self.ipv6).map(UdpEvent::Announced)
-            }
-            SCRAPE if !p.connecting => match &p.op {
-                Op::Scrape(hashes) => parse_scrape(data, hashes).map(UdpEvent::Scraped),
+            Ok(UdpResponse::Scrape { entries, .. }) => match &p.op {
+                Op::Scrape(hashes) => read_scrape_entries(entries, hashes)
+                    .map(UdpEvent::Scraped)
+                    .map_err(TrackerError::from),
                 Op::Announce(_) => return,
             },
-            _ => return,
         };
         self.pending = None;
         match result {
@@ -218,110 +232,46 @@ fn retransmit_delay(attempt: u32) -> Duration {
     Duration::from_secs(15 << attempt.min(8))
 }
 
-fn be32(b: &[u8]) -> u32 {
-    u32::from_be_bytes([b[0], b[1], b[2], b[3]])
-}
-
-fn be64(b: &[u8]) -> u64 {
-    u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
-}
-
 /// The 16-byte connect request.
-pub(crate) fn connect_packet(tid: u32) -> [u8; 16] {
-    let mut p = [0u8; 16];
-    p[..8].copy_from_slice(&PROTOCOL_ID.to_be_bytes());
-    p[8..12].copy_from_slice(&CONNECT.to_be_bytes());
-    p[12..].copy_from_slice(&tid.to_be_bytes());
+fn connect_packet(transaction_id: u32) -> Vec<u8> {
+    let mut p = Vec::with_capacity(16);
+    UdpRequest::Connect { transaction_id }.write(&mut p);
     p
 }
 
-fn request_packet(cid: u64, tid: u32, op: &Op) -> Vec<u8> {
+fn request_packet(connection_id: u64, transaction_id: u32, op: &Op) -> Vec<u8> {
     let mut p = Vec::with_capacity(98);
-    p.extend_from_slice(&cid.to_be_bytes());
     match op {
         Op::Announce(r) => {
-            p.extend_from_slice(&ANNOUNCE.to_be_bytes());
-            p.extend_from_slice(&tid.to_be_bytes());
-            p.extend_from_slice(&r.info_hash);
-            p.extend_from_slice(&r.peer_id);
-            p.extend_from_slice(&r.downloaded.to_be_bytes());
-            p.extend_from_slice(&r.left.to_be_bytes());
-            p.extend_from_slice(&r.uploaded.to_be_bytes());
-            p.extend_from_slice(&r.event.as_udp().to_be_bytes());
-            let ip = match r.ip {
-                Some(std::net::IpAddr::V4(v4)) => v4.octets(),
-                _ => [0; 4],
-            };
-            p.extend_from_slice(&ip);
-            p.extend_from_slice(&r.key.to_be_bytes());
-            let numwant = r
-                .numwant
-                .map_or(-1i32, |n| i32::try_from(n).unwrap_or(i32::MAX));
-            p.extend_from_slice(&numwant.to_be_bytes());
-            p.extend_from_slice(&r.port.to_be_bytes());
+            UdpRequest::Announce(UdpAnnounce::from_request(r, connection_id, transaction_id))
+                .write(&mut p)
         }
         Op::Scrape(hashes) => {
-            p.extend_from_slice(&SCRAPE.to_be_bytes());
-            p.extend_from_slice(&tid.to_be_bytes());
-            for h in hashes {
-                p.extend_from_slice(h);
+            let info_hashes: Vec<u8> = hashes.iter().flat_map(|h| h.0).collect();
+            UdpRequest::Scrape {
+                connection_id,
+                transaction_id,
+                info_hashes: &info_hashes,
             }
+            .write(&mut p)
         }
     }
     p
-}
-
-fn parse_announce(data: &[u8], ipv6: bool) -> Result<AnnounceResponse, TrackerError> {
-    if data.len() < 20 {
-        return Err(TrackerError::Malformed(format!(
-            "UDP announce reply of {} bytes, expected at least 20",
-            data.len()
-        )));
-    }
-    let peers = &data[20..];
-    let peers = if ipv6 {
-        compact_v6(peers)
-    } else {
-        compact_v4(peers)
-    }
-    .map_err(TrackerError::Malformed)?;
-    Ok(AnnounceResponse {
-        interval: Duration::from_secs(u64::from(be32(&data[8..12]))),
-        min_interval: None,
-        tracker_id: None,
-        leechers: Some(be32(&data[12..16])),
-        seeders: Some(be32(&data[16..20])),
-        peers,
-        warning: None,
-    })
-}
-
-fn parse_scrape(data: &[u8], hashes: &[[u8; 20]]) -> Result<Vec<ScrapeStats>, TrackerError> {
-    let body = &data[8..];
-    if body.len() != hashes.len() * 12 {
-        return Err(TrackerError::Malformed(format!(
-            "UDP scrape reply has {} bytes of statistics for {} info-hashes (expected {})",
-            body.len(),
-            hashes.len(),
-            hashes.len() * 12
-        )));
-    }
-    Ok(hashes
-        .iter()
-        .zip(body.chunks_exact(12))
-        .map(|(h, c)| ScrapeStats {
-            info_hash: *h,
-            seeders: be32(&c[0..4]),
-            completed: be32(&c[4..8]),
-            leechers: be32(&c[8..12]),
-        })
-        .collect())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::tracker::Event;
+    use torrentkit_tracker_proto::PeerId;
+
+    fn be32(b: &[u8]) -> u32 {
+        u32::from_be_bytes([b[0], b[1], b[2], b[3]])
+    }
+
+    fn be64(b: &[u8]) -> u64 {
+        u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+    }
 
     fn connect_reply(tid: u32, cid: u64) -> Vec<u8> {
         let mut r = Vec::new();
@@ -345,9 +295,9 @@ mod tests {
     }
 
     fn req() -> AnnounceRequest {
-        let mut r = AnnounceRequest::new([1; 20], [2; 20], 6881, 500);
+        let mut r = AnnounceRequest::new(InfoHash([1; 20]), PeerId([2; 20]), 6881, 500);
         r.event = Event::Started;
-        r.key = 9;
+        r.key = Some(9);
         r
     }
 
@@ -475,7 +425,7 @@ mod tests {
     fn scrape_and_ipv6_peers() {
         let t0 = Instant::now();
         let mut s = UdpSession::new(5, true);
-        s.scrape(t0, vec![[7; 20], [8; 20]]);
+        s.scrape(t0, vec![InfoHash([7; 20]), InfoHash([8; 20])]);
         let c = s.poll_transmit().unwrap();
         s.handle_datagram(t0, &connect_reply(tid_of(&c), 77));
         let p = s.poll_transmit().unwrap();
@@ -490,7 +440,7 @@ mod tests {
                 assert_eq!(
                     v[0],
                     ScrapeStats {
-                        info_hash: [7; 20],
+                        info_hash: InfoHash([7; 20]),
                         seeders: 1,
                         completed: 2,
                         leechers: 3

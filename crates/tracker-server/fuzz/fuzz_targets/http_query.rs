@@ -2,19 +2,19 @@
 //! and scrape answer, on arbitrary bytes.
 //!
 //! Nothing may panic, and:
-//! - a parsed announce, written back as a query, parses to the same request;
+//! - a parsed announce, written back as a query (`AnnounceRequest::write_query`, the client's
+//!   encoder), parses to the same request;
 //! - every reply `Tracker::http_announce` and `Tracker::http_scrape` write is strict bencode:
 //!   a dictionary with `failure reason` exactly when they return an error, else with `interval`
 //!   (announce) or `files` (scrape).
 
 #![no_main]
 
-use std::fmt::Write as _;
 use std::sync::OnceLock;
 use std::time::Instant;
 
 use libfuzzer_sys::fuzz_target;
-use torrentkit_tracker_server::{AnnounceRequest, Config, Event, ScrapeRequest, Tracker};
+use torrentkit_tracker_server::{AnnounceRequest, Config, ScrapeRequest, Tracker};
 
 fn tracker() -> &'static Tracker {
     static T: OnceLock<Tracker> = OnceLock::new();
@@ -28,47 +28,9 @@ fn tracker() -> &'static Tracker {
     })
 }
 
-fn encode(bytes: &[u8]) -> String {
-    bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "%{b:02X}");
-        s
-    })
-}
-
 fn requery(r: &AnnounceRequest) -> String {
-    let mut q = format!(
-        "info_hash={}&peer_id={}&port={}&uploaded={}&downloaded={}",
-        encode(&r.info_hash.0),
-        encode(&r.peer_id.0),
-        r.port,
-        r.uploaded,
-        r.downloaded
-    );
-    if let Some(left) = r.left {
-        let _ = write!(q, "&left={left}");
-    }
-    let event = match r.event {
-        Event::None => "",
-        Event::Started => "started",
-        Event::Completed => "completed",
-        Event::Stopped => "stopped",
-        Event::Paused => "paused",
-    };
-    let _ = write!(
-        q,
-        "&event={event}&compact={}&no_peer_id={}",
-        u8::from(r.compact),
-        u8::from(r.no_peer_id)
-    );
-    if let Some(n) = r.numwant {
-        let _ = write!(q, "&numwant={n}");
-    }
-    if let Some(k) = r.key {
-        let _ = write!(q, "&key={k:08X}");
-    }
-    if let Some(ip) = r.ip {
-        let _ = write!(q, "&ip={ip}");
-    }
+    let mut q = String::new();
+    r.write_query(&mut q);
     q
 }
 

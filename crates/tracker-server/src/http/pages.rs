@@ -10,9 +10,9 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 
 use crate::http::respond::{client_ip, prefix, response, Seen};
-use crate::id::InfoHash;
 use crate::swarm::SwarmStats;
 use crate::tracker::{DfileStatus, Tracker};
+use torrentkit_tracker_proto::InfoHash;
 
 /// Torrents listed on the index page beyond the hosted ones (the busiest first).
 const MAX_UNHOSTED_ROWS: usize = 1000;
@@ -289,7 +289,7 @@ pub(crate) async fn torrent_file(
     let client = client_ip(&t, &req).ok().flatten();
     let hosted = file
         .strip_suffix(".torrent")
-        .and_then(InfoHash::from_hex)
+        .and_then(|hex| InfoHash::from_hex(hex).ok())
         .and_then(|h| t.hosted(&h));
     let resp = match hosted {
         Some(h) => {

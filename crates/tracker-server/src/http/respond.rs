@@ -8,8 +8,8 @@ use axum::extract::{ConnectInfo, OriginalUri, Request};
 use axum::http::{header, HeaderValue, Method, StatusCode, Uri, Version};
 use axum::response::Response;
 
-use crate::error::RequestError;
-use crate::query::parse_ip;
+use torrentkit_tracker_proto::{parse_ip, RequestError};
+
 use crate::tracker::{canonical, Tracker};
 
 /// What is kept of a request for its log line (cheap clones, only when there is a log).

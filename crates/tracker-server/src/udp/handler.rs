@@ -1,13 +1,16 @@
 //! Answering one UDP tracker packet: [`Tracker::handle_udp`], plain code with the time passed in.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
-use crate::query::{AnnounceRequest, Event};
+use torrentkit_tracker_proto::{
+    push_scrape_entry, transaction_id_of, InfoHash, ScrapeStats, UdpAnnounce, UdpRequest,
+    UdpResponse,
+};
+
 use crate::stats::Counters;
 use crate::swarm::PeerList;
 use crate::tracker::{canonical, Tracker};
-use crate::udp::packet::{transaction_id_of, UdpAnnounce, UdpRequest, UdpResponse};
 
 fn error(out: &mut Vec<u8>, transaction_id: u32, message: &str) {
     UdpResponse::Error {
@@ -91,17 +94,21 @@ impl Tracker {
                 for chunk in info_hashes.chunks_exact(20) {
                     let mut h = [0u8; 20];
                     h.copy_from_slice(chunk);
-                    let hash = crate::InfoHash(h);
-                    let s = if self.is_allowed(&hash) {
-                        self.inner.store.scrape(&hash)
+                    let info_hash = InfoHash(h);
+                    let s = if self.is_allowed(&info_hash) {
+                        self.inner.store.scrape(&info_hash)
                     } else {
                         Default::default()
                     };
-                    entries.extend_from_slice(&s.seeders.to_be_bytes());
-                    entries.extend_from_slice(
-                        &u32::try_from(s.completed).unwrap_or(u32::MAX).to_be_bytes(),
+                    push_scrape_entry(
+                        &mut entries,
+                        &ScrapeStats {
+                            info_hash,
+                            seeders: s.seeders,
+                            completed: s.completed,
+                            leechers: s.leechers,
+                        },
                     );
-                    entries.extend_from_slice(&s.leechers.to_be_bytes());
                 }
                 UdpResponse::Scrape {
                     transaction_id,
@@ -120,31 +127,7 @@ impl Tracker {
         now: Instant,
         out: &mut Vec<u8>,
     ) -> Result<(), String> {
-        let event = match a.event {
-            0 => Event::None,
-            1 => Event::Completed,
-            2 => Event::Started,
-            3 => Event::Stopped,
-            other => return Err(format!("bad event {other} (expected 0 to 3)")),
-        };
-        if a.port == 0 {
-            return Err(crate::RequestError::PortZero.to_string());
-        }
-        let req = AnnounceRequest {
-            info_hash: a.info_hash,
-            peer_id: a.peer_id,
-            port: a.port,
-            uploaded: a.uploaded,
-            downloaded: a.downloaded,
-            left: Some(a.left),
-            event,
-            numwant: u32::try_from(a.num_want).ok(),
-            compact: true,
-            no_peer_id: true,
-            key: Some(a.key),
-            // The IPv4 `ip` field is only meaningful for IPv4 clients.
-            ip: (a.ip != 0 && ip.is_ipv4()).then(|| IpAddr::V4(Ipv4Addr::from(a.ip))),
-        };
+        let req = a.to_request(ip.is_ipv4()).map_err(|e| e.to_string())?;
         thread_local! {
             static PEERS: std::cell::RefCell<PeerList> = std::cell::RefCell::new(PeerList::default());
         }
@@ -171,7 +154,7 @@ impl Tracker {
 mod tests {
     use super::*;
     use crate::config::Config;
-    use crate::id::{InfoHash, PeerId};
+    use torrentkit_tracker_proto::PeerId;
 
     fn connect(t: &Tracker, from: SocketAddr, now: Instant) -> u64 {
         let mut req = Vec::new();

@@ -1,9 +1,15 @@
 //! The UDP tracker protocol's packets (BEP 15): [`UdpRequest`] and [`UdpResponse`], each with a
-//! parser and a writer, so the same codec serves the tracker, tests and load generators.
+//! parser and a writer, so the same codec serves clients, trackers, tests and load generators;
+//! and the conversions between [`UdpAnnounce`] and [`AnnounceRequest`].
 
 use std::fmt;
+use std::net::{IpAddr, Ipv4Addr};
 
-use crate::id::{InfoHash, PeerId};
+use torrentkit_metainfo::InfoHash;
+use torrentkit_wire::PeerId;
+
+use crate::compact::{V4_LEN, V6_LEN};
+use crate::{AnnounceRequest, Event, RequestError, ScrapeStats};
 
 /// The magic constant of a connect request.
 pub const PROTOCOL_ID: u64 = 0x0417_2710_1980;
@@ -124,8 +130,20 @@ pub enum PacketError {
     UnknownAction(u32),
     /// A scrape whose info-hash bytes are not a multiple of 20 long, or empty.
     BadScrapeLength(usize),
+    /// A scrape reply whose entries do not match the info-hashes asked about.
+    ScrapeCount {
+        /// The bytes of statistics.
+        len: usize,
+        /// How many info-hashes were asked about.
+        hashes: usize,
+    },
     /// A reply with peers or entries not a multiple of their size.
-    BadEntryLength(usize),
+    BadEntryLength {
+        /// The length of the peers or entries.
+        len: usize,
+        /// The size of one (6 or 18 for peers, 12 for scrape entries).
+        size: usize,
+    },
 }
 
 impl fmt::Display for PacketError {
@@ -142,7 +160,14 @@ impl fmt::Display for PacketError {
                     "bad scrape length: {n} info-hash bytes, not a positive multiple of 20"
                 )
             }
-            PacketError::BadEntryLength(n) => write!(f, "bad entry length {n} in reply"),
+            PacketError::ScrapeCount { len, hashes } => write!(
+                f,
+                "UDP scrape reply has {len} bytes of statistics for {hashes} info-hashes (expected {})",
+                hashes * 12
+            ),
+            PacketError::BadEntryLength { len, size } => {
+                write!(f, "bad entry length {len} in reply (not a multiple of {size})")
+            }
         }
     }
 }
@@ -176,10 +201,114 @@ fn need(what: &'static str, b: &[u8], need: usize) -> Result<(), PacketError> {
     Ok(())
 }
 
-/// The transaction id of a packet too malformed to parse otherwise, so that an error reply can
+/// The transaction id of a request too malformed to parse otherwise, so that an error reply can
 /// still be matched by the client.
 pub fn transaction_id_of(packet: &[u8]) -> Option<u32> {
     (packet.len() >= 16).then(|| u32_at(packet, 12))
+}
+
+/// The action and transaction id of a reply (its first 8 bytes), so a client can drop replies to
+/// other transactions before parsing them.
+pub fn reply_header(packet: &[u8]) -> Option<(u32, u32)> {
+    (packet.len() >= 8).then(|| (u32_at(packet, 0), u32_at(packet, 4)))
+}
+
+/// The action numbers of BEP 15, as [`reply_header`] returns them.
+pub mod action {
+    /// Connect.
+    pub const CONNECT: u32 = super::CONNECT;
+    /// Announce.
+    pub const ANNOUNCE: u32 = super::ANNOUNCE;
+    /// Scrape.
+    pub const SCRAPE: u32 = super::SCRAPE;
+    /// Error.
+    pub const ERROR: u32 = super::ERROR;
+}
+
+/// Appends one scrape entry (seeders, completed, leechers) to a reply's `entries`; `completed`
+/// saturates at the 32 bits the packet has.
+pub fn push_scrape_entry(entries: &mut Vec<u8>, stats: &ScrapeStats) {
+    entries.extend_from_slice(&stats.seeders.to_be_bytes());
+    entries.extend_from_slice(
+        &u32::try_from(stats.completed)
+            .unwrap_or(u32::MAX)
+            .to_be_bytes(),
+    );
+    entries.extend_from_slice(&stats.leechers.to_be_bytes());
+}
+
+/// Reads a scrape reply's `entries` for the `hashes` asked about, in order; the counts must match.
+pub fn read_scrape_entries(
+    entries: &[u8],
+    hashes: &[InfoHash],
+) -> Result<Vec<ScrapeStats>, PacketError> {
+    if entries.len() != hashes.len() * 12 {
+        return Err(PacketError::ScrapeCount {
+            len: entries.len(),
+            hashes: hashes.len(),
+        });
+    }
+    Ok(hashes
+        .iter()
+        .zip(entries.chunks_exact(12))
+        .map(|(h, c)| ScrapeStats {
+            info_hash: *h,
+            seeders: u32_at(c, 0),
+            completed: u64::from(u32_at(c, 4)),
+            leechers: u32_at(c, 8),
+        })
+        .collect())
+}
+
+impl UdpAnnounce {
+    /// The announce packet for `req` (see [`AnnounceRequest`] for how `left: None`,
+    /// `key: None`, `numwant` and a non-IPv4 `ip` are sent).
+    pub fn from_request(req: &AnnounceRequest, connection_id: u64, transaction_id: u32) -> Self {
+        UdpAnnounce {
+            connection_id,
+            transaction_id,
+            info_hash: req.info_hash,
+            peer_id: req.peer_id,
+            downloaded: req.downloaded,
+            left: req.left.unwrap_or(u64::MAX),
+            uploaded: req.uploaded,
+            event: req.event.as_udp(),
+            ip: match req.ip {
+                Some(IpAddr::V4(v4)) => u32::from(v4),
+                _ => 0,
+            },
+            key: req.key.unwrap_or(0),
+            num_want: req
+                .numwant
+                .map_or(-1, |n| i32::try_from(n).unwrap_or(i32::MAX)),
+            port: req.port,
+        }
+    }
+
+    /// The request a tracker reads from this packet, sent from an IPv4 client when
+    /// `from_ipv4` (the `ip` field means something only then). Refuses event numbers above 3 and
+    /// port 0, as an HTTP announce is refused.
+    pub fn to_request(&self, from_ipv4: bool) -> Result<AnnounceRequest, RequestError> {
+        let event = Event::from_udp(self.event).ok_or(RequestError::BadUdpEvent(self.event))?;
+        if self.port == 0 {
+            return Err(RequestError::PortZero);
+        }
+        Ok(AnnounceRequest {
+            info_hash: self.info_hash,
+            peer_id: self.peer_id,
+            port: self.port,
+            uploaded: self.uploaded,
+            downloaded: self.downloaded,
+            left: Some(self.left),
+            event,
+            numwant: u32::try_from(self.num_want).ok(),
+            compact: true,
+            no_peer_id: true,
+            key: Some(self.key),
+            ip: (self.ip != 0 && from_ipv4).then(|| IpAddr::V4(Ipv4Addr::from(self.ip))),
+            tracker_id: None,
+        })
+    }
 }
 
 impl<'a> UdpRequest<'a> {
@@ -281,8 +410,12 @@ impl<'a> UdpResponse<'a> {
             ANNOUNCE => {
                 need("announce reply", b, 20)?;
                 let peers = &b[20..];
-                if peers.len() % if ipv6 { 18 } else { 6 } != 0 {
-                    return Err(PacketError::BadEntryLength(peers.len()));
+                let size = if ipv6 { V6_LEN } else { V4_LEN };
+                if peers.len() % size != 0 {
+                    return Err(PacketError::BadEntryLength {
+                        len: peers.len(),
+                        size,
+                    });
                 }
                 Ok(UdpResponse::Announce {
                     transaction_id,
@@ -295,7 +428,10 @@ impl<'a> UdpResponse<'a> {
             SCRAPE => {
                 let entries = &b[8..];
                 if entries.len() % 12 != 0 {
-                    return Err(PacketError::BadEntryLength(entries.len()));
+                    return Err(PacketError::BadEntryLength {
+                        len: entries.len(),
+                        size: 12,
+                    });
                 }
                 Ok(UdpResponse::Scrape {
                     transaction_id,
@@ -431,6 +567,89 @@ mod tests {
         }
     }
 
+    proptest! {
+        #[test]
+        fn requests_convert_to_packets_and_back(req in crate::announce::tests::request(), c in any::<u64>(), t in any::<u32>()) {
+            let packet = UdpAnnounce::from_request(&req, c, t);
+            let mut buf = Vec::new();
+            UdpRequest::Announce(packet.clone()).write(&mut buf);
+            let Ok(UdpRequest::Announce(parsed)) = UdpRequest::parse(&buf) else {
+                return Err(TestCaseError::fail("not an announce"));
+            };
+            prop_assert_eq!(&parsed, &packet);
+            let back = parsed.to_request(true).unwrap();
+            // What UDP carries comes back as it was; what it cannot carry is settled as documented.
+            let v4 = match req.ip { Some(IpAddr::V4(v4)) if !v4.is_unspecified() => Some(IpAddr::V4(v4)), _ => None };
+            let want = AnnounceRequest {
+                left: Some(req.left.unwrap_or(u64::MAX)),
+                event: if req.event == Event::Paused { Event::None } else { req.event },
+                numwant: req.numwant.map(|n| n.min(i32::MAX as u32)),
+                compact: true,
+                no_peer_id: true,
+                key: Some(req.key.unwrap_or(0)),
+                ip: v4,
+                tracker_id: None,
+                ..req
+            };
+            prop_assert_eq!(back, want);
+        }
+    }
+
+    #[test]
+    fn scrape_entries_round_trip_and_must_match_the_hashes() {
+        let stats = [
+            ScrapeStats {
+                info_hash: InfoHash([7; 20]),
+                seeders: 1,
+                completed: 2,
+                leechers: 3,
+            },
+            ScrapeStats {
+                info_hash: InfoHash([8; 20]),
+                seeders: 4,
+                completed: 1 << 40,
+                leechers: 6,
+            },
+        ];
+        let mut entries = Vec::new();
+        for s in &stats {
+            push_scrape_entry(&mut entries, s);
+        }
+        let hashes = [InfoHash([7; 20]), InfoHash([8; 20])];
+        let back = read_scrape_entries(&entries, &hashes).unwrap();
+        assert_eq!(back[0], stats[0]);
+        assert_eq!(back[1].completed, u64::from(u32::MAX), "saturated");
+        assert_eq!(
+            read_scrape_entries(&entries, &hashes[..1])
+                .unwrap_err()
+                .to_string(),
+            "UDP scrape reply has 24 bytes of statistics for 1 info-hashes (expected 12)"
+        );
+    }
+
+    #[test]
+    fn udp_announces_are_checked_like_http_ones() {
+        let mut a = UdpAnnounce::from_request(
+            &AnnounceRequest::new(InfoHash([1; 20]), PeerId([2; 20]), 0, 5),
+            1,
+            2,
+        );
+        assert_eq!(a.to_request(true).unwrap_err().to_string(), "bad port `0`");
+        a.port = 1;
+        a.event = 4;
+        assert_eq!(
+            a.to_request(true).unwrap_err().to_string(),
+            "bad event 4 (expected 0 to 3)"
+        );
+        a.event = 0;
+        a.ip = u32::from(Ipv4Addr::new(10, 0, 0, 1));
+        assert_eq!(
+            a.to_request(false).unwrap().ip,
+            None,
+            "ignored for IPv6 clients"
+        );
+    }
+
     #[test]
     fn malformed_packets_are_named() {
         assert_eq!(
@@ -463,5 +682,13 @@ mod tests {
             Err(PacketError::UnknownAction(9))
         );
         assert_eq!(transaction_id_of(&unknown), Some(0));
+        let mut peers = vec![0u8; 20 + 7];
+        peers[3] = 1;
+        assert_eq!(
+            UdpResponse::parse(&peers, false).unwrap_err().to_string(),
+            "bad entry length 7 in reply (not a multiple of 6)"
+        );
+        assert_eq!(reply_header(&peers), Some((1, 0)));
+        assert_eq!(reply_header(&peers[..7]), None);
     }
 }

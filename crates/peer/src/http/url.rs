@@ -1,23 +1,39 @@
-//! Tracker URLs: `http://`, `https://` and `udp://`, split into host, port and request target.
+//! [`Url`]: `http://`, `https://` and `udp://` URLs (trackers, web servers), split into host,
+//! port and request target.
 
 use std::fmt;
 
-use super::TrackerError;
-
-/// The protocol of a tracker URL.
+/// The protocol of a URL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scheme {
     /// `http://`
     Http,
-    /// `https://` (parsed, but the built-in driver cannot speak TLS)
+    /// `https://` (parsed, but the built-in HTTP client cannot speak TLS)
     Https,
     /// `udp://` (BEP 15)
     Udp,
 }
 
-/// A parsed tracker URL.
+/// A URL that cannot be used, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlError {
+    /// The URL.
+    pub url: String,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+impl fmt::Display for UrlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "bad URL `{}`: {}", self.url, self.problem)
+    }
+}
+
+impl std::error::Error for UrlError {}
+
+/// A parsed URL.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct TrackerUrl {
+pub struct Url {
     /// The scheme.
     pub scheme: Scheme,
     /// Host name or IP literal (without IPv6 brackets).
@@ -28,10 +44,10 @@ pub struct TrackerUrl {
     pub target: String,
 }
 
-impl TrackerUrl {
+impl Url {
     /// Parses `url`; the error names what is wrong.
-    pub fn parse(url: &str) -> Result<Self, TrackerError> {
-        let bad = |problem: &str| TrackerError::Url {
+    pub fn parse(url: &str) -> Result<Self, UrlError> {
+        let bad = |problem: &str| UrlError {
             url: url.to_string(),
             problem: problem.to_string(),
         };
@@ -77,7 +93,7 @@ impl TrackerUrl {
             },
         };
         let target = target.split('#').next().unwrap_or("/").to_string();
-        Ok(TrackerUrl {
+        Ok(Url {
             scheme,
             host: host.to_string(),
             port,
@@ -94,9 +110,9 @@ impl TrackerUrl {
         }
     }
 
-    /// The scrape URL by the BEP 48 convention (the last path segment `announce` becomes
-    /// `scrape`); `None` when the URL does not follow it.
-    pub fn scrape(&self) -> Option<TrackerUrl> {
+    /// The scrape URL of a tracker's announce URL by the BEP 48 convention (the last path
+    /// segment `announce` becomes `scrape`); `None` when the URL does not follow it.
+    pub fn scrape(&self) -> Option<Url> {
         let (path, query) = match self.target.split_once('?') {
             Some((p, q)) => (p, Some(q)),
             None => (self.target.as_str(), None),
@@ -108,14 +124,14 @@ impl TrackerUrl {
             target.push('?');
             target.push_str(q);
         }
-        Some(TrackerUrl {
+        Some(Url {
             target,
             ..self.clone()
         })
     }
 }
 
-impl fmt::Display for TrackerUrl {
+impl fmt::Display for Url {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let scheme = match self.scheme {
             Scheme::Http => "http",
@@ -126,45 +142,31 @@ impl fmt::Display for TrackerUrl {
     }
 }
 
-/// Percent-encodes bytes for a query string (everything but RFC 3986 unreserved characters).
-pub(crate) fn percent_encode(bytes: &[u8], out: &mut String) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for &b in bytes {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push('%');
-            out.push(HEX[usize::from(b >> 4)] as char);
-            out.push(HEX[usize::from(b & 15)] as char);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn parses_the_usual_forms() {
-        let u = TrackerUrl::parse("http://tracker.example:6969/announce?passkey=x").unwrap();
+        let u = Url::parse("http://tracker.example:6969/announce?passkey=x").unwrap();
         assert_eq!(
             (u.scheme, u.host.as_str(), u.port, u.target.as_str()),
             (Scheme::Http, "tracker.example", 6969, "/announce?passkey=x")
         );
-        let u = TrackerUrl::parse("udp://[::1]:1337/announce").unwrap();
+        let u = Url::parse("udp://[::1]:1337/announce").unwrap();
         assert_eq!(
             (u.scheme, u.host.as_str(), u.port),
             (Scheme::Udp, "::1", 1337)
         );
         assert_eq!(u.authority(), "[::1]:1337");
-        let u = TrackerUrl::parse("HTTPS://t.example").unwrap();
+        let u = Url::parse("HTTPS://t.example").unwrap();
         assert_eq!(
             (u.scheme, u.port, u.target.as_str()),
             (Scheme::Https, 443, "/")
         );
-        assert_eq!(TrackerUrl::parse("http://t?x=1").unwrap().target, "/?x=1");
+        assert_eq!(Url::parse("http://t?x=1").unwrap().target, "/?x=1");
         assert_eq!(
-            TrackerUrl::parse("http://t:80/a").unwrap().to_string(),
+            Url::parse("http://t:80/a").unwrap().to_string(),
             "http://t:80/a"
         );
     }
@@ -180,19 +182,27 @@ mod tests {
             ("http:///announce", "empty host"),
             ("udp://[::1:80", "unclosed"),
         ] {
-            let err = TrackerUrl::parse(url).unwrap_err().to_string();
+            let err = Url::parse(url).unwrap_err().to_string();
             assert!(err.contains(needle) && err.contains(url), "{url}: {err}");
         }
     }
 
+    /// What `bt download` and `bt publish` split `http://` URLs into (moved with the cli's
+    /// HTTP client, which this module replaced).
+    #[test]
+    fn cli_urls_split_into_authority_and_target() {
+        let u = Url::parse("http://h:8080/a/b.torrent").unwrap();
+        assert_eq!(
+            (u.authority().as_str(), u.target.as_str()),
+            ("h:8080", "/a/b.torrent")
+        );
+        let u = Url::parse("http://h").unwrap();
+        assert_eq!((u.host.as_str(), u.target.as_str()), ("h", "/"));
+    }
+
     #[test]
     fn scrape_convention() {
-        let scrape = |s: &str| {
-            TrackerUrl::parse(s)
-                .unwrap()
-                .scrape()
-                .map(|u| u.to_string())
-        };
+        let scrape = |s: &str| Url::parse(s).unwrap().scrape().map(|u| u.to_string());
         assert_eq!(
             scrape("http://t/announce").as_deref(),
             Some("http://t:80/scrape")
@@ -203,12 +213,5 @@ mod tests {
         );
         assert_eq!(scrape("http://t/a"), None);
         assert_eq!(scrape("http://t/announce/x"), None);
-    }
-
-    #[test]
-    fn percent_encoding_keeps_only_unreserved() {
-        let mut s = String::new();
-        percent_encode(b"aZ9-._~ /\x00\xff%", &mut s);
-        assert_eq!(s, "aZ9-._~%20%2F%00%FF%25");
     }
 }
