@@ -6,6 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
+use torrentkit_tracker_proto::{
+    action, reply_header, InfoHash, PeerId, UdpAnnounce, UdpRequest, UdpResponse, ANNOUNCE_LEN,
+};
 
 /// What to send.
 #[derive(Clone, Debug)]
@@ -62,18 +65,22 @@ const SLOTS: usize = 1 << 16;
 const RECV_TIMEOUT: Duration = Duration::from_millis(200);
 
 fn connect(socket: &UdpSocket, deadline: Instant) -> anyhow::Result<u64> {
+    const TRANSACTION: u32 = 0xc0ff_ee00;
     let mut req = Vec::with_capacity(16);
-    req.extend_from_slice(&0x0417_2710_1980u64.to_be_bytes());
-    req.extend_from_slice(&0u32.to_be_bytes());
-    req.extend_from_slice(&0xc0ff_ee00u32.to_be_bytes());
+    UdpRequest::Connect {
+        transaction_id: TRANSACTION,
+    }
+    .write(&mut req);
     let mut buf = [0u8; 64];
     loop {
         socket.send(&req).context("sending a UDP connect")?;
         if let Ok(n) = socket.recv(&mut buf) {
-            if n >= 16 && buf[..4] == [0, 0, 0, 0] && buf[4..8] == 0xc0ff_ee00u32.to_be_bytes() {
-                return Ok(u64::from_be_bytes(
-                    buf[8..16].try_into().unwrap_or_default(),
-                ));
+            if let Ok(UdpResponse::Connect {
+                transaction_id: TRANSACTION,
+                connection_id,
+            }) = UdpResponse::parse(&buf[..n], false)
+            {
+                return Ok(connection_id);
             }
         }
         if Instant::now() >= deadline {
@@ -92,11 +99,25 @@ fn worker(target: SocketAddr, load: &UdpLoad, seed: u64) -> anyhow::Result<UdpRe
     let mut rng = Rng(seed | 1);
     let mut sent_at = vec![Instant::now(); SLOTS];
     let mut result = UdpResult::default();
-    let mut packet = vec![0u8; 98];
-    packet[..8].copy_from_slice(&conn.to_be_bytes());
-    packet[8..12].copy_from_slice(&1u32.to_be_bytes());
-    packet[80..84].copy_from_slice(&2u32.to_be_bytes()); // started
-    packet[92..96].copy_from_slice(&load.numwant.to_be_bytes());
+    // One announce encoded by tracker-proto; each send then patches the fields that vary (the
+    // transaction id, info-hash, peer id, left, key and port) at their BEP 15 offsets, so the
+    // generator spends its time sending rather than encoding.
+    let mut packet = Vec::with_capacity(ANNOUNCE_LEN);
+    UdpRequest::Announce(UdpAnnounce {
+        connection_id: conn,
+        transaction_id: 0,
+        info_hash: InfoHash([0; 20]),
+        peer_id: PeerId([0; 20]),
+        downloaded: 0,
+        left: 0,
+        uploaded: 0,
+        event: 2, // started
+        ip: 0,
+        key: 0,
+        num_want: load.numwant,
+        port: 0,
+    })
+    .write(&mut packet);
     let mut buf = [0u8; 2048];
     let mut seq: u32 = 0;
     let mut outstanding = 0usize;
@@ -128,17 +149,16 @@ fn worker(target: SocketAddr, load: &UdpLoad, seed: u64) -> anyhow::Result<UdpRe
         match socket.recv(&mut buf) {
             Ok(n) if n >= 8 => {
                 outstanding = outstanding.saturating_sub(1);
-                let action = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]);
-                let tid = u32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]]);
+                let (action, tid) = reply_header(&buf[..n]).unwrap_or_default();
                 match action {
-                    1 => {
+                    action::ANNOUNCE => {
                         result.replies += 1;
                         let us = sent_at[tid as usize % SLOTS].elapsed().as_micros();
                         result
                             .latencies_us
                             .push(u32::try_from(us).unwrap_or(u32::MAX));
                     }
-                    3 => {
+                    action::ERROR => {
                         result.errors += 1;
                         if result.first_error.is_none() {
                             result.first_error =
