@@ -1,0 +1,184 @@
+//! The input path: received bytes decoded straight from the caller's buffer (only a message cut
+//! by the end of a read is kept), the peer's handshake checked, each message dispatched to the
+//! concern that handles it.
+
+use std::time::Instant;
+
+use torrentkit_wire::{decode_message, Handshake, Message, Status};
+
+use super::{CloseReason, ConnEvent, Connection, State};
+use crate::Bitfield;
+
+impl Connection {
+    /// Handles bytes received at `now`.
+    pub fn handle_bytes(&mut self, now: Instant, mut data: &[u8]) {
+        if self.state == State::Closed || data.is_empty() {
+            return;
+        }
+        self.last_recv = now;
+        // Finish a message left partial by an earlier call, copying only the bytes it lacks.
+        while !self.inbuf.is_empty() && !data.is_empty() && self.state != State::Closed {
+            let needed = match self.needed() {
+                Ok(n) => n.clamp(1, data.len()),
+                Err(e) => return self.close_with(CloseReason::Protocol(e)),
+            };
+            self.inbuf.extend_from_slice(&data[..needed]);
+            data = &data[needed..];
+            let buf = std::mem::take(&mut self.inbuf);
+            let consumed = self.consume(now, &buf);
+            if self.state != State::Closed {
+                self.inbuf = buf;
+                self.inbuf.drain(..consumed);
+            }
+        }
+        // Then decode straight from the caller's buffer; only a trailing partial message is kept.
+        if self.inbuf.is_empty() && self.state != State::Closed {
+            let consumed = self.consume(now, data);
+            if self.state != State::Closed {
+                self.inbuf.extend_from_slice(&data[consumed..]);
+            }
+        }
+    }
+
+    /// How many more bytes the partial message in `inbuf` needs (at least to learn its length).
+    fn needed(&self) -> Result<usize, String> {
+        let status = if self.state == State::Handshaking {
+            Handshake::decode(&self.inbuf).map(|s| s.map(drop))
+        } else {
+            decode_message(&self.inbuf, &self.cfg.limits).map(|s| s.map(drop))
+        };
+        match status {
+            Ok(Status::Incomplete { needed }) => Ok(needed),
+            Ok(_) => Ok(0),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Decodes and handles every complete message (and the handshake) at the start of `buf`;
+    /// returns the bytes consumed.
+    fn consume(&mut self, now: Instant, buf: &[u8]) -> usize {
+        let mut pos = 0;
+        if self.state == State::Handshaking {
+            match Handshake::decode(buf) {
+                Ok(Status::Complete { value, consumed }) => {
+                    pos = consumed;
+                    self.on_handshake(now, value);
+                }
+                Ok(Status::Incomplete { .. }) => return 0,
+                Err(e) => {
+                    self.close_with(CloseReason::Protocol(e.to_string()));
+                    return 0;
+                }
+            }
+        }
+        while self.state == State::Open {
+            match decode_message(&buf[pos..], &self.cfg.limits) {
+                Ok(Status::Complete { value, consumed }) => {
+                    pos += consumed;
+                    self.on_message(now, value);
+                }
+                Ok(Status::Incomplete { .. }) => break,
+                Err(e) => {
+                    self.close_with(CloseReason::Protocol(e.to_string()));
+                    break;
+                }
+            }
+        }
+        pos
+    }
+
+    fn on_handshake(&mut self, now: Instant, hs: Handshake) {
+        if hs.info_hash != self.cfg.info_hash {
+            return self.close_with(CloseReason::InfoHashMismatch);
+        }
+        if hs.peer_id.0 == self.cfg.peer_id {
+            return self.close_with(CloseReason::SelfConnection);
+        }
+        self.state = State::Open;
+        self.peer_id = Some(hs.peer_id);
+        self.fast = hs.reserved.fast() && self.cfg.reserved.fast();
+        self.extensions =
+            hs.reserved.extension_protocol() && self.cfg.reserved.extension_protocol();
+        self.events.push_back(ConnEvent::Connected {
+            peer_id: hs.peer_id,
+            fast: self.fast,
+            extensions: self.extensions,
+        });
+        if self.extensions {
+            self.send_extension_handshake(now);
+        }
+    }
+
+    fn on_message(&mut self, now: Instant, msg: Message<'_>) {
+        let pieces = self.cfg.piece_count;
+        let result: Result<(), String> = match msg {
+            Message::Choke => {
+                self.on_choke();
+                Ok(())
+            }
+            Message::Unchoke => {
+                self.peer_choking = false;
+                self.events.push_back(ConnEvent::Unchoked);
+                Ok(())
+            }
+            Message::Interested => {
+                self.peer_interested = true;
+                self.events.push_back(ConnEvent::PeerInterested(true));
+                Ok(())
+            }
+            Message::NotInterested => {
+                self.peer_interested = false;
+                self.events.push_back(ConnEvent::PeerInterested(false));
+                Ok(())
+            }
+            Message::Have { piece } => self
+                .check_piece(piece, "have")
+                .map(|()| self.events.push_back(ConnEvent::Have(piece))),
+            Message::Bitfield(bytes) => Bitfield::from_bytes(bytes, pieces)
+                .map(|b| self.events.push_back(ConnEvent::Bitfield(b)))
+                .map_err(|e| e.to_string()),
+            Message::HaveAll => {
+                self.events.push_back(ConnEvent::HaveAll);
+                Ok(())
+            }
+            Message::HaveNone => {
+                self.events.push_back(ConnEvent::HaveNone);
+                Ok(())
+            }
+            Message::SuggestPiece { piece } => self
+                .check_piece(piece, "suggest piece")
+                .map(|()| self.events.push_back(ConnEvent::Suggest(piece))),
+            Message::AllowedFast { piece } => self
+                .check_piece(piece, "allowed fast")
+                .map(|()| self.events.push_back(ConnEvent::AllowedFast(piece))),
+            Message::Request(r) => self.on_request(now, r),
+            Message::Cancel(r) => {
+                self.on_cancel(now, r);
+                Ok(())
+            }
+            Message::RejectRequest(r) => {
+                self.on_reject(r);
+                Ok(())
+            }
+            Message::Piece {
+                index,
+                begin,
+                block,
+            } => self.on_piece(now, index, begin, block),
+            Message::Extended { id: 0, payload } => self.on_extension_handshake(payload),
+            // Other extension messages (we advertise none) and future message kinds.
+            _ => Ok(()),
+        };
+        if let Err(problem) = result {
+            self.close_with(CloseReason::Protocol(problem));
+        }
+    }
+
+    /// A piece index the peer sent in a `what` message must name one of the torrent's pieces.
+    pub(super) fn check_piece(&self, piece: u32, what: &str) -> Result<(), String> {
+        let pieces = self.cfg.piece_count;
+        (piece < pieces)
+            .then_some(())
+            .ok_or_else(|| format!("{what} for piece {piece} of {pieces}"))
+    }
+}
