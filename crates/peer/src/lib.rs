@@ -74,6 +74,7 @@ mod connection;
 mod picker;
 mod rate;
 mod resume;
+mod resume_error;
 mod rng;
 #[cfg(feature = "tokio")]
 pub mod session;
@@ -83,10 +84,11 @@ pub mod tracker;
 
 pub use choker::{ChokeChanges, Choker, ChokerConfig, PeerStats};
 pub use conn_id::ConnId;
-pub use connection::{CloseReason, ConnEvent, Connection, ConnectionConfig};
+pub use connection::{CloseReason, ConnEvent, Connection, ConnectionConfig, ProtocolViolation};
 pub use picker::{BlockRequest, Picker, PickerConfig, Received};
 pub use rate::RateMeter;
-pub use resume::{FileStamp, ResumeData, ResumeError, ResumeMismatch};
+pub use resume::{FileStamp, ResumeData};
+pub use resume_error::{ResumeDecodeError, ResumeError, ResumeField, ResumeMismatch};
 pub use rng::Rng;
 pub use torrent::{Action, Torrent, TorrentConfig};
 /// The piece set type, shared with the wire codec.

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Instant;
 
-use crate::connection::{CloseReason, ConnEvent, Connection, ConnectionConfig};
+use crate::connection::{CloseReason, ConnEvent, Connection, ConnectionConfig, ProtocolViolation};
 use crate::storage::piece_size;
 use crate::{
     Bitfield, BlockRequest, ChokeChanges, Choker, ChokerConfig, ConnId, PeerStats, Picker,
@@ -386,10 +386,7 @@ impl Torrent {
         p.strikes += 1;
         if p.strikes >= self.cfg.max_strikes {
             self.actions.push_back(Action::Ban { conn: id });
-            self.drop_peer(
-                id,
-                CloseReason::Protocol("sent data that failed the hash check".into()),
-            );
+            self.drop_peer(id, CloseReason::BadData);
         }
     }
 
@@ -566,7 +563,9 @@ impl Torrent {
                         }
                         Received::Duplicate => self.wasted += u64::from(len),
                         Received::Invalid => {
-                            self.drop_peer(id, CloseReason::Protocol(format!("unrequested block at piece {piece} offset {offset} of {len} bytes")));
+                            let violation =
+                                ProtocolViolation::UnrequestedBlock { piece, offset, len };
+                            self.drop_peer(id, violation.into());
                             return;
                         }
                     }

@@ -1,38 +1,9 @@
-//! What a connection reports to its torrent ([`ConnEvent`]) and why it closed ([`CloseReason`]).
-
-use std::fmt;
+//! What a connection reports to its torrent ([`ConnEvent`]).
 
 use torrentkit_wire::PeerId;
 
+use super::CloseReason;
 use crate::{Bitfield, BlockRequest};
-
-/// Why a connection closed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum CloseReason {
-    /// The peer's handshake names another torrent.
-    InfoHashMismatch,
-    /// The peer is ourselves (same peer id).
-    SelfConnection,
-    /// The peer broke the protocol; the text says how.
-    Protocol(String),
-    /// A timer ran out; the text says which.
-    Timeout(&'static str),
-    /// We closed it ([`Connection::close`]).
-    Local,
-}
-
-impl fmt::Display for CloseReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CloseReason::InfoHashMismatch => f.write_str("peer handshake is for another torrent"),
-            CloseReason::SelfConnection => f.write_str("connected to ourselves"),
-            CloseReason::Protocol(m) => write!(f, "protocol error: {m}"),
-            CloseReason::Timeout(what) => write!(f, "timed out: {what}"),
-            CloseReason::Local => f.write_str("closed locally"),
-        }
-    }
-}
 
 /// What a [`Connection`] reports to the torrent.
 #[derive(Debug, Clone, PartialEq, Eq)]

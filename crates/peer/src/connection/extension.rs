@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use torrentkit_wire::{ExtendedHandshake, Message};
 
-use super::{ConnEvent, Connection};
+use super::{CloseReason, ConnEvent, Connection};
 
 impl Connection {
     /// Sends our extension handshake: client name, listen port, and our `reqq`.
@@ -28,8 +28,8 @@ impl Connection {
     }
 
     /// The peer's extension handshake.
-    pub(super) fn on_extension_handshake(&mut self, payload: &[u8]) -> Result<(), String> {
-        let hs = ExtendedHandshake::decode(payload).map_err(|e| e.to_string())?;
+    pub(super) fn on_extension_handshake(&mut self, payload: &[u8]) -> Result<(), CloseReason> {
+        let hs = ExtendedHandshake::decode(payload)?;
         if let Some(q) = hs.request_queue {
             self.peer_reqq = q.max(1);
         }

@@ -4,9 +4,9 @@
 
 use std::time::Instant;
 
-use torrentkit_wire::{decode_message, Handshake, Message, Status};
+use torrentkit_wire::{decode_message, Error as WireError, Handshake, Message, Status};
 
-use super::{CloseReason, ConnEvent, Connection, State};
+use super::{CloseReason, ConnEvent, Connection, ProtocolViolation, State};
 use crate::Bitfield;
 
 impl Connection {
@@ -20,7 +20,7 @@ impl Connection {
         while !self.inbuf.is_empty() && !data.is_empty() && self.state != State::Closed {
             let needed = match self.needed() {
                 Ok(n) => n.clamp(1, data.len()),
-                Err(e) => return self.close_with(CloseReason::Protocol(e)),
+                Err(e) => return self.close_with(CloseReason::Wire(e)),
             };
             self.inbuf.extend_from_slice(&data[..needed]);
             data = &data[needed..];
@@ -41,7 +41,7 @@ impl Connection {
     }
 
     /// How many more bytes the partial message in `inbuf` needs (at least to learn its length).
-    fn needed(&self) -> Result<usize, String> {
+    fn needed(&self) -> Result<usize, WireError> {
         let status = if self.state == State::Handshaking {
             Handshake::decode(&self.inbuf).map(|s| s.map(drop))
         } else {
@@ -50,7 +50,7 @@ impl Connection {
         match status {
             Ok(Status::Incomplete { needed }) => Ok(needed),
             Ok(_) => Ok(0),
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(e),
         }
     }
 
@@ -66,7 +66,7 @@ impl Connection {
                 }
                 Ok(Status::Incomplete { .. }) => return 0,
                 Err(e) => {
-                    self.close_with(CloseReason::Protocol(e.to_string()));
+                    self.close_with(CloseReason::Wire(e));
                     return 0;
                 }
             }
@@ -79,7 +79,7 @@ impl Connection {
                 }
                 Ok(Status::Incomplete { .. }) => break,
                 Err(e) => {
-                    self.close_with(CloseReason::Protocol(e.to_string()));
+                    self.close_with(CloseReason::Wire(e));
                     break;
                 }
             }
@@ -111,7 +111,7 @@ impl Connection {
 
     fn on_message(&mut self, now: Instant, msg: Message<'_>) {
         let pieces = self.cfg.piece_count;
-        let result: Result<(), String> = match msg {
+        let result: Result<(), CloseReason> = match msg {
             Message::Choke => {
                 self.on_choke();
                 Ok(())
@@ -136,7 +136,7 @@ impl Connection {
                 .map(|()| self.events.push_back(ConnEvent::Have(piece))),
             Message::Bitfield(bytes) => Bitfield::from_bytes(bytes, pieces)
                 .map(|b| self.events.push_back(ConnEvent::Bitfield(b)))
-                .map_err(|e| e.to_string()),
+                .map_err(CloseReason::Wire),
             Message::HaveAll => {
                 self.events.push_back(ConnEvent::HaveAll);
                 Ok(())
@@ -169,16 +169,21 @@ impl Connection {
             // Other extension messages (we advertise none) and future message kinds.
             _ => Ok(()),
         };
-        if let Err(problem) = result {
-            self.close_with(CloseReason::Protocol(problem));
+        if let Err(reason) = result {
+            self.close_with(reason);
         }
     }
 
     /// A piece index the peer sent in a `what` message must name one of the torrent's pieces.
-    pub(super) fn check_piece(&self, piece: u32, what: &str) -> Result<(), String> {
+    pub(super) fn check_piece(&self, piece: u32, what: &'static str) -> Result<(), CloseReason> {
         let pieces = self.cfg.piece_count;
-        (piece < pieces)
-            .then_some(())
-            .ok_or_else(|| format!("{what} for piece {piece} of {pieces}"))
+        if piece < pieces {
+            return Ok(());
+        }
+        Err(CloseReason::Violation(ProtocolViolation::PieceOutOfRange {
+            message: what,
+            piece,
+            pieces,
+        }))
     }
 }

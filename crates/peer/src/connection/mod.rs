@@ -5,6 +5,7 @@
 //! This file holds the state and the timers; the input path, our request pipeline, serving the
 //! peer's requests and extension messages each have their own file.
 
+mod close;
 mod config;
 mod event;
 mod extension;
@@ -16,8 +17,9 @@ mod serving;
 #[cfg(test)]
 mod tests;
 
+pub use close::{CloseReason, ProtocolViolation};
 pub use config::ConnectionConfig;
-pub use event::{CloseReason, ConnEvent};
+pub use event::ConnEvent;
 
 use std::collections::VecDeque;
 use std::time::Instant;

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use torrentkit_wire::{BlockRequest as WireRequest, Message};
 
-use super::{from_wire, to_wire, ConnEvent, Connection, State};
+use super::{from_wire, to_wire, CloseReason, ConnEvent, Connection, State};
 use crate::storage::BLOCK_SIZE;
 use crate::BlockRequest;
 
@@ -114,7 +114,7 @@ impl Connection {
         index: u32,
         begin: u32,
         block: &[u8],
-    ) -> Result<(), String> {
+    ) -> Result<(), CloseReason> {
         self.check_piece(index, "piece")?;
         let len = u32::try_from(block.len()).unwrap_or(u32::MAX);
         let req = BlockRequest {

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use torrentkit_wire::{BlockRequest as WireRequest, Message};
 
-use super::{from_wire, to_wire, ConnEvent, Connection, State};
+use super::{from_wire, to_wire, CloseReason, ConnEvent, Connection, ProtocolViolation, State};
 use crate::BlockRequest;
 
 impl Connection {
@@ -52,10 +52,10 @@ impl Connection {
 
     /// The peer requests a block: queued and reported as [`ConnEvent::ReadBlock`] unless we
     /// choke it or its queue is full (then rejected, with the fast extension).
-    pub(super) fn on_request(&mut self, now: Instant, r: WireRequest) -> Result<(), String> {
+    pub(super) fn on_request(&mut self, now: Instant, r: WireRequest) -> Result<(), CloseReason> {
         self.check_piece(r.index, "request")?;
         if r.length == 0 || r.length > self.cfg.limits.max_block_len {
-            return Err(format!("request of {} bytes", r.length));
+            return Err(ProtocolViolation::RequestLength { length: r.length }.into());
         }
         let req = from_wire(r);
         if self.am_choking || self.peer_requests.len() >= self.cfg.max_peer_requests as usize {

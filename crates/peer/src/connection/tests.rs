@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use torrentkit_wire::{Handshake, Message, PeerId};
+use torrentkit_wire::{Error as WireError, Handshake, Limits, Message, PeerId};
 
 use super::pair::Pair;
 use super::*;
@@ -114,23 +114,35 @@ fn garbage_and_bad_indices_close_with_the_reason() {
         b"GET / HTTP/1.1\r\n\r\n................................................................",
     );
     match c.poll_event() {
-        Some(ConnEvent::Closed(CloseReason::Protocol(m))) => assert!(m.contains("wire"), "{m}"),
+        Some(ConnEvent::Closed(reason @ CloseReason::Wire(WireError::WrongProtocol { .. }))) => {
+            let m = reason.to_string();
+            assert!(m.contains("wire"), "{m}");
+        }
         other => panic!("{other:?}"),
     }
     let mut p = Pair::new(cfg(1, 8), cfg(2, 8));
     p.b.send_have(p.now, 8);
     p.drive();
+    let have_past_the_end = CloseReason::Violation(ProtocolViolation::PieceOutOfRange {
+        message: "have",
+        piece: 8,
+        pieces: 8,
+    });
     assert_eq!(
         p.ev_a.last(),
-        Some(&ConnEvent::Closed(CloseReason::Protocol(
-            "have for piece 8 of 8".into()
-        )))
+        Some(&ConnEvent::Closed(have_past_the_end.clone()))
+    );
+    assert_eq!(
+        have_past_the_end.to_string(),
+        "protocol error: have for piece 8 of 8"
     );
     let mut p = Pair::new(cfg(1, 8), cfg(2, 8));
     p.b.push(p.now, &Message::Bitfield(&[0xff, 0xff]));
     p.drive();
     assert!(
-        matches!(p.ev_a.last(), Some(ConnEvent::Closed(CloseReason::Protocol(m))) if m.contains("bitfield"))
+        matches!(p.ev_a.last(), Some(ConnEvent::Closed(reason @ CloseReason::Wire(WireError::BitfieldLength { .. }))) if reason.to_string().contains("bitfield")),
+        "{:?}",
+        p.ev_a.last()
     );
 }
 
@@ -429,4 +441,27 @@ fn keepalives_and_idle_timeout() {
         shy.poll_event(),
         Some(ConnEvent::Closed(CloseReason::Timeout("no handshake")))
     );
+}
+
+#[test]
+fn a_request_of_no_bytes_or_past_the_block_limit_closes_with_its_length() {
+    for length in [0, Limits::default().max_block_len + 1] {
+        let mut p = Pair::new(cfg(1, 8), cfg(2, 8));
+        p.b.set_choking(p.now, false);
+        p.a.push(
+            p.now,
+            &Message::Request(torrentkit_wire::BlockRequest {
+                index: 0,
+                begin: 0,
+                length,
+            }),
+        );
+        p.drive();
+        let reason = CloseReason::Violation(ProtocolViolation::RequestLength { length });
+        assert_eq!(p.ev_b.last(), Some(&ConnEvent::Closed(reason.clone())));
+        assert_eq!(
+            reason.to_string(),
+            format!("protocol error: request of {length} bytes")
+        );
+    }
 }
