@@ -21,9 +21,10 @@
 //! - [`Connection`]: one peer connection — handshake checks (info-hash, our own peer id), BEP 3,
 //!   6 and 10 messages, request pipelining with a queue that follows the peer's rate and honours
 //!   its `reqq`, request timeouts and snubbing, keep-alives, serving requests.
-//! - [`Torrent`]: one torrent's connections, picker and choker together; it asks its driver to
-//!   write blocks through, read blocks for peers and verify pieces ([`Action`]), and bans peers
-//!   whose blocks fail hash checks (blamed block by block).
+//! - [`Torrent`]: one torrent's connections, picker and choker together; it decides which peers
+//!   to dial and accept (a pool of addresses, the connection cap, bans, pause and resume), asks
+//!   its driver to dial, write blocks through, read blocks for peers and verify pieces
+//!   ([`Action`]), and bans peers whose blocks fail hash checks (blamed block by block).
 //! - [`session`] (feature `tokio`): the driver that runs a [`Torrent`] over TCP with a disk
 //!   thread for writes, reads and SHA-1 checks, and announces to trackers.
 //!

@@ -12,7 +12,7 @@ mod limit;
 mod progress;
 mod shared;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fmt;
 use std::future::pending;
 use std::net::{IpAddr, SocketAddr};
@@ -149,8 +149,8 @@ enum Command {
 
 #[derive(Debug)]
 enum Net {
-    Connected(SocketAddr, TcpStream),
-    ConnectFailed(SocketAddr),
+    Connected(ConnId, TcpStream),
+    ConnectFailed(ConnId),
     Data(ConnId, Vec<u8>),
     Closed(ConnId),
 }
@@ -228,7 +228,8 @@ impl Session {
         }
     }
 
-    /// Connects to a peer (ignored if banned, already connected, or at the connection limit).
+    /// Connects to a peer (ignored if banned or already known; kept waiting at the connection
+    /// limit; see [`Torrent::add_peer`]).
     pub fn add_peer(&self, addr: SocketAddr) {
         let _ = self.commands.send(Command::Connect(addr));
     }
@@ -282,9 +283,6 @@ struct Link {
     writer: mpsc::UnboundedSender<Vec<u8>>,
     /// The reader task, aborted when the torrent drops the connection.
     reader: JoinHandle<()>,
-    addr: SocketAddr,
-    /// We dialled it (rather than it us).
-    outgoing: bool,
     /// Its slot under the shared connection cap.
     _permit: Permit,
 }
@@ -293,16 +291,11 @@ struct Driver {
     torrent: Torrent,
     /// The socket side of every connection the torrent has.
     links: HashMap<ConnId, Link>,
-    banned: HashSet<IpAddr>,
-    connecting: HashMap<SocketAddr, Permit>,
+    /// The shared-cap slots of the dials under way.
+    dialling: HashMap<ConnId, Permit>,
     shared: Option<Shared>,
-    paused: bool,
-    /// The peers we dialled before a pause, dialled again on resume.
-    paused_peers: Vec<SocketAddr>,
-    next_id: u64,
     net_tx: mpsc::Sender<Net>,
     disk: std_mpsc::Sender<DiskJob>,
-    max_connections: usize,
     connect_timeout: Duration,
     hash_failures: u32,
     pieces: u32,
@@ -327,24 +320,40 @@ impl Driver {
         }
     }
 
-    /// Takes a connected socket into the torrent; `prefix` is what was already read from it.
-    fn register(&mut self, addr: SocketAddr, stream: TcpStream, outgoing: bool, prefix: &[u8]) {
-        let permit = match self.connecting.remove(&addr) {
-            Some(p) if outgoing => Some(p),
-            _ => self.permit(),
-        };
-        let Some(permit) = permit else {
+    /// A peer connected to us; `prefix` is what was already read from its socket. The torrent
+    /// decides whether to take it.
+    fn accept_incoming(&mut self, addr: SocketAddr, stream: TcpStream, prefix: &[u8]) {
+        let Some(permit) = self.permit() else {
             return;
         };
-        if self.paused
-            || self.links.len() >= self.max_connections
-            || self.banned.contains(&addr.ip())
-        {
+        let now = std::time::Instant::now();
+        let Some(id) = self.torrent.handle_incoming(now, addr) else {
             return;
+        };
+        self.attach(id, stream, permit);
+        if !prefix.is_empty() {
+            self.torrent.handle_bytes(now, id, prefix);
         }
+    }
+
+    /// Our dial of `id` connected.
+    fn dialled(&mut self, id: ConnId, stream: TcpStream) {
+        let permit = self.dialling.remove(&id);
+        let now = std::time::Instant::now();
+        if let Some(permit) = permit.filter(|_| self.torrent.handle_connected(now, id)) {
+            self.attach(id, stream, permit);
+        }
+    }
+
+    /// Our dial of `id` failed: its slot is free.
+    fn dial_failed(&mut self, id: ConnId) {
+        self.dialling.remove(&id);
+        self.torrent.handle_connect_failed(id);
+    }
+
+    /// Starts the reader and writer tasks of connection `id`'s socket.
+    fn attach(&mut self, id: ConnId, stream: TcpStream, permit: Permit) {
         let _ = stream.set_nodelay(true);
-        let id = ConnId(self.next_id);
-        self.next_id += 1;
         let (mut read, mut write) = stream.into_split();
         let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
         let net = self.net_tx.clone();
@@ -382,38 +391,25 @@ impl Driver {
             Link {
                 writer: tx,
                 reader,
-                addr,
-                outgoing,
                 _permit: permit,
             },
         );
-        let now = std::time::Instant::now();
-        self.torrent.add_connection(now, id);
-        if !prefix.is_empty() {
-            self.torrent.handle_bytes(now, id, prefix);
-        }
     }
 
-    fn connect(&mut self, addr: SocketAddr) {
-        let known =
-            self.links.values().any(|l| l.addr == addr) || self.connecting.contains_key(&addr);
-        if known
-            || self.paused
-            || self.banned.contains(&addr.ip())
-            || self.links.len() + self.connecting.len() >= self.max_connections
-        {
-            return;
-        }
+    /// Dials `addr` for the torrent's connection `id` (an [`Action::Connect`]).
+    fn dial(&mut self, id: ConnId, addr: SocketAddr) {
         let Some(permit) = self.permit() else {
+            // The shared cap is reached: the dial fails at once, as a refused one would.
+            self.torrent.handle_connect_failed(id);
             return;
         };
-        self.connecting.insert(addr, permit);
+        self.dialling.insert(id, permit);
         let net = self.net_tx.clone();
         let limit = self.connect_timeout;
         tokio::spawn(async move {
             let event = match tokio::time::timeout(limit, TcpStream::connect(addr)).await {
-                Ok(Ok(stream)) => Net::Connected(addr, stream),
-                _ => Net::ConnectFailed(addr),
+                Ok(Ok(stream)) => Net::Connected(id, stream),
+                _ => Net::ConnectFailed(id),
             };
             let _ = net.send(event).await;
         });
@@ -422,26 +418,6 @@ impl Driver {
     fn forget(&mut self, id: ConnId) {
         if let Some(link) = self.links.remove(&id) {
             link.reader.abort();
-        }
-    }
-
-    /// Drops every connection and refuses new ones until [`resume`](Self::resume).
-    fn pause(&mut self) {
-        self.paused = true;
-        let ids: Vec<ConnId> = self.torrent.connections().collect();
-        for id in ids {
-            if let Some(link) = self.links.get(&id).filter(|l| l.outgoing) {
-                self.paused_peers.push(link.addr);
-            }
-            self.forget(id);
-            self.torrent.remove_connection(id);
-        }
-    }
-
-    fn resume(&mut self) {
-        self.paused = false;
-        for addr in std::mem::take(&mut self.paused_peers) {
-            self.connect(addr);
         }
     }
 
@@ -461,6 +437,10 @@ impl Driver {
             while let Some(action) = self.torrent.poll_action() {
                 busy = true;
                 let job = match action {
+                    Action::Connect { conn, addr } => {
+                        self.dial(conn, addr);
+                        continue;
+                    }
                     Action::Write {
                         piece,
                         offset,
@@ -477,12 +457,6 @@ impl Driver {
                     Action::Verify { piece } => DiskJob::Verify { piece },
                     Action::Close { conn, .. } => {
                         self.forget(conn);
-                        continue;
-                    }
-                    Action::Ban { conn } => {
-                        if let Some(link) = self.links.get(&conn) {
-                            self.banned.insert(link.addr.ip());
-                        }
                         continue;
                     }
                     Action::Completed => DiskJob::Flush,
@@ -503,16 +477,20 @@ impl Driver {
         let (mut dr, mut ur) = (0, 0);
         let mut peer_list = Vec::with_capacity(self.links.len());
         for id in self.torrent.connections() {
-            let (Some(c), Some(link)) = (self.torrent.connection(id), self.links.get(&id)) else {
+            let (Some(c), Some(addr), Some(outgoing)) = (
+                self.torrent.connection(id),
+                self.torrent.peer_addr(id),
+                self.torrent.is_outgoing(id),
+            ) else {
                 continue;
             };
             dr += c.download_rate();
             ur += c.upload_rate();
             let (downloaded, uploaded) = c.transferred();
             peer_list.push(PeerInfo {
-                addr: link.addr,
+                addr,
                 peer_id: c.peer_id(),
-                outgoing: link.outgoing,
+                outgoing,
                 am_interested: c.am_interested(),
                 am_choking: c.am_choking(),
                 peer_interested: c.peer_interested(),
@@ -537,7 +515,7 @@ impl Driver {
             seeds: self.torrent.seed_count(),
             hash_failures: self.hash_failures,
             complete: self.torrent.is_complete(),
-            paused: self.paused,
+            paused: self.torrent.is_paused(),
             verified: self.torrent.have().clone(),
             peer_list,
         }
@@ -545,7 +523,7 @@ impl Driver {
 }
 
 async fn run(
-    config: SessionConfig,
+    mut config: SessionConfig,
     storage: Arc<dyn Storage>,
     have: Bitfield,
     listener: Option<TcpListener>,
@@ -568,18 +546,14 @@ async fn run(
         }
     };
     let pieces = have.len();
+    config.torrent.max_connections = config.max_connections;
     let mut d = Driver {
         torrent: Torrent::new(config.torrent.clone(), &have),
         links: HashMap::new(),
-        banned: HashSet::new(),
-        connecting: HashMap::new(),
+        dialling: HashMap::new(),
         shared: config.shared.clone(),
-        paused: false,
-        paused_peers: Vec::new(),
-        next_id: 0,
         net_tx,
         disk,
-        max_connections: config.max_connections,
         connect_timeout: config.connect_timeout,
         hash_failures: 0,
         pieces,
@@ -616,10 +590,10 @@ async fn run(
         tokio::select! {
             biased;
             cmd = commands.recv() => match cmd {
-                Some(Command::Connect(addr)) => d.connect(addr),
-                Some(Command::Incoming { addr, stream, prefix }) => d.register(addr, stream, false, &prefix),
-                Some(Command::Pause) => d.pause(),
-                Some(Command::Resume) => d.resume(),
+                Some(Command::Connect(addr)) => d.torrent.add_peer(addr),
+                Some(Command::Incoming { addr, stream, prefix }) => d.accept_incoming(addr, stream, &prefix),
+                Some(Command::Pause) => d.torrent.pause(),
+                Some(Command::Resume) => d.torrent.resume(),
                 Some(Command::Stop) | None => break,
             },
             done = disk_rx.recv() => match done {
@@ -644,11 +618,8 @@ async fn run(
                 }
             },
             ev = net_rx.recv(), if d.backlog < MAX_DISK_BACKLOG => match ev {
-                Some(Net::Connected(addr, stream)) => d.register(addr, stream, true, &[]),
-                Some(Net::ConnectFailed(addr)) => {
-                    // Free the slot; the address may be tried again when a tracker names it.
-                    d.connecting.remove(&addr);
-                }
+                Some(Net::Connected(id, stream)) => d.dialled(id, stream),
+                Some(Net::ConnectFailed(id)) => d.dial_failed(id),
                 Some(Net::Data(id, bytes)) => d.torrent.handle_bytes(std::time::Instant::now(), id, &bytes),
                 Some(Net::Closed(id)) => {
                     d.forget(id);
@@ -663,7 +634,7 @@ async fn run(
                 }
             } => {
                 if let Ok((stream, addr)) = accepted {
-                    d.register(addr, stream, false, &[]);
+                    d.accept_incoming(addr, stream, &[]);
                 }
             }
             () = async {
@@ -680,7 +651,7 @@ async fn run(
         let complete = d.torrent.is_complete();
         if last_progress.elapsed() >= Duration::from_millis(200)
             || complete != progress_tx.borrow().complete
-            || d.paused != progress_tx.borrow().paused
+            || d.torrent.is_paused() != progress_tx.borrow().paused
         {
             last_progress = Instant::now();
             let _ = progress_tx.send(d.progress());

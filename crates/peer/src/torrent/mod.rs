@@ -1,8 +1,15 @@
 //! One torrent's swarm logic as a sans-IO state machine: it owns the connections, the piece
-//! picker and the choker, and asks its driver to write blocks through, read blocks for peers and
-//! verify completed pieces; peers that keep sending bad data are banned.
+//! picker and the choker, and asks its driver to dial peers, write blocks through, read blocks
+//! for peers and verify completed pieces; peers that keep sending bad data are banned.
+//!
+//! Which peers to dial and accept (the pool, the cap, bans, pause) lives in `connections.rs`.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+mod connections;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use crate::connection::{CloseReason, ConnEvent, Connection, ConnectionConfig, ProtocolViolation};
@@ -31,6 +38,11 @@ pub struct TorrentConfig {
     pub connection: ConnectionConfig,
     /// A peer that took part in this many pieces failing their hash check is banned.
     pub max_strikes: u32,
+    /// Most open connections; dials start only while open ones plus dials under way stay
+    /// below it (a [`Session`](crate::session::Session) sets it from its `max_connections`).
+    pub max_connections: usize,
+    /// Most addresses kept waiting for a free connection slot ([`Torrent::add_peer`]).
+    pub max_pool: usize,
     /// Seed for every random choice.
     pub seed: u64,
 }
@@ -55,6 +67,8 @@ impl TorrentConfig {
             choker: ChokerConfig::default(),
             connection: ConnectionConfig::new(info_hash, peer_id, pieces),
             max_strikes: 2,
+            max_connections: 50,
+            max_pool: 1000,
             seed,
         }
     }
@@ -64,6 +78,14 @@ impl TorrentConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Action {
+    /// Dial this peer, then report with [`Torrent::handle_connected`] or
+    /// [`Torrent::handle_connect_failed`].
+    Connect {
+        /// The connection's id, if the dial succeeds.
+        conn: ConnId,
+        /// The peer's address.
+        addr: SocketAddr,
+    },
     /// Write a received block to storage (in order: before any later `Verify` of its piece).
     Write {
         /// Piece index.
@@ -93,7 +115,8 @@ pub enum Action {
         /// Why.
         reason: CloseReason,
     },
-    /// The peer sent bad data too often: close it and do not accept its address again.
+    /// The peer sent bad data too often and its address is banned (the torrent refuses and
+    /// never dials it again); a [`Action::Close`] for the connection follows.
     Ban {
         /// The connection.
         conn: ConnId,
@@ -109,11 +132,17 @@ struct Peer {
     conn: Connection,
     strikes: u32,
     is_seed: bool,
+    addr: SocketAddr,
+    /// We dialled it (rather than it us).
+    outgoing: bool,
 }
 
 /// A torrent's peers, pieces and choking, without sockets, disk or clock.
 ///
-/// Add connections with [`add_connection`](Self::add_connection); feed their bytes to
+/// Give it peers with [`add_peer`](Self::add_peer) and dial the ones [`Action::Connect`] names,
+/// reporting with [`handle_connected`](Self::handle_connected) or
+/// [`handle_connect_failed`](Self::handle_connect_failed); hand it peers that connect to us with
+/// [`handle_incoming`](Self::handle_incoming). Feed connections' bytes to
 /// [`handle_bytes`](Self::handle_bytes); call [`handle_timeout`](Self::handle_timeout) at
 /// [`poll_timeout`](Self::poll_timeout). After each input, send every connection's
 /// [`poll_transmit`](Self::poll_transmit) and perform [`poll_action`](Self::poll_action)s.
@@ -138,6 +167,15 @@ pub struct Torrent {
     /// Payload bytes moved over connections that have since closed.
     closed_transfer: (u64, u64),
     completed_sent: bool,
+    /// Addresses to dial when a slot frees, oldest first.
+    pool: VecDeque<SocketAddr>,
+    /// Dials under way: the id the connection gets and the address.
+    dialling: BTreeMap<ConnId, SocketAddr>,
+    banned: HashSet<IpAddr>,
+    paused: bool,
+    /// The peers we had dialled before a pause, dialled again on resume.
+    paused_peers: Vec<SocketAddr>,
+    next_conn: u64,
 }
 
 impl Torrent {
@@ -172,6 +210,12 @@ impl Torrent {
             wasted: 0,
             closed_transfer: (0, 0),
             completed_sent,
+            pool: VecDeque::new(),
+            dialling: BTreeMap::new(),
+            banned: HashSet::new(),
+            paused: false,
+            paused_peers: Vec::new(),
+            next_conn: 0,
         }
     }
 
@@ -223,6 +267,7 @@ impl Torrent {
         self.closed_transfer.1 += u;
         self.picker.remove_peer(id);
         self.choker.remove_peer(id);
+        self.fill_connections();
         true
     }
 
@@ -234,19 +279,6 @@ impl Torrent {
     /// A connection, to inspect.
     pub fn connection(&self, id: ConnId) -> Option<&Connection> {
         self.peers.get(&id).map(|p| &p.conn)
-    }
-
-    /// Adds a connection (inbound or outbound) at `now`; our handshake is queued.
-    pub fn add_connection(&mut self, now: Instant, id: ConnId) {
-        let conn = Connection::new(self.cfg.connection.clone(), now);
-        self.peers.insert(
-            id,
-            Peer {
-                conn,
-                strikes: 0,
-                is_seed: false,
-            },
-        );
     }
 
     /// The socket of `id` closed (or failed): forget the peer.
@@ -385,8 +417,7 @@ impl Torrent {
         };
         p.strikes += 1;
         if p.strikes >= self.cfg.max_strikes {
-            self.actions.push_back(Action::Ban { conn: id });
-            self.drop_peer(id, CloseReason::BadData);
+            self.ban(id);
         }
     }
 
