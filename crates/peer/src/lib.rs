@@ -91,7 +91,7 @@ pub use rate::RateMeter;
 pub use resume::{FileStamp, ResumeData};
 pub use resume_error::{ResumeDecodeError, ResumeError, ResumeField, ResumeMismatch};
 pub use rng::Rng;
-pub use torrent::{Action, Torrent, TorrentConfig};
+pub use torrent::{Action, DiskJob, Torrent, TorrentConfig};
 /// The piece set type, shared with the wire codec.
 pub use torrentkit_wire::Bitfield;
 

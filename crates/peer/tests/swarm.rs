@@ -10,7 +10,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use torrentkit_peer::storage::{Layout, MemoryStorage, Storage};
-use torrentkit_peer::{Action, Bitfield, ConnId, Rng, Torrent, TorrentConfig};
+use torrentkit_peer::{Action, Bitfield, ConnId, DiskJob, Rng, Torrent, TorrentConfig};
 
 const HASH: [u8; 20] = [0x5a; 20];
 
@@ -279,12 +279,12 @@ impl Sim {
                 let node = &mut self.nodes[i];
                 match action {
                     Action::Connect { conn, addr } => self.dial(i, conn, addr),
-                    Action::Write {
+                    Action::Disk(DiskJob::Write {
                         piece,
                         offset,
                         data,
-                    } => node.storage.write(piece, offset, &data).unwrap(),
-                    Action::Read { conn, request } => {
+                    }) => node.storage.write(piece, offset, &data).unwrap(),
+                    Action::Disk(DiskJob::Read { conn, request }) => {
                         let mut buf = vec![0u8; request.len as usize];
                         node.storage
                             .read(request.piece, request.offset, &mut buf)
@@ -297,7 +297,7 @@ impl Sim {
                         self.piece_bytes_sent[i] += u64::from(request.len);
                         node.torrent.handle_read(now, conn, request, Some(&buf));
                     }
-                    Action::Verify { piece } => {
+                    Action::Disk(DiskJob::Verify { piece }) => {
                         // Stands in for the SHA-1 check: compare with the original content.
                         let got = node.storage.read_piece(piece).unwrap();
                         let start = piece as usize * self.cfg.piece_length as usize;
@@ -307,6 +307,7 @@ impl Sim {
                         }
                         node.torrent.handle_verified(now, piece, ok);
                     }
+                    Action::Disk(DiskJob::Flush) => node.storage.flush().unwrap(),
                     Action::Close { conn, .. } => self.close(i, conn),
                     Action::Ban { conn } => {
                         // Note whom the connection led to, before the close forgets it.

@@ -4,6 +4,9 @@ use std::time::Duration;
 
 use torrentkit_wire::{Limits, Reserved};
 
+#[cfg(doc)]
+use super::Connection;
+
 /// Settings for a [`Connection`].
 #[derive(Debug, Clone)]
 pub struct ConnectionConfig {

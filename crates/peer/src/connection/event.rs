@@ -3,6 +3,8 @@
 use torrentkit_wire::PeerId;
 
 use super::CloseReason;
+#[cfg(doc)]
+use super::Connection;
 use crate::{Bitfield, BlockRequest};
 
 /// What a [`Connection`] reports to the torrent.

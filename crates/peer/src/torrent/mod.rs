@@ -4,6 +4,7 @@
 //!
 //! Which peers to dial and accept (the pool, the cap, bans, pause) lives in `connections.rs`.
 
+mod action;
 mod connections;
 #[cfg(test)]
 mod tests;
@@ -18,6 +19,7 @@ use crate::{
     Bitfield, BlockRequest, ChokeChanges, Choker, ChokerConfig, ConnId, PeerStats, Picker,
     PickerConfig, Received,
 };
+pub use action::{Action, DiskJob};
 
 /// Settings for a [`Torrent`].
 #[derive(Debug, Clone)]
@@ -72,59 +74,6 @@ impl TorrentConfig {
             seed,
         }
     }
-}
-
-/// What a [`Torrent`] asks its driver to do.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Action {
-    /// Dial this peer, then report with [`Torrent::handle_connected`] or
-    /// [`Torrent::handle_connect_failed`].
-    Connect {
-        /// The connection's id, if the dial succeeds.
-        conn: ConnId,
-        /// The peer's address.
-        addr: SocketAddr,
-    },
-    /// Write a received block to storage (in order: before any later `Verify` of its piece).
-    Write {
-        /// Piece index.
-        piece: u32,
-        /// Offset in the piece.
-        offset: u32,
-        /// The block.
-        data: Vec<u8>,
-    },
-    /// Read a block for a peer and pass it to [`Torrent::handle_read`].
-    Read {
-        /// The peer.
-        conn: ConnId,
-        /// The block.
-        request: BlockRequest,
-    },
-    /// Hash a completed piece (off the network threads) and report with
-    /// [`Torrent::handle_verified`].
-    Verify {
-        /// Piece index.
-        piece: u32,
-    },
-    /// Close the connection's socket; the torrent has forgotten it.
-    Close {
-        /// The connection.
-        conn: ConnId,
-        /// Why.
-        reason: CloseReason,
-    },
-    /// The peer sent bad data too often and its address is banned (the torrent refuses and
-    /// never dials it again); a [`Action::Close`] for the connection follows.
-    Ban {
-        /// The connection.
-        conn: ConnId,
-    },
-    /// A piece passed its hash check.
-    PieceVerified(u32),
-    /// Every piece is verified: the download is complete.
-    Completed,
 }
 
 #[derive(Debug)]
@@ -331,7 +280,7 @@ impl Torrent {
         }
     }
 
-    /// The block a [`Action::Read`] asked for (`None`: it could not be read; the request is
+    /// The block a [`DiskJob::Read`] asked for (`None`: it could not be read; the request is
     /// dropped).
     pub fn handle_read(
         &mut self,
@@ -345,7 +294,7 @@ impl Torrent {
         }
     }
 
-    /// The result of a [`Action::Verify`].
+    /// The result of a [`DiskJob::Verify`].
     pub fn handle_verified(&mut self, now: Instant, piece: u32, ok: bool) {
         if self.verifying.remove(&piece).is_none() {
             return;
@@ -380,6 +329,7 @@ impl Torrent {
             }
             if self.picker.is_complete() && !self.completed_sent {
                 self.completed_sent = true;
+                self.actions.push_back(Action::Disk(DiskJob::Flush));
                 self.actions.push_back(Action::Completed);
                 // Seeds have nothing for each other.
                 let seeds: Vec<ConnId> = self
@@ -582,14 +532,15 @@ impl Torrent {
                                     o.conn.cancel(now, BlockRequest { piece, offset, len });
                                 }
                             }
-                            self.actions.push_back(Action::Write {
+                            self.actions.push_back(Action::Disk(DiskJob::Write {
                                 piece,
                                 offset,
                                 data,
-                            });
+                            }));
                             if piece_complete {
                                 self.verifying.insert(piece, ());
-                                self.actions.push_back(Action::Verify { piece });
+                                self.actions
+                                    .push_back(Action::Disk(DiskJob::Verify { piece }));
                             }
                         }
                         Received::Duplicate => self.wasted += u64::from(len),
@@ -611,10 +562,10 @@ impl Torrent {
                     let size = piece_size(self.cfg.total_length, self.cfg.piece_length, r.piece);
                     let fits = u64::from(r.offset) + u64::from(r.len) <= u64::from(size);
                     if self.picker.have().contains(r.piece) && fits {
-                        self.actions.push_back(Action::Read {
+                        self.actions.push_back(Action::Disk(DiskJob::Read {
                             conn: id,
                             request: r,
-                        });
+                        }));
                     }
                 }
                 ConnEvent::Closed(reason) => {
