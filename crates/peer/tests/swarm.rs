@@ -403,7 +403,7 @@ impl Sim {
             if self.links.contains_key(&(node, conn)) {
                 self.nodes[node]
                     .torrent
-                    .handle_bytes(self.now, conn, &bytes);
+                    .handle_bytes(self.now, conn, bytes.into());
                 self.pump(node);
             }
         }

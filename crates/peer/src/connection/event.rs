@@ -1,5 +1,6 @@
 //! What a connection reports to its torrent ([`ConnEvent`]).
 
+use bytes::Bytes;
 use torrentkit_wire::PeerId;
 
 use super::CloseReason;
@@ -49,8 +50,9 @@ pub enum ConnEvent {
         piece: u32,
         /// Offset in the piece.
         offset: u32,
-        /// The data.
-        data: Vec<u8>,
+        /// The data: a slice of the buffer given to
+        /// [`Connection::handle_bytes`](super::Connection::handle_bytes), not a copy.
+        data: Bytes,
         /// Whether we had requested it (false: late, after a cancel or timeout).
         requested: bool,
     },

@@ -1,51 +1,71 @@
 //! The input path: received bytes decoded straight from the caller's buffer (only a message cut
 //! by the end of a read is kept), the peer's handshake checked, each message dispatched to the
-//! concern that handles it.
+//! concern that handles it. A block leaves as a [`Bytes`] slice of the buffer it arrived in,
+//! never copied.
 
 use std::time::Instant;
+
+use bytes::Bytes;
 
 use torrentkit_wire::{decode_message, Error as WireError, Handshake, Message, Status};
 
 use super::{CloseReason, ConnEvent, Connection, ProtocolViolation, State};
+use crate::storage::BLOCK_SIZE;
 use crate::Bitfield;
 
+/// The most room reserved ahead for a cut message: a standard block and its `piece` header.
+const MAX_RESERVE: usize = BLOCK_SIZE as usize + 13;
+
 impl Connection {
-    /// Handles bytes received at `now`.
-    pub fn handle_bytes(&mut self, now: Instant, mut data: &[u8]) {
+    /// Handles bytes received at `now`. Blocks in them are handed on as slices of `data`
+    /// ([`ConnEvent::Block`](super::ConnEvent::Block)), so the buffer lives until they are
+    /// written.
+    pub fn handle_bytes(&mut self, now: Instant, mut data: Bytes) {
         if self.state == State::Closed || data.is_empty() {
             return;
         }
         self.last_recv = now;
         // Finish a message left partial by an earlier call, copying only the bytes it lacks.
         while !self.inbuf.is_empty() && !data.is_empty() && self.state != State::Closed {
-            let needed = match self.needed() {
+            let needed = match self.needed(&self.inbuf) {
                 Ok(n) => n.clamp(1, data.len()),
                 Err(e) => return self.close_with(CloseReason::Wire(e)),
             };
-            self.inbuf.extend_from_slice(&data[..needed]);
-            data = &data[needed..];
-            let buf = std::mem::take(&mut self.inbuf);
+            self.inbuf.extend_from_slice(&data.split_to(needed));
+            match self.needed(&self.inbuf) {
+                // Still partial: wait for more.
+                Ok(n) if n > 0 => continue,
+                Ok(_) => {}
+                Err(e) => return self.close_with(CloseReason::Wire(e)),
+            }
+            // Whole now: the buffer becomes the block's owner (no copy), and a new one starts.
+            let buf = Bytes::from(std::mem::take(&mut self.inbuf));
             let consumed = self.consume(now, &buf);
             if self.state != State::Closed {
-                self.inbuf = buf;
-                self.inbuf.drain(..consumed);
+                self.inbuf.extend_from_slice(&buf[consumed..]);
             }
         }
         // Then decode straight from the caller's buffer; only a trailing partial message is kept.
         if self.inbuf.is_empty() && self.state != State::Closed {
-            let consumed = self.consume(now, data);
-            if self.state != State::Closed {
-                self.inbuf.extend_from_slice(&data[consumed..]);
+            let consumed = self.consume(now, &data);
+            if self.state != State::Closed && consumed < data.len() {
+                let tail = &data[consumed..];
+                // Room for the whole message at once (one allocation per cut block), but never
+                // more than a block's worth on the word of a length prefix alone.
+                let rest = self.needed(tail).unwrap_or(0).min(MAX_RESERVE);
+                self.inbuf.reserve_exact(tail.len() + rest);
+                self.inbuf.extend_from_slice(tail);
             }
         }
     }
 
-    /// How many more bytes the partial message in `inbuf` needs (at least to learn its length).
-    fn needed(&self) -> Result<usize, WireError> {
+    /// How many more bytes the partial message `partial` needs (at least to learn its length;
+    /// 0 when it is whole).
+    fn needed(&self, partial: &[u8]) -> Result<usize, WireError> {
         let status = if self.state == State::Handshaking {
-            Handshake::decode(&self.inbuf).map(|s| s.map(drop))
+            Handshake::decode(partial).map(|s| s.map(drop))
         } else {
-            decode_message(&self.inbuf, &self.cfg.limits).map(|s| s.map(drop))
+            decode_message(partial, &self.cfg.limits).map(|s| s.map(drop))
         };
         match status {
             Ok(Status::Incomplete { needed }) => Ok(needed),
@@ -56,7 +76,7 @@ impl Connection {
 
     /// Decodes and handles every complete message (and the handshake) at the start of `buf`;
     /// returns the bytes consumed.
-    fn consume(&mut self, now: Instant, buf: &[u8]) -> usize {
+    fn consume(&mut self, now: Instant, buf: &Bytes) -> usize {
         let mut pos = 0;
         if self.state == State::Handshaking {
             match Handshake::decode(buf) {
@@ -75,7 +95,7 @@ impl Connection {
             match decode_message(&buf[pos..], &self.cfg.limits) {
                 Ok(Status::Complete { value, consumed }) => {
                     pos += consumed;
-                    self.on_message(now, value);
+                    self.on_message(now, value, buf);
                 }
                 Ok(Status::Incomplete { .. }) => break,
                 Err(e) => {
@@ -109,7 +129,8 @@ impl Connection {
         }
     }
 
-    fn on_message(&mut self, now: Instant, msg: Message<'_>) {
+    /// Handles one message decoded from `buf`.
+    fn on_message(&mut self, now: Instant, msg: Message<'_>, buf: &Bytes) {
         let pieces = self.cfg.piece_count;
         let result: Result<(), CloseReason> = match msg {
             Message::Choke => {
@@ -164,7 +185,7 @@ impl Connection {
                 index,
                 begin,
                 block,
-            } => self.on_piece(now, index, begin, block),
+            } => self.on_piece(now, index, begin, buf.slice_ref(block)),
             Message::Extended { id: 0, payload } => self.on_extension_handshake(payload),
             // Other extension messages (we advertise none) and future message kinds.
             _ => Ok(()),

@@ -3,6 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+
 use super::{ConnEvent, Connection, ConnectionConfig};
 
 /// Two connections joined by an in-memory link, on a virtual clock.
@@ -35,13 +37,14 @@ impl Pair {
         if let Some(bytes) = self.a.poll_transmit() {
             self.bytes_ab += bytes.len();
             // Deliver in two parts to exercise reassembly.
-            let (x, y) = bytes.split_at(bytes.len() / 2);
+            let mut x = Bytes::from(bytes);
+            let y = x.split_off(x.len() / 2);
             self.b.handle_bytes(self.now, x);
             self.b.handle_bytes(self.now, y);
             moved = true;
         }
         if let Some(bytes) = self.b.poll_transmit() {
-            self.a.handle_bytes(self.now, &bytes);
+            self.a.handle_bytes(self.now, bytes.into());
             moved = true;
         }
         while let Some(e) = self.a.poll_event() {

@@ -5,6 +5,7 @@
 
 use std::time::Instant;
 
+use bytes::Bytes;
 use torrentkit_wire::{BlockRequest as WireRequest, Message};
 
 use super::{from_wire, to_wire, CloseReason, ConnEvent, Connection, State};
@@ -113,7 +114,7 @@ impl Connection {
         now: Instant,
         index: u32,
         begin: u32,
-        block: &[u8],
+        block: Bytes,
     ) -> Result<(), CloseReason> {
         self.check_piece(index, "piece")?;
         let len = u32::try_from(block.len()).unwrap_or(u32::MAX);
@@ -139,7 +140,7 @@ impl Connection {
         self.events.push_back(ConnEvent::Block {
             piece: index,
             offset: begin,
-            data: block.to_vec(),
+            data: block,
             requested,
         });
         Ok(())

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use torrentkit_wire::{Error as WireError, Handshake, Limits, Message, PeerId};
 
 use super::pair::Pair;
@@ -65,7 +66,7 @@ fn any_split_of_the_input_gives_the_same_events() {
         let mut c = Connection::new(cfg(1, 8), now);
         let mut at = 0;
         for &cut in cuts.iter().chain([stream.len()].iter()) {
-            c.handle_bytes(now, &stream[at..cut.max(at)]);
+            c.handle_bytes(now, Bytes::copy_from_slice(&stream[at..cut.max(at)]));
             at = cut.max(at);
         }
         std::iter::from_fn(|| c.poll_event()).collect::<Vec<_>>()
@@ -111,7 +112,9 @@ fn garbage_and_bad_indices_close_with_the_reason() {
     let mut c = Connection::new(cfg(1, 8), now);
     c.handle_bytes(
         now,
-        b"GET / HTTP/1.1\r\n\r\n................................................................",
+        Bytes::from_static(
+            b"GET / HTTP/1.1\r\n\r\n................................................................",
+        ),
     );
     match c.poll_event() {
         Some(ConnEvent::Closed(reason @ CloseReason::Wire(WireError::WrongProtocol { .. }))) => {
@@ -244,7 +247,7 @@ fn queue_depth_follows_the_rate_and_honours_reqq() {
         }
         .encode(&mut msg)
         .unwrap();
-        c.handle_bytes(now, &msg);
+        c.handle_bytes(now, msg.into());
     }
     assert_eq!(c.queue_depth(), 14);
     // 100 blocks in the next second: ~1.6 MB/s, 3 s worth is ~300 blocks, capped at reqq 40.
@@ -257,7 +260,7 @@ fn queue_depth_follows_the_rate_and_honours_reqq() {
         }
         .encode(&mut msg)
         .unwrap();
-        c.handle_bytes(now + Duration::from_millis(10 * i as u64), &msg);
+        c.handle_bytes(now + Duration::from_millis(10 * i as u64), msg.into());
     }
     c.handle_timeout(now + Duration::from_secs(1));
     assert!(c.download_rate() > 1_500_000, "{}", c.download_rate());
@@ -266,17 +269,20 @@ fn queue_depth_follows_the_rate_and_honours_reqq() {
     let mut slow = Connection::new(cfg(1, 1000), now);
     slow.peer_reqq = 250;
     slow.state = State::Open;
-    slow.handle_bytes(now, &{
-        let mut msg = Vec::new();
-        Message::Piece {
-            index: 0,
-            begin: 0,
-            block: &[0u8; 10_000],
-        }
-        .encode(&mut msg)
-        .unwrap();
-        msg
-    });
+    slow.handle_bytes(
+        now,
+        Bytes::from({
+            let mut msg = Vec::new();
+            Message::Piece {
+                index: 0,
+                begin: 0,
+                block: &[0u8; 10_000],
+            }
+            .encode(&mut msg)
+            .unwrap();
+            msg
+        }),
+    );
     slow.handle_timeout(now + Duration::from_secs(1));
     assert_eq!(slow.queue_depth(), 4);
 }
@@ -464,4 +470,46 @@ fn a_request_of_no_bytes_or_past_the_block_limit_closes_with_its_length() {
             format!("protocol error: request of {length} bytes")
         );
     }
+}
+
+/// Guards the zero-copy block path: a block that arrives whole in one read is handed on as a
+/// slice of that read's buffer, not a copy; one cut across reads is assembled once and is
+/// still exact.
+#[test]
+fn a_block_is_a_slice_of_the_buffer_it_arrived_in() {
+    let now = Instant::now();
+    let mut stream = Vec::new();
+    Handshake::new(HASH, PeerId([2; 20])).encode(&mut stream);
+    let block: Vec<u8> = (0..1000u32).map(|i| (i % 251) as u8).collect();
+    for index in 0..2 {
+        Message::Piece {
+            index,
+            begin: 0,
+            block: &block,
+        }
+        .encode(&mut stream)
+        .unwrap();
+    }
+    let cut = stream.len() - 300; // inside the second block
+    let input = Bytes::from(stream);
+    let mut c = Connection::new(cfg(1, 8), now);
+    c.handle_bytes(now, input.slice(..cut));
+    c.handle_bytes(now, input.slice(cut..));
+    let blocks: Vec<Bytes> = std::iter::from_fn(|| c.poll_event())
+        .filter_map(|e| match e {
+            ConnEvent::Block { data, .. } => Some(data),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(blocks.len(), 2);
+    assert!(blocks.iter().all(|b| b[..] == block[..]));
+    let range = input.as_ptr_range();
+    assert!(
+        range.contains(&blocks[0].as_ptr()),
+        "the whole block shares the read buffer"
+    );
+    assert!(
+        !range.contains(&blocks[1].as_ptr()),
+        "the cut block was assembled in the connection's own buffer"
+    );
 }

@@ -9,6 +9,7 @@ use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
@@ -57,7 +58,7 @@ impl Driver {
 
     /// A peer connected to us; `prefix` is what was already read from its socket. The torrent
     /// decides whether to take it.
-    fn accept_incoming(&mut self, addr: SocketAddr, stream: TcpStream, prefix: &[u8]) {
+    fn accept_incoming(&mut self, addr: SocketAddr, stream: TcpStream, prefix: Bytes) {
         let Some(permit) = self.permit() else {
             return;
         };
@@ -272,7 +273,7 @@ pub(super) async fn run(
             biased;
             cmd = commands.recv() => match cmd {
                 Some(Command::Connect(addr)) => d.torrent.add_peer(addr),
-                Some(Command::Incoming { addr, stream, prefix }) => d.accept_incoming(addr, stream, &prefix),
+                Some(Command::Incoming { addr, stream, prefix }) => d.accept_incoming(addr, stream, prefix.into()),
                 Some(Command::Pause) => d.torrent.pause(),
                 Some(Command::Resume) => d.torrent.resume(),
                 Some(Command::Stop) | None => break,
@@ -301,7 +302,7 @@ pub(super) async fn run(
             ev = net_rx.recv(), if d.backlog < MAX_DISK_BACKLOG => match ev {
                 Some(Net::Connected(id, stream)) => d.dialled(id, stream),
                 Some(Net::ConnectFailed(id)) => d.dial_failed(id),
-                Some(Net::Data(id, bytes)) => d.torrent.handle_bytes(std::time::Instant::now(), id, &bytes),
+                Some(Net::Data(id, bytes)) => d.torrent.handle_bytes(std::time::Instant::now(), id, bytes),
                 Some(Net::Closed(id)) => {
                     d.forget(id);
                     d.torrent.remove_connection(id);
@@ -315,7 +316,7 @@ pub(super) async fn run(
                 }
             } => {
                 if let Ok((stream, addr)) = accepted {
-                    d.accept_incoming(addr, stream, &[]);
+                    d.accept_incoming(addr, stream, Bytes::new());
                 }
             }
             () = async {

@@ -5,6 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -14,12 +15,17 @@ use super::limit::Bucket;
 use super::Permit;
 use crate::ConnId;
 
+/// The size of the allocations a connection reads into.
+const READ_CHUNK: usize = 64 * 1024;
+/// A read gets at least this much room; with less left, a new allocation starts.
+const MIN_READ: usize = 16 * 1024;
+
 /// What the socket tasks report to the driver.
 #[derive(Debug)]
 pub(super) enum Net {
     Connected(ConnId, TcpStream),
     ConnectFailed(ConnId),
-    Data(ConnId, Vec<u8>),
+    Data(ConnId, Bytes),
     Closed(ConnId),
 }
 
@@ -86,15 +92,22 @@ impl Link {
         let (mut read, mut write) = stream.into_split();
         let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
         let reader = tokio::spawn(async move {
-            let mut buf = vec![0u8; 64 * 1024];
+            // Each read is split off the buffer and sent on as it is: the blocks in it reach the
+            // disk thread as slices of it, and the allocation is freed when the last is written.
+            // Reads fill one allocation until it runs low; then a new one starts.
+            let mut buf = BytesMut::with_capacity(READ_CHUNK);
             loop {
-                match read.read(&mut buf).await {
+                if buf.capacity() < MIN_READ {
+                    buf.reserve(READ_CHUNK);
+                }
+                match read.read_buf(&mut buf).await {
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
                         for limit in &down {
                             limit.take(n).await;
                         }
-                        if net.send(Net::Data(id, buf[..n].to_vec())).await.is_err() {
+                        let data = buf.split().freeze();
+                        if net.send(Net::Data(id, data)).await.is_err() {
                             return;
                         }
                     }

@@ -2,6 +2,8 @@
 
 use std::net::SocketAddr;
 
+use bytes::Bytes;
+
 #[cfg(doc)]
 use super::Torrent;
 use crate::connection::CloseReason;
@@ -52,8 +54,8 @@ pub enum DiskJob {
         piece: u32,
         /// Offset in the piece.
         offset: u32,
-        /// The block.
-        data: Vec<u8>,
+        /// The block, sharing the buffer it was received in.
+        data: Bytes,
     },
     /// Read a block for a peer and pass it to [`Torrent::handle_read`].
     Read {

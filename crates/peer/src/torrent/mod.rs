@@ -13,6 +13,8 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
+use bytes::Bytes;
+
 use crate::connection::{CloseReason, ConnEvent, Connection, ConnectionConfig, ProtocolViolation};
 use crate::storage::piece_size;
 use crate::{
@@ -251,8 +253,9 @@ impl Torrent {
         conns.chain(self.choker.poll_timeout()).min()
     }
 
-    /// Bytes received on `id` at `now`.
-    pub fn handle_bytes(&mut self, now: Instant, id: ConnId, data: &[u8]) {
+    /// Bytes received on `id` at `now`; the blocks in them go to [`DiskJob::Write`] as slices
+    /// of `data`.
+    pub fn handle_bytes(&mut self, now: Instant, id: ConnId, data: Bytes) {
         let Some(peer) = self.peers.get_mut(&id) else {
             return;
         };
