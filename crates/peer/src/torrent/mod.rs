@@ -2,9 +2,13 @@
 //! picker and the choker, and asks its driver to dial peers, write blocks through, read blocks
 //! for peers and verify completed pieces; peers that keep sending bad data are banned.
 //!
-//! Which peers to dial and accept (the pool, the cap, bans, pause) lives in `connections.rs`.
+//! This file holds the state and the flow of events; which peers to dial and accept (the pool,
+//! the cap, bans, pause) is in `connections.rs`, who to blame for bad data in `blame.rs`, the
+//! settings in `config.rs` and the driver's instructions in `action.rs`.
 
 mod action;
+mod blame;
+mod config;
 mod connections;
 #[cfg(test)]
 mod tests;
@@ -15,68 +19,12 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use crate::connection::{CloseReason, ConnEvent, Connection, ConnectionConfig, ProtocolViolation};
+use crate::connection::{CloseReason, ConnEvent, Connection, ProtocolViolation};
 use crate::storage::piece_size;
-use crate::{
-    Bitfield, BlockRequest, ChokeChanges, Choker, ChokerConfig, ConnId, PeerStats, Picker,
-    PickerConfig, Received,
-};
+use crate::{Bitfield, BlockRequest, ChokeChanges, Choker, ConnId, PeerStats, Picker, Received};
+
 pub use action::{Action, DiskJob};
-
-/// Settings for a [`Torrent`].
-#[derive(Debug, Clone)]
-pub struct TorrentConfig {
-    /// The info-hash.
-    pub info_hash: [u8; 20],
-    /// Our peer id.
-    pub peer_id: [u8; 20],
-    /// Total length of the torrent's data.
-    pub total_length: u64,
-    /// Piece length.
-    pub piece_length: u32,
-    /// Piece picking.
-    pub picker: PickerConfig,
-    /// Choking.
-    pub choker: ChokerConfig,
-    /// Per-connection settings (info-hash, peer id and piece count are filled in from above).
-    pub connection: ConnectionConfig,
-    /// A peer that took part in this many pieces failing their hash check is banned.
-    pub max_strikes: u32,
-    /// Most open connections; dials start only while open ones plus dials under way stay
-    /// below it (a [`Session`](crate::session::Session) sets it from its `max_connections`).
-    pub max_connections: usize,
-    /// Most addresses kept waiting for a free connection slot ([`Torrent::add_peer`]).
-    pub max_pool: usize,
-    /// Seed for every random choice.
-    pub seed: u64,
-}
-
-impl TorrentConfig {
-    /// Defaults for a torrent of `total_length` bytes in pieces of `piece_length`.
-    pub fn new(
-        info_hash: [u8; 20],
-        peer_id: [u8; 20],
-        total_length: u64,
-        piece_length: u32,
-        seed: u64,
-    ) -> Self {
-        let pieces = u32::try_from(total_length.div_ceil(u64::from(piece_length.max(1))))
-            .unwrap_or(u32::MAX);
-        TorrentConfig {
-            info_hash,
-            peer_id,
-            total_length,
-            piece_length,
-            picker: PickerConfig::default(),
-            choker: ChokerConfig::default(),
-            connection: ConnectionConfig::new(info_hash, peer_id, pieces),
-            max_strikes: 2,
-            max_connections: 50,
-            max_pool: 1000,
-            seed,
-        }
-    }
-}
+pub use config::TorrentConfig;
 
 #[derive(Debug)]
 struct Peer {
@@ -302,25 +250,8 @@ impl Torrent {
         if self.verifying.remove(&piece).is_none() {
             return;
         }
-        let attempt = self.sums.remove(&piece).unwrap_or_default();
         if ok {
-            // Blocks of an earlier failed attempt that differ from the good ones were bad.
-            if let Some(bad) = self.failed.remove(&piece) {
-                let mut culprits: Vec<ConnId> = bad
-                    .iter()
-                    .zip(&attempt)
-                    .filter_map(|(b, g)| match (b, g) {
-                        (Some((sender, h)), Some((_, good))) if h != good => Some(*sender),
-                        _ => None,
-                    })
-                    .collect();
-                culprits.sort_unstable();
-                culprits.dedup();
-                for c in culprits {
-                    self.strike(c);
-                }
-            }
-            self.watched.remove(&piece);
+            self.blame_after_pass(piece);
             self.picker.piece_verified(piece);
             self.actions.push_back(Action::PieceVerified(piece));
             let ids: Vec<ConnId> = self.peers.keys().copied().collect();
@@ -347,58 +278,12 @@ impl Torrent {
             }
         } else {
             let senders = self.picker.piece_failed(piece);
-            if let [only] = senders[..] {
-                // One sender for the whole piece: certainly the culprit.
-                self.strike(only);
-            } else if !attempt.is_empty() {
-                // Several: blame is settled block by block once the piece passes.
-                self.failed.insert(piece, attempt);
-            }
-            // From now on this piece's blocks are checksummed as they arrive.
-            self.watched.insert(piece);
+            self.blame_after_failure(piece, &senders);
             let ids: Vec<ConnId> = self.peers.keys().copied().collect();
             for id in ids {
                 self.fill_requests(now, id);
             }
         }
-    }
-
-    /// Counts a bad piece against `id`; bans it at [`TorrentConfig::max_strikes`].
-    fn strike(&mut self, id: ConnId) {
-        let Some(p) = self.peers.get_mut(&id) else {
-            return;
-        };
-        p.strikes += 1;
-        if p.strikes >= self.cfg.max_strikes {
-            self.ban(id);
-        }
-    }
-
-    /// A keyed 64-bit checksum of a block, to tell good blocks from bad ones after a failure
-    /// (four independent lanes over 32-byte strides: several GB/s, far below SHA-1's cost).
-    fn block_sum(&self, data: &[u8]) -> u64 {
-        const K: u64 = 0x9E37_79B9_7F4A_7C15;
-        let word = |c: &[u8]| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-        let mut lanes = [
-            self.sum_key,
-            self.sum_key ^ 1,
-            self.sum_key ^ 2,
-            self.sum_key ^ 3,
-        ];
-        let mut chunks = data.chunks_exact(32);
-        for c in &mut chunks {
-            for (i, lane) in lanes.iter_mut().enumerate() {
-                *lane = (*lane ^ word(&c[i * 8..])).wrapping_mul(K).rotate_left(29);
-            }
-        }
-        let mut h = data.len() as u64;
-        for lane in lanes {
-            h = (h ^ lane).wrapping_mul(K).rotate_left(31);
-        }
-        for &b in chunks.remainder() {
-            h = (h ^ u64::from(b)).wrapping_mul(K);
-        }
-        h ^ (h >> 32)
     }
 
     fn stats(&self) -> Vec<PeerStats> {
@@ -517,19 +402,7 @@ impl Torrent {
                             cancel,
                             piece_complete,
                         } => {
-                            if self.watched.contains(&piece) {
-                                let sum = self.block_sum(&data);
-                                let block = self.cfg.picker.block_size.max(1);
-                                let size =
-                                    piece_size(self.cfg.total_length, self.cfg.piece_length, piece);
-                                let sums = self
-                                    .sums
-                                    .entry(piece)
-                                    .or_insert_with(|| vec![None; size.div_ceil(block) as usize]);
-                                if let Some(slot) = sums.get_mut((offset / block) as usize) {
-                                    *slot = Some((id, sum));
-                                }
-                            }
+                            self.record_block_sum(id, piece, offset, &data);
                             for other in cancel {
                                 if let Some(o) = self.peers.get_mut(&other) {
                                     o.conn.cancel(now, BlockRequest { piece, offset, len });
