@@ -2,8 +2,10 @@
 
 use std::fmt;
 
-/// Identifies one peer connection inside a torrent. The caller assigns these (a counter is
-/// enough) and must not reuse one while the picker or choker still knows it.
+/// Identifies one peer connection inside a torrent. A [`Torrent`](crate::Torrent) assigns them
+/// to its connections; code that drives a [`Picker`](crate::Picker) or
+/// [`Choker`](crate::Choker) itself assigns its own (a counter is enough) and must not reuse
+/// one while they still know it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnId(pub u64);
 

@@ -23,9 +23,10 @@
 //! - [`Connection`]: one peer connection — handshake checks (info-hash, our own peer id), BEP 3,
 //!   6 and 10 messages, request pipelining with a queue that follows the peer's rate and honours
 //!   its `reqq`, request timeouts and snubbing, keep-alives, serving requests.
-//! - [`Torrent`]: one torrent's connections, picker and choker together; it asks its driver to
-//!   write blocks through, read blocks for peers and verify pieces ([`Action`]), and bans peers
-//!   whose blocks fail hash checks (blamed block by block).
+//! - [`Torrent`]: one torrent's connections, picker and choker together; it decides which peers
+//!   to dial and accept (a pool of addresses, the connection cap, bans, pause and resume), asks
+//!   its driver to dial, write blocks through, read blocks for peers and verify pieces
+//!   ([`Action`]), and bans peers whose blocks fail hash checks (blamed block by block).
 //! - [`session`] (feature `tokio`): the driver that runs a [`Torrent`] over TCP with a disk
 //!   thread for writes, reads and SHA-1 checks, and announces to trackers.
 //!   [`SessionConfig::from_torrent`](session::SessionConfig::from_torrent) builds its settings
@@ -90,6 +91,7 @@ mod picker;
 mod placement;
 mod rate;
 mod resume;
+mod resume_error;
 mod rng;
 mod seed_limit;
 #[cfg(feature = "tokio")]
@@ -100,14 +102,15 @@ pub mod tracker;
 
 pub use choker::{ChokeChanges, Choker, ChokerConfig, PeerStats};
 pub use conn_id::ConnId;
-pub use connection::{CloseReason, ConnEvent, Connection, ConnectionConfig};
+pub use connection::{CloseReason, ConnEvent, Connection, ConnectionConfig, ProtocolViolation};
 pub use picker::{BlockRequest, Picker, PickerConfig, Received};
 pub use placement::{Placement, PlacementError};
 pub use rate::RateMeter;
-pub use resume::{FileStamp, ResumeData, ResumeError, ResumeMismatch};
+pub use resume::{FileStamp, ResumeData};
+pub use resume_error::{ResumeDecodeError, ResumeError, ResumeField, ResumeMismatch};
 pub use rng::Rng;
 pub use seed_limit::SeedLimits;
-pub use torrent::{Action, Torrent, TorrentConfig};
+pub use torrent::{Action, DiskJob, Torrent, TorrentConfig};
 /// The piece set type, shared with the wire codec.
 pub use torrentkit_wire::Bitfield;
 

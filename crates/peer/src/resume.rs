@@ -1,14 +1,14 @@
 //! The resume file: which pieces are verified, and the size and mtime of every file at the time,
 //! bencoded and written atomically; trusted on load only if everything still matches.
 
-use std::fmt;
 use std::fs;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::UNIX_EPOCH;
 
 use torrentkit_bencode::{decode, encode, Dict, Value};
 
+use crate::resume_error::{ResumeDecodeError, ResumeError, ResumeField, ResumeMismatch};
 use crate::storage::Layout;
 use torrentkit_wire::Bitfield;
 
@@ -74,116 +74,6 @@ pub struct ResumeData {
     pub files: Vec<Option<FileStamp>>,
 }
 
-/// A resume file that could not be read or written.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum ResumeError {
-    /// Reading, writing, syncing or renaming failed.
-    Io {
-        /// The file involved.
-        path: PathBuf,
-        /// The underlying error.
-        source: io::Error,
-    },
-    /// The file is not valid bencode, or a field is missing or wrong.
-    Malformed {
-        /// The resume file.
-        path: PathBuf,
-        /// What is wrong.
-        problem: String,
-    },
-}
-
-impl fmt::Display for ResumeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ResumeError::Io { path, source } => write!(f, "resume: `{}`: {source}", path.display()),
-            ResumeError::Malformed { path, problem } => {
-                write!(f, "resume: `{}`: {problem}", path.display())
-            }
-        }
-    }
-}
-
-impl std::error::Error for ResumeError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            ResumeError::Io { source, .. } => Some(source),
-            ResumeError::Malformed { .. } => None,
-        }
-    }
-}
-
-/// Why a resume file cannot be trusted: the caller re-checks the data instead.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ResumeMismatch {
-    /// It is for another torrent.
-    InfoHash,
-    /// The piece count differs from the torrent's.
-    PieceCount {
-        /// Pieces in the torrent.
-        expected: u32,
-        /// Pieces in the resume file.
-        actual: u32,
-    },
-    /// The file count differs from the torrent's.
-    FileCount {
-        /// Files in the torrent.
-        expected: usize,
-        /// Files in the resume file.
-        actual: usize,
-    },
-    /// A file's size changed (or it appeared or vanished).
-    Size {
-        /// The file, relative to the download directory.
-        path: String,
-        /// Size recorded (`None`: absent).
-        recorded: Option<u64>,
-        /// Size now (`None`: absent).
-        actual: Option<u64>,
-    },
-    /// A file was modified after the resume file was written.
-    Mtime {
-        /// The file, relative to the download directory.
-        path: String,
-    },
-}
-
-impl fmt::Display for ResumeMismatch {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let size = |s: &Option<u64>| s.map_or("absent".to_string(), |n| format!("{n} bytes"));
-        match self {
-            ResumeMismatch::InfoHash => {
-                f.write_str("resume file is for another torrent (info-hash differs)")
-            }
-            ResumeMismatch::PieceCount { expected, actual } => {
-                write!(f, "resume file has {actual} pieces, the torrent {expected}")
-            }
-            ResumeMismatch::FileCount { expected, actual } => {
-                write!(f, "resume file has {actual} files, the torrent {expected}")
-            }
-            ResumeMismatch::Size {
-                path,
-                recorded,
-                actual,
-            } => {
-                write!(
-                    f,
-                    "`{path}` is {} now, {} when the resume file was written",
-                    size(actual),
-                    size(recorded)
-                )
-            }
-            ResumeMismatch::Mtime { path } => {
-                write!(f, "`{path}` was modified after the resume file was written")
-            }
-        }
-    }
-}
-
-impl std::error::Error for ResumeMismatch {}
-
 impl ResumeData {
     /// The bencoded form.
     pub fn encode(&self) -> Vec<u8> {
@@ -213,52 +103,82 @@ impl ResumeData {
         encode(&Value::Dict(d))
     }
 
-    /// Parses the bencoded form; the error says which field is wrong.
-    pub fn decode(bytes: &[u8]) -> Result<Self, String> {
-        let value = decode(bytes).map_err(|e| e.to_string())?;
-        let d = value.as_dict().ok_or("not a dictionary")?;
-        let int = |d: &Dict<'_>, k: &str| {
-            d.get(k.as_bytes())
-                .and_then(Value::as_int)
-                .ok_or_else(|| format!("missing or non-integer `{k}`"))
+    /// Parses the bencoded form; the error names the field that is wrong.
+    pub fn decode(bytes: &[u8]) -> Result<Self, ResumeDecodeError> {
+        use ResumeDecodeError::{Missing, OutOfRange, WrongType};
+        let value = decode(bytes).map_err(ResumeDecodeError::Bencode)?;
+        let d = value.as_dict().ok_or(ResumeDecodeError::NotADictionary)?;
+        let int = |d: &Dict<'_>, key: &str, field: ResumeField| match d.get(key.as_bytes()) {
+            None => Err(Missing { field }),
+            Some(v) => v.as_int().ok_or(WrongType {
+                field,
+                expected: "an integer",
+            }),
         };
-        if int(d, "version")? != 1 {
-            return Err("unsupported `version`".into());
+        let version = int(d, "version", ResumeField::Version)?;
+        if version != 1 {
+            return Err(ResumeDecodeError::UnsupportedVersion(version));
         }
         let info_hash: [u8; 20] = d
             .get(b"info-hash")
-            .and_then(Value::as_bytes)
+            .ok_or(Missing {
+                field: ResumeField::InfoHash,
+            })?
+            .as_bytes()
             .and_then(|b| b.try_into().ok())
-            .ok_or("`info-hash` is not 20 bytes")?;
-        let count =
-            u32::try_from(int(d, "piece-count")?).map_err(|_| "`piece-count` out of range")?;
-        let pieces = Bitfield::from_bytes(
-            d.get(b"pieces")
-                .and_then(Value::as_bytes)
-                .ok_or("missing `pieces`")?,
-            count,
-        )
-        .map_err(|e| format!("`pieces`: {e}"))?;
+            .ok_or(WrongType {
+                field: ResumeField::InfoHash,
+                expected: "20 bytes",
+            })?;
+        let count = int(d, "piece-count", ResumeField::PieceCount)?;
+        let count = u32::try_from(count).map_err(|_| OutOfRange {
+            field: ResumeField::PieceCount,
+            value: count,
+        })?;
+        let piece_bytes = d
+            .get(b"pieces")
+            .ok_or(Missing {
+                field: ResumeField::Pieces,
+            })?
+            .as_bytes()
+            .ok_or(WrongType {
+                field: ResumeField::Pieces,
+                expected: "a byte string",
+            })?;
+        let pieces = Bitfield::from_bytes(piece_bytes, count).map_err(ResumeDecodeError::Pieces)?;
         let list = d
             .get(b"files")
-            .and_then(Value::as_list)
-            .ok_or("missing `files` list")?;
+            .ok_or(Missing {
+                field: ResumeField::Files,
+            })?
+            .as_list()
+            .ok_or(WrongType {
+                field: ResumeField::Files,
+                expected: "a list",
+            })?;
         let mut files = Vec::with_capacity(list.len());
         for (i, f) in list.iter().enumerate() {
-            let fd = f
-                .as_dict()
-                .ok_or_else(|| format!("`files[{i}]` is not a dictionary"))?;
+            let fd = f.as_dict().ok_or(WrongType {
+                field: ResumeField::File(i),
+                expected: "a dictionary",
+            })?;
             if fd.is_empty() {
                 files.push(None);
                 continue;
             }
-            let size = u64::try_from(int(fd, "size")?)
-                .map_err(|_| format!("`files[{i}].size` is negative"))?;
-            let mtime_nanos = u32::try_from(int(fd, "mtime-ns")?)
-                .map_err(|_| format!("`files[{i}].mtime-ns` out of range"))?;
+            let size = int(fd, "size", ResumeField::FileSize(i))?;
+            let size = u64::try_from(size).map_err(|_| OutOfRange {
+                field: ResumeField::FileSize(i),
+                value: size,
+            })?;
+            let nanos = int(fd, "mtime-ns", ResumeField::FileMtimeNanos(i))?;
+            let mtime_nanos = u32::try_from(nanos).map_err(|_| OutOfRange {
+                field: ResumeField::FileMtimeNanos(i),
+                value: nanos,
+            })?;
             files.push(Some(FileStamp {
                 size,
-                mtime_secs: int(fd, "mtime")?,
+                mtime_secs: int(fd, "mtime", ResumeField::FileMtime(i))?,
                 mtime_nanos,
             }));
         }
@@ -478,18 +398,37 @@ mod tests {
     fn malformed_files_name_the_field() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r");
-        let cases: &[(&[u8], &str)] = &[
-            (b"garbage", "bencode"),
-            (b"i1e", "not a dictionary"),
-            (b"d7:versioni2ee", "unsupported `version`"),
-            (b"d9:info-hash3:abc7:versioni1ee", "`info-hash` is not 20 bytes"),
-            (b"d5:filesle9:info-hash20:aaaaaaaaaaaaaaaaaaaa11:piece-counti9e6:pieces1:\xff7:versioni1ee", "`pieces`"),
-            (b"d5:filesli1ee9:info-hash20:aaaaaaaaaaaaaaaaaaaa11:piece-counti1e6:pieces1:\x807:versioni1ee", "`files[0]`"),
+        let wrong = |field, expected| ResumeDecodeError::WrongType { field, expected };
+        let cases: &[(&[u8], &str, Option<ResumeDecodeError>)] = &[
+            (b"garbage", "bencode", None),
+            (b"i1e", "not a dictionary", Some(ResumeDecodeError::NotADictionary)),
+            (b"d7:versioni2ee", "unsupported `version`", Some(ResumeDecodeError::UnsupportedVersion(2))),
+            (b"d9:info-hash3:abc7:versioni1ee", "`info-hash` is not 20 bytes", Some(wrong(ResumeField::InfoHash, "20 bytes"))),
+            (b"d5:filesle9:info-hash20:aaaaaaaaaaaaaaaaaaaa11:piece-counti9e6:pieces1:\xff7:versioni1ee", "`pieces`", None),
+            (b"d5:filesli1ee9:info-hash20:aaaaaaaaaaaaaaaaaaaa11:piece-counti1e6:pieces1:\x807:versioni1ee", "`files[0]`", Some(wrong(ResumeField::File(0), "a dictionary"))),
+            (b"d5:filesld4:sizei-1eee9:info-hash20:aaaaaaaaaaaaaaaaaaaa11:piece-counti1e6:pieces1:\x807:versioni1ee", "`files[0].size`", Some(ResumeDecodeError::OutOfRange { field: ResumeField::FileSize(0), value: -1 })),
+            (b"d9:info-hash20:aaaaaaaaaaaaaaaaaaaa11:piece-counti1e6:pieces1:\x807:versioni1ee", "missing `files`", Some(ResumeDecodeError::Missing { field: ResumeField::Files })),
         ];
-        for (bytes, needle) in cases {
+        for (bytes, needle, typed) in cases {
             fs::write(&path, bytes).unwrap();
             let err = ResumeData::load(&path).unwrap_err();
-            assert!(matches!(err, ResumeError::Malformed { .. }));
+            let ResumeError::Malformed { problem, .. } = &err else {
+                panic!("{err:?}");
+            };
+            assert_eq!(&ResumeData::decode(bytes).unwrap_err(), problem);
+            match typed {
+                Some(t) => assert_eq!(problem, t, "{needle}"),
+                None if *needle == "bencode" => {
+                    assert!(
+                        matches!(problem, ResumeDecodeError::Bencode(_)),
+                        "{problem:?}"
+                    )
+                }
+                None => assert!(
+                    matches!(problem, ResumeDecodeError::Pieces(_)),
+                    "{problem:?}"
+                ),
+            }
             let msg = err.to_string();
             assert!(
                 msg.contains(needle) && msg.contains("`") && msg.starts_with("resume: "),

@@ -6,10 +6,11 @@
 #![allow(clippy::print_stderr)]
 
 use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use torrentkit_peer::storage::{Layout, MemoryStorage, Storage};
-use torrentkit_peer::{Action, Bitfield, ConnId, Rng, Torrent, TorrentConfig};
+use torrentkit_peer::{Action, Bitfield, ConnId, DiskJob, Rng, Torrent, TorrentConfig};
 
 const HASH: [u8; 20] = [0x5a; 20];
 
@@ -25,12 +26,16 @@ enum Behaviour {
 
 struct Node {
     torrent: Torrent,
+    /// Where it listens; its dials come from the same IP.
+    addr: SocketAddr,
+    /// The nodes it was told about at the start (and again at each re-announce).
+    known: Vec<usize>,
     storage: MemoryStorage,
     upload_rate: f64,
     up_free: Instant,
     behaviour: Behaviour,
-    /// The nodes this node banned.
-    banned: Vec<usize>,
+    /// The nodes this node banned, and when.
+    banned: Vec<(usize, Instant)>,
     verified_failures: u32,
     /// `torrent.poll_timeout()`, refreshed whenever the node is touched.
     timeout: Option<Instant>,
@@ -51,6 +56,11 @@ struct SimConfig {
     loss: f64,
     seed: u64,
     limit: Duration,
+    /// Every node names its known nodes to its torrent again this often, as a tracker's
+    /// re-announces would (`None`: only at the start).
+    reannounce: Option<Duration>,
+    /// A node whose torrent allows this many connections (others keep the default).
+    capped: Option<(usize, usize)>,
 }
 
 struct Sim {
@@ -71,6 +81,25 @@ struct Sim {
     piece_bytes_sent: Vec<u64>,
     /// Nodes that saw a connection to a misbehaving node become snubbed.
     saw_snub: std::collections::BTreeSet<usize>,
+    /// Every dial a torrent asked for: who, to which node, when.
+    dials: Vec<(usize, usize, Instant)>,
+    /// Dials refused by the node dialled: who dialled, who refused, when.
+    refused: Vec<(usize, usize, Instant)>,
+    /// Per node, the most connections it had open at once, and the most addresses it kept
+    /// waiting in its pool.
+    most_connections: Vec<usize>,
+    most_pooled: Vec<usize>,
+    next_reannounce: Option<Instant>,
+    /// Set once the start is wired up: from then on a dialled node is pumped at once (during
+    /// the start every node is pumped once at the end, in order).
+    started: bool,
+}
+
+fn node_addr(i: usize) -> SocketAddr {
+    SocketAddr::new(
+        IpAddr::V4(Ipv4Addr::new(10, 0, (i / 250) as u8, (i % 250) as u8 + 1)),
+        6881,
+    )
 }
 
 impl Sim {
@@ -93,6 +122,11 @@ impl Sim {
                 cfg.seed.wrapping_add(i as u64 * 7919),
             );
             tc.connection.listen_port = Some(6881);
+            if let Some((node, cap)) = cfg.capped {
+                if node == i {
+                    tc.max_connections = cap;
+                }
+            }
             let have = if seed {
                 Bitfield::full(pieces)
             } else {
@@ -105,6 +139,8 @@ impl Sim {
             };
             Node {
                 torrent: Torrent::new(tc, &have),
+                addr: node_addr(i),
+                known: Vec::new(),
                 storage,
                 upload_rate: rate,
                 up_free: start,
@@ -137,6 +173,12 @@ impl Sim {
             next_conn: 0,
             piece_bytes_sent: vec![0; n],
             saw_snub: std::collections::BTreeSet::new(),
+            dials: Vec::new(),
+            refused: Vec::new(),
+            most_connections: vec![0; n],
+            most_pooled: vec![0; n],
+            next_reannounce: None,
+            started: false,
         };
         // Every leecher connects to the seed, to every bad node, and to `fanout` other leechers.
         let bad: Vec<usize> = (sim.cfg.leechers + 1..n).collect();
@@ -155,6 +197,8 @@ impl Sim {
         for i in 0..n {
             sim.pump(i);
         }
+        sim.started = true;
+        sim.next_reannounce = sim.cfg.reannounce.map(|r| sim.start + r);
         sim
     }
 
@@ -164,19 +208,57 @@ impl Sim {
             .any(|(&(na, _), &(nb, _))| na == a && nb == b)
     }
 
+    /// At the start: tells node `a` about node `b` (unless they are linked already) and performs
+    /// the dial it asks for.
     fn connect(&mut self, a: usize, b: usize) {
+        if !self.nodes[a].known.contains(&b) {
+            self.nodes[a].known.push(b);
+        }
         if self.connected(a, b) {
             return;
         }
-        let (ca, cb) = (ConnId(self.next_conn), ConnId(self.next_conn + 1));
-        self.next_conn += 2;
-        self.nodes[a].torrent.add_connection(self.now, ca);
-        self.nodes[b].torrent.add_connection(self.now, cb);
-        self.links.insert((a, ca), (b, cb));
-        self.links.insert((b, cb), (a, ca));
+        let addr = self.nodes[b].addr;
+        self.nodes[a].torrent.add_peer(addr);
+        // Only the dial: bytes move when every node is pumped at the end of the start.
+        while let Some(action) = self.nodes[a].torrent.poll_action() {
+            match action {
+                Action::Connect { conn, addr } => self.dial(a, conn, addr),
+                other => panic!("at the start a torrent only dials: {other:?}"),
+            }
+        }
+    }
+
+    /// Node `a`'s torrent asked to dial `addr` on `conn`: the node there accepts or refuses
+    /// (instantly: the sim has no TCP handshake delay).
+    fn dial(&mut self, a: usize, conn: ConnId, addr: SocketAddr) {
+        let Some(b) = self.nodes.iter().position(|n| n.addr == addr) else {
+            self.nodes[a].torrent.handle_connect_failed(conn);
+            return;
+        };
+        self.dials.push((a, b, self.now));
+        // The dial comes from a's IP and an ephemeral port.
+        self.next_conn += 1;
+        let from = SocketAddr::new(
+            self.nodes[a].addr.ip(),
+            1024 + (self.next_conn % 60000) as u16,
+        );
+        let Some(cb) = self.nodes[b].torrent.handle_incoming(self.now, from) else {
+            self.refused.push((a, b, self.now));
+            self.nodes[a].torrent.handle_connect_failed(conn);
+            return;
+        };
+        if !self.nodes[a].torrent.handle_connected(self.now, conn) {
+            self.nodes[b].torrent.remove_connection(cb);
+            return;
+        }
+        self.links.insert((a, conn), (b, cb));
+        self.links.insert((b, cb), (a, conn));
         let latency = Duration::from_millis(5 + self.rng.below(45));
-        self.latency.insert((a, ca), latency);
+        self.latency.insert((a, conn), latency);
         self.latency.insert((b, cb), latency);
+        if self.started {
+            self.pump(b);
+        }
     }
 
     fn close(&mut self, node: usize, conn: ConnId) {
@@ -196,12 +278,13 @@ impl Sim {
                 let now = self.now;
                 let node = &mut self.nodes[i];
                 match action {
-                    Action::Write {
+                    Action::Connect { conn, addr } => self.dial(i, conn, addr),
+                    Action::Disk(DiskJob::Write {
                         piece,
                         offset,
                         data,
-                    } => node.storage.write(piece, offset, &data).unwrap(),
-                    Action::Read { conn, request } => {
+                    }) => node.storage.write(piece, offset, &data).unwrap(),
+                    Action::Disk(DiskJob::Read { conn, request }) => {
                         let mut buf = vec![0u8; request.len as usize];
                         node.storage
                             .read(request.piece, request.offset, &mut buf)
@@ -214,7 +297,7 @@ impl Sim {
                         self.piece_bytes_sent[i] += u64::from(request.len);
                         node.torrent.handle_read(now, conn, request, Some(&buf));
                     }
-                    Action::Verify { piece } => {
+                    Action::Disk(DiskJob::Verify { piece }) => {
                         // Stands in for the SHA-1 check: compare with the original content.
                         let got = node.storage.read_piece(piece).unwrap();
                         let start = piece as usize * self.cfg.piece_length as usize;
@@ -224,11 +307,12 @@ impl Sim {
                         }
                         node.torrent.handle_verified(now, piece, ok);
                     }
+                    Action::Disk(DiskJob::Flush) => node.storage.flush().unwrap(),
                     Action::Close { conn, .. } => self.close(i, conn),
                     Action::Ban { conn } => {
                         // Note whom the connection led to, before the close forgets it.
                         let to = self.links.get(&(i, conn)).map_or(usize::MAX, |&(o, _)| o);
-                        self.nodes[i].banned.push(to);
+                        self.nodes[i].banned.push((to, now));
                     }
                     _ => {}
                 }
@@ -241,7 +325,10 @@ impl Sim {
                 }
             }
             if !busy {
-                self.nodes[i].timeout = self.nodes[i].torrent.poll_timeout();
+                let t = &self.nodes[i].torrent;
+                self.most_connections[i] = self.most_connections[i].max(t.connections().count());
+                self.most_pooled[i] = self.most_pooled[i].max(t.pool_len());
+                self.nodes[i].timeout = t.poll_timeout();
                 return;
             }
         }
@@ -278,50 +365,75 @@ impl Sim {
     /// Runs until every leecher is complete or the virtual time limit passes; returns the
     /// virtual time taken.
     fn run(&mut self) -> Duration {
-        while self.leechers_done() < self.cfg.leechers {
-            let next_delivery = self.queue.keys().next().map(|k| k.0);
-            let next_timer = self.nodes.iter().filter_map(|n| n.timeout).min();
-            let Some(next) = [next_delivery, next_timer].into_iter().flatten().min() else {
+        while self.leechers_done() < self.cfg.leechers && self.step() {}
+        self.now - self.start
+    }
+
+    /// Runs for `span` of virtual time (or until nothing is left to happen).
+    fn run_for(&mut self, span: Duration) {
+        let until = self.now + span;
+        while self.now < until && self.step() {}
+    }
+
+    /// Moves the clock to the next delivery, timer or re-announce and handles everything due
+    /// then; false when nothing is left to happen.
+    fn step(&mut self) -> bool {
+        let next_delivery = self.queue.keys().next().map(|k| k.0);
+        let next_timer = self.nodes.iter().filter_map(|n| n.timeout).min();
+        let Some(next) = [next_delivery, next_timer, self.next_reannounce]
+            .into_iter()
+            .flatten()
+            .min()
+        else {
+            return false;
+        };
+        self.now = self.now.max(next);
+        assert!(
+            self.now - self.start < self.cfg.limit,
+            "not done after {:?}: {}/{} complete",
+            self.cfg.limit,
+            self.leechers_done(),
+            self.cfg.leechers
+        );
+        while let Some((&key, _)) = self.queue.iter().next() {
+            if key.0 > self.now {
                 break;
-            };
-            self.now = self.now.max(next);
-            assert!(
-                self.now - self.start < self.cfg.limit,
-                "not done after {:?}: {}/{} complete",
-                self.cfg.limit,
-                self.leechers_done(),
-                self.cfg.leechers
-            );
-            while let Some((&key, _)) = self.queue.iter().next() {
-                if key.0 > self.now {
-                    break;
-                }
-                let (node, conn, bytes) = self.queue.remove(&key).unwrap();
-                if self.links.contains_key(&(node, conn)) {
-                    self.nodes[node]
-                        .torrent
-                        .handle_bytes(self.now, conn, &bytes);
-                    self.pump(node);
-                }
             }
-            for i in 0..self.nodes.len() {
-                if self.nodes[i].timeout.is_some_and(|t| t <= self.now) {
-                    self.nodes[i].torrent.handle_timeout(self.now);
-                    self.pump(i);
-                    let t = &self.nodes[i].torrent;
-                    let snubbed_by_bad = t.connections().any(|c| {
-                        self.links
-                            .get(&(i, c))
-                            .is_some_and(|&(o, _)| self.nodes[o].behaviour != Behaviour::Honest)
-                            && t.connection(c).is_some_and(|c| c.is_snubbed())
-                    });
-                    if snubbed_by_bad {
-                        self.saw_snub.insert(i);
-                    }
+            let (node, conn, bytes) = self.queue.remove(&key).unwrap();
+            if self.links.contains_key(&(node, conn)) {
+                self.nodes[node]
+                    .torrent
+                    .handle_bytes(self.now, conn, bytes.into());
+                self.pump(node);
+            }
+        }
+        for i in 0..self.nodes.len() {
+            if self.nodes[i].timeout.is_some_and(|t| t <= self.now) {
+                self.nodes[i].torrent.handle_timeout(self.now);
+                self.pump(i);
+                let t = &self.nodes[i].torrent;
+                let snubbed_by_bad = t.connections().any(|c| {
+                    self.links
+                        .get(&(i, c))
+                        .is_some_and(|&(o, _)| self.nodes[o].behaviour != Behaviour::Honest)
+                        && t.connection(c).is_some_and(|c| c.is_snubbed())
+                });
+                if snubbed_by_bad {
+                    self.saw_snub.insert(i);
                 }
             }
         }
-        self.now - self.start
+        if self.next_reannounce.is_some_and(|t| t <= self.now) {
+            self.next_reannounce = self.cfg.reannounce.map(|r| self.now + r);
+            for i in 0..self.nodes.len() {
+                for k in 0..self.nodes[i].known.len() {
+                    let addr = self.nodes[self.nodes[i].known[k]].addr;
+                    self.nodes[i].torrent.add_peer(addr);
+                }
+                self.pump(i);
+            }
+        }
+        true
     }
 }
 
@@ -339,6 +451,8 @@ fn base(size: u64, leechers: usize, seed: u64) -> SimConfig {
         loss: 0.01,
         seed,
         limit: Duration::from_secs(3600),
+        reannounce: None,
+        capped: None,
     }
 }
 
@@ -385,7 +499,7 @@ fn a_peer_sending_corrupt_blocks_is_banned_and_the_download_completes() {
     let failures: u32 = sim.nodes[1..=8].iter().map(|n| n.verified_failures).sum();
     let banned: Vec<usize> = sim.nodes[1..=8]
         .iter()
-        .flat_map(|n| n.banned.iter().copied())
+        .flat_map(|n| n.banned.iter().map(|&(b, _)| b))
         .collect();
     eprintln!(
         "corrupt peer: {failures} failed hash checks, banned by {} peers",
@@ -442,4 +556,167 @@ fn a_peer_that_stops_answering_is_timed_out_and_its_requests_reissued() {
         took > Duration::from_secs(35) && took < Duration::from_secs(180),
         "{took:?}"
     );
+}
+
+/// A banned peer stays banned: with every node naming its peers to its torrent again every
+/// 5 s (as re-announces do), no node that banned the corrupt peer dials it again, and the
+/// corrupt peer's own dials to them are refused.
+#[test]
+fn a_banned_peer_is_never_dialled_again_and_its_dials_are_refused() {
+    let mut cfg = base(8 << 20, 8, 2);
+    cfg.bad = vec![Behaviour::Corrupt];
+    cfg.fanout = 4;
+    cfg.reannounce = Some(Duration::from_secs(5));
+    let mut sim = Sim::new(cfg);
+    let bad = sim.nodes.len() - 1;
+    // The corrupt node learns of every leecher, so it dials them after each re-announce.
+    for i in 1..=8 {
+        sim.nodes[bad].known.push(i);
+    }
+    sim.run();
+    for i in 1..=8 {
+        assert_eq!(sim.nodes[i].storage.contents(), sim.data, "peer {i}");
+    }
+    let bans: Vec<(usize, Instant)> = (1..=8)
+        .filter_map(|i| {
+            let at = sim.nodes[i].banned.iter().find(|b| b.0 == bad)?.1;
+            Some((i, at))
+        })
+        .collect();
+    assert!(bans.len() >= 6, "most peers it fed banned it: {bans:?}");
+    let mut refused = 0;
+    for &(i, at) in &bans {
+        assert!(sim.nodes[i].torrent.is_banned(sim.nodes[bad].addr.ip()));
+        let redials: Vec<_> = sim
+            .dials
+            .iter()
+            .filter(|&&(from, to, when)| from == i && to == bad && when > at)
+            .collect();
+        assert!(
+            redials.is_empty(),
+            "node {i} banned it at {:?} and dialled it again: {redials:?}",
+            at - sim.start
+        );
+        refused += sim
+            .refused
+            .iter()
+            .filter(|&&(from, to, when)| from == bad && to == i && when > at)
+            .count();
+        assert!(
+            !sim.connected(i, bad) && !sim.connected(bad, i),
+            "node {i} is still linked to the peer it banned"
+        );
+    }
+    eprintln!(
+        "ban: {} peers banned it, they refused {refused} of its dials",
+        bans.len()
+    );
+    assert!(
+        refused > 0,
+        "the corrupt peer's dials after the bans were refused"
+    );
+}
+
+/// A node allowed three connections never has more, keeps the other peers it hears of
+/// waiting, refuses peers that dial it at the cap, and still completes.
+#[test]
+fn the_connection_cap_holds_in_a_swarm() {
+    let mut cfg = base(4 << 20, 8, 4);
+    cfg.fanout = 6;
+    cfg.capped = Some((1, 3));
+    cfg.reannounce = Some(Duration::from_secs(5));
+    let mut sim = Sim::new(cfg);
+    sim.run();
+    for i in 1..=8 {
+        assert_eq!(sim.nodes[i].storage.contents(), sim.data, "peer {i}");
+    }
+    let refused = sim.refused.iter().filter(|r| r.1 == 1).count();
+    eprintln!(
+        "cap 3: at most {} connections, {} addresses waiting, {refused} dials refused",
+        sim.most_connections[1], sim.most_pooled[1]
+    );
+    assert_eq!(sim.most_connections[1], 3, "the cap is used and holds");
+    assert!(
+        sim.most_connections[2..=8].iter().any(|&n| n > 3),
+        "the others are not capped: {:?}",
+        sim.most_connections
+    );
+    assert!(
+        sim.most_pooled[1] > 0,
+        "peers beyond the cap wait in the pool"
+    );
+    assert!(refused > 0, "peers that dialled it at the cap were refused");
+}
+
+/// Pausing a node closes every connection at once and it receives nothing; peers that dial it
+/// meanwhile are refused; resuming dials the peers it had dialled, and it completes.
+#[test]
+fn pause_drops_every_connection_and_resume_dials_them_again() {
+    let mut cfg = base(8 << 20, 6, 5);
+    cfg.fanout = 3;
+    cfg.seed_rate = 500_000.0;
+    cfg.reannounce = Some(Duration::from_secs(5));
+    let mut sim = Sim::new(cfg);
+    sim.run_for(Duration::from_secs(3));
+    let node = 1;
+    let have_before = sim.nodes[node].torrent.have().count();
+    assert!(
+        have_before > 0 && !sim.nodes[node].torrent.is_complete(),
+        "{have_before} pieces at the pause"
+    );
+    let t = &sim.nodes[node].torrent;
+    let mut dialled: Vec<usize> = t
+        .connections()
+        .filter(|&c| t.is_outgoing(c) == Some(true))
+        .filter_map(|c| sim.links.get(&(node, c)).map(|&(o, _)| o))
+        .collect();
+    dialled.sort_unstable();
+    assert!(!dialled.is_empty());
+
+    sim.nodes[node].torrent.pause();
+    sim.pump(node);
+    assert_eq!(sim.nodes[node].torrent.connections().count(), 0);
+    assert!(
+        !sim.links.keys().any(|&(n, _)| n == node),
+        "every link of the paused node is closed"
+    );
+    let paused_at = sim.now;
+    sim.run_for(Duration::from_secs(20));
+    assert_eq!(
+        sim.nodes[node].torrent.have().count(),
+        have_before,
+        "nothing arrives while paused"
+    );
+    assert!(
+        sim.refused
+            .iter()
+            .any(|&(_, to, when)| to == node && when > paused_at),
+        "peers that dialled the paused node were refused"
+    );
+    assert!(
+        !sim.dials
+            .iter()
+            .any(|&(from, _, when)| from == node && when > paused_at),
+        "the paused node dialled nobody"
+    );
+
+    let resumed_at = sim.now;
+    sim.nodes[node].torrent.resume();
+    sim.pump(node);
+    let mut redialled: Vec<usize> = sim
+        .dials
+        .iter()
+        .filter(|&&(from, _, when)| from == node && when >= resumed_at)
+        .map(|&(_, to, _)| to)
+        .collect();
+    redialled.sort_unstable();
+    redialled.dedup();
+    for peer in &dialled {
+        assert!(
+            redialled.contains(peer),
+            "node {peer}, dialled before the pause, was not dialled on resume: {redialled:?}"
+        );
+    }
+    sim.run();
+    assert_eq!(sim.nodes[node].storage.contents(), sim.data);
 }

@@ -1,5 +1,5 @@
-//! The disk thread: block writes, block reads for peers and SHA-1 piece checks, in order, off
-//! the async threads.
+//! The disk thread: the torrent's [`DiskJob`]s (block writes, block reads for peers, SHA-1 piece
+//! checks, flushes), in order, off the async threads.
 
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
@@ -8,25 +8,7 @@ use sha1::{Digest, Sha1};
 use tokio::sync::mpsc;
 
 use crate::storage::{Storage, StorageError};
-use crate::{BlockRequest, ConnId};
-
-/// Work for the disk thread.
-#[derive(Debug)]
-pub(super) enum DiskJob {
-    Write {
-        piece: u32,
-        offset: u32,
-        data: Vec<u8>,
-    },
-    Read {
-        conn: ConnId,
-        request: BlockRequest,
-    },
-    Verify {
-        piece: u32,
-    },
-    Flush,
-}
+use crate::{BlockRequest, ConnId, DiskJob};
 
 /// What the disk thread reports back.
 #[derive(Debug)]

@@ -3,124 +3,44 @@
 //! state machines; it decides nothing itself.
 //!
 //! Order of calls, per input: feed the input to the [`Torrent`] (`handle_bytes`,
-//! `handle_timeout`, `handle_read`, `handle_verified`), then send every connection's
-//! `poll_transmit`, then perform every `poll_action`.
+//! `handle_timeout`, `handle_read`, `handle_verified`, `handle_connected`...), then send every
+//! connection's `poll_transmit`, then perform every `poll_action`.
+//!
+//! This file is the public handle ([`Session`]); `config.rs` holds its settings, `driver.rs`
+//! the task that runs the torrent, `sockets.rs` the listener, dials and per-connection tasks,
+//! `disk.rs` the disk and hashing threads.
 
 mod announce;
+mod config;
 mod disk;
+mod driver;
+mod error;
 mod from_torrent;
 mod limit;
 mod progress;
 mod shared;
+mod sockets;
 mod start;
 
-use std::collections::{HashMap, HashSet};
-use std::fmt;
-use std::future::pending;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::mpsc as std_mpsc;
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
-use tokio::time::Instant;
 
+pub use config::SessionConfig;
 pub use disk::recheck;
-pub use progress::Percent;
-pub use progress::{PeerInfo, Progress};
+pub use error::SessionError;
+pub use progress::{PeerInfo, Percent, Progress};
 pub use shared::{Permit, Shared, SharedConfig};
+pub use sockets::bind_listener;
 pub use start::{RecheckReason, Start, StartError, StartKind, StartNote};
 
-use self::disk::{DiskDone, DiskJob};
-
-use crate::storage::{Storage, StorageError};
-use crate::tracker::{AnnouncerConfig, ClientConfig};
-use crate::{Action, Bitfield, ConnId, Torrent, TorrentConfig};
-
-/// Settings for a [`Session`].
-#[derive(Debug, Clone)]
-pub struct SessionConfig {
-    /// The torrent state machine's settings.
-    pub torrent: TorrentConfig,
-    /// The SHA-1 of every piece, from the metainfo.
-    pub piece_hashes: Vec<[u8; 20]>,
-    /// Announce-list tiers (empty: no trackers; add peers with [`Session::add_peer`]).
-    pub trackers: Vec<Vec<String>>,
-    /// The port we accept peers on, for announces.
-    pub listen_port: u16,
-    /// Keep seeding after the download completes (until [`Session::stop`]).
-    pub seed: bool,
-    /// Most simultaneous connections.
-    pub max_connections: usize,
-    /// Time limit for an outgoing TCP connect.
-    pub connect_timeout: Duration,
-    /// Tracker client settings.
-    pub tracker_client: ClientConfig,
-    /// Announce scheduling.
-    pub announcer: AnnouncerConfig,
-    /// Most bytes per second sent to all peers together (`None`: unlimited).
-    pub max_upload_rate: Option<u64>,
-    /// Most bytes per second received from all peers together (`None`: unlimited).
-    pub max_download_rate: Option<u64>,
-    /// The address to tell trackers we are at (`ip=`), when it differs from the one they see.
-    pub announce_ip: Option<IpAddr>,
-    /// Limits and the listening port shared with other sessions (`bt launch-many`): its
-    /// connection cap and rates apply on top of this session's own, and peers that connect to
-    /// its listener for this torrent's info-hash are handed to this session.
-    pub shared: Option<Shared>,
-}
-
-impl SessionConfig {
-    /// Defaults around a torrent's settings and piece hashes.
-    pub fn new(torrent: TorrentConfig, piece_hashes: Vec<[u8; 20]>) -> Self {
-        SessionConfig {
-            torrent,
-            piece_hashes,
-            trackers: Vec::new(),
-            listen_port: 6881,
-            seed: false,
-            max_connections: 50,
-            connect_timeout: Duration::from_secs(10),
-            tracker_client: ClientConfig::default(),
-            announcer: AnnouncerConfig::default(),
-            max_upload_rate: None,
-            max_download_rate: None,
-            announce_ip: None,
-            shared: None,
-        }
-    }
-}
-
-/// Why a session ended early.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum SessionError {
-    /// Writing or reading the data failed (disk full, permissions...).
-    Storage(StorageError),
-    /// The disk thread could not be started or died.
-    Disk(String),
-}
-
-impl fmt::Display for SessionError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SessionError::Storage(e) => write!(f, "session: {e}"),
-            SessionError::Disk(m) => write!(f, "session: disk thread: {m}"),
-        }
-    }
-}
-
-impl std::error::Error for SessionError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            SessionError::Storage(e) => Some(e),
-            SessionError::Disk(_) => None,
-        }
-    }
-}
+use crate::storage::Storage;
+use crate::Bitfield;
+#[cfg(doc)]
+use crate::Torrent;
 
 /// How a session ended: the verified pieces (to save in a resume file, also after an error),
 /// the totals, and the error if it ended on one.
@@ -137,7 +57,7 @@ pub struct Summary {
 }
 
 #[derive(Debug)]
-enum Command {
+pub(super) enum Command {
     Connect(SocketAddr),
     /// A peer that connected to a [`Shared`] listener; `prefix` holds the handshake bytes the
     /// listener read to find the torrent.
@@ -149,51 +69,6 @@ enum Command {
     Pause,
     Resume,
     Stop,
-}
-
-#[derive(Debug)]
-enum Net {
-    Connected(SocketAddr, TcpStream),
-    ConnectFailed(SocketAddr),
-    Data(ConnId, Vec<u8>),
-    Closed(ConnId),
-}
-
-/// Binds the peer listener on the first free port of `ports` (the classic client's 6881, then
-/// 6882 ... 6889); the error names the whole range when every port is taken.
-pub async fn bind_listener(
-    ip: IpAddr,
-    ports: std::ops::RangeInclusive<u16>,
-) -> std::io::Result<TcpListener> {
-    let mut last = None;
-    for port in ports.clone() {
-        match TcpListener::bind(SocketAddr::new(ip, port)).await {
-            Ok(l) => return Ok(l),
-            Err(e) => last = Some(e),
-        }
-    }
-    let kind = last
-        .as_ref()
-        .map_or(std::io::ErrorKind::InvalidInput, std::io::Error::kind);
-    let why = last.map_or_else(|| "empty port range".to_string(), |e| e.to_string());
-    Err(std::io::Error::new(
-        kind,
-        format!(
-            "no port free for peers on {ip} in {}..={}: {why}",
-            ports.start(),
-            ports.end()
-        ),
-    ))
-}
-
-/// Accepts a peer. After a failure (out of descriptors, say) it waits a little before
-/// reporting it, so a listener that keeps failing does not spin its caller's loop.
-async fn accept(listener: &TcpListener) -> std::io::Result<(TcpStream, SocketAddr)> {
-    let accepted = listener.accept().await;
-    if accepted.is_err() {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    accepted
 }
 
 /// A torrent being downloaded and/or seeded on the current tokio runtime.
@@ -216,7 +91,7 @@ impl Session {
         let (commands, command_rx) = mpsc::unbounded_channel();
         let (progress_tx, progress) = watch::channel(Progress::default());
         let announce_cmds = commands.clone();
-        let task = tokio::spawn(run(
+        let task = tokio::spawn(driver::run(
             config,
             storage,
             have,
@@ -232,7 +107,8 @@ impl Session {
         }
     }
 
-    /// Connects to a peer (ignored if banned, already connected, or at the connection limit).
+    /// Connects to a peer (ignored if banned or already known; kept waiting at the connection
+    /// limit; see [`Torrent::add_peer`]).
     pub fn add_peer(&self, addr: SocketAddr) {
         let _ = self.commands.send(Command::Connect(addr));
     }
@@ -277,459 +153,5 @@ impl Session {
                 error: Some(SessionError::Disk(format!("session task failed: {e}"))),
             },
         }
-    }
-}
-
-/// One connection's socket side.
-struct Link {
-    /// Bytes to send, to the writer task.
-    writer: mpsc::UnboundedSender<Vec<u8>>,
-    /// The reader task, aborted when the torrent drops the connection.
-    reader: JoinHandle<()>,
-    addr: SocketAddr,
-    /// We dialled it (rather than it us).
-    outgoing: bool,
-    /// Its slot under the shared connection cap.
-    _permit: Permit,
-}
-
-struct Driver {
-    torrent: Torrent,
-    /// The socket side of every connection the torrent has.
-    links: HashMap<ConnId, Link>,
-    banned: HashSet<IpAddr>,
-    connecting: HashMap<SocketAddr, Permit>,
-    shared: Option<Shared>,
-    paused: bool,
-    /// The peers we dialled before a pause, dialled again on resume.
-    paused_peers: Vec<SocketAddr>,
-    next_id: u64,
-    net_tx: mpsc::Sender<Net>,
-    disk: std_mpsc::Sender<DiskJob>,
-    max_connections: usize,
-    connect_timeout: Duration,
-    hash_failures: u32,
-    pieces: u32,
-    /// Bytes handed to the disk thread and not yet written.
-    backlog: usize,
-    /// Every bucket a byte sent must pass (this session's, then the shared one).
-    up_limit: Vec<Arc<limit::Bucket>>,
-    /// Every bucket a byte received must pass.
-    down_limit: Vec<Arc<limit::Bucket>>,
-}
-
-/// While this many bytes wait for the disk, the network is not read: memory stays bounded and
-/// TCP pushes back on the peers.
-const MAX_DISK_BACKLOG: usize = 16 << 20;
-
-impl Driver {
-    /// A slot under the shared connection cap (always one without a [`Shared`]).
-    fn permit(&self) -> Option<Permit> {
-        match &self.shared {
-            Some(s) => s.try_acquire(),
-            None => Some(Permit::unlimited()),
-        }
-    }
-
-    /// Takes a connected socket into the torrent; `prefix` is what was already read from it.
-    fn register(&mut self, addr: SocketAddr, stream: TcpStream, outgoing: bool, prefix: &[u8]) {
-        let permit = match self.connecting.remove(&addr) {
-            Some(p) if outgoing => Some(p),
-            _ => self.permit(),
-        };
-        let Some(permit) = permit else {
-            return;
-        };
-        if self.paused
-            || self.links.len() >= self.max_connections
-            || self.banned.contains(&addr.ip())
-        {
-            return;
-        }
-        let _ = stream.set_nodelay(true);
-        let id = ConnId(self.next_id);
-        self.next_id += 1;
-        let (mut read, mut write) = stream.into_split();
-        let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
-        let net = self.net_tx.clone();
-        let (down, up) = (self.down_limit.clone(), self.up_limit.clone());
-        let reader = tokio::spawn(async move {
-            let mut buf = vec![0u8; 64 * 1024];
-            loop {
-                match read.read(&mut buf).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        for limit in &down {
-                            limit.take(n).await;
-                        }
-                        if net.send(Net::Data(id, buf[..n].to_vec())).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-            }
-            let _ = net.send(Net::Closed(id)).await;
-        });
-        tokio::spawn(async move {
-            while let Some(bytes) = rx.recv().await {
-                for limit in &up {
-                    limit.take(bytes.len()).await;
-                }
-                if write.write_all(&bytes).await.is_err() {
-                    break;
-                }
-            }
-            let _ = write.shutdown().await;
-        });
-        self.links.insert(
-            id,
-            Link {
-                writer: tx,
-                reader,
-                addr,
-                outgoing,
-                _permit: permit,
-            },
-        );
-        let now = std::time::Instant::now();
-        self.torrent.add_connection(now, id);
-        if !prefix.is_empty() {
-            self.torrent.handle_bytes(now, id, prefix);
-        }
-    }
-
-    fn connect(&mut self, addr: SocketAddr) {
-        let known =
-            self.links.values().any(|l| l.addr == addr) || self.connecting.contains_key(&addr);
-        if known
-            || self.paused
-            || self.banned.contains(&addr.ip())
-            || self.links.len() + self.connecting.len() >= self.max_connections
-        {
-            return;
-        }
-        let Some(permit) = self.permit() else {
-            return;
-        };
-        self.connecting.insert(addr, permit);
-        let net = self.net_tx.clone();
-        let limit = self.connect_timeout;
-        tokio::spawn(async move {
-            let event = match tokio::time::timeout(limit, TcpStream::connect(addr)).await {
-                Ok(Ok(stream)) => Net::Connected(addr, stream),
-                _ => Net::ConnectFailed(addr),
-            };
-            let _ = net.send(event).await;
-        });
-    }
-
-    fn forget(&mut self, id: ConnId) {
-        if let Some(link) = self.links.remove(&id) {
-            link.reader.abort();
-        }
-    }
-
-    /// Drops every connection and refuses new ones until [`resume`](Self::resume).
-    fn pause(&mut self) {
-        self.paused = true;
-        let ids: Vec<ConnId> = self.torrent.connections().collect();
-        for id in ids {
-            if let Some(link) = self.links.get(&id).filter(|l| l.outgoing) {
-                self.paused_peers.push(link.addr);
-            }
-            self.forget(id);
-            self.torrent.remove_connection(id);
-        }
-    }
-
-    fn resume(&mut self) {
-        self.paused = false;
-        for addr in std::mem::take(&mut self.paused_peers) {
-            self.connect(addr);
-        }
-    }
-
-    /// Sends pending bytes and performs pending actions; returns a storage error to end on.
-    fn pump(&mut self) -> Option<SessionError> {
-        loop {
-            let mut busy = false;
-            let ids: Vec<ConnId> = self.torrent.connections().collect();
-            for id in ids {
-                while let Some(bytes) = self.torrent.poll_transmit(id) {
-                    busy = true;
-                    if let Some(link) = self.links.get(&id) {
-                        let _ = link.writer.send(bytes);
-                    }
-                }
-            }
-            while let Some(action) = self.torrent.poll_action() {
-                busy = true;
-                let job = match action {
-                    Action::Write {
-                        piece,
-                        offset,
-                        data,
-                    } => {
-                        self.backlog += data.len();
-                        DiskJob::Write {
-                            piece,
-                            offset,
-                            data,
-                        }
-                    }
-                    Action::Read { conn, request } => DiskJob::Read { conn, request },
-                    Action::Verify { piece } => DiskJob::Verify { piece },
-                    Action::Close { conn, .. } => {
-                        self.forget(conn);
-                        continue;
-                    }
-                    Action::Ban { conn } => {
-                        if let Some(link) = self.links.get(&conn) {
-                            self.banned.insert(link.addr.ip());
-                        }
-                        continue;
-                    }
-                    Action::Completed => DiskJob::Flush,
-                    _ => continue,
-                };
-                if self.disk.send(job).is_err() {
-                    return Some(SessionError::Disk("the disk thread stopped".into()));
-                }
-            }
-            if !busy {
-                return None;
-            }
-        }
-    }
-
-    fn progress(&self) -> Progress {
-        let (d, u) = self.torrent.transferred();
-        let (mut dr, mut ur) = (0, 0);
-        let mut peer_list = Vec::with_capacity(self.links.len());
-        for id in self.torrent.connections() {
-            let (Some(c), Some(link)) = (self.torrent.connection(id), self.links.get(&id)) else {
-                continue;
-            };
-            dr += c.download_rate();
-            ur += c.upload_rate();
-            let (downloaded, uploaded) = c.transferred();
-            peer_list.push(PeerInfo {
-                addr: link.addr,
-                peer_id: c.peer_id(),
-                outgoing: link.outgoing,
-                am_interested: c.am_interested(),
-                am_choking: c.am_choking(),
-                peer_interested: c.peer_interested(),
-                peer_choking: c.peer_choking(),
-                snubbed: c.is_snubbed(),
-                download_rate: c.download_rate(),
-                upload_rate: c.upload_rate(),
-                downloaded,
-                uploaded,
-                pieces: self.torrent.peer_piece_count(id),
-            });
-        }
-        Progress {
-            pieces: self.pieces,
-            have: self.torrent.have().count(),
-            total: self.torrent.total_length(),
-            bytes_left: self.torrent.bytes_left(),
-            downloaded: d,
-            uploaded: u,
-            download_rate: dr,
-            upload_rate: ur,
-            peers: self.links.len(),
-            seeds: self.torrent.seed_count(),
-            hash_failures: self.hash_failures,
-            complete: self.torrent.is_complete(),
-            paused: self.paused,
-            verified: self.torrent.have().clone(),
-            peer_list,
-        }
-    }
-}
-
-async fn run(
-    config: SessionConfig,
-    storage: Arc<dyn Storage>,
-    have: Bitfield,
-    listener: Option<TcpListener>,
-    mut commands: mpsc::UnboundedReceiver<Command>,
-    command_tx: mpsc::UnboundedSender<Command>,
-    progress_tx: watch::Sender<Progress>,
-) -> Summary {
-    let (net_tx, mut net_rx) = mpsc::channel::<Net>(256);
-    let (disk_done_tx, mut disk_rx) = mpsc::unbounded_channel::<DiskDone>();
-    let hashes = Arc::new(config.piece_hashes.clone());
-    let disk = match disk::spawn(storage, hashes, disk_done_tx) {
-        Ok(d) => d,
-        Err(e) => {
-            return Summary {
-                have,
-                downloaded: 0,
-                uploaded: 0,
-                error: Some(SessionError::Disk(e.to_string())),
-            };
-        }
-    };
-    let pieces = have.len();
-    let mut d = Driver {
-        torrent: Torrent::new(config.torrent.clone(), &have),
-        links: HashMap::new(),
-        banned: HashSet::new(),
-        connecting: HashMap::new(),
-        shared: config.shared.clone(),
-        paused: false,
-        paused_peers: Vec::new(),
-        next_id: 0,
-        net_tx,
-        disk,
-        max_connections: config.max_connections,
-        connect_timeout: config.connect_timeout,
-        hash_failures: 0,
-        pieces,
-        backlog: 0,
-        up_limit: limit::Bucket::combine(
-            config.max_upload_rate,
-            config.shared.as_ref().and_then(Shared::upload_limit),
-        ),
-        down_limit: limit::Bucket::combine(
-            config.max_download_rate,
-            config.shared.as_ref().and_then(Shared::download_limit),
-        ),
-    };
-    // Peers that reach the shared listener for our info-hash come to us, until we end.
-    let _route = config
-        .shared
-        .as_ref()
-        .map(|s| s.route(config.torrent.info_hash, command_tx.clone()));
-    let _ = progress_tx.send(d.progress());
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let announcer = (!config.trackers.is_empty()).then(|| {
-        tokio::spawn(announce::run(
-            config.clone(),
-            progress_tx.subscribe(),
-            command_tx,
-            stop_rx,
-        ))
-    });
-
-    let mut error = None;
-    let mut last_progress = Instant::now();
-    loop {
-        let wake = d.torrent.poll_timeout().map(Instant::from_std);
-        tokio::select! {
-            biased;
-            cmd = commands.recv() => match cmd {
-                Some(Command::Connect(addr)) => d.connect(addr),
-                Some(Command::Incoming { addr, stream, prefix }) => d.register(addr, stream, false, &prefix),
-                Some(Command::Pause) => d.pause(),
-                Some(Command::Resume) => d.resume(),
-                Some(Command::Stop) | None => break,
-            },
-            done = disk_rx.recv() => match done {
-                Some(DiskDone::Verified { piece, ok }) => {
-                    if !ok {
-                        d.hash_failures += 1;
-                    }
-                    d.torrent.handle_verified(std::time::Instant::now(), piece, ok);
-                }
-                Some(DiskDone::Read { conn, request, data }) => {
-                    d.torrent.handle_read(std::time::Instant::now(), conn, request, data.as_deref());
-                }
-                Some(DiskDone::Written(n)) => d.backlog = d.backlog.saturating_sub(n),
-                Some(DiskDone::Flushed) => {}
-                Some(DiskDone::Failed(e)) => {
-                    error = Some(SessionError::Storage(e));
-                    break;
-                }
-                None => {
-                    error = Some(SessionError::Disk("the disk thread stopped".into()));
-                    break;
-                }
-            },
-            ev = net_rx.recv(), if d.backlog < MAX_DISK_BACKLOG => match ev {
-                Some(Net::Connected(addr, stream)) => d.register(addr, stream, true, &[]),
-                Some(Net::ConnectFailed(addr)) => {
-                    // Free the slot; the address may be tried again when a tracker names it.
-                    d.connecting.remove(&addr);
-                }
-                Some(Net::Data(id, bytes)) => d.torrent.handle_bytes(std::time::Instant::now(), id, &bytes),
-                Some(Net::Closed(id)) => {
-                    d.forget(id);
-                    d.torrent.remove_connection(id);
-                }
-                None => {}
-            },
-            accepted = async {
-                match &listener {
-                    Some(l) => accept(l).await,
-                    None => pending().await,
-                }
-            } => {
-                if let Ok((stream, addr)) = accepted {
-                    d.register(addr, stream, false, &[]);
-                }
-            }
-            () = async {
-                match wake {
-                    Some(w) => tokio::time::sleep_until(w).await,
-                    None => pending().await,
-                }
-            } => d.torrent.handle_timeout(std::time::Instant::now()),
-        }
-        if let Some(e) = d.pump() {
-            error = Some(e);
-            break;
-        }
-        let complete = d.torrent.is_complete();
-        if last_progress.elapsed() >= Duration::from_millis(200)
-            || complete != progress_tx.borrow().complete
-            || d.paused != progress_tx.borrow().paused
-        {
-            last_progress = Instant::now();
-            let _ = progress_tx.send(d.progress());
-        }
-        if complete && !config.seed {
-            break;
-        }
-    }
-    if error.is_none() {
-        // Everything queued for the disk is written and synced before we report: a resume file
-        // saved from the summary never claims data that is not on disk.
-        let flushed = async {
-            if d.disk.send(DiskJob::Flush).is_err() {
-                return Some(SessionError::Disk("the disk thread stopped".into()));
-            }
-            while let Some(done) = disk_rx.recv().await {
-                match done {
-                    DiskDone::Flushed => return None,
-                    DiskDone::Failed(e) => return Some(SessionError::Storage(e)),
-                    _ => {}
-                }
-            }
-            Some(SessionError::Disk("the disk thread stopped".into()))
-        };
-        error = tokio::time::timeout(Duration::from_secs(60), flushed)
-            .await
-            .unwrap_or_else(|_| Some(SessionError::Disk("flushing took over 60 s".into())));
-    }
-    let _ = progress_tx.send(d.progress());
-    let _ = stop_tx.send(true);
-    if let Some(mut task) = announcer {
-        // The `stopped` announce gets a few seconds, never more.
-        if tokio::time::timeout(Duration::from_secs(5), &mut task)
-            .await
-            .is_err()
-        {
-            task.abort();
-        }
-    }
-    let p = d.progress();
-    Summary {
-        have: d.torrent.have().clone(),
-        downloaded: p.downloaded,
-        uploaded: p.uploaded,
-        error,
     }
 }

@@ -133,7 +133,7 @@ impl Shared {
         let inner = self.inner.clone();
         tokio::spawn(async move {
             loop {
-                let Ok((stream, addr)) = super::accept(&listener).await else {
+                let Ok((stream, addr)) = super::sockets::accept(&listener).await else {
                     continue;
                 };
                 let pending = inner.pending_handshakes.fetch_add(1, Ordering::AcqRel);

@@ -1,119 +1,47 @@
 //! One torrent's swarm logic as a sans-IO state machine: it owns the connections, the piece
-//! picker and the choker, and asks its driver to write blocks through, read blocks for peers and
-//! verify completed pieces; peers that keep sending bad data are banned.
+//! picker and the choker, and asks its driver to dial peers, write blocks through, read blocks
+//! for peers and verify completed pieces; peers that keep sending bad data are banned.
+//!
+//! This file holds the state and the flow of events; which peers to dial and accept (the pool,
+//! the cap, bans, pause) is in `connections.rs`, who to blame for bad data in `blame.rs`, the
+//! settings in `config.rs` and the driver's instructions in `action.rs`.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+mod action;
+mod blame;
+mod config;
+mod connections;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
-use crate::connection::{CloseReason, ConnEvent, Connection, ConnectionConfig};
+use bytes::Bytes;
+
+use crate::connection::{CloseReason, ConnEvent, Connection, ProtocolViolation};
 use crate::storage::piece_size;
-use crate::{
-    Bitfield, BlockRequest, ChokeChanges, Choker, ChokerConfig, ConnId, PeerStats, Picker,
-    PickerConfig, Received,
-};
+use crate::{Bitfield, BlockRequest, ChokeChanges, Choker, ConnId, PeerStats, Picker, Received};
 
-/// Settings for a [`Torrent`].
-#[derive(Debug, Clone)]
-pub struct TorrentConfig {
-    /// The info-hash.
-    pub info_hash: [u8; 20],
-    /// Our peer id.
-    pub peer_id: [u8; 20],
-    /// Total length of the torrent's data.
-    pub total_length: u64,
-    /// Piece length.
-    pub piece_length: u32,
-    /// Piece picking.
-    pub picker: PickerConfig,
-    /// Choking.
-    pub choker: ChokerConfig,
-    /// Per-connection settings (info-hash, peer id and piece count are filled in from above).
-    pub connection: ConnectionConfig,
-    /// A peer that took part in this many pieces failing their hash check is banned.
-    pub max_strikes: u32,
-    /// Seed for every random choice.
-    pub seed: u64,
-}
-
-impl TorrentConfig {
-    /// Defaults for a torrent of `total_length` bytes in pieces of `piece_length`.
-    pub fn new(
-        info_hash: [u8; 20],
-        peer_id: [u8; 20],
-        total_length: u64,
-        piece_length: u32,
-        seed: u64,
-    ) -> Self {
-        let pieces = u32::try_from(total_length.div_ceil(u64::from(piece_length.max(1))))
-            .unwrap_or(u32::MAX);
-        TorrentConfig {
-            info_hash,
-            peer_id,
-            total_length,
-            piece_length,
-            picker: PickerConfig::default(),
-            choker: ChokerConfig::default(),
-            connection: ConnectionConfig::new(info_hash, peer_id, pieces),
-            max_strikes: 2,
-            seed,
-        }
-    }
-}
-
-/// What a [`Torrent`] asks its driver to do.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Action {
-    /// Write a received block to storage (in order: before any later `Verify` of its piece).
-    Write {
-        /// Piece index.
-        piece: u32,
-        /// Offset in the piece.
-        offset: u32,
-        /// The block.
-        data: Vec<u8>,
-    },
-    /// Read a block for a peer and pass it to [`Torrent::handle_read`].
-    Read {
-        /// The peer.
-        conn: ConnId,
-        /// The block.
-        request: BlockRequest,
-    },
-    /// Hash a completed piece (off the network threads) and report with
-    /// [`Torrent::handle_verified`].
-    Verify {
-        /// Piece index.
-        piece: u32,
-    },
-    /// Close the connection's socket; the torrent has forgotten it.
-    Close {
-        /// The connection.
-        conn: ConnId,
-        /// Why.
-        reason: CloseReason,
-    },
-    /// The peer sent bad data too often: close it and do not accept its address again.
-    Ban {
-        /// The connection.
-        conn: ConnId,
-    },
-    /// A piece passed its hash check.
-    PieceVerified(u32),
-    /// Every piece is verified: the download is complete.
-    Completed,
-}
+pub use action::{Action, DiskJob};
+pub use config::TorrentConfig;
 
 #[derive(Debug)]
 struct Peer {
     conn: Connection,
     strikes: u32,
     is_seed: bool,
+    addr: SocketAddr,
+    /// We dialled it (rather than it us).
+    outgoing: bool,
 }
 
 /// A torrent's peers, pieces and choking, without sockets, disk or clock.
 ///
-/// Add connections with [`add_connection`](Self::add_connection); feed their bytes to
+/// Give it peers with [`add_peer`](Self::add_peer) and dial the ones [`Action::Connect`] names,
+/// reporting with [`handle_connected`](Self::handle_connected) or
+/// [`handle_connect_failed`](Self::handle_connect_failed); hand it peers that connect to us with
+/// [`handle_incoming`](Self::handle_incoming). Feed connections' bytes to
 /// [`handle_bytes`](Self::handle_bytes); call [`handle_timeout`](Self::handle_timeout) at
 /// [`poll_timeout`](Self::poll_timeout). After each input, send every connection's
 /// [`poll_transmit`](Self::poll_transmit) and perform [`poll_action`](Self::poll_action)s.
@@ -138,6 +66,15 @@ pub struct Torrent {
     /// Payload bytes moved over connections that have since closed.
     closed_transfer: (u64, u64),
     completed_sent: bool,
+    /// Addresses to dial when a slot frees, oldest first.
+    pool: VecDeque<SocketAddr>,
+    /// Dials under way: the id the connection gets and the address.
+    dialling: BTreeMap<ConnId, SocketAddr>,
+    banned: HashSet<IpAddr>,
+    paused: bool,
+    /// The peers we had dialled before a pause, dialled again on resume.
+    paused_peers: Vec<SocketAddr>,
+    next_conn: u64,
 }
 
 impl Torrent {
@@ -172,6 +109,12 @@ impl Torrent {
             wasted: 0,
             closed_transfer: (0, 0),
             completed_sent,
+            pool: VecDeque::new(),
+            dialling: BTreeMap::new(),
+            banned: HashSet::new(),
+            paused: false,
+            paused_peers: Vec::new(),
+            next_conn: 0,
         }
     }
 
@@ -228,6 +171,7 @@ impl Torrent {
         self.closed_transfer.1 += u;
         self.picker.remove_peer(id);
         self.choker.remove_peer(id);
+        self.fill_connections();
         true
     }
 
@@ -239,19 +183,6 @@ impl Torrent {
     /// A connection, to inspect.
     pub fn connection(&self, id: ConnId) -> Option<&Connection> {
         self.peers.get(&id).map(|p| &p.conn)
-    }
-
-    /// Adds a connection (inbound or outbound) at `now`; our handshake is queued.
-    pub fn add_connection(&mut self, now: Instant, id: ConnId) {
-        let conn = Connection::new(self.cfg.connection.clone(), now);
-        self.peers.insert(
-            id,
-            Peer {
-                conn,
-                strikes: 0,
-                is_seed: false,
-            },
-        );
     }
 
     /// The socket of `id` closed (or failed): forget the peer.
@@ -275,8 +206,9 @@ impl Torrent {
         conns.chain(self.choker.poll_timeout()).min()
     }
 
-    /// Bytes received on `id` at `now`.
-    pub fn handle_bytes(&mut self, now: Instant, id: ConnId, data: &[u8]) {
+    /// Bytes received on `id` at `now`; the blocks in them go to [`DiskJob::Write`] as slices
+    /// of `data`.
+    pub fn handle_bytes(&mut self, now: Instant, id: ConnId, data: Bytes) {
         let Some(peer) = self.peers.get_mut(&id) else {
             return;
         };
@@ -304,7 +236,7 @@ impl Torrent {
         }
     }
 
-    /// The block a [`Action::Read`] asked for (`None`: it could not be read; the request is
+    /// The block a [`DiskJob::Read`] asked for (`None`: it could not be read; the request is
     /// dropped).
     pub fn handle_read(
         &mut self,
@@ -318,30 +250,13 @@ impl Torrent {
         }
     }
 
-    /// The result of a [`Action::Verify`].
+    /// The result of a [`DiskJob::Verify`].
     pub fn handle_verified(&mut self, now: Instant, piece: u32, ok: bool) {
         if self.verifying.remove(&piece).is_none() {
             return;
         }
-        let attempt = self.sums.remove(&piece).unwrap_or_default();
         if ok {
-            // Blocks of an earlier failed attempt that differ from the good ones were bad.
-            if let Some(bad) = self.failed.remove(&piece) {
-                let mut culprits: Vec<ConnId> = bad
-                    .iter()
-                    .zip(&attempt)
-                    .filter_map(|(b, g)| match (b, g) {
-                        (Some((sender, h)), Some((_, good))) if h != good => Some(*sender),
-                        _ => None,
-                    })
-                    .collect();
-                culprits.sort_unstable();
-                culprits.dedup();
-                for c in culprits {
-                    self.strike(c);
-                }
-            }
-            self.watched.remove(&piece);
+            self.blame_after_pass(piece);
             self.picker.piece_verified(piece);
             self.actions.push_back(Action::PieceVerified(piece));
             let ids: Vec<ConnId> = self.peers.keys().copied().collect();
@@ -353,6 +268,7 @@ impl Torrent {
             }
             if self.picker.is_complete() && !self.completed_sent {
                 self.completed_sent = true;
+                self.actions.push_back(Action::Disk(DiskJob::Flush));
                 self.actions.push_back(Action::Completed);
                 // Seeds have nothing for each other.
                 let seeds: Vec<ConnId> = self
@@ -367,62 +283,12 @@ impl Torrent {
             }
         } else {
             let senders = self.picker.piece_failed(piece);
-            if let [only] = senders[..] {
-                // One sender for the whole piece: certainly the culprit.
-                self.strike(only);
-            } else if !attempt.is_empty() {
-                // Several: blame is settled block by block once the piece passes.
-                self.failed.insert(piece, attempt);
-            }
-            // From now on this piece's blocks are checksummed as they arrive.
-            self.watched.insert(piece);
+            self.blame_after_failure(piece, &senders);
             let ids: Vec<ConnId> = self.peers.keys().copied().collect();
             for id in ids {
                 self.fill_requests(now, id);
             }
         }
-    }
-
-    /// Counts a bad piece against `id`; bans it at [`TorrentConfig::max_strikes`].
-    fn strike(&mut self, id: ConnId) {
-        let Some(p) = self.peers.get_mut(&id) else {
-            return;
-        };
-        p.strikes += 1;
-        if p.strikes >= self.cfg.max_strikes {
-            self.actions.push_back(Action::Ban { conn: id });
-            self.drop_peer(
-                id,
-                CloseReason::Protocol("sent data that failed the hash check".into()),
-            );
-        }
-    }
-
-    /// A keyed 64-bit checksum of a block, to tell good blocks from bad ones after a failure
-    /// (four independent lanes over 32-byte strides: several GB/s, far below SHA-1's cost).
-    fn block_sum(&self, data: &[u8]) -> u64 {
-        const K: u64 = 0x9E37_79B9_7F4A_7C15;
-        let word = |c: &[u8]| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-        let mut lanes = [
-            self.sum_key,
-            self.sum_key ^ 1,
-            self.sum_key ^ 2,
-            self.sum_key ^ 3,
-        ];
-        let mut chunks = data.chunks_exact(32);
-        for c in &mut chunks {
-            for (i, lane) in lanes.iter_mut().enumerate() {
-                *lane = (*lane ^ word(&c[i * 8..])).wrapping_mul(K).rotate_left(29);
-            }
-        }
-        let mut h = data.len() as u64;
-        for lane in lanes {
-            h = (h ^ lane).wrapping_mul(K).rotate_left(31);
-        }
-        for &b in chunks.remainder() {
-            h = (h ^ u64::from(b)).wrapping_mul(K);
-        }
-        h ^ (h >> 32)
     }
 
     fn stats(&self) -> Vec<PeerStats> {
@@ -541,37 +407,28 @@ impl Torrent {
                             cancel,
                             piece_complete,
                         } => {
-                            if self.watched.contains(&piece) {
-                                let sum = self.block_sum(&data);
-                                let block = self.cfg.picker.block_size.max(1);
-                                let size =
-                                    piece_size(self.cfg.total_length, self.cfg.piece_length, piece);
-                                let sums = self
-                                    .sums
-                                    .entry(piece)
-                                    .or_insert_with(|| vec![None; size.div_ceil(block) as usize]);
-                                if let Some(slot) = sums.get_mut((offset / block) as usize) {
-                                    *slot = Some((id, sum));
-                                }
-                            }
+                            self.record_block_sum(id, piece, offset, &data);
                             for other in cancel {
                                 if let Some(o) = self.peers.get_mut(&other) {
                                     o.conn.cancel(now, BlockRequest { piece, offset, len });
                                 }
                             }
-                            self.actions.push_back(Action::Write {
+                            self.actions.push_back(Action::Disk(DiskJob::Write {
                                 piece,
                                 offset,
                                 data,
-                            });
+                            }));
                             if piece_complete {
                                 self.verifying.insert(piece, ());
-                                self.actions.push_back(Action::Verify { piece });
+                                self.actions
+                                    .push_back(Action::Disk(DiskJob::Verify { piece }));
                             }
                         }
                         Received::Duplicate => self.wasted += u64::from(len),
                         Received::Invalid => {
-                            self.drop_peer(id, CloseReason::Protocol(format!("unrequested block at piece {piece} offset {offset} of {len} bytes")));
+                            let violation =
+                                ProtocolViolation::UnrequestedBlock { piece, offset, len };
+                            self.drop_peer(id, violation.into());
                             return;
                         }
                     }
@@ -586,10 +443,10 @@ impl Torrent {
                     let size = piece_size(self.cfg.total_length, self.cfg.piece_length, r.piece);
                     let fits = u64::from(r.offset) + u64::from(r.len) <= u64::from(size);
                     if self.picker.have().contains(r.piece) && fits {
-                        self.actions.push_back(Action::Read {
+                        self.actions.push_back(Action::Disk(DiskJob::Read {
                             conn: id,
                             request: r,
-                        });
+                        }));
                     }
                 }
                 ConnEvent::Closed(reason) => {

@@ -1,0 +1,384 @@
+//! The driver task of one session: it owns the [`Torrent`], feeds it what the sockets, the disk
+//! thread, the commands and the timers bring, and carries out its actions. Policy is the
+//! torrent's; this file moves bytes and keeps the disk backlog.
+
+use std::collections::HashMap;
+use std::future::pending;
+use std::net::SocketAddr;
+use std::sync::mpsc as std_mpsc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use super::disk::{self, DiskDone};
+use super::limit;
+use super::sockets::{self, accept, Link, Net};
+use super::{
+    announce, Command, PeerInfo, Permit, Progress, SessionConfig, SessionError, Shared, Summary,
+};
+use crate::storage::Storage;
+use crate::{Action, Bitfield, ConnId, DiskJob, Torrent};
+
+struct Driver {
+    torrent: Torrent,
+    /// The socket side of every connection the torrent has.
+    links: HashMap<ConnId, Link>,
+    /// The shared-cap slots of the dials under way.
+    dialling: HashMap<ConnId, Permit>,
+    shared: Option<Shared>,
+    net_tx: mpsc::Sender<Net>,
+    disk: std_mpsc::Sender<DiskJob>,
+    connect_timeout: Duration,
+    hash_failures: u32,
+    pieces: u32,
+    /// Bytes handed to the disk thread and not yet written.
+    backlog: usize,
+    /// Every bucket a byte sent must pass (this session's, then the shared one).
+    up_limit: Vec<Arc<limit::Bucket>>,
+    /// Every bucket a byte received must pass.
+    down_limit: Vec<Arc<limit::Bucket>>,
+}
+
+/// While this many bytes wait for the disk, the network is not read: memory stays bounded and
+/// TCP pushes back on the peers.
+const MAX_DISK_BACKLOG: usize = 16 << 20;
+
+impl Driver {
+    /// A slot under the shared connection cap (always one without a [`Shared`]).
+    fn permit(&self) -> Option<Permit> {
+        match &self.shared {
+            Some(s) => s.try_acquire(),
+            None => Some(Permit::unlimited()),
+        }
+    }
+
+    /// A peer connected to us; `prefix` is what was already read from its socket. The torrent
+    /// decides whether to take it.
+    fn accept_incoming(&mut self, addr: SocketAddr, stream: TcpStream, prefix: Bytes) {
+        let Some(permit) = self.permit() else {
+            return;
+        };
+        let now = std::time::Instant::now();
+        let Some(id) = self.torrent.handle_incoming(now, addr) else {
+            return;
+        };
+        self.attach(id, stream, permit);
+        if !prefix.is_empty() {
+            self.torrent.handle_bytes(now, id, prefix);
+        }
+    }
+
+    /// Our dial of `id` connected.
+    fn dialled(&mut self, id: ConnId, stream: TcpStream) {
+        let permit = self.dialling.remove(&id);
+        let now = std::time::Instant::now();
+        if let Some(permit) = permit.filter(|_| self.torrent.handle_connected(now, id)) {
+            self.attach(id, stream, permit);
+        }
+    }
+
+    /// Our dial of `id` failed: its slot is free.
+    fn dial_failed(&mut self, id: ConnId) {
+        self.dialling.remove(&id);
+        self.torrent.handle_connect_failed(id);
+    }
+
+    /// Starts the reader and writer tasks of connection `id`'s socket.
+    fn attach(&mut self, id: ConnId, stream: TcpStream, permit: Permit) {
+        let link = Link::spawn(
+            id,
+            stream,
+            permit,
+            self.net_tx.clone(),
+            self.down_limit.clone(),
+            self.up_limit.clone(),
+        );
+        self.links.insert(id, link);
+    }
+
+    /// Dials `addr` for the torrent's connection `id` (an [`Action::Connect`]).
+    fn dial(&mut self, id: ConnId, addr: SocketAddr) {
+        let Some(permit) = self.permit() else {
+            // The shared cap is reached: the dial fails at once, as a refused one would.
+            self.torrent.handle_connect_failed(id);
+            return;
+        };
+        self.dialling.insert(id, permit);
+        sockets::dial(id, addr, self.connect_timeout, self.net_tx.clone());
+    }
+
+    fn forget(&mut self, id: ConnId) {
+        if let Some(link) = self.links.remove(&id) {
+            link.reader.abort();
+        }
+    }
+
+    /// Sends pending bytes and performs pending actions; returns a storage error to end on.
+    fn pump(&mut self) -> Option<SessionError> {
+        loop {
+            let mut busy = false;
+            let ids: Vec<ConnId> = self.torrent.connections().collect();
+            for id in ids {
+                while let Some(bytes) = self.torrent.poll_transmit(id) {
+                    busy = true;
+                    if let Some(link) = self.links.get(&id) {
+                        let _ = link.writer.send(bytes);
+                    }
+                }
+            }
+            while let Some(action) = self.torrent.poll_action() {
+                busy = true;
+                match action {
+                    Action::Connect { conn, addr } => self.dial(conn, addr),
+                    Action::Disk(job) => {
+                        if let DiskJob::Write { data, .. } = &job {
+                            self.backlog += data.len();
+                        }
+                        if self.disk.send(job).is_err() {
+                            return Some(SessionError::Disk("the disk thread stopped".into()));
+                        }
+                    }
+                    Action::Close { conn, .. } => self.forget(conn),
+                    // Bans are the torrent's to keep; verified pieces and completion show in
+                    // the progress.
+                    _ => {}
+                }
+            }
+            if !busy {
+                return None;
+            }
+        }
+    }
+
+    fn progress(&self) -> Progress {
+        let (d, u) = self.torrent.transferred();
+        let (mut dr, mut ur) = (0, 0);
+        let mut peer_list = Vec::with_capacity(self.links.len());
+        for id in self.torrent.connections() {
+            let (Some(c), Some(addr), Some(outgoing)) = (
+                self.torrent.connection(id),
+                self.torrent.peer_addr(id),
+                self.torrent.is_outgoing(id),
+            ) else {
+                continue;
+            };
+            dr += c.download_rate();
+            ur += c.upload_rate();
+            let (downloaded, uploaded) = c.transferred();
+            peer_list.push(PeerInfo {
+                addr,
+                peer_id: c.peer_id(),
+                outgoing,
+                am_interested: c.am_interested(),
+                am_choking: c.am_choking(),
+                peer_interested: c.peer_interested(),
+                peer_choking: c.peer_choking(),
+                snubbed: c.is_snubbed(),
+                download_rate: c.download_rate(),
+                upload_rate: c.upload_rate(),
+                downloaded,
+                uploaded,
+                pieces: self.torrent.peer_piece_count(id),
+            });
+        }
+        Progress {
+            pieces: self.pieces,
+            have: self.torrent.have().count(),
+            total: self.torrent.total_length(),
+            bytes_left: self.torrent.bytes_left(),
+            downloaded: d,
+            uploaded: u,
+            download_rate: dr,
+            upload_rate: ur,
+            peers: self.links.len(),
+            seeds: self.torrent.seed_count(),
+            hash_failures: self.hash_failures,
+            complete: self.torrent.is_complete(),
+            paused: self.torrent.is_paused(),
+            verified: self.torrent.have().clone(),
+            peer_list,
+        }
+    }
+}
+
+pub(super) async fn run(
+    mut config: SessionConfig,
+    storage: Arc<dyn Storage>,
+    have: Bitfield,
+    listener: Option<TcpListener>,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    command_tx: mpsc::UnboundedSender<Command>,
+    progress_tx: watch::Sender<Progress>,
+) -> Summary {
+    let (net_tx, mut net_rx) = mpsc::channel::<Net>(256);
+    let (disk_done_tx, mut disk_rx) = mpsc::unbounded_channel::<DiskDone>();
+    let hashes = Arc::new(config.piece_hashes.clone());
+    let disk = match disk::spawn(storage, hashes, disk_done_tx) {
+        Ok(d) => d,
+        Err(e) => {
+            return Summary {
+                have,
+                downloaded: 0,
+                uploaded: 0,
+                error: Some(SessionError::Disk(e.to_string())),
+            };
+        }
+    };
+    let pieces = have.len();
+    config.torrent.max_connections = config.max_connections;
+    let mut d = Driver {
+        torrent: Torrent::new(config.torrent.clone(), &have),
+        links: HashMap::new(),
+        dialling: HashMap::new(),
+        shared: config.shared.clone(),
+        net_tx,
+        disk,
+        connect_timeout: config.connect_timeout,
+        hash_failures: 0,
+        pieces,
+        backlog: 0,
+        up_limit: limit::Bucket::combine(
+            config.max_upload_rate,
+            config.shared.as_ref().and_then(Shared::upload_limit),
+        ),
+        down_limit: limit::Bucket::combine(
+            config.max_download_rate,
+            config.shared.as_ref().and_then(Shared::download_limit),
+        ),
+    };
+    // Peers that reach the shared listener for our info-hash come to us, until we end.
+    let _route = config
+        .shared
+        .as_ref()
+        .map(|s| s.route(config.torrent.info_hash, command_tx.clone()));
+    let _ = progress_tx.send(d.progress());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let announcer = (!config.trackers.is_empty()).then(|| {
+        tokio::spawn(announce::run(
+            config.clone(),
+            progress_tx.subscribe(),
+            command_tx,
+            stop_rx,
+        ))
+    });
+
+    let mut error = None;
+    let mut last_progress = Instant::now();
+    loop {
+        let wake = d.torrent.poll_timeout().map(Instant::from_std);
+        tokio::select! {
+            biased;
+            cmd = commands.recv() => match cmd {
+                Some(Command::Connect(addr)) => d.torrent.add_peer(addr),
+                Some(Command::Incoming { addr, stream, prefix }) => d.accept_incoming(addr, stream, prefix.into()),
+                Some(Command::Pause) => d.torrent.pause(),
+                Some(Command::Resume) => d.torrent.resume(),
+                Some(Command::Stop) | None => break,
+            },
+            done = disk_rx.recv() => match done {
+                Some(DiskDone::Verified { piece, ok }) => {
+                    if !ok {
+                        d.hash_failures += 1;
+                    }
+                    d.torrent.handle_verified(std::time::Instant::now(), piece, ok);
+                }
+                Some(DiskDone::Read { conn, request, data }) => {
+                    d.torrent.handle_read(std::time::Instant::now(), conn, request, data.as_deref());
+                }
+                Some(DiskDone::Written(n)) => d.backlog = d.backlog.saturating_sub(n),
+                Some(DiskDone::Flushed) => {}
+                Some(DiskDone::Failed(e)) => {
+                    error = Some(SessionError::Storage(e));
+                    break;
+                }
+                None => {
+                    error = Some(SessionError::Disk("the disk thread stopped".into()));
+                    break;
+                }
+            },
+            ev = net_rx.recv(), if d.backlog < MAX_DISK_BACKLOG => match ev {
+                Some(Net::Connected(id, stream)) => d.dialled(id, stream),
+                Some(Net::ConnectFailed(id)) => d.dial_failed(id),
+                Some(Net::Data(id, bytes)) => d.torrent.handle_bytes(std::time::Instant::now(), id, bytes),
+                Some(Net::Closed(id)) => {
+                    d.forget(id);
+                    d.torrent.remove_connection(id);
+                }
+                None => {}
+            },
+            accepted = async {
+                match &listener {
+                    Some(l) => accept(l).await,
+                    None => pending().await,
+                }
+            } => {
+                if let Ok((stream, addr)) = accepted {
+                    d.accept_incoming(addr, stream, Bytes::new());
+                }
+            }
+            () = async {
+                match wake {
+                    Some(w) => tokio::time::sleep_until(w).await,
+                    None => pending().await,
+                }
+            } => d.torrent.handle_timeout(std::time::Instant::now()),
+        }
+        if let Some(e) = d.pump() {
+            error = Some(e);
+            break;
+        }
+        let complete = d.torrent.is_complete();
+        if last_progress.elapsed() >= Duration::from_millis(200)
+            || complete != progress_tx.borrow().complete
+            || d.torrent.is_paused() != progress_tx.borrow().paused
+        {
+            last_progress = Instant::now();
+            let _ = progress_tx.send(d.progress());
+        }
+        if complete && !config.seed {
+            break;
+        }
+    }
+    if error.is_none() {
+        // Everything queued for the disk is written and synced before we report: a resume file
+        // saved from the summary never claims data that is not on disk.
+        let flushed = async {
+            if d.disk.send(DiskJob::Flush).is_err() {
+                return Some(SessionError::Disk("the disk thread stopped".into()));
+            }
+            while let Some(done) = disk_rx.recv().await {
+                match done {
+                    DiskDone::Flushed => return None,
+                    DiskDone::Failed(e) => return Some(SessionError::Storage(e)),
+                    _ => {}
+                }
+            }
+            Some(SessionError::Disk("the disk thread stopped".into()))
+        };
+        error = tokio::time::timeout(Duration::from_secs(60), flushed)
+            .await
+            .unwrap_or_else(|_| Some(SessionError::Disk("flushing took over 60 s".into())));
+    }
+    let _ = progress_tx.send(d.progress());
+    let _ = stop_tx.send(true);
+    if let Some(mut task) = announcer {
+        // The `stopped` announce gets a few seconds, never more.
+        if tokio::time::timeout(Duration::from_secs(5), &mut task)
+            .await
+            .is_err()
+        {
+            task.abort();
+        }
+    }
+    let p = d.progress();
+    Summary {
+        have: d.torrent.have().clone(),
+        downloaded: p.downloaded,
+        uploaded: p.uploaded,
+        error,
+    }
+}

@@ -1,0 +1,76 @@
+//! What a [`Torrent`] asks its driver to do ([`Action`]), storage work among it ([`DiskJob`]).
+
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+
+#[cfg(doc)]
+use super::Torrent;
+use crate::connection::CloseReason;
+use crate::{BlockRequest, ConnId};
+
+/// What a [`Torrent`] asks its driver to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Action {
+    /// Dial this peer, then report with [`Torrent::handle_connected`] or
+    /// [`Torrent::handle_connect_failed`].
+    Connect {
+        /// The connection's id, if the dial succeeds.
+        conn: ConnId,
+        /// The peer's address.
+        addr: SocketAddr,
+    },
+    /// Storage work, performed in the order given.
+    Disk(DiskJob),
+    /// Close the connection's socket; the torrent has forgotten it.
+    Close {
+        /// The connection.
+        conn: ConnId,
+        /// Why.
+        reason: CloseReason,
+    },
+    /// The peer sent bad data too often and its address is banned (the torrent refuses and
+    /// never dials it again); a [`Action::Close`] for the connection follows.
+    Ban {
+        /// The connection.
+        conn: ConnId,
+    },
+    /// A piece passed its hash check.
+    PieceVerified(u32),
+    /// Every piece is verified: the download is complete (a [`DiskJob::Flush`] came just
+    /// before).
+    Completed,
+}
+
+/// Storage work a [`Torrent`] asks for ([`Action::Disk`]); a disk thread takes these as they
+/// are and performs them in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DiskJob {
+    /// Write a received block to storage (in order: before any later `Verify` of its piece).
+    Write {
+        /// Piece index.
+        piece: u32,
+        /// Offset in the piece.
+        offset: u32,
+        /// The block, sharing the buffer it was received in.
+        data: Bytes,
+    },
+    /// Read a block for a peer and pass it to [`Torrent::handle_read`].
+    Read {
+        /// The peer.
+        conn: ConnId,
+        /// The block.
+        request: BlockRequest,
+    },
+    /// Hash a completed piece (off the network threads) and report with
+    /// [`Torrent::handle_verified`].
+    Verify {
+        /// Piece index.
+        piece: u32,
+    },
+    /// Make everything written so far durable (the download just completed; a driver also
+    /// sends one before it reports its verified pieces).
+    Flush,
+}
