@@ -1,5 +1,6 @@
-//! The tokio session over real loopback TCP with file storage: a seed and downloaders, with and
-//! without a tracker, checked byte for byte; and the parallel re-check.
+//! The tokio session over real loopback TCP with file storage: a seed and downloaders checked
+//! byte for byte, and the parallel re-check. Sessions meeting through torrentkit-tracker-server are
+//! in the workspace's end-to-end tests (`tests/tests/end_to_end.rs`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +11,6 @@ use torrentkit_peer::session::{bind_listener, recheck, Session, SessionConfig};
 use torrentkit_peer::storage::{
     FileStorage, FileStorageConfig, Layout, MemoryStorage, Storage, StorageError,
 };
-use torrentkit_peer::tracker::{ClientConfig, TrackerClient};
 use torrentkit_peer::{Bitfield, Rng, TorrentConfig};
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -136,122 +136,6 @@ async fn seed_to_downloaders_over_loopback_tcp() {
         "seed uploaded {}",
         summary.uploaded
     );
-}
-
-/// Polls the tracker's scrape (with a deadline) until it counts `seeders` seeds.
-async fn wait_seeders(
-    client: &mut TrackerClient,
-    url: &str,
-    info_hash: [u8; 20],
-    seeders: u32,
-    what: &str,
-) {
-    let deadline = tokio::time::Instant::now() + LIMIT;
-    loop {
-        let s = client
-            .scrape(url, &[torrentkit_metainfo::InfoHash(info_hash)])
-            .await
-            .unwrap();
-        if s.first().is_some_and(|s| s.seeders == seeders) {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{what}: the tracker never counted {seeders} seeders: {s:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-#[tokio::test]
-async fn peers_find_each_other_through_the_tracker() {
-    let c = content(1 << 20, 2);
-    let tracker = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let tracker_addr = tracker.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(torrentkit_tracker_server::serve(
-        tracker,
-        torrentkit_tracker_server::Config::default(),
-        async {
-            let _ = stopped.await;
-        },
-    ));
-    let trackers = vec![vec![
-        format!("udp://{tracker_addr}/announce"),
-        format!("http://{tracker_addr}/announce"),
-    ]];
-
-    let seed_data = seed_dir(&c);
-    let seed_storage = file_storage(seed_data.path(), &c);
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let mut sc = config(&c, 1, listener.local_addr().unwrap().port());
-    sc.seed = true;
-    sc.trackers = trackers.clone();
-    let seed = Session::start(
-        sc,
-        seed_storage,
-        Bitfield::full(c.layout.piece_count()),
-        Some(listener),
-    );
-
-    // Wait until the tracker knows the seed, so the downloader's first announce returns it.
-    let mut client = TrackerClient::new(ClientConfig::default(), 9);
-    let announce_url = format!("http://{tracker_addr}/announce");
-    wait_seeders(
-        &mut client,
-        &announce_url,
-        c.info_hash,
-        1,
-        "the seed's announce",
-    )
-    .await;
-
-    let dir = tempfile::tempdir().unwrap();
-    let storage = file_storage(dir.path(), &c);
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let mut lc = config(&c, 2, listener.local_addr().unwrap().port());
-    lc.trackers = trackers;
-    let leech = Session::start(
-        lc,
-        storage,
-        Bitfield::new(c.layout.piece_count()),
-        Some(listener),
-    );
-    let summary = tokio::time::timeout(LIMIT, leech.join())
-        .await
-        .expect("download within the limit");
-    assert!(summary.have.is_full(), "{summary:?}");
-    assert_eq!(read_back(dir.path()), c.data);
-    // A paused seed leaves the swarm (`stopped`); resumed, it comes back (`started`).
-    seed.pause();
-    wait_seeders(
-        &mut client,
-        &announce_url,
-        c.info_hash,
-        0,
-        "stopped on pause",
-    )
-    .await;
-    seed.resume();
-    wait_seeders(
-        &mut client,
-        &announce_url,
-        c.info_hash,
-        1,
-        "started on resume",
-    )
-    .await;
-    tokio::time::timeout(LIMIT, seed.stop()).await.unwrap();
-    wait_seeders(
-        &mut client,
-        &announce_url,
-        c.info_hash,
-        0,
-        "stopped at the end",
-    )
-    .await;
-    let _ = stop.send(());
-    let _ = tokio::time::timeout(LIMIT, server).await;
 }
 
 #[tokio::test]

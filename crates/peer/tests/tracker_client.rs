@@ -1,5 +1,6 @@
 //! The tokio tracker client against small loopback servers written here (HTTP framing,
-//! redirects, failures, BEP 15 connection-id reuse) and against torrentkit-tracker-server.
+//! redirects, failures, BEP 15 connection-id reuse). Against torrentkit-tracker-server itself, see
+//! the workspace's end-to-end tests (`tests/tests/end_to_end.rs`).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -271,53 +272,4 @@ async fn udp_announce_reuses_the_connection_id() {
         .unwrap()
         .unwrap_err();
     assert_eq!(err.to_string(), "tracker: failure: unexpected packet");
-}
-
-/// Against the real tracker of this workspace: HTTP and UDP on one port, peers meet each other,
-/// scrape counts them.
-#[tokio::test]
-async fn against_torrentkit_tracker_server_over_http_and_udp() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(torrentkit_tracker_server::serve(
-        listener,
-        torrentkit_tracker_server::Config::default(),
-        async {
-            let _ = stopped.await;
-        },
-    ));
-    let mut client = TrackerClient::new(ClientConfig::default(), 5);
-    let http = format!("http://{addr}/announce");
-    let udp = format!("udp://{addr}/announce");
-    let work = async {
-        // The HTTP reply proves the server runs, and it binds UDP before serving HTTP.
-        let seed = client.announce(&http, &request(1, 7001, 0)).await.unwrap();
-        assert!(seed.peers.is_empty(), "{:?}", seed.peers);
-        let leech = client.announce(&udp, &request(2, 7002, 100)).await.unwrap();
-        assert_eq!(leech.peers, vec![SocketAddr::from(([127, 0, 0, 1], 7001))]);
-        assert_eq!((leech.seeders, leech.leechers), (Some(1), Some(1)));
-        let again = client.announce(&http, &request(3, 7003, 50)).await.unwrap();
-        let mut ports: Vec<u16> = again.peers.iter().map(SocketAddr::port).collect();
-        ports.sort_unstable();
-        assert_eq!(ports, vec![7001, 7002]);
-        for url in [&http, &udp] {
-            let s = client.scrape(url, &[InfoHash([0x42; 20])]).await.unwrap();
-            assert_eq!((s[0].seeders, s[0].leechers), (1, 2), "{url}");
-        }
-        let mut stopped_req = request(2, 7002, 100);
-        stopped_req.event = Event::Stopped;
-        client.announce(&udp, &stopped_req).await.unwrap();
-        let s = client.scrape(&http, &[InfoHash([0x42; 20])]).await.unwrap();
-        assert_eq!((s[0].seeders, s[0].leechers), (1, 1));
-    };
-    tokio::time::timeout(LIMIT, work)
-        .await
-        .expect("tracker exchange within 20 s");
-    let _ = stop.send(());
-    tokio::time::timeout(LIMIT, server)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
 }
