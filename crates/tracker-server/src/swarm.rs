@@ -362,48 +362,29 @@ impl Swarm {
             both_families,
             with_ids,
         } = *s;
-        let mut left = want;
+        let PeerList {
+            v4: out4,
+            v6: out6,
+            ids4,
+            ids6,
+        } = out;
+        let mut from_v4 = |want: usize, rng: &mut fastrand::Rng| {
+            let ids = with_ids.then_some(&mut *ids4);
+            pick(&self.v4, want, requester, requester_seeds, out4, ids, rng)
+        };
+        let mut from_v6 = |want: usize, rng: &mut fastrand::Rng| {
+            let ids = with_ids.then_some(&mut *ids6);
+            pick(&self.v6, want, requester, requester_seeds, out6, ids, rng)
+        };
         if v6_first {
-            left -= pick(
-                &self.v6,
-                left,
-                requester,
-                requester_seeds,
-                &mut out.v6,
-                with_ids.then_some(&mut out.ids6),
-                rng,
-            );
+            let left = want - from_v6(want, rng);
             if both_families {
-                pick(
-                    &self.v4,
-                    left,
-                    requester,
-                    requester_seeds,
-                    &mut out.v4,
-                    with_ids.then_some(&mut out.ids4),
-                    rng,
-                );
+                from_v4(left, rng);
             }
         } else {
-            left -= pick(
-                &self.v4,
-                left,
-                requester,
-                requester_seeds,
-                &mut out.v4,
-                with_ids.then_some(&mut out.ids4),
-                rng,
-            );
+            let left = want - from_v4(want, rng);
             if both_families {
-                pick(
-                    &self.v6,
-                    left,
-                    requester,
-                    requester_seeds,
-                    &mut out.v6,
-                    with_ids.then_some(&mut out.ids6),
-                    rng,
-                );
+                from_v6(left, rng);
             }
         }
     }
