@@ -1,0 +1,696 @@
+//! The sans-IO DHT node: datagrams and the time in, datagrams, timeouts and events out.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use crate::bep42;
+use crate::compact::NodeInfo;
+use crate::config::Config;
+use crate::event::{Event, LookupId, LookupResult, Transmit};
+use crate::id::NodeId;
+use crate::krpc::{self, Body, Message, Query, Response, Want};
+use crate::lookup::Search;
+use crate::routing::{Heard, Inserted, RoutingTable, K};
+use crate::stats::Stats;
+use crate::store::{PeerStore, Stored};
+use crate::throttle::Throttle;
+use crate::token::Tokens;
+
+/// How often expired peers are swept from the store.
+const EXPIRY_SWEEP: Duration = Duration::from_secs(60);
+
+/// A mainline DHT node (BEP 5) with no socket and no clock.
+///
+/// Feed it every datagram that arrives with [`handle_datagram`](Node::handle_datagram), call
+/// [`handle_timeout`](Node::handle_timeout) when [`poll_timeout`](Node::poll_timeout)'s
+/// instant has passed, and after either (or a command) drain
+/// [`poll_transmit`](Node::poll_transmit) onto the socket and [`poll_event`](Node::poll_event)
+/// to the application. Commands ([`bootstrap`](Node::bootstrap), [`get_peers`](Node::get_peers),
+/// [`announce`](Node::announce)...) start lookups whose outcome comes back as [`Event`]s.
+#[derive(Debug)]
+pub struct Node {
+    config: Config,
+    id: NodeId,
+    rng: fastrand::Rng,
+    table: RoutingTable,
+    tokens: Tokens,
+    store: PeerStore,
+    throttle: Throttle,
+    pending: HashMap<u16, Pending>,
+    next_transaction: u16,
+    lookups: HashMap<LookupId, Lookup>,
+    next_lookup: u64,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+    stats: Stats,
+    next_sweep: Instant,
+}
+
+#[derive(Debug)]
+struct Pending {
+    to: SocketAddr,
+    /// The id of the node asked, when known (not for bootstrap routers and `add_node`).
+    node: Option<NodeId>,
+    deadline: Instant,
+    purpose: Purpose,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Purpose {
+    Ping,
+    Lookup(LookupId),
+    Announce(LookupId),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    FindNode,
+    GetPeers,
+    Announce { port: u16, implied_port: bool },
+}
+
+#[derive(Debug)]
+struct Lookup {
+    search: Search,
+    kind: Kind,
+    /// Refreshes: no events.
+    internal: bool,
+    /// Announces out, once the search is done: (outstanding, acknowledged).
+    announcing: Option<(usize, usize)>,
+}
+
+impl Node {
+    /// A node with an empty routing table. Its id is `config.id`, or random from the seed
+    /// (made to fit BEP 42 when `config.external_ip` is a public address).
+    pub fn new(config: Config, now: Instant) -> Self {
+        let mut rng = fastrand::Rng::with_seed(config.seed);
+        let random = NodeId::random(&mut rng);
+        let id = config.id.unwrap_or_else(|| match config.external_ip {
+            Some(ip) if !bep42::is_exempt(ip) => bep42::id_for_ip(ip, rng.u8(..), &random),
+            _ => random,
+        });
+        let tokens = Tokens::new(&mut rng, now);
+        Node {
+            table: RoutingTable::new(id, now),
+            store: PeerStore::new(config.max_info_hashes, config.max_peers_per_info_hash),
+            throttle: Throttle::new(config.answers_per_second, config.max_tracked_sources),
+            next_transaction: rng.u16(..),
+            config,
+            id,
+            rng,
+            tokens,
+            pending: HashMap::new(),
+            lookups: HashMap::new(),
+            next_lookup: 0,
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            stats: Stats::default(),
+            next_sweep: now + EXPIRY_SWEEP,
+        }
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// The nodes of the routing table (to save it, or to inspect it).
+    pub fn nodes(&self) -> Vec<NodeInfo> {
+        self.table.nodes().collect()
+    }
+
+    /// The `n` nodes of the routing table closest to `target`, closest first.
+    pub fn closest_nodes(&self, target: &NodeId, n: usize) -> Vec<NodeInfo> {
+        self.table.closest(target, n)
+    }
+
+    /// The counters and table sizes now.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            routing_nodes: self.table.len(),
+            buckets: self.table.bucket_count(),
+            stored_info_hashes: self.store.info_hashes(),
+            stored_peers: self.store.peers(),
+            outstanding_queries: self.pending.len(),
+            lookups: self.lookups.len(),
+            tracked_sources: self.throttle.tracked(),
+            ..self.stats.clone()
+        }
+    }
+
+    /// Pings `addr`; if it answers, it enters the routing table (as a saved table is reloaded,
+    /// or a known node added by hand).
+    pub fn add_node(&mut self, addr: SocketAddr, now: Instant) {
+        self.send_query(addr, None, Query::Ping, Purpose::Ping, now);
+    }
+
+    /// Joins the DHT: a `find_node` lookup of our own id, starting from the routing table and
+    /// from `routers` (addresses whose ids are not known, such as `router.bittorrent.com`).
+    pub fn bootstrap(&mut self, routers: &[SocketAddr], now: Instant) -> LookupId {
+        let target = self.id;
+        let lookup = self.start(target, Kind::FindNode, false);
+        for router in routers {
+            let query = Query::FindNode {
+                target,
+                want: Want::default(),
+            };
+            if self.send_query(*router, None, query, Purpose::Lookup(lookup), now) {
+                if let Some(l) = self.lookups.get_mut(&lookup) {
+                    l.search.sent_anonymous();
+                }
+            }
+        }
+        self.step(lookup, now);
+        lookup
+    }
+
+    /// Looks up the nodes closest to `target`.
+    pub fn find_node(&mut self, target: NodeId, now: Instant) -> LookupId {
+        let lookup = self.start(target, Kind::FindNode, false);
+        self.step(lookup, now);
+        lookup
+    }
+
+    /// Looks up peers of `info_hash`: [`Event::PeersFound`] as they come, then
+    /// [`Event::LookupDone`].
+    pub fn get_peers(&mut self, info_hash: NodeId, now: Instant) -> LookupId {
+        let lookup = self.start(info_hash, Kind::GetPeers, false);
+        self.step(lookup, now);
+        lookup
+    }
+
+    /// Looks up peers of `info_hash` as [`get_peers`](Node::get_peers) does, then announces
+    /// that we download it on `port` to the closest nodes ([`Event::AnnounceDone`]). With
+    /// `implied_port`, they take the port our datagrams come from instead (uTP sharing the
+    /// DHT's socket, or a NAT).
+    pub fn announce(
+        &mut self,
+        info_hash: NodeId,
+        port: u16,
+        implied_port: bool,
+        now: Instant,
+    ) -> LookupId {
+        let kind = Kind::Announce { port, implied_port };
+        let lookup = self.start(info_hash, kind, false);
+        self.step(lookup, now);
+        lookup
+    }
+
+    /// The next datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`handle_timeout`](Node::handle_timeout) should next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let queries = self.pending.values().map(|p| p.deadline).min();
+        let mut next = self.tokens.next_rotation().min(self.next_sweep);
+        if self.table.len() > 0 {
+            next = next.min(self.table.next_refresh());
+        }
+        Some(queries.map_or(next, |q| q.min(next)))
+    }
+
+    /// Acts on every timer due at `now`: queries that timed out, the token secret, expired
+    /// peers, and buckets that need a refresh.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let expired: Vec<u16> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.deadline <= now)
+            .map(|(t, _)| *t)
+            .collect();
+        for transaction in expired {
+            if let Some(pending) = self.pending.remove(&transaction) {
+                self.stats.timeouts += 1;
+                self.query_failed(pending, true, now);
+            }
+        }
+        self.tokens.handle_timeout(&mut self.rng, now);
+        if now >= self.next_sweep {
+            self.store.expire(now);
+            self.next_sweep = now + EXPIRY_SWEEP;
+        }
+        if self.table.len() > 0 {
+            while let Some(prefix) = self.table.take_stale_bucket(now) {
+                let target = self.id.random_at_prefix(prefix, &mut self.rng);
+                let lookup = self.start(target, Kind::FindNode, true);
+                self.step(lookup, now);
+            }
+        }
+        self.step_all(now);
+    }
+
+    /// Handles one datagram received from `from`.
+    pub fn handle_datagram(&mut self, from: SocketAddr, datagram: &[u8], now: Instant) {
+        let message = match Message::decode(datagram) {
+            Ok(message) => message,
+            Err(error) => {
+                self.stats.malformed += 1;
+                if let Some(transaction) = krpc::query_transaction(datagram) {
+                    let code = match error {
+                        crate::Error::UnknownMethod { .. } => krpc::ERROR_METHOD_UNKNOWN,
+                        _ => krpc::ERROR_PROTOCOL,
+                    };
+                    let transaction = transaction.to_vec();
+                    if self.may_answer(from, now) {
+                        self.send_error(from, &transaction, code, &error.to_string());
+                    }
+                }
+                return;
+            }
+        };
+        match &message.body {
+            Body::Query { id, query } => self.handle_query(from, &message, *id, query, now),
+            Body::Response { id, response } => {
+                self.handle_response(from, message.transaction, *id, response, now)
+            }
+            Body::Error { .. } => {
+                let Some(pending) = self.take_pending(from, message.transaction) else {
+                    return;
+                };
+                self.stats.errors_received += 1;
+                // It answered, so it is alive: the lookup skips it, the table keeps it.
+                self.query_failed(pending, false, now);
+                self.step_all(now);
+            }
+        }
+    }
+
+    fn may_answer(&mut self, from: SocketAddr, now: Instant) -> bool {
+        if self.config.read_only {
+            self.stats.read_only_dropped += 1;
+            return false;
+        }
+        if !self.throttle.allow(from.ip(), now) {
+            self.stats.throttled += 1;
+            return false;
+        }
+        true
+    }
+
+    fn handle_query(
+        &mut self,
+        from: SocketAddr,
+        message: &Message<'_>,
+        id: NodeId,
+        query: &Query<'_>,
+        now: Instant,
+    ) {
+        self.stats.queries_received += 1;
+        if !self.may_answer(from, now) {
+            return;
+        }
+        if !message.read_only {
+            self.learn(NodeInfo { id, addr: from }, Heard::Queried, now);
+        }
+        let mut response = Response::default();
+        match query {
+            Query::Ping => {}
+            Query::FindNode { target, want } => self.put_nodes(&mut response, target, *want),
+            Query::GetPeers { info_hash, want } => {
+                self.put_nodes(&mut response, info_hash, *want);
+                let token = self.tokens.issue(from.ip());
+                response.values = self.store.get(
+                    info_hash,
+                    from.is_ipv6(),
+                    self.config.max_values_per_answer,
+                    now,
+                    &mut self.rng,
+                );
+                return self.send_response(from, message.transaction, response, Some(&token));
+            }
+            Query::AnnouncePeer {
+                info_hash,
+                port,
+                implied_port,
+                token,
+            } => {
+                if !self.tokens.verify(from.ip(), token) {
+                    self.stats.bad_tokens += 1;
+                    return self.send_error(
+                        from,
+                        message.transaction,
+                        krpc::ERROR_PROTOCOL,
+                        "bad token",
+                    );
+                }
+                let port = if *implied_port { from.port() } else { *port };
+                let peer = SocketAddr::new(from.ip(), port);
+                if self.store.announce(*info_hash, peer, now) == Stored::TooManyInfoHashes {
+                    self.stats.announces_refused += 1;
+                }
+            }
+        }
+        self.send_response(from, message.transaction, response, None);
+    }
+
+    fn put_nodes(&self, response: &mut Response<'_>, target: &NodeId, want: Want) {
+        let ours = if want == Want::default() {
+            true
+        } else if self.config.ipv6 {
+            want.v6
+        } else {
+            want.v4
+        };
+        if !ours {
+            return;
+        }
+        let nodes = self.table.closest(target, K);
+        if self.config.ipv6 {
+            response.nodes6 = nodes;
+        } else {
+            response.nodes = nodes;
+        }
+    }
+
+    fn take_pending(&mut self, from: SocketAddr, transaction: &[u8]) -> Option<Pending> {
+        let key = <[u8; 2]>::try_from(transaction)
+            .ok()
+            .map(u16::from_be_bytes);
+        match key.and_then(|k| self.pending.get(&k).map(|p| (k, p.to))) {
+            Some((k, to)) if to == from => self.pending.remove(&k),
+            _ => {
+                self.stats.unmatched += 1;
+                None
+            }
+        }
+    }
+
+    fn handle_response(
+        &mut self,
+        from: SocketAddr,
+        transaction: &[u8],
+        id: NodeId,
+        response: &Response<'_>,
+        now: Instant,
+    ) {
+        let Some(pending) = self.take_pending(from, transaction) else {
+            return;
+        };
+        if pending.node.is_some_and(|expected| expected != id) {
+            // Not the node we asked (it restarted with a new id, or lies): no answer from it.
+            self.stats.unmatched += 1;
+            self.query_failed(pending, true, now);
+            self.step_all(now);
+            return;
+        }
+        self.stats.responses_received += 1;
+        let node = NodeInfo { id, addr: from };
+        self.learn(node, Heard::Responded, now);
+        match pending.purpose {
+            Purpose::Ping => {}
+            Purpose::Lookup(lookup) => {
+                let own = self.id;
+                let family = if self.config.ipv6 {
+                    &response.nodes6
+                } else {
+                    &response.nodes
+                };
+                let found: Vec<NodeInfo> = family.iter().filter(|n| n.id != own).copied().collect();
+                let Some(l) = self.lookups.get_mut(&lookup) else {
+                    return self.step_all(now);
+                };
+                let before = l.search.peers().len();
+                if pending.node.is_none() {
+                    l.search.anonymous_done(Some(node), &found, response.token);
+                } else {
+                    l.search
+                        .responded(&node, &found, &response.values, response.token);
+                }
+                let new_peers = &l.search.peers()[before..];
+                if !new_peers.is_empty() && !l.internal {
+                    self.events.push_back(Event::PeersFound {
+                        lookup,
+                        info_hash: l.search.target(),
+                        peers: new_peers.to_vec(),
+                    });
+                }
+            }
+            Purpose::Announce(lookup) => self.announce_answered(lookup, true),
+        }
+        self.step_all(now);
+    }
+
+    /// Puts a node heard from into the routing table, if BEP 42 allows, pinging the stale
+    /// node it may replace.
+    fn learn(&mut self, node: NodeInfo, heard: Heard, now: Instant) {
+        if node.addr.is_ipv6() != self.config.ipv6 {
+            return;
+        }
+        if self.config.enforce_node_id && !bep42::id_matches_ip(&node.id, node.addr.ip()) {
+            self.stats.bad_node_ids += 1;
+            return;
+        }
+        if let Inserted::Full { ping: Some(stale) } = self.table.insert(node, heard, now) {
+            self.send_query(stale.addr, Some(stale.id), Query::Ping, Purpose::Ping, now);
+        }
+    }
+
+    /// A query failed: timed out (`silent`) or answered with an error.
+    fn query_failed(&mut self, pending: Pending, silent: bool, now: Instant) {
+        match pending.purpose {
+            Purpose::Ping => {
+                if let (Some(id), true) = (pending.node, silent) {
+                    self.table.failed(&id, now);
+                }
+            }
+            Purpose::Lookup(lookup) => {
+                let Some(l) = self.lookups.get_mut(&lookup) else {
+                    return;
+                };
+                match pending.node {
+                    None => l.search.anonymous_done(None, &[], None),
+                    Some(id) => {
+                        let node = NodeInfo {
+                            id,
+                            addr: pending.to,
+                        };
+                        if l.search.failed(&node) && silent {
+                            self.table.failed(&id, now);
+                        }
+                    }
+                }
+            }
+            Purpose::Announce(lookup) => self.announce_answered(lookup, false),
+        }
+    }
+
+    fn announce_answered(&mut self, lookup: LookupId, acknowledged: bool) {
+        let Some(l) = self.lookups.get_mut(&lookup) else {
+            return;
+        };
+        if let Some((outstanding, acked)) = &mut l.announcing {
+            *outstanding -= 1;
+            *acked += usize::from(acknowledged);
+        }
+    }
+
+    fn start(&mut self, target: NodeId, kind: Kind, internal: bool) -> LookupId {
+        let lookup = LookupId(self.next_lookup);
+        self.next_lookup += 1;
+        let start = self.table.closest(&target, K * 2);
+        self.lookups.insert(
+            lookup,
+            Lookup {
+                search: Search::new(target, start, self.config.query_attempts),
+                kind,
+                internal,
+                announcing: None,
+            },
+        );
+        lookup
+    }
+
+    fn step_all(&mut self, now: Instant) {
+        let mut ids: Vec<LookupId> = self.lookups.keys().copied().collect();
+        ids.sort_unstable(); // HashMap order is not seeded: sort so runs replay exactly.
+        for lookup in ids {
+            self.step(lookup, now);
+        }
+    }
+
+    /// Sends what a lookup may send now, and finishes it when it is done.
+    fn step(&mut self, lookup: LookupId, now: Instant) {
+        let Some(l) = self.lookups.get_mut(&lookup) else {
+            return;
+        };
+        if let Some((outstanding, acknowledged)) = l.announcing {
+            if outstanding == 0 {
+                let info_hash = l.search.target();
+                self.lookups.remove(&lookup);
+                self.events.push_back(Event::AnnounceDone {
+                    lookup,
+                    info_hash,
+                    acknowledged,
+                });
+            }
+            return;
+        }
+        let target = l.search.target();
+        let kind = l.kind;
+        while self.pending.len() < self.config.max_outstanding_queries {
+            let Some(l) = self.lookups.get_mut(&lookup) else {
+                return;
+            };
+            let Some(node) = l.search.next_query() else {
+                break;
+            };
+            let query = match kind {
+                Kind::FindNode => Query::FindNode {
+                    target,
+                    want: Want::default(),
+                },
+                Kind::GetPeers | Kind::Announce { .. } => Query::GetPeers {
+                    info_hash: target,
+                    want: Want::default(),
+                },
+            };
+            self.send_query(
+                node.addr,
+                Some(node.id),
+                query,
+                Purpose::Lookup(lookup),
+                now,
+            );
+        }
+        let Some(l) = self.lookups.get_mut(&lookup) else {
+            return;
+        };
+        if !l.search.is_done() {
+            return;
+        }
+        let (closest, rounds) = l.search.closest();
+        let internal = l.internal;
+        let result = LookupResult {
+            lookup,
+            target,
+            closest: closest.iter().map(|r| r.node).collect(),
+            peers: l.search.peers().to_vec(),
+            queries: l.search.queries(),
+            rounds,
+        };
+        if !internal {
+            self.events.push_back(Event::LookupDone(result));
+        }
+        let Kind::Announce { port, implied_port } = kind else {
+            self.lookups.remove(&lookup);
+            return;
+        };
+        let mut sent = 0;
+        for responder in closest {
+            let Some(token) = responder.token else {
+                continue;
+            };
+            let query = Query::AnnouncePeer {
+                info_hash: target,
+                port,
+                implied_port,
+                token: &token,
+            };
+            let node = responder.node;
+            sent += usize::from(self.send_query(
+                node.addr,
+                Some(node.id),
+                query,
+                Purpose::Announce(lookup),
+                now,
+            ));
+        }
+        if let Some(l) = self.lookups.get_mut(&lookup) {
+            l.announcing = Some((sent, 0));
+        }
+        self.step(lookup, now);
+    }
+
+    /// Sends a query unless the outstanding-query cap is reached; true when it went out.
+    fn send_query(
+        &mut self,
+        to: SocketAddr,
+        node: Option<NodeId>,
+        query: Query<'_>,
+        purpose: Purpose,
+        now: Instant,
+    ) -> bool {
+        if self.pending.len() >= self.config.max_outstanding_queries {
+            return false;
+        }
+        let mut transaction = self.next_transaction;
+        while self.pending.contains_key(&transaction) {
+            transaction = transaction.wrapping_add(1);
+        }
+        self.next_transaction = transaction.wrapping_add(1);
+        let t = transaction.to_be_bytes();
+        let message = Message {
+            transaction: &t,
+            version: Some(&self.config.version),
+            ip: None,
+            read_only: self.config.read_only,
+            body: Body::Query { id: self.id, query },
+        };
+        self.transmits.push_back(Transmit {
+            destination: to,
+            contents: message.encode(),
+        });
+        self.pending.insert(
+            transaction,
+            Pending {
+                to,
+                node,
+                deadline: now + self.config.query_timeout,
+                purpose,
+            },
+        );
+        self.stats.queries_sent += 1;
+        true
+    }
+
+    fn send_response<'a>(
+        &mut self,
+        to: SocketAddr,
+        transaction: &[u8],
+        mut response: Response<'a>,
+        token: Option<&'a [u8]>,
+    ) {
+        response.token = token;
+        let message = Message {
+            transaction,
+            version: Some(&self.config.version),
+            ip: Some(to),
+            read_only: false,
+            body: Body::Response {
+                id: self.id,
+                response,
+            },
+        };
+        self.transmits.push_back(Transmit {
+            destination: to,
+            contents: message.encode(),
+        });
+        self.stats.answers_sent += 1;
+    }
+
+    fn send_error(&mut self, to: SocketAddr, transaction: &[u8], code: i64, text: &str) {
+        let message = Message {
+            transaction,
+            version: Some(&self.config.version),
+            ip: Some(to),
+            read_only: false,
+            body: Body::Error {
+                code,
+                message: text.as_bytes(),
+            },
+        };
+        self.transmits.push_back(Transmit {
+            destination: to,
+            contents: message.encode(),
+        });
+        self.stats.errors_sent += 1;
+    }
+}
