@@ -64,7 +64,7 @@ impl Default for Config {
             read_only: false,
             enforce_node_id: true,
             query_timeout: Duration::from_secs(2),
-            query_attempts: 3,
+            query_attempts: 4,
             max_outstanding_queries: 256,
             max_info_hashes: 2000,
             max_peers_per_info_hash: 100,

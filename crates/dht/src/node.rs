@@ -19,6 +19,10 @@ use crate::token::Tokens;
 
 /// How often expired peers are swept from the store.
 const EXPIRY_SWEEP: Duration = Duration::from_secs(60);
+/// A bootstrap that leaves the table with fewer than k nodes is tried again this much later.
+pub const REBOOTSTRAP_AFTER: Duration = Duration::from_secs(60);
+/// The most bootstrap routers remembered for such retries.
+const MAX_ROUTERS: usize = 16;
 
 /// A mainline DHT node (BEP 5) with no socket and no clock.
 ///
@@ -45,6 +49,9 @@ pub struct Node {
     events: VecDeque<Event>,
     stats: Stats,
     next_sweep: Instant,
+    /// The routers of the last bootstrap, and when to bootstrap again while the table is thin.
+    routers: Vec<SocketAddr>,
+    rebootstrap_at: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -54,6 +61,9 @@ struct Pending {
     node: Option<NodeId>,
     deadline: Instant,
     purpose: Purpose,
+    /// Earlier tries of this same query (only queries to nodes of unknown id are re-sent by
+    /// the node itself; lookups retry through their search).
+    attempt: u8,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -74,8 +84,10 @@ enum Kind {
 struct Lookup {
     search: Search,
     kind: Kind,
-    /// Refreshes: no events.
+    /// Refreshes and repeated bootstraps: no events.
     internal: bool,
+    /// A bootstrap: if it leaves the table thin, another follows.
+    bootstrap: bool,
     /// Announces out, once the search is done: (outstanding, acknowledged).
     announcing: Option<(usize, usize)>,
 }
@@ -107,6 +119,8 @@ impl Node {
             events: VecDeque::new(),
             stats: Stats::default(),
             next_sweep: now + EXPIRY_SWEEP,
+            routers: Vec::new(),
+            rebootstrap_at: None,
         }
     }
 
@@ -148,14 +162,22 @@ impl Node {
     /// Joins the DHT: a `find_node` lookup of our own id, starting from the routing table and
     /// from `routers` (addresses whose ids are not known, such as `router.bittorrent.com`).
     pub fn bootstrap(&mut self, routers: &[SocketAddr], now: Instant) -> LookupId {
+        self.routers = routers.iter().take(MAX_ROUTERS).copied().collect();
+        self.start_bootstrap(false, now)
+    }
+
+    fn start_bootstrap(&mut self, internal: bool, now: Instant) -> LookupId {
         let target = self.id;
-        let lookup = self.start(target, Kind::FindNode, false);
-        for router in routers {
+        let lookup = self.start(target, Kind::FindNode, internal);
+        if let Some(l) = self.lookups.get_mut(&lookup) {
+            l.bootstrap = true;
+        }
+        for router in self.routers.clone() {
             let query = Query::FindNode {
                 target,
                 want: Want::default(),
             };
-            if self.send_query(*router, None, query, Purpose::Lookup(lookup), now) {
+            if self.send_query(router, None, query, Purpose::Lookup(lookup), now) {
                 if let Some(l) = self.lookups.get_mut(&lookup) {
                     l.search.sent_anonymous();
                 }
@@ -214,6 +236,9 @@ impl Node {
         if self.table.len() > 0 {
             next = next.min(self.table.next_refresh());
         }
+        if let Some(at) = self.rebootstrap_at {
+            next = next.min(at);
+        }
         Some(queries.map_or(next, |q| q.min(next)))
     }
 
@@ -236,6 +261,10 @@ impl Node {
         if now >= self.next_sweep {
             self.store.expire(now);
             self.next_sweep = now + EXPIRY_SWEEP;
+        }
+        if self.rebootstrap_at.is_some_and(|at| at <= now) {
+            self.rebootstrap_at = None;
+            self.start_bootstrap(true, now);
         }
         if self.table.len() > 0 {
             while let Some(prefix) = self.table.take_stale_bucket(now) {
@@ -455,7 +484,19 @@ impl Node {
 
     /// A query failed: timed out (`silent`) or answered with an error.
     fn query_failed(&mut self, pending: Pending, silent: bool, now: Instant) {
+        let retry =
+            silent && pending.node.is_none() && pending.attempt + 1 < self.config.query_attempts;
         match pending.purpose {
+            Purpose::Ping if retry => {
+                self.send_attempt(
+                    pending.to,
+                    None,
+                    Query::Ping,
+                    pending.purpose,
+                    pending.attempt + 1,
+                    now,
+                );
+            }
             Purpose::Ping => {
                 if let (Some(id), true) = (pending.node, silent) {
                     self.table.failed(&id, now);
@@ -466,6 +507,24 @@ impl Node {
                     return;
                 };
                 match pending.node {
+                    None if retry => {
+                        let query = Query::FindNode {
+                            target: l.search.target(),
+                            want: Want::default(),
+                        };
+                        if !self.send_attempt(
+                            pending.to,
+                            None,
+                            query,
+                            pending.purpose,
+                            pending.attempt + 1,
+                            now,
+                        ) {
+                            if let Some(l) = self.lookups.get_mut(&lookup) {
+                                l.search.anonymous_done(None, &[], None);
+                            }
+                        }
+                    }
                     None => l.search.anonymous_done(None, &[], None),
                     Some(id) => {
                         let node = NodeInfo {
@@ -502,6 +561,7 @@ impl Node {
                 search: Search::new(target, start, self.config.query_attempts),
                 kind,
                 internal,
+                bootstrap: false,
                 announcing: None,
             },
         );
@@ -568,6 +628,9 @@ impl Node {
         }
         let (closest, rounds) = l.search.closest();
         let internal = l.internal;
+        if l.bootstrap && self.table.len() < K {
+            self.rebootstrap_at = Some(now + REBOOTSTRAP_AFTER);
+        }
         let result = LookupResult {
             lookup,
             target,
@@ -618,6 +681,18 @@ impl Node {
         purpose: Purpose,
         now: Instant,
     ) -> bool {
+        self.send_attempt(to, node, query, purpose, 0, now)
+    }
+
+    fn send_attempt(
+        &mut self,
+        to: SocketAddr,
+        node: Option<NodeId>,
+        query: Query<'_>,
+        purpose: Purpose,
+        attempt: u8,
+        now: Instant,
+    ) -> bool {
         if self.pending.len() >= self.config.max_outstanding_queries {
             return false;
         }
@@ -645,6 +720,7 @@ impl Node {
                 node,
                 deadline: now + self.config.query_timeout,
                 purpose,
+                attempt,
             },
         );
         self.stats.queries_sent += 1;

@@ -1,1 +1,5 @@
+//! The integration tests of torrentkit-dht, one binary: the virtual network, simulations of
+//! whole DHTs on it, single-node behaviour on bad input and floods, and the tokio driver.
 
+mod net;
+mod simulation;
