@@ -31,7 +31,7 @@ pub use krpc::{
     MAX_VALUES,
 };
 pub use lookup::{ALPHA, MAX_LOOKUP_PEERS, MAX_LOOKUP_QUERIES};
-pub use node::Node;
+pub use node::{Node, REBOOTSTRAP_AFTER};
 pub use routing::{BAD_AFTER_FAILURES, K, QUESTIONABLE_AFTER};
 pub use stats::Stats;
 pub use store::PEER_TTL;

@@ -61,9 +61,10 @@ struct Pending {
     node: Option<NodeId>,
     deadline: Instant,
     purpose: Purpose,
-    /// Earlier tries of this same query (only queries to nodes of unknown id are re-sent by
-    /// the node itself; lookups retry through their search).
-    attempt: u8,
+    /// How many times it was sent.
+    attempts: u8,
+    /// The datagram, when a timeout re-sends it as it is (same transaction id).
+    resend: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -252,8 +253,22 @@ impl Node {
             .map(|(t, _)| *t)
             .collect();
         for transaction in expired {
+            self.stats.timeouts += 1;
+            let Some(pending) = self.pending.get_mut(&transaction) else {
+                continue;
+            };
+            if pending.attempts < self.config.query_attempts {
+                if let Some(contents) = &pending.resend {
+                    pending.attempts += 1;
+                    pending.deadline = now + self.config.query_timeout;
+                    self.transmits.push_back(Transmit {
+                        destination: pending.to,
+                        contents: contents.clone(),
+                    });
+                    continue;
+                }
+            }
             if let Some(pending) = self.pending.remove(&transaction) {
-                self.stats.timeouts += 1;
                 self.query_failed(pending, true, now);
             }
         }
@@ -484,19 +499,7 @@ impl Node {
 
     /// A query failed: timed out (`silent`) or answered with an error.
     fn query_failed(&mut self, pending: Pending, silent: bool, now: Instant) {
-        let retry =
-            silent && pending.node.is_none() && pending.attempt + 1 < self.config.query_attempts;
         match pending.purpose {
-            Purpose::Ping if retry => {
-                self.send_attempt(
-                    pending.to,
-                    None,
-                    Query::Ping,
-                    pending.purpose,
-                    pending.attempt + 1,
-                    now,
-                );
-            }
             Purpose::Ping => {
                 if let (Some(id), true) = (pending.node, silent) {
                     self.table.failed(&id, now);
@@ -507,24 +510,6 @@ impl Node {
                     return;
                 };
                 match pending.node {
-                    None if retry => {
-                        let query = Query::FindNode {
-                            target: l.search.target(),
-                            want: Want::default(),
-                        };
-                        if !self.send_attempt(
-                            pending.to,
-                            None,
-                            query,
-                            pending.purpose,
-                            pending.attempt + 1,
-                            now,
-                        ) {
-                            if let Some(l) = self.lookups.get_mut(&lookup) {
-                                l.search.anonymous_done(None, &[], None);
-                            }
-                        }
-                    }
                     None => l.search.anonymous_done(None, &[], None),
                     Some(id) => {
                         let node = NodeInfo {
@@ -681,18 +666,6 @@ impl Node {
         purpose: Purpose,
         now: Instant,
     ) -> bool {
-        self.send_attempt(to, node, query, purpose, 0, now)
-    }
-
-    fn send_attempt(
-        &mut self,
-        to: SocketAddr,
-        node: Option<NodeId>,
-        query: Query<'_>,
-        purpose: Purpose,
-        attempt: u8,
-        now: Instant,
-    ) -> bool {
         if self.pending.len() >= self.config.max_outstanding_queries {
             return false;
         }
@@ -709,9 +682,14 @@ impl Node {
             read_only: self.config.read_only,
             body: Body::Query { id: self.id, query },
         };
+        let contents = message.encode();
+        // Lookups retry silent nodes themselves (they may ask another node instead); the node
+        // re-sends what nobody else will: bootstrap queries, pings of new contacts, announces.
+        let resend =
+            (node.is_none() || matches!(purpose, Purpose::Announce(_))).then(|| contents.clone());
         self.transmits.push_back(Transmit {
             destination: to,
-            contents: message.encode(),
+            contents,
         });
         self.pending.insert(
             transaction,
@@ -720,7 +698,8 @@ impl Node {
                 node,
                 deadline: now + self.config.query_timeout,
                 purpose,
-                attempt,
+                attempts: 1,
+                resend,
             },
         );
         self.stats.queries_sent += 1;

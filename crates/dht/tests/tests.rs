@@ -2,4 +2,5 @@
 //! whole DHTs on it, single-node behaviour on bad input and floods, and the tokio driver.
 
 mod net;
+mod node;
 mod simulation;
