@@ -1,6 +1,9 @@
 //! Deterministic simulations of whole DHTs on the virtual network of `net.rs`: thousands of
 //! nodes, datagram loss, churn and floods, in simulated time.
 
+// The measured numbers (rounds, queries, stored entries) are printed for the report.
+#![allow(clippy::print_stderr)]
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
