@@ -357,9 +357,9 @@ impl Node {
         let mut response = Response::default();
         match query {
             Query::Ping => {}
-            Query::FindNode { target, want } => self.put_nodes(&mut response, target, *want),
+            Query::FindNode { target, want } => self.put_nodes(&mut response, target, *want, id),
             Query::GetPeers { info_hash, want } => {
-                self.put_nodes(&mut response, info_hash, *want);
+                self.put_nodes(&mut response, info_hash, *want, id);
                 let token = self.tokens.issue(from.ip());
                 response.values = self.store.get(
                     info_hash,
@@ -395,7 +395,9 @@ impl Node {
         self.send_response(from, message.transaction, response, None);
     }
 
-    fn put_nodes(&self, response: &mut Response<'_>, target: &NodeId, want: Want) {
+    /// The closest nodes to `target`, in the family the querier wants, leaving out the querier
+    /// itself (it has just entered our table, and knows where it is).
+    fn put_nodes(&self, response: &mut Response<'_>, target: &NodeId, want: Want, querier: NodeId) {
         let ours = if want == Want::default() {
             true
         } else if self.config.ipv6 {
@@ -406,7 +408,9 @@ impl Node {
         if !ours {
             return;
         }
-        let nodes = self.table.closest(target, K);
+        let mut nodes = self.table.closest(target, K + 1);
+        nodes.retain(|n| n.id != querier);
+        nodes.truncate(K);
         if self.config.ipv6 {
             response.nodes6 = nodes;
         } else {
@@ -714,38 +718,32 @@ impl Node {
         token: Option<&'a [u8]>,
     ) {
         response.token = token;
-        let message = Message {
-            transaction,
-            version: Some(&self.config.version),
-            ip: Some(to),
-            read_only: false,
-            body: Body::Response {
-                id: self.id,
-                response,
-            },
-        };
-        self.transmits.push_back(Transmit {
-            destination: to,
-            contents: message.encode(),
-        });
+        let id = self.id;
+        self.send_reply(to, transaction, Body::Response { id, response });
         self.stats.answers_sent += 1;
     }
 
     fn send_error(&mut self, to: SocketAddr, transaction: &[u8], code: i64, text: &str) {
+        let body = Body::Error {
+            code,
+            message: text.as_bytes(),
+        };
+        self.send_reply(to, transaction, body);
+        self.stats.errors_sent += 1;
+    }
+
+    /// Queues a response or error, telling the querier its address as we see it (BEP 42).
+    fn send_reply(&mut self, to: SocketAddr, transaction: &[u8], body: Body<'_>) {
         let message = Message {
             transaction,
             version: Some(&self.config.version),
             ip: Some(to),
             read_only: false,
-            body: Body::Error {
-                code,
-                message: text.as_bytes(),
-            },
+            body,
         };
         self.transmits.push_back(Transmit {
             destination: to,
             contents: message.encode(),
         });
-        self.stats.errors_sent += 1;
     }
 }

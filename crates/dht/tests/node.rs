@@ -387,3 +387,86 @@ fn memory_stays_bounded_under_a_query_flood() {
         (0, 0)
     );
 }
+
+/// An IPv6 address in its own /64 (BEP 42 derives IPv6 ids from the first 64 bits).
+fn v6(n: u16) -> SocketAddr {
+    SocketAddr::from((
+        std::net::Ipv6Addr::new(0x2001, 0xdb8, n, 0, 0, 0, 0, 1),
+        6881,
+    ))
+}
+
+#[test]
+fn ipv6_nodes_answer_with_nodes6_and_honour_want() {
+    let (mut node, now) = node(|c| c.ipv6 = true);
+    let (known, asker) = (v6(1), v6(2));
+    node.handle_datagram(known, &query(b"p1", id_of(known), Query::Ping, false), now);
+    assert_eq!(node.stats().routing_nodes, 1);
+    let find = |want| Query::FindNode {
+        target: NodeId([0; 20]),
+        want,
+    };
+    node.handle_datagram(
+        asker,
+        &query(b"f1", id_of(asker), find(Want::default()), false),
+        now,
+    );
+    let answer = reply(&mut node, asker);
+    let Body::Response { response, .. } = Message::decode(&answer).unwrap().body else {
+        panic!()
+    };
+    assert!(response.nodes.is_empty());
+    assert_eq!(
+        response.nodes6.iter().map(|n| n.addr).collect::<Vec<_>>(),
+        vec![known]
+    );
+    // `want: n4` asks for IPv4 nodes only, which an IPv6 node does not have.
+    node.handle_datagram(
+        asker,
+        &query(
+            b"f2",
+            id_of(asker),
+            find(Want {
+                v4: true,
+                v6: false,
+            }),
+            false,
+        ),
+        now,
+    );
+    let answer = reply(&mut node, asker);
+    let Body::Response { response, .. } = Message::decode(&answer).unwrap().body else {
+        panic!()
+    };
+    assert!(response.nodes.is_empty() && response.nodes6.is_empty());
+}
+
+#[test]
+fn an_ipv6_lookup_follows_nodes6() {
+    let (mut node, now) = node(|c| c.ipv6 = true);
+    let (router, next) = (v6(1), v6(3));
+    node.bootstrap(&[router], now);
+    let (to, bytes) = sent(&mut node).remove(0);
+    assert_eq!(to, router);
+    let transaction = Message::decode(&bytes).unwrap().transaction.to_vec();
+    let nodes6 = vec![torrentkit_dht::NodeInfo {
+        id: id_of(next),
+        addr: next,
+    }];
+    let response = Message {
+        transaction: &transaction,
+        version: None,
+        ip: Some(v6(9)),
+        read_only: false,
+        body: Body::Response {
+            id: id_of(router),
+            response: Response {
+                nodes6,
+                ..Response::default()
+            },
+        },
+    };
+    node.handle_datagram(router, &response.encode(), now);
+    let asked: Vec<SocketAddr> = sent(&mut node).into_iter().map(|(to, _)| to).collect();
+    assert_eq!(asked, vec![next], "the node from nodes6 is asked next");
+}
