@@ -88,7 +88,9 @@ impl Search {
 
     fn add_candidate(&mut self, node: NodeInfo, hop: u32) {
         let distance = node.id.distance(&self.target);
-        if self.candidates.contains_key(&distance) {
+        if let Some(known) = self.candidates.get_mut(&distance) {
+            // Rounds count the shortest chain of answers that led to a node.
+            known.hop = known.hop.min(hop);
             return;
         }
         if self.candidates.len() >= MAX_CANDIDATES {
