@@ -1,7 +1,7 @@
 //! The sans-IO DHT node: datagrams and the time in, datagrams, timeouts and events out.
 
 use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use crate::bep42;
@@ -23,6 +23,10 @@ const EXPIRY_SWEEP: Duration = Duration::from_secs(60);
 pub const REBOOTSTRAP_AFTER: Duration = Duration::from_secs(60);
 /// The most bootstrap routers remembered for such retries.
 const MAX_ROUTERS: usize = 16;
+/// The most distinct addresses counted among the `ip` reports of responses (BEP 42).
+const MAX_ADDRESS_VOTES: usize = 16;
+/// Reports needed before an address counts as our external one.
+const ADDRESS_QUORUM: u32 = 3;
 
 /// A mainline DHT node (BEP 5) with no socket and no clock.
 ///
@@ -52,6 +56,8 @@ pub struct Node {
     /// The routers of the last bootstrap, and when to bootstrap again while the table is thin.
     routers: Vec<SocketAddr>,
     rebootstrap_at: Option<Instant>,
+    /// How many responders reported each address as ours (BEP 42 `ip`).
+    address_votes: HashMap<IpAddr, u32>,
 }
 
 #[derive(Debug)]
@@ -122,6 +128,7 @@ impl Node {
             next_sweep: now + EXPIRY_SWEEP,
             routers: Vec::new(),
             rebootstrap_at: None,
+            address_votes: HashMap::new(),
         }
     }
 
@@ -138,6 +145,19 @@ impl Node {
     /// The `n` nodes of the routing table closest to `target`, closest first.
     pub fn closest_nodes(&self, target: &NodeId, n: usize) -> Vec<NodeInfo> {
         self.table.closest(target, n)
+    }
+
+    /// Our external address: [`Config::external_ip`] if it was given, else the address most
+    /// responders reported in their `ip` field (BEP 42), once at least three did. A driver can
+    /// restart the node with it in the config, so that its id fits BEP 42.
+    pub fn external_ip(&self) -> Option<IpAddr> {
+        self.config.external_ip.or_else(|| {
+            self.address_votes
+                .iter()
+                .filter(|(_, votes)| **votes >= ADDRESS_QUORUM)
+                .max_by_key(|(ip, votes)| (**votes, **ip))
+                .map(|(ip, _)| *ip)
+        })
     }
 
     /// The counters and table sizes now.
@@ -313,7 +333,7 @@ impl Node {
         match &message.body {
             Body::Query { id, query } => self.handle_query(from, &message, *id, query, now),
             Body::Response { id, response } => {
-                self.handle_response(from, message.transaction, *id, response, now)
+                self.handle_response(from, &message, *id, response, now)
             }
             Body::Error { .. } => {
                 let Some(pending) = self.take_pending(from, message.transaction) else {
@@ -434,12 +454,13 @@ impl Node {
     fn handle_response(
         &mut self,
         from: SocketAddr,
-        transaction: &[u8],
+        message: &Message<'_>,
         id: NodeId,
         response: &Response<'_>,
         now: Instant,
     ) {
-        let Some(pending) = self.take_pending(from, transaction) else {
+        let reported = message.ip;
+        let Some(pending) = self.take_pending(from, message.transaction) else {
             return;
         };
         if pending.node.is_some_and(|expected| expected != id) {
@@ -450,6 +471,16 @@ impl Node {
             return;
         }
         self.stats.responses_received += 1;
+        if let Some(ip) = reported {
+            let known = self.address_votes.len();
+            match self.address_votes.get_mut(&ip.ip()) {
+                Some(votes) => *votes += 1,
+                None if known < MAX_ADDRESS_VOTES => {
+                    self.address_votes.insert(ip.ip(), 1);
+                }
+                None => {}
+            }
+        }
         let node = NodeInfo { id, addr: from };
         self.learn(node, Heard::Responded, now);
         match pending.purpose {
@@ -535,7 +566,7 @@ impl Node {
             return;
         };
         if let Some((outstanding, acked)) = &mut l.announcing {
-            *outstanding -= 1;
+            *outstanding = outstanding.saturating_sub(1);
             *acked += usize::from(acknowledged);
         }
     }

@@ -43,7 +43,12 @@ impl Tokens {
     /// Rotates the secret if its time has come (several times after a long pause, so that a
     /// token from long ago never verifies).
     pub(crate) fn handle_timeout(&mut self, rng: &mut fastrand::Rng, now: Instant) {
-        while now >= self.rotate_at {
+        if now >= self.rotate_at + SECRET_ROTATION {
+            // Two rotations or more are due: both secrets are new.
+            rng.fill(&mut self.previous);
+            rng.fill(&mut self.current);
+            self.rotate_at = now + SECRET_ROTATION;
+        } else if now >= self.rotate_at {
             self.previous = self.current;
             rng.fill(&mut self.current);
             self.rotate_at += SECRET_ROTATION;

@@ -470,3 +470,29 @@ fn an_ipv6_lookup_follows_nodes6() {
     let asked: Vec<SocketAddr> = sent(&mut node).into_iter().map(|(to, _)| to).collect();
     assert_eq!(asked, vec![next], "the node from nodes6 is asked next");
 }
+
+#[test]
+fn the_external_address_is_learnt_from_three_responders() {
+    let (mut node, now) = node(|_| {});
+    assert_eq!(node.external_ip(), None);
+    let ours = SocketAddr::from(([198, 51, 100, 1], 6881));
+    for n in 1..=3 {
+        let responder = public(n);
+        node.add_node(responder, now);
+        let (_, ping) = sent(&mut node).remove(0);
+        let transaction = Message::decode(&ping).unwrap().transaction.to_vec();
+        let pong = Message {
+            transaction: &transaction,
+            version: None,
+            ip: Some(ours),
+            read_only: false,
+            body: Body::Response {
+                id: id_of(responder),
+                response: Response::default(),
+            },
+        };
+        node.handle_datagram(responder, &pong.encode(), now);
+        let expected = (n == 3).then_some(ours.ip());
+        assert_eq!(node.external_ip(), expected, "after {n} reports");
+    }
+}
