@@ -496,3 +496,63 @@ fn the_external_address_is_learnt_from_three_responders() {
         assert_eq!(node.external_ip(), expected, "after {n} reports");
     }
 }
+
+#[test]
+fn a_token_older_than_ten_minutes_is_refused() {
+    let (mut node, now) = node(|_| {});
+    let peer = public(1);
+    let info_hash = NodeId([0xcd; 20]);
+    let get = Query::GetPeers {
+        info_hash,
+        want: Want::default(),
+    };
+    node.handle_datagram(peer, &query(b"g1", id_of(peer), get, false), now);
+    let answer = reply(&mut node, peer);
+    let Body::Response { response, .. } = Message::decode(&answer).unwrap().body else {
+        panic!()
+    };
+    let token = response.token.unwrap().to_vec();
+    let later = now + Duration::from_secs(10 * 60);
+    node.handle_timeout(later);
+    let announce = Query::AnnouncePeer {
+        info_hash,
+        port: 6881,
+        implied_port: false,
+        token: &token,
+    };
+    node.handle_datagram(peer, &query(b"a1", id_of(peer), announce, false), later);
+    let answer = reply(&mut node, peer);
+    assert!(matches!(
+        Message::decode(&answer).unwrap().body,
+        Body::Error {
+            code: ERROR_PROTOCOL,
+            ..
+        }
+    ));
+    assert_eq!((node.stats().bad_tokens, node.stats().stored_peers), (1, 0));
+}
+
+#[test]
+fn a_bucket_quiet_for_fifteen_minutes_is_refreshed_with_a_find_node() {
+    let (mut node, now) = node(|_| {});
+    let known = public(1);
+    node.handle_datagram(known, &query(b"p1", id_of(known), Query::Ping, false), now);
+    sent(&mut node);
+    let due = node.poll_timeout().unwrap();
+    assert!(due <= now + torrentkit_dht::QUESTIONABLE_AFTER);
+    node.handle_timeout(now + torrentkit_dht::QUESTIONABLE_AFTER);
+    let out = sent(&mut node);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].0, known);
+    let message = Message::decode(&out[0].1).unwrap();
+    assert!(
+        matches!(
+            message.body,
+            Body::Query {
+                query: Query::FindNode { .. },
+                ..
+            }
+        ),
+        "{message:?}"
+    );
+}
