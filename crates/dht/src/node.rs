@@ -640,12 +640,22 @@ impl Node {
                 now,
             );
         }
+        if self
+            .lookups
+            .get(&lookup)
+            .is_some_and(|l| l.search.is_done())
+        {
+            self.finish(lookup, now);
+        }
+    }
+
+    /// A lookup's search is done: report it, and for an announce send `announce_peer` to the
+    /// closest nodes that gave a token.
+    fn finish(&mut self, lookup: LookupId, now: Instant) {
         let Some(l) = self.lookups.get_mut(&lookup) else {
             return;
         };
-        if !l.search.is_done() {
-            return;
-        }
+        let (target, kind) = (l.search.target(), l.kind);
         let (closest, rounds) = l.search.closest();
         let internal = l.internal;
         if l.bootstrap && self.table.len() < K {
