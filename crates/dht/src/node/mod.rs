@@ -1,4 +1,10 @@
 //! The sans-IO DHT node: datagrams and the time in, datagrams, timeouts and events out.
+//!
+//! This file holds the node's state, its public API and the handling of responses and
+//! timeouts; `answer.rs` answers other nodes' queries, `lookups.rs` drives lookups.
+
+mod answer;
+mod lookups;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -7,13 +13,13 @@ use std::time::{Duration, Instant};
 use crate::bep42;
 use crate::compact::NodeInfo;
 use crate::config::Config;
-use crate::event::{Event, LookupId, LookupResult, Transmit};
+use crate::event::{Event, LookupId, Transmit};
 use crate::id::NodeId;
 use crate::krpc::{self, Body, Message, Query, Response, Want};
 use crate::lookup::Search;
-use crate::routing::{Heard, Inserted, RoutingTable, K};
+use crate::routing::{Heard, Inserted, RoutingTable};
 use crate::stats::Stats;
-use crate::store::{PeerStore, Stored};
+use crate::store::PeerStore;
 use crate::throttle::Throttle;
 use crate::token::Tokens;
 
@@ -347,97 +353,6 @@ impl Node {
         }
     }
 
-    fn may_answer(&mut self, from: SocketAddr, now: Instant) -> bool {
-        if self.config.read_only {
-            self.stats.read_only_dropped += 1;
-            return false;
-        }
-        if !self.throttle.allow(from.ip(), now) {
-            self.stats.throttled += 1;
-            return false;
-        }
-        true
-    }
-
-    fn handle_query(
-        &mut self,
-        from: SocketAddr,
-        message: &Message<'_>,
-        id: NodeId,
-        query: &Query<'_>,
-        now: Instant,
-    ) {
-        self.stats.queries_received += 1;
-        if !self.may_answer(from, now) {
-            return;
-        }
-        if !message.read_only {
-            self.learn(NodeInfo { id, addr: from }, Heard::Queried, now);
-        }
-        let mut response = Response::default();
-        match query {
-            Query::Ping => {}
-            Query::FindNode { target, want } => self.put_nodes(&mut response, target, *want, id),
-            Query::GetPeers { info_hash, want } => {
-                self.put_nodes(&mut response, info_hash, *want, id);
-                let token = self.tokens.issue(from.ip());
-                response.values = self.store.get(
-                    info_hash,
-                    from.is_ipv6(),
-                    self.config.max_values_per_answer,
-                    now,
-                    &mut self.rng,
-                );
-                return self.send_response(from, message.transaction, response, Some(&token));
-            }
-            Query::AnnouncePeer {
-                info_hash,
-                port,
-                implied_port,
-                token,
-            } => {
-                if !self.tokens.verify(from.ip(), token) {
-                    self.stats.bad_tokens += 1;
-                    return self.send_error(
-                        from,
-                        message.transaction,
-                        krpc::ERROR_PROTOCOL,
-                        "bad token",
-                    );
-                }
-                let port = if *implied_port { from.port() } else { *port };
-                let peer = SocketAddr::new(from.ip(), port);
-                if self.store.announce(*info_hash, peer, now) == Stored::TooManyInfoHashes {
-                    self.stats.announces_refused += 1;
-                }
-            }
-        }
-        self.send_response(from, message.transaction, response, None);
-    }
-
-    /// The closest nodes to `target`, in the family the querier wants, leaving out the querier
-    /// itself (it has just entered our table, and knows where it is).
-    fn put_nodes(&self, response: &mut Response<'_>, target: &NodeId, want: Want, querier: NodeId) {
-        let ours = if want == Want::default() {
-            true
-        } else if self.config.ipv6 {
-            want.v6
-        } else {
-            want.v4
-        };
-        if !ours {
-            return;
-        }
-        let mut nodes = self.table.closest(target, K + 1);
-        nodes.retain(|n| n.id != querier);
-        nodes.truncate(K);
-        if self.config.ipv6 {
-            response.nodes6 = nodes;
-        } else {
-            response.nodes = nodes;
-        }
-    }
-
     fn take_pending(&mut self, from: SocketAddr, transaction: &[u8]) -> Option<Pending> {
         let key = <[u8; 2]>::try_from(transaction)
             .ok()
@@ -561,147 +476,6 @@ impl Node {
         }
     }
 
-    fn announce_answered(&mut self, lookup: LookupId, acknowledged: bool) {
-        let Some(l) = self.lookups.get_mut(&lookup) else {
-            return;
-        };
-        if let Some((outstanding, acked)) = &mut l.announcing {
-            *outstanding = outstanding.saturating_sub(1);
-            *acked += usize::from(acknowledged);
-        }
-    }
-
-    fn start(&mut self, target: NodeId, kind: Kind, internal: bool) -> LookupId {
-        let lookup = LookupId(self.next_lookup);
-        self.next_lookup += 1;
-        let start = self.table.closest(&target, K * 2);
-        self.lookups.insert(
-            lookup,
-            Lookup {
-                search: Search::new(target, start, self.config.query_attempts),
-                kind,
-                internal,
-                bootstrap: false,
-                announcing: None,
-            },
-        );
-        lookup
-    }
-
-    fn step_all(&mut self, now: Instant) {
-        let mut ids: Vec<LookupId> = self.lookups.keys().copied().collect();
-        ids.sort_unstable(); // HashMap order is not seeded: sort so runs replay exactly.
-        for lookup in ids {
-            self.step(lookup, now);
-        }
-    }
-
-    /// Sends what a lookup may send now, and finishes it when it is done.
-    fn step(&mut self, lookup: LookupId, now: Instant) {
-        let Some(l) = self.lookups.get_mut(&lookup) else {
-            return;
-        };
-        if let Some((outstanding, acknowledged)) = l.announcing {
-            if outstanding == 0 {
-                let info_hash = l.search.target();
-                self.lookups.remove(&lookup);
-                self.events.push_back(Event::AnnounceDone {
-                    lookup,
-                    info_hash,
-                    acknowledged,
-                });
-            }
-            return;
-        }
-        let target = l.search.target();
-        let kind = l.kind;
-        while self.pending.len() < self.config.max_outstanding_queries {
-            let Some(l) = self.lookups.get_mut(&lookup) else {
-                return;
-            };
-            let Some(node) = l.search.next_query() else {
-                break;
-            };
-            let query = match kind {
-                Kind::FindNode => Query::FindNode {
-                    target,
-                    want: Want::default(),
-                },
-                Kind::GetPeers | Kind::Announce { .. } => Query::GetPeers {
-                    info_hash: target,
-                    want: Want::default(),
-                },
-            };
-            self.send_query(
-                node.addr,
-                Some(node.id),
-                query,
-                Purpose::Lookup(lookup),
-                now,
-            );
-        }
-        if self
-            .lookups
-            .get(&lookup)
-            .is_some_and(|l| l.search.is_done())
-        {
-            self.finish(lookup, now);
-        }
-    }
-
-    /// A lookup's search is done: report it, and for an announce send `announce_peer` to the
-    /// closest nodes that gave a token.
-    fn finish(&mut self, lookup: LookupId, now: Instant) {
-        let Some(l) = self.lookups.get_mut(&lookup) else {
-            return;
-        };
-        let (target, kind) = (l.search.target(), l.kind);
-        let (closest, rounds) = l.search.closest();
-        let internal = l.internal;
-        if l.bootstrap && self.table.len() < K {
-            self.rebootstrap_at = Some(now + REBOOTSTRAP_AFTER);
-        }
-        let result = LookupResult {
-            lookup,
-            target,
-            closest: closest.iter().map(|r| r.node).collect(),
-            peers: l.search.peers().to_vec(),
-            queries: l.search.queries(),
-            rounds,
-        };
-        if !internal {
-            self.events.push_back(Event::LookupDone(result));
-        }
-        let Kind::Announce { port, implied_port } = kind else {
-            self.lookups.remove(&lookup);
-            return;
-        };
-        let mut sent = 0;
-        for responder in closest {
-            let Some(token) = responder.token else {
-                continue;
-            };
-            let query = Query::AnnouncePeer {
-                info_hash: target,
-                port,
-                implied_port,
-                token: &token,
-            };
-            let node = responder.node;
-            sent += usize::from(self.send_query(
-                node.addr,
-                Some(node.id),
-                query,
-                Purpose::Announce(lookup),
-                now,
-            ));
-        }
-        if let Some(l) = self.lookups.get_mut(&lookup) {
-            l.announcing = Some((sent, 0));
-        }
-        self.step(lookup, now);
-    }
-
     /// Sends a query unless the outstanding-query cap is reached; true when it went out.
     fn send_query(
         &mut self,
@@ -749,42 +523,5 @@ impl Node {
         );
         self.stats.queries_sent += 1;
         true
-    }
-
-    fn send_response<'a>(
-        &mut self,
-        to: SocketAddr,
-        transaction: &[u8],
-        mut response: Response<'a>,
-        token: Option<&'a [u8]>,
-    ) {
-        response.token = token;
-        let id = self.id;
-        self.send_reply(to, transaction, Body::Response { id, response });
-        self.stats.answers_sent += 1;
-    }
-
-    fn send_error(&mut self, to: SocketAddr, transaction: &[u8], code: i64, text: &str) {
-        let body = Body::Error {
-            code,
-            message: text.as_bytes(),
-        };
-        self.send_reply(to, transaction, body);
-        self.stats.errors_sent += 1;
-    }
-
-    /// Queues a response or error, telling the querier its address as we see it (BEP 42).
-    fn send_reply(&mut self, to: SocketAddr, transaction: &[u8], body: Body<'_>) {
-        let message = Message {
-            transaction,
-            version: Some(&self.config.version),
-            ip: Some(to),
-            read_only: false,
-            body,
-        };
-        self.transmits.push_back(Transmit {
-            destination: to,
-            contents: message.encode(),
-        });
     }
 }
