@@ -141,8 +141,15 @@ impl RoutingTable {
             .flat_map(|b| b.entries.iter().map(|e| e.node))
     }
 
-    /// Adds `node` or refreshes it, as BEP 5 describes.
-    pub(crate) fn insert(&mut self, node: NodeInfo, heard: Heard, now: Instant) -> Inserted {
+    /// Adds `node` or refreshes it, as BEP 5 describes. `may_ping` false: the caller cannot
+    /// send a ping now, so none is asked for (and no node is marked as being pinged).
+    pub(crate) fn insert(
+        &mut self,
+        node: NodeInfo,
+        heard: Heard,
+        may_ping: bool,
+        now: Instant,
+    ) -> Inserted {
         if node.id == self.own {
             return Inserted::Refused;
         }
@@ -183,6 +190,9 @@ impl RoutingTable {
                 return Inserted::Yes;
             }
             bucket.add_replacement(Entry::new(node, heard, now));
+            if !may_ping {
+                return Inserted::Full { ping: None };
+            }
             let ping = bucket
                 .entries
                 .iter_mut()
@@ -294,20 +304,20 @@ mod tests {
         // Eight far nodes (first bit 1) fill the only bucket...
         for n in 0..8 {
             assert_eq!(
-                table.insert(node(0x80, n), Heard::Responded, now),
+                table.insert(node(0x80, n), Heard::Responded, true, now),
                 Inserted::Yes
             );
         }
         assert_eq!(table.bucket_count(), 1);
         // ...and a near one splits it: the far nodes stay in bucket 0, the near one goes deeper.
         assert_eq!(
-            table.insert(node(0x01, 0), Heard::Responded, now),
+            table.insert(node(0x01, 0), Heard::Responded, true, now),
             Inserted::Yes
         );
         assert_eq!(table.bucket_count(), 2);
         assert_eq!(table.len(), 9);
         // The far bucket is full and does not split: a ninth far node waits as a replacement.
-        let outcome = table.insert(node(0x80, 8), Heard::Responded, now);
+        let outcome = table.insert(node(0x80, 8), Heard::Responded, true, now);
         assert_eq!(outcome, Inserted::Full { ping: None }, "all eight are good");
         assert_eq!(table.len(), 9);
         assert_eq!(table.bucket_count(), 2);
@@ -318,11 +328,11 @@ mod tests {
         let now = Instant::now();
         let mut table = RoutingTable::new(NodeId([0; 20]), now);
         for n in 0..8 {
-            table.insert(node(0x80, n), Heard::Queried, now);
+            table.insert(node(0x80, n), Heard::Queried, true, now);
         }
         // They are questionable (never answered), so the newcomer asks for one to be pinged.
         let Inserted::Full { ping: Some(stale) } =
-            table.insert(node(0x80, 100), Heard::Responded, now)
+            table.insert(node(0x80, 100), Heard::Responded, true, now)
         else {
             panic!("expected a ping request");
         };
@@ -343,16 +353,29 @@ mod tests {
     }
 
     #[test]
+    fn a_ping_refused_by_the_caller_is_asked_for_again_later() {
+        let now = Instant::now();
+        let mut table = RoutingTable::new(NodeId([0; 20]), now);
+        for n in 0..8 {
+            table.insert(node(0x80, n), Heard::Queried, true, now);
+        }
+        let busy = table.insert(node(0x80, 100), Heard::Responded, false, now);
+        assert_eq!(busy, Inserted::Full { ping: None });
+        let free = table.insert(node(0x80, 101), Heard::Responded, true, now);
+        assert!(matches!(free, Inserted::Full { ping: Some(_) }), "{free:?}");
+    }
+
+    #[test]
     fn a_bad_node_without_replacement_gives_way_to_the_next_newcomer() {
         let now = Instant::now();
         let mut table = RoutingTable::new(NodeId([0; 20]), now);
         for n in 0..8 {
-            table.insert(node(0x80, n), Heard::Responded, now);
+            table.insert(node(0x80, n), Heard::Responded, true, now);
         }
         table.failed(&node(0x80, 3).id, now);
         table.failed(&node(0x80, 3).id, now);
         assert_eq!(
-            table.insert(node(0x80, 50), Heard::Responded, now),
+            table.insert(node(0x80, 50), Heard::Responded, true, now),
             Inserted::Yes
         );
         assert!(!table.nodes().any(|n| n.id == node(0x80, 3).id));
@@ -364,20 +387,20 @@ mod tests {
         let now = Instant::now();
         let mut table = RoutingTable::new(node(0x80, 1).id, now);
         assert_eq!(
-            table.insert(node(0x80, 1), Heard::Responded, now),
+            table.insert(node(0x80, 1), Heard::Responded, true, now),
             Inserted::Refused
         );
-        table.insert(node(0x40, 1), Heard::Responded, now);
+        table.insert(node(0x40, 1), Heard::Responded, true, now);
         let mut moved = node(0x40, 1);
         moved.addr = SocketAddr::from(([1, 2, 3, 4], 1));
         assert_eq!(
-            table.insert(moved, Heard::Responded, now),
+            table.insert(moved, Heard::Responded, true, now),
             Inserted::Refused
         );
         let mut same_addr = node(0x41, 9);
         same_addr.addr = node(0x40, 1).addr;
         assert_eq!(
-            table.insert(same_addr, Heard::Responded, now),
+            table.insert(same_addr, Heard::Responded, true, now),
             Inserted::Refused
         );
     }

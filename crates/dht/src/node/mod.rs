@@ -442,7 +442,11 @@ impl Node {
             self.stats.bad_node_ids += 1;
             return;
         }
-        if let Inserted::Full { ping: Some(stale) } = self.table.insert(node, heard, now) {
+        // Pings of stale nodes may take half the outstanding queries at most, so that a flood
+        // of newcomers cannot crowd out our own lookups.
+        let may_ping = self.pending.len() < self.config.max_outstanding_queries / 2;
+        if let Inserted::Full { ping: Some(stale) } = self.table.insert(node, heard, may_ping, now)
+        {
             self.send_query(stale.addr, Some(stale.id), Query::Ping, Purpose::Ping, now);
         }
     }
