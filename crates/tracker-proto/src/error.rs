@@ -57,7 +57,9 @@ pub enum RequestError {
     NotAllowed,
     /// The tracker already tracks its maximum number of torrents.
     TooManyTorrents(usize),
-    /// The peer id is already in the swarm at another address, announced with a different `key`.
+    /// The peer id is already in the swarm at another IP address, and the announce does not carry
+    /// the `key` it was stored with (a peer stored without a key cannot be moved or stopped from
+    /// another IP at all).
     KeyMismatch,
     /// Neither the connection nor a trusted header says who the client is.
     NoClientAddress,
@@ -94,7 +96,7 @@ impl fmt::Display for RequestError {
                 write!(f, "tracker full: already tracking {max} torrents")
             }
             RequestError::KeyMismatch => {
-                f.write_str("peer_id already in use from another address with a different key")
+                f.write_str("peer_id already in use from another address without its key")
             }
             RequestError::NoClientAddress => f.write_str("client address unknown"),
         }

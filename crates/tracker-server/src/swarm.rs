@@ -144,7 +144,8 @@ pub(crate) enum Change {
     Removed { seeder: bool },
     /// Nothing was stored: a `stopped` from an unknown peer, or a full swarm.
     None,
-    /// The peer id exists at another address with a different key.
+    /// The peer id exists at another IP address and the announce does not carry its key (or the
+    /// stored peer has none): nothing was changed.
     KeyMismatch,
 }
 
@@ -223,7 +224,13 @@ impl Swarm {
                 )
             }
         };
-        if !same_addr && old_key.is_some() && old_key != u.key {
+        // Identity rule: the stored peer belongs to whoever announced it from its IP. An announce
+        // from another IP may stop or move it only with the stored peer's `key`; a key-less peer
+        // cannot be proven to be the same client, so such announces are refused rather than
+        // stored as a second peer with the same id (which would hand out two addresses under one
+        // id, and a later handshake checking that id would fail at one of them). A port change
+        // from the same IP (NAT rebinding, a client restart) updates the peer.
+        if !same_addr && (old_key.is_none() || old_key != u.key) {
             return Change::KeyMismatch;
         }
         if u.completed && !was {
@@ -563,11 +570,41 @@ mod tests {
     }
 
     #[test]
-    fn family_change_moves_the_peer() {
+    fn a_keyless_peer_cannot_be_stopped_or_moved_from_another_ip() {
         let mut s = Swarm::default();
         s.announce(&update(1, false), 10);
+        let mut other = update(1, false);
+        other.addr = Compact::of(SocketAddr::from(([10, 0, 0, 99], 1001)));
+        assert_eq!(s.announce(&other, 10), Change::KeyMismatch);
+        other.key = Some(3);
+        assert_eq!(s.announce(&other, 10), Change::KeyMismatch, "a key claims nothing");
+        other.stopped = true;
+        assert_eq!(s.announce(&other, 10), Change::KeyMismatch);
+        assert_eq!(s.len(), 1);
+        assert_eq!(&s.v4[0].compact, &[10, 0, 0, 1, 0x03, 0xe9]);
+        // The same IP with another port (NAT rebinding) updates the peer.
+        let mut rebound = update(1, true);
+        rebound.addr = Compact::of(SocketAddr::from(([10, 0, 0, 1], 40000)));
+        assert_eq!(
+            s.announce(&rebound, 10),
+            Change::Updated {
+                was: false,
+                is: true
+            }
+        );
+        assert_eq!(&s.v4[0].compact, &[10, 0, 0, 1, 0x9c, 0x40]);
+    }
+
+    #[test]
+    fn family_change_moves_the_peer() {
+        let mut s = Swarm::default();
+        // Moving to another address needs the key the peer was stored with.
+        let mut first = update(1, false);
+        first.key = Some(5);
+        s.announce(&first, 10);
         s.announce(&update(2, false), 10);
         let mut v6 = update(1, true);
+        v6.key = Some(5);
         v6.addr = Compact::of("[2001:db8::1]:6881".parse().unwrap());
         s.announce(&v6, 10);
         assert_eq!((s.v4.len(), s.v6.len()), (1, 1));
@@ -650,6 +687,8 @@ mod tests {
             for (n, op, now) in ops {
                 let mut u = update(n, op % 2 == 0);
                 u.now = now;
+                // Each peer keeps its key, so its family changes are its own.
+                u.key = Some(u32::from(n));
                 if op >= 4 {
                     u.addr = Compact::of(SocketAddr::from(([0x2001, 0xdb8, 0, 0, 0, 0, 0, u16::from(n)], 7)));
                 }

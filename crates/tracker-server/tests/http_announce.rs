@@ -367,7 +367,7 @@ async fn bounds_key_and_address_failures() {
     let r = get(&app, &announce(1, 1, 1, 5, "&key=bbbb"), B).await;
     assert_eq!(
         r.failure().as_deref(),
-        Some("peer_id already in use from another address with a different key")
+        Some("peer_id already in use from another address without its key")
     );
     let r = get(&app, &announce(1, 1, 1, 5, "&key=aaaa"), B).await;
     assert_eq!(r.failure(), None);

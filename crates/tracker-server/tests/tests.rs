@@ -5,4 +5,5 @@ mod http_announce;
 mod http_pages;
 mod http_publish;
 mod serve;
+mod takeover;
 mod udp_socket;
