@@ -53,6 +53,14 @@ pub struct Config {
     pub udp: UdpBind,
     /// How many independently locked parts the swarm store has (64); more parts, less contention.
     pub shards: usize,
+    /// How long an HTTP client has to send a complete request head, from when the connection is
+    /// opened or its previous reply was sent (10 s); then the connection is closed. This also
+    /// bounds how long an idle keep-alive connection is kept.
+    pub header_timeout: Duration,
+    /// The most HTTP connections open at once from one client IP (256); further ones are closed
+    /// as soon as they are accepted. Generous for clients behind one NAT, far below the open-file
+    /// limit, so that one address cannot hold every file descriptor.
+    pub max_connections_per_ip: usize,
 }
 
 /// Where [`serve`](crate::serve) runs the UDP tracker.
@@ -90,6 +98,8 @@ impl Default for Config {
             save_interval: Duration::from_secs(5 * 60),
             udp: UdpBind::SamePort,
             shards: 64,
+            header_timeout: Duration::from_secs(10),
+            max_connections_per_ip: 256,
         }
     }
 }

@@ -81,6 +81,7 @@ mod files;
 mod hash;
 mod hosting;
 mod http;
+mod open_files;
 mod peer_index;
 mod reply;
 mod serve;
@@ -98,7 +99,7 @@ pub use hosting::{HostedTorrent, ScanReport, TorrentInfo};
 pub use http::router;
 pub use reply::{write_compact, write_dictionary, write_failure, write_scrape, Intervals};
 pub use serve::serve;
-pub use stats::RequestCounts;
+pub use stats::{CloseReason, RequestCounts};
 pub use store::{Announce, Store, StoreLimits, Totals};
 pub use swarm::{PeerList, SwarmStats};
 pub use torrentkit_tracker_proto::{

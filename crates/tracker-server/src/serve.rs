@@ -7,13 +7,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::serve::ListenerExt as _;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::config::{Config, UdpBind};
 use crate::error::Error;
+use crate::http::accept::{self, Limits};
 use crate::http::router;
 use crate::tracker::{Notice, Tracker};
 use crate::udp::UdpService;
@@ -137,15 +137,7 @@ impl Tracker {
             });
         }
 
-        let app = router()
-            .with_state(self.clone())
-            .into_make_service_with_connect_info::<SocketAddr>();
-        // Replies are one small write each: send them at once rather than wait on Nagle.
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let server = axum::serve(listener, app).with_graceful_shutdown(stopped());
-        let mut server = tokio::spawn(async move { server.await });
+        let mut server = tokio::spawn(self.clone().serve_http(listener, stopped()));
         tokio::select! {
             () = shutdown => {}
             _ = &mut server => {}
@@ -161,6 +153,24 @@ impl Tracker {
             let _ = tokio::task::spawn_blocking(move || log.close()).await;
         }
         saved
+    }
+
+    /// Serves the HTTP routes on `listener` until `stop`, under the connection limits of the
+    /// configuration and the open-file limit (raised to the hard limit first).
+    async fn serve_http(
+        self,
+        listener: TcpListener,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) {
+        let files = crate::open_files::raise_to_hard();
+        let cfg = self.config();
+        let limits = Limits {
+            header_timeout: cfg.header_timeout,
+            per_ip: cfg.max_connections_per_ip.max(1),
+            budget: crate::open_files::connection_budget(files),
+        };
+        let app = router().with_state(self.clone());
+        accept::serve_http(listener, app, self, limits, stop).await;
     }
 
     /// Runs `f` every `period` on a blocking thread until stopped. `f` reports its own failures

@@ -14,6 +14,54 @@ pub(crate) struct Counters {
     pub(crate) udp_failures: AtomicU64,
     pub(crate) published: AtomicU64,
     pub(crate) background_failures: AtomicU64,
+    /// HTTP connections closed, by reason ([`CloseReason`] order).
+    pub(crate) closed: [AtomicU64; CloseReason::ALL.len()],
+}
+
+/// Why the tracker's HTTP side closed (or ended) a connection, as `/metrics` counts them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CloseReason {
+    /// The client closed it, or the exchange ended normally.
+    Client,
+    /// No complete request head within the header timeout (including idle keep-alive).
+    HeaderTimeout,
+    /// Over the per-address connection cap: closed as soon as accepted.
+    PerAddressCap,
+    /// Idle keep-alive connection closed to make room near the open-file limit.
+    IdleNearFileLimit,
+    /// Refused at accept: at the open-file limit with no idle connection to close.
+    FileLimit,
+    /// A malformed request or an I/O error.
+    Error,
+    /// Closed by the tracker shutting down.
+    Shutdown,
+}
+
+impl CloseReason {
+    /// Every reason, in the order of [`RequestCounts::closed`].
+    pub const ALL: [CloseReason; 7] = [
+        CloseReason::Client,
+        CloseReason::HeaderTimeout,
+        CloseReason::PerAddressCap,
+        CloseReason::IdleNearFileLimit,
+        CloseReason::FileLimit,
+        CloseReason::Error,
+        CloseReason::Shutdown,
+    ];
+
+    /// The reason's label in `/metrics` and `/stats.json`.
+    pub fn label(self) -> &'static str {
+        match self {
+            CloseReason::Client => "client",
+            CloseReason::HeaderTimeout => "header_timeout",
+            CloseReason::PerAddressCap => "per_address_cap",
+            CloseReason::IdleNearFileLimit => "idle_near_file_limit",
+            CloseReason::FileLimit => "file_limit",
+            CloseReason::Error => "error",
+            CloseReason::Shutdown => "shutdown",
+        }
+    }
 }
 
 /// A snapshot of the request counters.
@@ -38,11 +86,21 @@ pub struct RequestCounts {
     pub published: u64,
     /// Periodic dfile saves and directory rescans that failed.
     pub background_failures: u64,
+    /// HTTP connections closed, per reason in [`CloseReason::ALL`] order.
+    pub closed: [u64; CloseReason::ALL.len()],
 }
 
 impl Counters {
     pub(crate) fn bump(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn closed(&self, reason: CloseReason) {
+        let i = CloseReason::ALL
+            .iter()
+            .position(|&r| r == reason)
+            .unwrap_or(0);
+        Counters::bump(&self.closed[i]);
     }
 
     pub(crate) fn snapshot(&self) -> RequestCounts {
@@ -57,6 +115,7 @@ impl Counters {
             udp_failures: get(&self.udp_failures),
             published: get(&self.published),
             background_failures: get(&self.background_failures),
+            closed: std::array::from_fn(|i| get(&self.closed[i])),
         }
     }
 }

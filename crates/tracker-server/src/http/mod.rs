@@ -1,6 +1,7 @@
 //! The HTTP side: [`router`], the axum routes for announce, scrape, pages, hosted files and
 //! publishing, each a thin layer over [`Tracker`](crate::Tracker).
 
+pub(crate) mod accept;
 mod announce;
 mod pages;
 mod publish;

@@ -215,6 +215,18 @@ pub(crate) async fn metrics(State(t): State<Tracker>, req: Request) -> Response 
          # TYPE tracker_background_failures_total counter\ntracker_background_failures_total {}",
         c.background_failures
     );
+    let _ = writeln!(
+        m,
+        "# HELP tracker_http_connections_closed_total HTTP connections closed, by reason.\n\
+         # TYPE tracker_http_connections_closed_total counter"
+    );
+    for (reason, n) in crate::stats::CloseReason::ALL.iter().zip(c.closed) {
+        let _ = writeln!(
+            m,
+            "tracker_http_connections_closed_total{{reason=\"{}\"}} {n}",
+            reason.label()
+        );
+    }
     if let Some(log) = t.access_log() {
         let _ = writeln!(
             m,
