@@ -577,7 +577,11 @@ mod tests {
         other.addr = Compact::of(SocketAddr::from(([10, 0, 0, 99], 1001)));
         assert_eq!(s.announce(&other, 10), Change::KeyMismatch);
         other.key = Some(3);
-        assert_eq!(s.announce(&other, 10), Change::KeyMismatch, "a key claims nothing");
+        assert_eq!(
+            s.announce(&other, 10),
+            Change::KeyMismatch,
+            "a key claims nothing"
+        );
         other.stopped = true;
         assert_eq!(s.announce(&other, 10), Change::KeyMismatch);
         assert_eq!(s.len(), 1);

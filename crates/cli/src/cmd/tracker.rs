@@ -66,6 +66,13 @@ pub(crate) struct Args {
     /// Take the client address from X-Forwarded-For (only behind your own reverse proxy).
     #[arg(long)]
     trust_proxy: bool,
+    /// How long an HTTP client has to send a complete request head (and how long an idle
+    /// keep-alive connection is kept); then the connection is closed.
+    #[arg(long, default_value = "10s", value_parser = duration)]
+    header_timeout: Duration,
+    /// The most HTTP connections open at once from one client IP; more are closed at once.
+    #[arg(long, default_value_t = 256)]
+    max_connections_per_ip: usize,
     /// Do not log requests.
     #[arg(long, short)]
     quiet: bool,
@@ -106,6 +113,10 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             dir.display()
         );
     }
+    anyhow::ensure!(
+        !args.header_timeout.is_zero(),
+        "--header-timeout 0: a client needs some time to send its request"
+    );
     let config = Config {
         interval: args.interval,
         min_interval: args.min_interval,
@@ -120,6 +131,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         publish_token: args.publish_token.clone(),
         trust_ip_param: args.trust_ip_param,
         trust_proxy_headers: args.trust_proxy,
+        header_timeout: args.header_timeout,
+        max_connections_per_ip: args.max_connections_per_ip,
         udp: match (args.no_udp, args.udp_port) {
             (true, _) => UdpBind::Off,
             (false, Some(p)) => UdpBind::Addr(SocketAddr::new(args.bind, p)),

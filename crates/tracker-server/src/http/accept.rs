@@ -171,7 +171,10 @@ pub(crate) async fn serve_http(
                     let shed = reg.shed_idle(1);
                     drop(reg);
                     for _ in 0..shed {
-                        tracker.inner.counters.closed(CloseReason::IdleNearFileLimit);
+                        tracker
+                            .inner
+                            .counters
+                            .closed(CloseReason::IdleNearFileLimit);
                     }
                 }
                 tokio::time::sleep(ACCEPT_RETRY).await;
@@ -179,12 +182,16 @@ pub(crate) async fn serve_http(
             }
         };
         let ip = crate::tracker::canonical(remote.ip());
-        let (admit, shed) = registry
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .admit(ip, limits.per_ip, limits.budget);
+        let (admit, shed) = registry.lock().unwrap_or_else(|e| e.into_inner()).admit(
+            ip,
+            limits.per_ip,
+            limits.budget,
+        );
         for _ in 0..shed {
-            tracker.inner.counters.closed(CloseReason::IdleNearFileLimit);
+            tracker
+                .inner
+                .counters
+                .closed(CloseReason::IdleNearFileLimit);
         }
         let (id, state, close) = match admit {
             Admit::Open(id, state, close) => (id, state, close),
@@ -332,10 +339,7 @@ mod tests {
         assert_eq!(s1.load(Ordering::Acquire), BUSY, "marked as being closed");
         let signalled = c1.notified();
         tokio::pin!(signalled);
-        assert!(
-            futures_ready(signalled.as_mut()),
-            "the close was signalled"
-        );
+        assert!(futures_ready(signalled.as_mut()), "the close was signalled");
         r.remove(ids[0]);
         assert!(matches!(r.admit(ip(3), 3, 9).0, Admit::Open(..)));
     }

@@ -15,6 +15,7 @@ mod peer_mixed;
 mod publish;
 mod show;
 mod tracker_restart;
+mod tracker_slow_clients;
 mod tracker_swarm;
 mod tui;
 mod wire;
@@ -43,6 +44,7 @@ pub(crate) const ALL: &[Case] = &[
     tracker_swarm::HTTP,
     tracker_swarm::UDP,
     tracker_restart::CASE,
+    tracker_slow_clients::CASE,
     wire::CASE,
     peer_bt_seeds::LIBTORRENT,
     peer_bt_seeds::ARIA2,
