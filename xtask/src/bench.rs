@@ -7,6 +7,7 @@
 //! filter leaves out entirely are left out of the table, while a row missing torrentkit's
 //! measurement otherwise counts as a failure.
 
+mod aquatic;
 mod bencode;
 mod criterion;
 mod make;

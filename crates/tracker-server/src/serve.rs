@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,12 +17,10 @@ use crate::error::Error;
 use crate::http::accept::{self, Limits};
 use crate::http::router;
 use crate::tracker::{Notice, Tracker};
-use crate::udp::UdpService;
+use crate::udp;
 
 /// How long in-flight HTTP requests get to finish after shutdown is asked for.
 const DRAIN: Duration = Duration::from_secs(5);
-/// UDP receive loops sharing the socket.
-const UDP_LOOPS: usize = 2;
 
 /// Runs a tracker with `config` on `listener` (and UDP on the same port number unless configured
 /// otherwise) until `shutdown` completes: loads the dfile first, saves it on the way out.
@@ -57,12 +56,20 @@ async fn blocking<T: Send + 'static>(
 }
 
 impl Tracker {
-    /// Binds the UDP socket this configuration asks for, next to an HTTP listener at `http`.
+    /// The UDP address this configuration asks for, next to an HTTP listener at `http`.
+    fn udp_addr(&self, http: SocketAddr) -> Option<SocketAddr> {
+        match self.config().udp {
+            UdpBind::Off => None,
+            UdpBind::SamePort => Some(http),
+            UdpBind::Addr(a) => Some(a),
+        }
+    }
+
+    /// Binds the UDP socket this configuration asks for, next to an HTTP listener at `http`,
+    /// for a [`UdpService`](crate::UdpService) of your own ([`Tracker::serve`] binds one socket per core instead).
     pub async fn bind_udp(&self, http: SocketAddr) -> Result<Option<UdpSocket>, Error> {
-        let addr = match self.config().udp {
-            UdpBind::Off => return Ok(None),
-            UdpBind::SamePort => http,
-            UdpBind::Addr(a) => a,
+        let Some(addr) = self.udp_addr(http) else {
+            return Ok(None);
         };
         UdpSocket::bind(addr)
             .await
@@ -94,7 +101,22 @@ impl Tracker {
                 self.notify(Notice::BadTorrent { path, reason });
             }
         }
-        let udp = self.bind_udp(http_addr).await?.map(Arc::new);
+        let udp = match self.udp_addr(http_addr) {
+            Some(addr) => {
+                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+                udp::batch::bind(addr, cores).map_err(|source| Error::Socket {
+                    action: "binding the UDP tracker sockets",
+                    source,
+                })?
+            }
+            None => Vec::new(),
+        };
+        let udp_stop = Arc::new(AtomicBool::new(false));
+        let udp_threads =
+            udp::batch::spawn(self, udp, &udp_stop).map_err(|source| Error::Socket {
+                action: "starting the UDP threads",
+                source,
+            })?;
         let (stop_tx, stop_rx) = watch::channel(false);
         let stopped = move || {
             let mut rx = stop_rx.clone();
@@ -103,14 +125,6 @@ impl Tracker {
             }
         };
         let mut tasks = JoinSet::new();
-        if let Some(socket) = udp {
-            for _ in 0..UDP_LOOPS {
-                let service = UdpService::new(self.clone());
-                let socket = socket.clone();
-                let stop = stopped();
-                tasks.spawn(async move { service.run(socket, stop).await });
-            }
-        }
         let cfg = self.config();
         let expire_every =
             (cfg.peer_timeout / 4).clamp(Duration::from_secs(1), Duration::from_secs(60));
@@ -146,6 +160,13 @@ impl Tracker {
         let _ = tokio::time::timeout(DRAIN, &mut server).await;
         server.abort();
         tasks.shutdown().await;
+        udp_stop.store(true, Ordering::Relaxed);
+        let _ = tokio::task::spawn_blocking(move || {
+            for t in udp_threads {
+                let _ = t.join();
+            }
+        })
+        .await;
         let t = self.clone();
         let saved = blocking(move || t.save_dfile()).await;
         if let Some(log) = self.access_log() {

@@ -1,11 +1,15 @@
-//! `cargo xtask bench tracker`: `bt tracker` against opentracker (Debian package) in the same run.
+//! `cargo xtask bench tracker`: `bt tracker` against aquatic_udp and aquatic_http 0.9 (see
+//! [`super::aquatic`]) and opentracker (Debian package) in the same run.
 //!
 //! HTTP: wrk with a Lua script (written into the scratch directory) sending random announces over
 //! a pool of 10,000 info-hashes (compact=1, numwant=50, a fresh random peer id each time), the same
 //! threads and connections for both trackers, in alternating rounds; the median round counts.
 //! UDP: the load generator in [`super::udp_load`], same rounds. Memory: resident set growth per
-//! 100,000 peers held. Targets: HTTP requests/s at least 1.5x opentracker's with a lower p99; UDP
-//! rate at least opentracker's.
+//! 100,000 peers held, over the large UDP pool (1,000,000 torrents, 2,000,000 peers with distinct
+//! ids, as aquatic's own load test). Targets: UDP announces/s on the large pool at least 1.2x
+//! aquatic_udp's with a lower p99; HTTP requests/s at least 2x aquatic_http's and 1.5x
+//! opentracker's with a lower p99 than opentracker; memory per 100,000 peers no more than
+//! aquatic_udp's.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -15,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 
+use super::aquatic;
 use super::udp_load::{self, UdpLoad};
 use super::Outcome;
 use crate::interop::context::Ctx;
@@ -29,8 +34,17 @@ const ROUND: Duration = Duration::from_secs(10);
 const ROUNDS: usize = 5;
 const UDP_ROUND: Duration = Duration::from_secs(8);
 const UDP_ROUNDS: usize = 3;
+/// bt over opentracker, HTTP requests/s.
 const HTTP_TARGET: f64 = 1.5;
-const UDP_TARGET: f64 = 1.0;
+/// bt over aquatic_http, HTTP requests/s.
+const HTTP_VS_AQUATIC: f64 = 2.0;
+/// bt over aquatic_udp, UDP announces/s on the large pool.
+const UDP_VS_AQUATIC: f64 = 1.2;
+/// aquatic's load-test pool: torrents and peers.
+const LARGE_TORRENTS: usize = 1_000_000;
+const LARGE_PEERS: usize = 2_000_000;
+/// Peers asked for per announce (and the most aquatic gives).
+const NUMWANT: usize = 50;
 
 const LUA: &str = r#"-- Random announces over a pool of info-hashes (written by cargo xtask bench tracker).
 -- usage: wrk ... -s announce.lua URL -- POOLFILE [check]
@@ -228,15 +242,79 @@ fn rss(pid: u32) -> anyhow::Result<u64> {
     Ok(kb * 1024)
 }
 
+/// One tracker under test, on one protocol.
 struct Subject {
     name: &'static str,
     addr: SocketAddr,
     pid: u32,
     rss_start: u64,
-    http: Vec<Round>,
-    udp: Vec<Round>,
-    udp_errors: u64,
-    udp_first_error: Option<String>,
+    rounds: Vec<Round>,
+    errors: u64,
+    first_error: Option<String>,
+    /// Peers seen by the load generator over the large pool (a bit per pool peer).
+    seen: Vec<u64>,
+}
+
+impl Subject {
+    fn new(name: &'static str, addr: SocketAddr, pid: u32) -> anyhow::Result<Subject> {
+        Ok(Subject {
+            name,
+            addr,
+            pid,
+            rss_start: rss(pid)?,
+            rounds: vec![],
+            errors: 0,
+            first_error: None,
+            seen: vec![],
+        })
+    }
+}
+
+/// `n` deterministic info-hashes from `seed` (xorshift).
+fn hashes(n: usize, seed: u64) -> Vec<[u8; 20]> {
+    let mut state = seed;
+    (0..n)
+        .map(|_| {
+            let mut h = [0u8; 20];
+            for b in &mut h {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                *b = state as u8;
+            }
+            h
+        })
+        .collect()
+}
+
+/// Runs `rounds` alternating UDP rounds of `load` against every subject.
+fn udp_rounds(subjects: &mut [Subject], load: &UdpLoad, label: &str) -> anyhow::Result<()> {
+    for round in 0..UDP_ROUNDS {
+        for s in subjects.iter_mut() {
+            let r = udp_load::run(s.addr, load)?;
+            let row = Round {
+                rps: r.rate(),
+                p50_ms: udp_load::percentile_ms(&r.latencies_us, 50.0),
+                p90_ms: udp_load::percentile_ms(&r.latencies_us, 90.0),
+                p99_ms: udp_load::percentile_ms(&r.latencies_us, 99.0),
+            };
+            println!(
+                "bench tracker: UDP {label} round {} {:<12} {:>9.0} announces/s  p50 {:.2} ms  p99 {:.2} ms  errors {} lost {}",
+                round + 1, s.name, row.rps, row.p50_ms, row.p99_ms, r.errors, r.lost
+            );
+            s.errors += r.errors;
+            s.first_error = s.first_error.take().or(r.first_error);
+            s.rounds.push(row);
+            if s.seen.is_empty() {
+                s.seen = r.seen;
+            } else {
+                for (a, b) in s.seen.iter_mut().zip(&r.seen) {
+                    *a |= b;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn peers_bt(addr: SocketAddr, deadline: Instant) -> anyhow::Result<u64> {
@@ -258,6 +336,9 @@ fn peers_opentracker(addr: SocketAddr, deadline: Instant) -> anyhow::Result<u64>
 pub(super) fn run(root: &Path, _passthrough: &[String]) -> anyhow::Result<Outcome> {
     packages::require(&[("wrk", "wrk"), ("opentracker", "opentracker")])?;
     let bt = bt::path()?;
+    let tools = root.join("target").join("bench").join("tools");
+    aquatic::binary(&tools, "aquatic_udp")?;
+    aquatic::binary(&tools, "aquatic_http")?;
     let dir = root.join("target").join("bench").join("tracker");
     if dir.exists() {
         std::fs::remove_dir_all(&dir).with_context(|| format!("wiping {}", dir.display()))?;
@@ -267,24 +348,13 @@ pub(super) fn run(root: &Path, _passthrough: &[String]) -> anyhow::Result<Outcom
     let ctx = Ctx::new(
         "tracker",
         dir.clone(),
-        Instant::now() + Duration::from_secs(15 * 60),
+        Instant::now() + Duration::from_secs(20 * 60),
         groups.clone(),
     );
 
-    // The pool of info-hashes, deterministic.
-    let mut state = 0x243f_6a88_85a3_08d3u64;
-    let pool: Vec<[u8; 20]> = (0..TORRENTS)
-        .map(|_| {
-            let mut h = [0u8; 20];
-            for b in &mut h {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                *b = state as u8;
-            }
-            h
-        })
-        .collect();
+    // The pools of info-hashes, deterministic.
+    let pool = hashes(TORRENTS, 0x243f_6a88_85a3_08d3);
+    let large = hashes(LARGE_TORRENTS, 0x1319_8a2e_0370_7344);
     let pool_file = dir.join("pool.txt");
     std::fs::write(
         &pool_file,
@@ -295,8 +365,11 @@ pub(super) fn run(root: &Path, _passthrough: &[String]) -> anyhow::Result<Outcom
     let script = dir.join("announce.lua");
     std::fs::write(&script, LUA)?;
 
-    println!("bench tracker: starting opentracker and bt tracker");
-    let mut ot = Opentracker::start(&ctx, &pool)?;
+    println!("bench tracker: starting opentracker, aquatic_udp, aquatic_http and bt tracker");
+    let whitelist: Vec<[u8; 20]> = pool.iter().chain(&large).copied().collect();
+    let mut ot = Opentracker::start(&ctx, &whitelist)?;
+    let aq_udp = aquatic::start_udp(&ctx, &tools, NUMWANT)?;
+    let aq_http = aquatic::start_http(&ctx, &tools, NUMWANT)?;
     let port = net::free_port()?;
     let mut bt_proc: Managed = ctx
         .spawn("bt-tracker", bt)
@@ -307,36 +380,60 @@ pub(super) fn run(root: &Path, _passthrough: &[String]) -> anyhow::Result<Outcom
     bt_proc.wait_for_tcp(bt_addr, ctx.deadline())?;
     // The access log goes to a file, as an operator's would.
 
-    let mut subjects = [
-        Subject {
-            name: "opentracker",
-            addr: ot.addr(),
-            pid: 0,
-            rss_start: 0,
-            http: vec![],
-            udp: vec![],
-            udp_errors: 0,
-            udp_first_error: None,
-        },
-        Subject {
-            name: "bt tracker",
-            addr: bt_addr,
-            pid: bt_proc.pid(),
-            rss_start: 0,
-            http: vec![],
-            udp: vec![],
-            udp_errors: 0,
-            udp_first_error: None,
-        },
+    let ot_pid = ot.process().pid();
+    let mut udp = [
+        Subject::new("opentracker", ot.addr(), ot_pid)?,
+        Subject::new("aquatic_udp", aq_udp.addr, aq_udp.process.pid())?,
+        Subject::new("bt tracker", bt_addr, bt_proc.pid())?,
     ];
-    subjects[0].pid = ot.process().pid();
-    for s in &mut subjects {
-        s.rss_start = rss(s.pid)?;
+
+    // UDP over the large pool first, so the memory each server grew by is for those peers alone.
+    let large_load = UdpLoad {
+        threads: 2,
+        window: 64,
+        duration: UDP_ROUND,
+        pool: Arc::new(large),
+        numwant: NUMWANT as i32,
+        peers: LARGE_PEERS,
+    };
+    udp_rounds(&mut udp, &large_load, "large")?;
+    let mut mem = Vec::new();
+    for s in &udp {
+        let peers: u64 = s.seen.iter().map(|w| u64::from(w.count_ones())).sum();
+        let grown = rss(s.pid)?.saturating_sub(s.rss_start);
+        mem.push((
+            peers,
+            grown,
+            grown as f64 / peers.max(1) as f64 * 100_000.0 / (1 << 20) as f64,
+        ));
+    }
+    let large_rows: Vec<Round> = udp.iter().map(|s| median_round(&s.rounds)).collect();
+    let large_errors: Vec<(u64, Option<String>)> = udp
+        .iter_mut()
+        .map(|s| {
+            s.rounds.clear();
+            (std::mem::take(&mut s.errors), s.first_error.take())
+        })
+        .collect();
+
+    let small_load = UdpLoad {
+        pool: Arc::new(pool.clone()),
+        peers: 0,
+        ..large_load.clone()
+    };
+    udp_rounds(&mut udp, &small_load, "small")?;
+    let small_rows: Vec<Round> = udp.iter().map(|s| median_round(&s.rounds)).collect();
+
+    let mut http = [
+        Subject::new("opentracker", ot.addr(), ot_pid)?,
+        Subject::new("aquatic_http", aq_http.addr, aq_http.process.pid())?,
+        Subject::new("bt tracker", bt_addr, bt_proc.pid())?,
+    ];
+    for s in &http {
         check(&ctx, &s.name.replace(' ', "-"), s.addr, &script, &pool_file)?;
     }
-
     for round in 0..ROUNDS {
-        for s in &mut subjects {
+        for s in &mut http {
             let out = wrk(
                 &ctx,
                 &format!("wrk-{}", s.name.replace(' ', "-")),
@@ -358,7 +455,7 @@ pub(super) fn run(root: &Path, _passthrough: &[String]) -> anyhow::Result<Outcom
                     r.errors
                 );
             }
-            s.http.push(Round {
+            s.rounds.push(Round {
                 rps: r.rps,
                 p50_ms: r.p50_ms,
                 p90_ms: r.p90_ms,
@@ -366,92 +463,61 @@ pub(super) fn run(root: &Path, _passthrough: &[String]) -> anyhow::Result<Outcom
             });
         }
     }
+    let http_rows: Vec<Round> = http.iter().map(|s| median_round(&s.rounds)).collect();
+    let bt_peers_now = peers_bt(bt_addr, ctx.deadline_in(Duration::from_secs(10)))?;
+    let ot_peers_now = peers_opentracker(ot.addr(), ctx.deadline_in(Duration::from_secs(10)))?;
 
-    let load = UdpLoad {
-        threads: 2,
-        window: 64,
-        duration: UDP_ROUND,
-        pool: Arc::new(pool.clone()),
-        numwant: 50,
-    };
-    for round in 0..UDP_ROUNDS {
-        for s in &mut subjects {
-            let r = udp_load::run(s.addr, &load)?;
-            let row = Round {
-                rps: r.rate(),
-                p50_ms: udp_load::percentile_ms(&r.latencies_us, 50.0),
-                p90_ms: udp_load::percentile_ms(&r.latencies_us, 90.0),
-                p99_ms: udp_load::percentile_ms(&r.latencies_us, 99.0),
-            };
-            println!(
-                "bench tracker: UDP round {} {:<12} {:>9.0} announces/s  p50 {:.2} ms  p99 {:.2} ms  errors {} lost {}",
-                round + 1, s.name, row.rps, row.p50_ms, row.p99_ms, r.errors, r.lost
-            );
-            s.udp_errors += r.errors;
-            s.udp_first_error = s.udp_first_error.take().or(r.first_error);
-            s.udp.push(row);
-        }
-    }
-
-    let deadline = ctx.deadline_in(Duration::from_secs(10));
-    let mut mem = Vec::new();
-    for s in &subjects {
-        let peers = if s.name == "opentracker" {
-            peers_opentracker(s.addr, deadline)?
-        } else {
-            peers_bt(s.addr, deadline)?
-        };
-        let grown = rss(s.pid)?.saturating_sub(s.rss_start);
-        mem.push((
-            peers,
-            grown,
-            grown as f64 / peers.max(1) as f64 * 100_000.0 / (1 << 20) as f64,
-        ));
-    }
-
-    let (ot_h, bt_h) = (
-        median_round(&subjects[0].http),
-        median_round(&subjects[1].http),
-    );
-    let (ot_u, bt_u) = (
-        median_round(&subjects[0].udp),
-        median_round(&subjects[1].udp),
-    );
-    let http_ratio = bt_h.rps / ot_h.rps;
-    let udp_ratio = bt_u.rps / ot_u.rps;
-    let http_pass = http_ratio >= HTTP_TARGET && bt_h.p99_ms < ot_h.p99_ms;
-    let udp_pass = udp_ratio >= UDP_TARGET && subjects[1].udp_errors == 0;
+    // Indices: 0 opentracker, 1 aquatic, 2 bt.
+    let (ot_h, aq_h, bt_h) = (&http_rows[0], &http_rows[1], &http_rows[2]);
+    let (aq_u, bt_u) = (&large_rows[1], &large_rows[2]);
+    let http_vs_aq = bt_h.rps / aq_h.rps;
+    let http_vs_ot = bt_h.rps / ot_h.rps;
+    let udp_vs_aq = bt_u.rps / aq_u.rps;
+    let udp_vs_ot_small = small_rows[2].rps / small_rows[0].rps;
+    let http_pass = http_vs_aq >= HTTP_VS_AQUATIC && http_vs_ot >= HTTP_TARGET && bt_h.p99_ms < ot_h.p99_ms;
+    let udp_pass = udp_vs_aq >= UDP_VS_AQUATIC && bt_u.p99_ms < aq_u.p99_ms && large_errors[2].0 == 0 && udp[2].errors == 0;
+    let mem_pass = mem[2].2 <= mem[1].2;
 
     let mut md = String::new();
-    let _ = writeln!(md, "## tracker: `bt tracker` vs opentracker\n");
+    let _ = writeln!(md, "## tracker: `bt tracker` vs aquatic 0.9 and opentracker\n");
     let _ = writeln!(
         md,
-        "Random announces over {TORRENTS} info-hashes, compact=1, numwant=50, a new peer id each. HTTP: wrk \
-         -t{WRK_THREADS} -c{WRK_CONNECTIONS}, {ROUNDS} alternating rounds of {} s, median shown; UDP: {} threads x {} \
-         in flight, {UDP_ROUNDS} rounds of {} s. Both trackers on 127.0.0.1, sharing the machine's cores with the load \
-         generator; `bt tracker` logs every request (Common Log Format) to a file.\n",
-        ROUND.as_secs(), load.threads, load.window, UDP_ROUND.as_secs()
+        "HTTP: wrk -t{WRK_THREADS} -c{WRK_CONNECTIONS}, random announces over {TORRENTS} info-hashes (compact=1, \
+         numwant={NUMWANT}, a new peer id each), {ROUNDS} alternating rounds of {} s, median shown. UDP: our load \
+         generator, {} threads x {} in flight, {UDP_ROUNDS} alternating rounds of {} s per pool: *large* = \
+         {LARGE_PEERS} peers with distinct ids over {LARGE_TORRENTS} torrents announcing again and again (aquatic's \
+         pool), *small* = a new peer id per announce over {TORRENTS} torrents. aquatic_udp and aquatic_http run one \
+         socket worker (aquatic_http: and one swarm worker), built from crates.io 0.9.0. Every server on 127.0.0.1, \
+         sharing the machine's cores with the load generator; `bt tracker` logs every request to a file.\n",
+        ROUND.as_secs(), large_load.threads, large_load.window, UDP_ROUND.as_secs()
     );
     let _ = writeln!(
         md,
-        "| protocol | tracker | requests/s | p50 ms | p90 ms | p99 ms |"
+        "| protocol | pool | tracker | requests/s | p50 ms | p90 ms | p99 ms |"
     );
-    let _ = writeln!(md, "|---|---|---:|---:|---:|---:|");
-    for (proto, rows) in [("HTTP", [&ot_h, &bt_h]), ("UDP", [&ot_u, &bt_u])] {
-        for (s, r) in subjects.iter().zip(rows) {
-            let _ = writeln!(
-                md,
-                "| {proto} | {} | {:.0} | {:.2} | {:.2} | {:.2} |",
-                s.name, r.rps, r.p50_ms, r.p90_ms, r.p99_ms
-            );
-        }
+    let _ = writeln!(md, "|---|---|---|---:|---:|---:|---:|");
+    let mut row = |proto: &str, pool: &str, name: &str, r: &Round| {
+        let _ = writeln!(
+            md,
+            "| {proto} | {pool} | {name} | {:.0} | {:.2} | {:.2} | {:.2} |",
+            r.rps, r.p50_ms, r.p90_ms, r.p99_ms
+        );
+    };
+    for (s, r) in http.iter().zip(&http_rows) {
+        row("HTTP", "10,000 torrents", s.name, r);
+    }
+    for (s, r) in udp.iter().zip(&large_rows) {
+        row("UDP", "large", s.name, r);
+    }
+    for (s, r) in udp.iter().zip(&small_rows) {
+        row("UDP", "small", s.name, r);
     }
     let _ = writeln!(
         md,
-        "\n| memory | peers held | RSS growth | per 100,000 peers |"
+        "\n| memory (UDP, large pool) | peers announced | RSS growth | per 100,000 peers |"
     );
     let _ = writeln!(md, "|---|---:|---:|---:|");
-    for (s, (peers, grown, per)) in subjects.iter().zip(&mem) {
+    for (s, (peers, grown, per)) in udp.iter().zip(&mem) {
         let _ = writeln!(
             md,
             "| {} | {peers} | {:.1} MiB | {per:.1} MiB |",
@@ -461,39 +527,57 @@ pub(super) fn run(root: &Path, _passthrough: &[String]) -> anyhow::Result<Outcom
     }
     let _ = writeln!(
         md,
-        "\n- HTTP: bt/opentracker requests/s = **{http_ratio:.2}x** (target {HTTP_TARGET}x), p99 {:.2} ms vs {:.2} ms: **{}**",
-        bt_h.p99_ms, ot_h.p99_ms, if http_pass { "PASS" } else { "FAIL" }
+        "\nAt the end bt tracker held {bt_peers_now} peers and opentracker {ot_peers_now} (all pools and protocols).\n"
+    );
+    let verdict = |p: bool| if p { "PASS" } else { "FAIL" };
+    let _ = writeln!(
+        md,
+        "- UDP, large pool: bt/aquatic_udp announces/s = **{udp_vs_aq:.2}x** (target {UDP_VS_AQUATIC}x), p99 {:.2} ms vs {:.2} ms: **{}**",
+        bt_u.p99_ms, aq_u.p99_ms, verdict(udp_pass)
     );
     let _ = writeln!(
         md,
-        "- UDP: bt/opentracker announces/s = **{udp_ratio:.2}x** (target {UDP_TARGET}x): **{}**",
-        if udp_pass { "PASS" } else { "FAIL" }
+        "- HTTP: bt/aquatic_http = **{http_vs_aq:.2}x** (target {HTTP_VS_AQUATIC}x), bt/opentracker = **{http_vs_ot:.2}x** (target {HTTP_TARGET}x), p99 {:.2} ms vs opentracker's {:.2} ms: **{}**",
+        bt_h.p99_ms, ot_h.p99_ms, verdict(http_pass)
     );
-    if let Some(e) = &subjects[1].udp_first_error {
-        let _ = writeln!(
-            md,
-            "- bt tracker UDP errors: {} (first: {e})",
-            subjects[1].udp_errors
-        );
-    }
-    if let Some(e) = &subjects[0].udp_first_error {
-        let _ = writeln!(
-            md,
-            "- opentracker UDP errors: {} (first: {e})",
-            subjects[0].udp_errors
-        );
+    let _ = writeln!(
+        md,
+        "- Memory per 100,000 peers: bt {:.1} MiB, aquatic_udp {:.1} MiB: **{}**",
+        mem[2].2, mem[1].2, verdict(mem_pass)
+    );
+    let _ = writeln!(
+        md,
+        "- UDP, small pool: bt/opentracker = {udp_vs_ot_small:.2}x, bt/aquatic_udp = {:.2}x",
+        small_rows[2].rps / small_rows[1].rps
+    );
+    for (s, (n, e)) in udp.iter().zip(&large_errors) {
+        let total = n + s.errors;
+        if let Some(e) = e.as_ref().or(s.first_error.as_ref()) {
+            let _ = writeln!(md, "- {} UDP errors: {total} (first: {e})", s.name);
+        }
     }
     let mut failures = Vec::new();
+    if !udp_pass {
+        failures.push(format!(
+            "UDP large pool {udp_vs_aq:.2}x aquatic_udp (target {UDP_VS_AQUATIC}x), p99 {:.2} vs {:.2} ms",
+            bt_u.p99_ms, aq_u.p99_ms
+        ));
+    }
     if !http_pass {
         failures.push(format!(
-            "HTTP {http_ratio:.2}x (target {HTTP_TARGET}x), p99 {:.2} vs {:.2} ms",
+            "HTTP {http_vs_aq:.2}x aquatic_http (target {HTTP_VS_AQUATIC}x), {http_vs_ot:.2}x opentracker (target {HTTP_TARGET}x), p99 {:.2} vs {:.2} ms",
             bt_h.p99_ms, ot_h.p99_ms
         ));
     }
-    if !udp_pass {
-        failures.push(format!("UDP {udp_ratio:.2}x (target {UDP_TARGET}x)"));
+    if !mem_pass {
+        failures.push(format!(
+            "memory {:.1} MiB per 100,000 peers vs aquatic_udp's {:.1}",
+            mem[2].2, mem[1].2
+        ));
     }
     drop(bt_proc);
+    drop(aq_udp);
+    drop(aq_http);
     drop(ot);
     groups.kill_all();
     Ok(Outcome {

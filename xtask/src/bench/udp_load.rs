@@ -23,6 +23,11 @@ pub(crate) struct UdpLoad {
     pub(crate) pool: Arc<Vec<[u8; 20]>>,
     /// `num_want` of every announce.
     pub(crate) numwant: i32,
+    /// 0: every announce is a new peer (a random peer id). Otherwise a fixed pool of this many
+    /// peers, each with its own distinct id, key and port and bound to torrent `peer % pool`,
+    /// announcing again and again, as aquatic's load generator does (it draws 2,000,000 peers
+    /// over 1,000,000 torrents).
+    pub(crate) peers: usize,
 }
 
 /// What came back.
@@ -40,12 +45,15 @@ pub(crate) struct UdpResult {
     pub(crate) latencies_us: Vec<u32>,
     /// The first error message seen, if any.
     pub(crate) first_error: Option<String>,
+    /// With a peer pool: which of its peers announced at least once (a bit per peer).
+    pub(crate) seen: Vec<u64>,
 }
 
 impl UdpResult {
     pub(crate) fn rate(&self) -> f64 {
         self.replies as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
+
 }
 
 /// xorshift64*: fast, seeded, good enough to pick hashes and ids.
@@ -98,7 +106,10 @@ fn worker(target: SocketAddr, load: &UdpLoad, seed: u64) -> anyhow::Result<UdpRe
     let conn = connect(&socket, Instant::now() + Duration::from_secs(10))?;
     let mut rng = Rng(seed | 1);
     let mut sent_at = vec![Instant::now(); SLOTS];
-    let mut result = UdpResult::default();
+    let mut result = UdpResult {
+        seen: vec![0; load.peers.div_ceil(64)],
+        ..UdpResult::default()
+    };
     // One announce encoded by tracker-proto; each send then patches the fields that vary (the
     // transaction id, info-hash, peer id, left, key and port) at their BEP 15 offsets, so the
     // generator spends its time sending rather than encoding.
@@ -130,16 +141,27 @@ fn worker(target: SocketAddr, load: &UdpLoad, seed: u64) -> anyhow::Result<UdpRe
         }
         while outstanding < load.window {
             let r = rng.next();
-            let hash = &load.pool[(r % load.pool.len() as u64) as usize];
             packet[12..16].copy_from_slice(&seq.to_be_bytes());
-            packet[16..36].copy_from_slice(hash);
-            for chunk in packet[36..56].chunks_mut(8) {
-                let bytes = rng.next().to_le_bytes();
-                chunk.copy_from_slice(&bytes[..chunk.len()]);
+            if load.peers == 0 {
+                let hash = &load.pool[(r % load.pool.len() as u64) as usize];
+                packet[16..36].copy_from_slice(hash);
+                for chunk in packet[36..56].chunks_mut(8) {
+                    let bytes = rng.next().to_le_bytes();
+                    chunk.copy_from_slice(&bytes[..chunk.len()]);
+                }
+                packet[88..92].copy_from_slice(&(r as u32).to_be_bytes()); // key
+                packet[96..98].copy_from_slice(&(1025 + (r >> 20) as u16 % 60000).to_be_bytes());
+            } else {
+                let peer = (r % load.peers as u64) as usize;
+                result.seen[peer / 64] |= 1 << (peer % 64);
+                packet[16..36].copy_from_slice(&load.pool[peer % load.pool.len()]);
+                // A distinct id per pool peer: its number, then a fixed tail.
+                packet[36..44].copy_from_slice(&(peer as u64).to_le_bytes());
+                packet[44..56].copy_from_slice(b"-bench-peer-");
+                packet[88..92].copy_from_slice(&(peer as u32).to_be_bytes()); // key
+                packet[96..98].copy_from_slice(&(1025 + (peer % 60000) as u16).to_be_bytes());
             }
             packet[64..72].copy_from_slice(&(r >> 44).to_be_bytes()); // left
-            packet[88..92].copy_from_slice(&(r as u32).to_be_bytes()); // key
-            packet[96..98].copy_from_slice(&(1025 + (r >> 20) as u16 % 60000).to_be_bytes());
             sent_at[seq as usize % SLOTS] = Instant::now();
             // A full socket buffer drops the packet; the receive timeout accounts for it.
             let _ = socket.send(&packet);
@@ -200,6 +222,13 @@ pub(crate) fn run(target: SocketAddr, load: &UdpLoad) -> anyhow::Result<UdpResul
         total.elapsed = total.elapsed.max(r.elapsed);
         total.latencies_us.extend(r.latencies_us);
         total.first_error = total.first_error.or(r.first_error);
+        if total.seen.is_empty() {
+            total.seen = r.seen;
+        } else {
+            for (t, w) in total.seen.iter_mut().zip(&r.seen) {
+                *t |= w;
+            }
+        }
     }
     total.latencies_us.sort_unstable();
     Ok(total)

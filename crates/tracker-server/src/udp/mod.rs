@@ -1,6 +1,7 @@
 //! The UDP tracker (BEP 15): connection ids, the request handling and the socket loop (the
 //! packet codec is torrentkit-tracker-proto's).
 
+pub(crate) mod batch;
 mod connection_id;
 mod handler;
 mod service;
