@@ -23,7 +23,10 @@ pub(super) fn binary(tools: &Path, name: &str) -> anyhow::Result<PathBuf> {
     if bin.exists() {
         return Ok(bin);
     }
-    println!("bench tracker: building {name} {VERSION} into {} (once; takes a while)", tools.display());
+    println!(
+        "bench tracker: building {name} {VERSION} into {} (once; takes a while)",
+        tools.display()
+    );
     let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
         .args(["install", "--version", VERSION, name, "-j1", "--root"])
         .arg(tools)
@@ -54,7 +57,11 @@ pub(super) fn start_udp(ctx: &Ctx, tools: &Path, max_peers: usize) -> anyhow::Re
     );
     let path = ctx.path("aquatic_udp.toml");
     std::fs::write(&path, config).with_context(|| format!("writing {}", path.display()))?;
-    let mut process = ctx.spawn("aquatic_udp", &bin).arg("-c").arg(&path).start()?;
+    let mut process = ctx
+        .spawn("aquatic_udp", &bin)
+        .arg("-c")
+        .arg(&path)
+        .start()?;
     let addr = net::loopback(port);
     wait_udp(&mut process, addr, ctx)?;
     Ok(Aquatic { process, addr })
@@ -94,7 +101,11 @@ pub(super) fn start_http(ctx: &Ctx, tools: &Path, max_peers: usize) -> anyhow::R
     );
     let path = ctx.path("aquatic_http.toml");
     std::fs::write(&path, config).with_context(|| format!("writing {}", path.display()))?;
-    let mut process = ctx.spawn("aquatic_http", &bin).arg("-c").arg(&path).start()?;
+    let mut process = ctx
+        .spawn("aquatic_http", &bin)
+        .arg("-c")
+        .arg(&path)
+        .start()?;
     let addr = net::loopback(port);
     process.wait_for_tcp(addr, ctx.deadline())?;
     Ok(Aquatic { process, addr })

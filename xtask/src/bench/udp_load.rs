@@ -53,7 +53,6 @@ impl UdpResult {
     pub(crate) fn rate(&self) -> f64 {
         self.replies as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
-
 }
 
 /// xorshift64*: fast, seeded, good enough to pick hashes and ids.

@@ -15,7 +15,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rustix::net::{AddressFamily, MMsgHdr, SendAncillaryBuffer, SendFlags, SocketAddrAny, SocketType};
+use rustix::net::{
+    AddressFamily, MMsgHdr, SendAncillaryBuffer, SendFlags, SocketAddrAny, SocketType,
+};
 
 use crate::tracker::Tracker;
 
@@ -42,7 +44,7 @@ pub(crate) fn bind(addr: SocketAddr, n: usize) -> std::io::Result<Vec<UdpSocket>
             let _ = rustix::net::sockopt::set_ipv6_v6only(&fd, false);
         }
         rustix::net::bind(&fd, &at)?;
-        let socket = UdpSocket::from(std::os::fd::OwnedFd::from(fd));
+        let socket = UdpSocket::from(fd);
         at = socket.local_addr()?;
         socket.set_read_timeout(Some(STOP_POLL))?;
         sockets.push(socket);
@@ -96,8 +98,9 @@ pub(crate) fn run(tracker: &Tracker, socket: &UdpSocket, stop: &AtomicBool) {
 /// (a full buffer, an unreachable client) are dropped: the client retries, as BEP 15 says.
 fn send_all(socket: &UdpSocket, replies: &[Vec<u8>], dests: &[SocketAddrAny]) {
     let iovs: Vec<[IoSlice<'_>; 1]> = replies.iter().map(|r| [IoSlice::new(r)]).collect();
-    let mut controls: Vec<SendAncillaryBuffer<'_, '_, '_>> =
-        (0..replies.len()).map(|_| SendAncillaryBuffer::default()).collect();
+    let mut controls: Vec<SendAncillaryBuffer<'_, '_, '_>> = (0..replies.len())
+        .map(|_| SendAncillaryBuffer::default())
+        .collect();
     let mut hdrs: Vec<MMsgHdr<'_>> = iovs
         .iter()
         .zip(dests)

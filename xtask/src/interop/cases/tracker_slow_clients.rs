@@ -39,7 +39,7 @@ fn connect_from(source: [u8; 4], to: SocketAddr) -> anyhow::Result<TcpStream> {
     rustix::net::bind(&fd, &SocketAddr::from((source, 0)))
         .with_context(|| format!("binding {source:?}"))?;
     rustix::net::connect(&fd, &to).with_context(|| format!("connecting to {to}"))?;
-    Ok(TcpStream::from(std::os::fd::OwnedFd::from(fd)))
+    Ok(TcpStream::from(fd))
 }
 
 /// Raises this process's soft open-file limit to the hard one: the harness holds 1,100 sockets.
