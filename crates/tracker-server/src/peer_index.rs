@@ -8,6 +8,8 @@
 
 use std::hash::BuildHasher;
 
+use thin_vec::ThinVec;
+
 use crate::hash::IdHash;
 use torrentkit_tracker_proto::PeerId;
 
@@ -16,11 +18,22 @@ const MIN_CAPACITY: usize = 8;
 
 #[derive(Clone, Debug, Default)]
 pub(crate) struct PeerIndex {
-    table: Vec<u32>,
-    len: usize,
+    table: ThinVec<u32>,
+    len: u32,
 }
 
 impl PeerIndex {
+    /// Whether the index holds a table (a swarm uses none while it is small).
+    pub(crate) fn is_active(&self) -> bool {
+        !self.table.is_empty()
+    }
+
+    /// Drops the table and its memory.
+    pub(crate) fn clear(&mut self) {
+        self.table = ThinVec::new();
+        self.len = 0;
+    }
+
     fn home(&self, id: &PeerId) -> usize {
         (IdHash.hash_one(id) as usize) & (self.table.len() - 1)
     }
@@ -48,7 +61,7 @@ impl PeerIndex {
 
     /// Stores `pos` for `id`, which must not be in the index yet.
     pub(crate) fn insert(&mut self, id: &PeerId, pos: u32, id_of: impl Fn(u32) -> PeerId) {
-        if (self.len + 1) * 4 > self.table.len() * 3 {
+        if (self.len as usize + 1) * 4 > self.table.len() * 3 {
             self.resize((self.table.len() * 2).max(MIN_CAPACITY), &id_of);
         }
         self.place(id, pos);
@@ -103,14 +116,16 @@ impl PeerIndex {
         self.table.clear();
         self.table.resize(capacity, EMPTY);
         self.table.shrink_to_fit();
-        self.len = n;
+        self.len = n as u32;
         for (id, pos) in entries {
             self.place(&id, pos);
         }
     }
 
     fn resize(&mut self, capacity: usize, id_of: &impl Fn(u32) -> PeerId) {
-        let old = std::mem::replace(&mut self.table, vec![EMPTY; capacity]);
+        let mut table = ThinVec::with_capacity(capacity);
+        table.resize(capacity, EMPTY);
+        let old = std::mem::replace(&mut self.table, table);
         for v in old.into_iter().filter(|&v| v != EMPTY) {
             self.place(&id_of(v), v);
         }
@@ -118,7 +133,7 @@ impl PeerIndex {
 
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.len
+        self.len as usize
     }
 }
 

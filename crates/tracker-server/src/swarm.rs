@@ -3,6 +3,8 @@
 
 use std::net::SocketAddr;
 
+use thin_vec::ThinVec;
+
 use crate::peer_index::PeerIndex;
 use torrentkit_tracker_proto::compact;
 pub(crate) use torrentkit_tracker_proto::compact::Compact;
@@ -48,6 +50,19 @@ impl<const N: usize> Peer<N> {
             self.has_key = true;
         }
     }
+}
+
+/// Swarms of at most this many peers have no [`PeerIndex`]: most torrents have a handful of
+/// peers, and the index's table would cost more than the peers themselves.
+const SMALL_SWARM: usize = 8;
+
+/// Pushes onto a peer list growing it by exactly doubling from 1 (1, 2, 4, ...) rather than
+/// `Vec`'s first step of 4 elements: a torrent with one peer holds one peer's worth of memory.
+fn push_exact<T>(v: &mut ThinVec<T>, item: T) {
+    if v.len() == v.capacity() {
+        v.reserve_exact(v.capacity().max(1));
+    }
+    v.push(item);
 }
 
 /// Where a peer lives: index into `v4` or (high bit set) `v6`.
@@ -173,8 +188,10 @@ pub(crate) struct Selection<'a> {
 /// One torrent's peers.
 #[derive(Debug, Default)]
 pub(crate) struct Swarm {
-    pub(crate) v4: Vec<Peer<6>>,
-    pub(crate) v6: Vec<Peer<18>>,
+    // Thin vectors (one pointer each, the length in the allocation; none while empty): with a
+    // million swarms, the swarm itself is a large part of a peer's cost.
+    pub(crate) v4: ThinVec<Peer<6>>,
+    pub(crate) v6: ThinVec<Peer<18>>,
     index: PeerIndex,
     pub(crate) seeders: u32,
     pub(crate) completed: u64,
@@ -262,19 +279,37 @@ impl Swarm {
     fn insert(&mut self, u: &Update) {
         let slot = match u.addr {
             Compact::V4(compact) => {
-                self.v4.push(Peer::new(compact, u));
+                push_exact(&mut self.v4, Peer::new(compact, u));
                 Slot::v4(self.v4.len() - 1)
             }
             Compact::V6(compact) => {
-                self.v6.push(Peer::new(compact, u));
+                push_exact(&mut self.v6, Peer::new(compact, u));
                 Slot::v6(self.v6.len() - 1)
             }
         };
-        let (v4, v6) = (&self.v4, &self.v6);
-        self.index.insert(&u.id, slot.0, |s| id_at(v4, v6, s));
+        if self.index.is_active() {
+            let (v4, v6) = (&self.v4, &self.v6);
+            self.index.insert(&u.id, slot.0, |s| id_at(v4, v6, s));
+        } else if self.len() > SMALL_SWARM {
+            self.rebuild_index();
+        }
         if u.seeder {
             self.seeders += 1;
         }
+    }
+
+    fn rebuild_index(&mut self) {
+        let v4 = self
+            .v4
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.id, Slot::v4(i).0));
+        let v6 = self
+            .v6
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.id, Slot::v6(i).0));
+        self.index.rebuild(v4.chain(v6));
     }
 
     /// Removes the peer at `slot` (swap-remove), keeping the index and counts right. Does not touch
@@ -289,14 +324,16 @@ impl Swarm {
         } else {
             (self.v4[i].id, self.v4.len() - 1)
         };
-        self.index.remove(&removed, id_of);
-        if i != last {
-            let moved = if slot.is_v6() {
-                self.v6[last].id
-            } else {
-                self.v4[last].id
-            };
-            self.index.set(&moved, slot.0, id_of);
+        if self.index.is_active() {
+            self.index.remove(&removed, id_of);
+            if i != last {
+                let moved = if slot.is_v6() {
+                    self.v6[last].id
+                } else {
+                    self.v4[last].id
+                };
+                self.index.set(&moved, slot.0, id_of);
+            }
         }
         let seeder = if slot.is_v6() {
             self.v6.swap_remove(i).seeder
@@ -329,17 +366,11 @@ impl Swarm {
     }
 
     fn reindex(&mut self) {
-        let v4 = self
-            .v4
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (p.id, Slot::v4(i).0));
-        let v6 = self
-            .v6
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (p.id, Slot::v6(i).0));
-        self.index.rebuild(v4.chain(v6));
+        if self.len() > SMALL_SWARM {
+            self.rebuild_index();
+        } else {
+            self.index.clear();
+        }
         self.seeders = self.v4.iter().map(|p| u32::from(p.seeder)).sum::<u32>()
             + self.v6.iter().map(|p| u32::from(p.seeder)).sum::<u32>();
         if self.v4.capacity() > 2 * self.v4.len() + 16 {
@@ -352,7 +383,14 @@ impl Swarm {
 
     fn find(&self, id: &PeerId) -> Option<Slot> {
         let (v4, v6) = (&self.v4, &self.v6);
-        self.index.get(id, |s| id_at(v4, v6, s)).map(Slot)
+        if self.index.is_active() {
+            return self.index.get(id, |s| id_at(v4, v6, s)).map(Slot);
+        }
+        // A small swarm has no index: a scan of a few peers is as fast and costs no memory.
+        if let Some(i) = v4.iter().position(|p| p.id == *id) {
+            return Some(Slot::v4(i));
+        }
+        v6.iter().position(|p| p.id == *id).map(Slot::v6)
     }
 
     /// Chooses up to `want` peers other than `requester`, from the requester's address family
@@ -470,6 +508,25 @@ mod tests {
         // What a peer costs in the swarm's list (plus its index entry).
         assert_eq!(std::mem::size_of::<Peer<6>>(), 36);
         assert_eq!(std::mem::size_of::<Peer<18>>(), 48);
+        // And what a torrent costs in the store's map, besides its peers.
+        assert_eq!(std::mem::size_of::<Swarm>(), 48);
+    }
+
+    #[test]
+    fn small_swarms_have_no_index_and_big_ones_do() {
+        let mut s = Swarm::default();
+        for n in 0..SMALL_SWARM as u8 {
+            s.announce(&update(n, false), 100);
+        }
+        assert!(!s.index.is_active());
+        assert_eq!(s.v4.capacity(), SMALL_SWARM, "lists grow 1, 2, 4, 8");
+        s.announce(&update(200, false), 100);
+        assert!(s.index.is_active());
+        for n in (0..SMALL_SWARM as u8).chain([200]) {
+            assert!(s.find(&PeerId([n; 20])).is_some());
+        }
+        assert_eq!(s.expire(101), SMALL_SWARM + 1);
+        assert!(!s.index.is_active(), "an emptied swarm drops its index");
     }
 
     #[test]

@@ -46,13 +46,14 @@ pub(crate) fn bind(addr: SocketAddr, n: usize) -> std::io::Result<Vec<UdpSocket>
         rustix::net::bind(&fd, &at)?;
         let socket = UdpSocket::from(fd);
         at = socket.local_addr()?;
-        socket.set_read_timeout(Some(STOP_POLL))?;
+        socket.set_nonblocking(true)?;
         sockets.push(socket);
     }
     Ok(sockets)
 }
 
-/// Answers packets on `socket` until `stop` is set (checked at least every 100 ms).
+/// Answers packets on `socket` (non-blocking, as [`bind`] makes it) until `stop` is set
+/// (checked at least every 100 ms).
 pub(crate) fn run(tracker: &Tracker, socket: &UdpSocket, stop: &AtomicBool) {
     let state = match quinn_udp::UdpSocketState::new(socket.into()) {
         Ok(s) => s,
@@ -68,9 +69,14 @@ pub(crate) fn run(tracker: &Tracker, socket: &UdpSocket, stop: &AtomicBool) {
     let mut dests: Vec<SocketAddrAny> = Vec::with_capacity(batch);
     let mut lens: Vec<usize> = Vec::with_capacity(batch);
     while !stop.load(Ordering::Relaxed) {
+        // The socket is non-blocking: a blocking `recvmmsg` would wait for a whole batch.
         let n = match state.recv(socket.into(), &mut bufs, &mut meta) {
             Ok(n) => n,
-            // A timeout (stop check), or an ICMP error reported for an earlier send.
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                wait_readable(socket);
+                continue;
+            }
+            // An ICMP error reported for an earlier send.
             Err(_) => continue,
         };
         let now = Instant::now();
@@ -92,6 +98,16 @@ pub(crate) fn run(tracker: &Tracker, socket: &UdpSocket, stop: &AtomicBool) {
         }
         send_all(socket, &replies[..used], &dests);
     }
+}
+
+/// Waits until `socket` has a packet, or [`STOP_POLL`] has passed.
+fn wait_readable(socket: &UdpSocket) {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    let timeout = Timespec {
+        tv_sec: 0,
+        tv_nsec: STOP_POLL.as_nanos() as _,
+    };
+    let _ = poll(&mut [PollFd::new(socket, PollFlags::IN)], Some(&timeout));
 }
 
 /// Sends each reply to its destination, as many per `sendmmsg` as the kernel takes. Failed sends
@@ -124,6 +140,7 @@ fn run_plain(tracker: &Tracker, socket: &UdpSocket, stop: &AtomicBool) {
     let mut out = Vec::with_capacity(MAX_PACKET);
     while !stop.load(Ordering::Relaxed) {
         let Ok((len, from)) = socket.recv_from(&mut buf) else {
+            wait_readable(socket);
             continue;
         };
         if tracker.handle_udp(&buf[..len], from, Instant::now(), &mut out) {
