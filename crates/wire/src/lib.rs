@@ -79,6 +79,7 @@ mod extended;
 mod fast;
 mod handshake;
 mod message;
+pub mod mse;
 mod peer_id;
 mod status;
 
