@@ -221,6 +221,7 @@ mod tests {
             downloaded: 32_768,
             uploaded: 0,
             pieces: 4,
+            encrypted: false,
         };
         let leech = PeerInfo {
             addr: "127.0.0.1:40000".parse().unwrap(),
