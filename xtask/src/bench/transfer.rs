@@ -24,6 +24,10 @@ use anyhow::{bail, Context as _};
 use crate::bench::{load_average, verdict, Outcome};
 use crate::interop::{bt, data, packages};
 
+/// The encrypted rows (MSE/RC4, 256 MiB), run after the plaintext ones.
+#[path = "transfer_mse.rs"]
+mod mse;
+
 const SIZE: u64 = 1 << 30;
 const RUNS: usize = 3;
 const TARGET_SPEEDUP: f64 = 1.2;
@@ -48,7 +52,14 @@ struct Measure {
 }
 
 pub(super) fn run(root: &Path, passthrough: &[String]) -> anyhow::Result<Outcome> {
-    let baseline = baseline_arg(passthrough)?;
+    // `-- --encrypted-only` runs only the encrypted rows (and their plaintext reference).
+    let encrypted_only = passthrough.iter().any(|a| a == "--encrypted-only");
+    let passthrough: Vec<String> = passthrough
+        .iter()
+        .filter(|a| *a != "--encrypted-only")
+        .cloned()
+        .collect();
+    let baseline = baseline_arg(&passthrough)?;
     packages::require(&[("time", "time")])?;
     if !Path::new(TIME).is_file() {
         bail!("{TIME} is missing: install the Debian package `time`");
@@ -82,6 +93,14 @@ pub(super) fn run(root: &Path, passthrough: &[String]) -> anyhow::Result<Outcome
     if !lt_ok {
         bail!("{PYTHON} cannot import libtorrent: install the Debian package python3-libtorrent");
     }
+    if encrypted_only {
+        let mut outcome = Outcome {
+            markdown: String::new(),
+            failures: Vec::new(),
+        };
+        mse::run(root, bt, &script, &dir, &mut outcome)?;
+        return Ok(outcome);
+    }
 
     let (mut best_bt, mut best_lt, mut best_base) = (None, None, None);
     for run in 1..=RUNS {
@@ -111,6 +130,7 @@ pub(super) fn run(root: &Path, passthrough: &[String]) -> anyhow::Result<Outcome
     if let (Some(path), Some(base)) = (&baseline, best_base) {
         compare_with_baseline(&mut outcome, path, ours, base);
     }
+    mse::run(root, bt, &script, &dir, &mut outcome)?;
     Ok(outcome)
 }
 
@@ -434,13 +454,25 @@ fn measure(seed: Seed, args: &[&std::ffi::OsStr], dir: &Path) -> anyhow::Result<
 }
 
 fn bt_pair(bt: &Path, torrent: &Path, file: &Path, dir: &Path) -> anyhow::Result<Measure> {
-    let mut seed = Seed::spawn(Command::new(bt).arg("seed").arg(torrent).arg(file).args([
-        "--port",
-        "0",
-        "--bind",
-        "127.0.0.1",
-        "--trust-resume",
-    ]))?;
+    bt_pair_with(bt, torrent, file, dir, &[])
+}
+
+/// [`bt_pair`] with `extra` arguments for both the seed and the download.
+fn bt_pair_with(
+    bt: &Path,
+    torrent: &Path,
+    file: &Path,
+    dir: &Path,
+    extra: &[&str],
+) -> anyhow::Result<Measure> {
+    let mut seed = Seed::spawn(
+        Command::new(bt)
+            .arg("seed")
+            .arg(torrent)
+            .arg(file)
+            .args(["--port", "0", "--bind", "127.0.0.1", "--trust-resume"])
+            .args(extra),
+    )?;
     let port: u16 = seed.wait_for(|l| {
         l.split_once("listening for peers on ")
             .and_then(|(_, a)| a.rsplit_once(':'))
@@ -449,7 +481,7 @@ fn bt_pair(bt: &Path, torrent: &Path, file: &Path, dir: &Path) -> anyhow::Result
     let down = dir.join("bt-download");
     let _ = std::fs::remove_dir_all(&down);
     let peer = format!("127.0.0.1:{port}");
-    let args: Vec<&std::ffi::OsStr> = vec![
+    let mut args: Vec<&std::ffi::OsStr> = vec![
         bt.as_os_str(),
         "download".as_ref(),
         torrent.as_os_str(),
@@ -464,6 +496,7 @@ fn bt_pair(bt: &Path, torrent: &Path, file: &Path, dir: &Path) -> anyhow::Result
         "--seed-time".as_ref(),
         "0".as_ref(),
     ];
+    args.extend(extra.iter().map(std::ffi::OsStr::new));
     let measured = measure(seed, &args, dir)?;
     check_and_remove(
         file,
@@ -474,19 +507,32 @@ fn bt_pair(bt: &Path, torrent: &Path, file: &Path, dir: &Path) -> anyhow::Result
 }
 
 fn lt_pair(script: &Path, torrent: &Path, seed_dir: &Path, dir: &Path) -> anyhow::Result<Measure> {
+    lt_pair_with(script, torrent, &seed_dir.join("data-1GiB.bin"), dir, &[])
+}
+
+/// [`lt_pair`] of the data `file`, with `extra` arguments of the script for both sides.
+fn lt_pair_with(
+    script: &Path,
+    torrent: &Path,
+    file: &Path,
+    dir: &Path,
+    extra: &[&str],
+) -> anyhow::Result<Measure> {
+    let seed_dir = file.parent().context("the data file's directory")?;
     let mut seed = Seed::spawn(
         Command::new(PYTHON)
             .arg(script)
             .arg("seed")
             .arg(torrent)
-            .arg(seed_dir),
+            .arg(seed_dir)
+            .args(extra),
     )?;
     let port: u16 = seed.wait_for(|l| l.strip_prefix("SEEDING port=")?.trim().parse().ok())?;
     let down = dir.join("lt-download");
     let _ = std::fs::remove_dir_all(&down);
     std::fs::create_dir_all(&down)?;
     let peer = format!("127.0.0.1:{port}");
-    let args: Vec<&std::ffi::OsStr> = vec![
+    let mut args: Vec<&std::ffi::OsStr> = vec![
         PYTHON.as_ref(),
         script.as_os_str(),
         "download".as_ref(),
@@ -495,8 +541,9 @@ fn lt_pair(script: &Path, torrent: &Path, seed_dir: &Path, dir: &Path) -> anyhow
         "--peer".as_ref(),
         peer.as_ref(),
     ];
+    args.extend(extra.iter().map(std::ffi::OsStr::new));
     let measured = measure(seed, &args, dir)?;
-    let original: PathBuf = seed_dir.join("data-1GiB.bin");
-    check_and_remove(&original, &down, &down.join("data-1GiB.bin"))?;
+    let name = file.file_name().unwrap_or_default();
+    check_and_remove(file, &down, &down.join(name))?;
     Ok(measured)
 }
