@@ -67,7 +67,7 @@ impl Driver {
         addr: SocketAddr,
         stream: TcpStream,
         prefix: Bytes,
-        streams: Option<torrentkit_wire::mse::Streams>,
+        streams: Option<Box<torrentkit_wire::mse::Streams>>,
     ) {
         let Some(permit) = self.permit() else {
             return;

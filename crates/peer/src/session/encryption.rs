@@ -270,7 +270,7 @@ pub(super) async fn classify(
             addr,
             stream,
             prefix: inc.prefix,
-            streams: inc.streams,
+            streams: inc.streams.map(Box::new),
         });
     }
 }

@@ -68,7 +68,7 @@ pub(super) enum Command {
         stream: TcpStream,
         prefix: Vec<u8>,
         /// The RC4 streams of a peer that came in with MSE and chose RC4.
-        streams: Option<torrentkit_wire::mse::Streams>,
+        streams: Option<Box<torrentkit_wire::mse::Streams>>,
     },
     Pause,
     Resume,

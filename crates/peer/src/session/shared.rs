@@ -207,7 +207,7 @@ impl Inner {
                 addr,
                 stream,
                 prefix,
-                streams,
+                streams: streams.map(Box::new),
             });
         }
     }

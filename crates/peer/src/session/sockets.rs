@@ -85,7 +85,7 @@ pub(super) struct Link {
 /// How a connection's bytes are wrapped.
 pub(super) enum Wrap {
     /// Plaintext, or an incoming MSE connection already settled (`Some` streams for RC4).
-    Ready(Option<Streams>),
+    Ready(Option<Box<Streams>>),
     /// An outgoing connection under this policy, for this torrent: the MSE handshake runs in the
     /// reader task, with the torrent's first bytes (its handshake) as the IA.
     Dial {
@@ -128,7 +128,7 @@ impl Link {
                         Ok(d) => {
                             let rest =
                                 first[first.len().min(torrentkit_wire::HANDSHAKE_LEN)..].to_vec();
-                            (d.stream, d.streams, Some(rest), d.payload)
+                            (d.stream, d.streams.map(Box::new), Some(rest), d.payload)
                         }
                         Err(_) => {
                             let _ = net.send(Net::Closed(id)).await;
@@ -139,7 +139,7 @@ impl Link {
             };
             flag.store(streams.is_some(), Ordering::Relaxed);
             let (mut recv, send) = match streams {
-                Some(Streams { send, recv }) => (Some(recv), Some(send)),
+                Some(s) => (Some(s.recv), Some(s.send)),
                 None => (None, None),
             };
             let (mut read, write) = stream.into_split();
