@@ -274,3 +274,32 @@ pub(super) async fn classify(
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_modes_parse_print_and_announce_as_users_expect() {
+        for mode in [
+            Encryption::Prefer,
+            Encryption::Require,
+            Encryption::Plaintext,
+        ] {
+            assert_eq!(mode.to_string().parse::<Encryption>(), Ok(mode));
+        }
+        assert_eq!(Encryption::default(), Encryption::Prefer);
+        let e = "rc4".parse::<Encryption>().unwrap_err();
+        assert_eq!(e, "encryption `rc4`: expected prefer, require or plaintext");
+        assert_eq!(Encryption::Prefer.announces(), (true, false));
+        assert_eq!(Encryption::Require.announces(), (true, true));
+        assert_eq!(Encryption::Plaintext.announces(), (false, false));
+    }
+
+    #[test]
+    fn secrets_are_fresh_and_pads_bounded() {
+        let (a, b) = (secret(), secret());
+        assert_ne!(a.private_key, b.private_key);
+        assert!(a.pad.len() <= MAX_PAD && b.pad.len() <= MAX_PAD);
+    }
+}
