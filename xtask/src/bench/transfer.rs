@@ -68,22 +68,6 @@ pub(super) fn run(root: &Path, passthrough: &[String]) -> anyhow::Result<Outcome
     let dir = root.join("target").join("bench").join("transfer");
     let seed_dir = dir.join("seed");
     std::fs::create_dir_all(&seed_dir).with_context(|| format!("creating {}", dir.display()))?;
-    let file = seed_dir.join("data-1GiB.bin");
-    if std::fs::metadata(&file).map(|m| m.len()).ok() != Some(SIZE) {
-        println!("bench transfer: writing {} (1 GiB, once)", file.display());
-        data::write_file(&file, SIZE, 7)?;
-    }
-    let torrent = dir.join("data-1GiB.torrent");
-    let made = Command::new(bt)
-        .args(["make", "--force", "--no-date", "-l", "1M", "-o"])
-        .arg(&torrent)
-        .arg(&file)
-        .stdin(Stdio::null())
-        .output()
-        .context("running bt make")?;
-    if !made.status.success() {
-        bail!("bt make failed: {}", String::from_utf8_lossy(&made.stderr));
-    }
     let script = dir.join("transfer_lt.py");
     std::fs::write(&script, LT_SCRIPT).with_context(|| format!("writing {}", script.display()))?;
     let lt_ok = Command::new(PYTHON)
@@ -101,6 +85,7 @@ pub(super) fn run(root: &Path, passthrough: &[String]) -> anyhow::Result<Outcome
         mse::run(root, bt, &script, &dir, &mut outcome)?;
         return Ok(outcome);
     }
+    let (file, torrent) = prepare(bt, &dir, "data-1GiB", SIZE, 7)?;
 
     let (mut best_bt, mut best_lt, mut best_base) = (None, None, None);
     for run in 1..=RUNS {
@@ -132,6 +117,34 @@ pub(super) fn run(root: &Path, passthrough: &[String]) -> anyhow::Result<Outcome
     }
     mse::run(root, bt, &script, &dir, &mut outcome)?;
     Ok(outcome)
+}
+
+/// Writes `dir/seed/NAME.bin` (`size` bytes from `seed`, once) and makes `dir/NAME.torrent` of
+/// it with 1 MiB pieces.
+fn prepare(
+    bt: &Path,
+    dir: &Path,
+    name: &str,
+    size: u64,
+    seed: u64,
+) -> anyhow::Result<(PathBuf, PathBuf)> {
+    let file = dir.join("seed").join(format!("{name}.bin"));
+    if std::fs::metadata(&file).map(|m| m.len()).ok() != Some(size) {
+        println!("bench transfer: writing {} (once)", file.display());
+        data::write_file(&file, size, seed)?;
+    }
+    let torrent = dir.join(format!("{name}.torrent"));
+    let made = Command::new(bt)
+        .args(["make", "--force", "--no-date", "-l", "1M", "-o"])
+        .arg(&torrent)
+        .arg(&file)
+        .stdin(Stdio::null())
+        .output()
+        .context("running bt make")?;
+    if !made.status.success() {
+        bail!("bt make failed: {}", String::from_utf8_lossy(&made.stderr));
+    }
+    Ok((file, torrent))
 }
 
 /// The `--baseline PATH` among the arguments after `--`, checked to be a file.

@@ -13,7 +13,6 @@ use anyhow::{bail, Context as _};
 
 use super::{better, bt_pair_with, lt_pair_with, Measure, RUNS};
 use crate::bench::{verdict, Outcome};
-use crate::interop::data;
 
 const SIZE: u64 = 256 << 20;
 const TARGET_SPEEDUP: f64 = 1.5;
@@ -28,23 +27,7 @@ pub(super) fn run(
     dir: &Path,
     outcome: &mut Outcome,
 ) -> anyhow::Result<()> {
-    let seed_dir = dir.join("seed");
-    let file = seed_dir.join("data-256MiB.bin");
-    if std::fs::metadata(&file).map(|m| m.len()).ok() != Some(SIZE) {
-        println!("bench transfer: writing {} (256 MiB, once)", file.display());
-        data::write_file(&file, SIZE, 8)?;
-    }
-    let torrent = dir.join("data-256MiB.torrent");
-    let made = Command::new(bt)
-        .args(["make", "--force", "--no-date", "-l", "1M", "-o"])
-        .arg(&torrent)
-        .arg(&file)
-        .stdin(Stdio::null())
-        .output()
-        .context("running bt make")?;
-    if !made.status.success() {
-        bail!("bt make failed: {}", String::from_utf8_lossy(&made.stderr));
-    }
+    let (file, torrent) = super::prepare(bt, dir, "data-256MiB", SIZE, 8)?;
     let rc4 = rc4_rate(root)?;
     let (mut enc, mut plain, mut lt) = (None, None, None);
     for run in 1..=RUNS {

@@ -8,10 +8,11 @@ use std::time::Duration;
 use anyhow::bail;
 
 use super::peer_clients::{
-    aria2_with, bt_download_with, bt_finished, bt_seed_with, libtorrent_with, Swarm, Transmission,
+    aria2_with, bt_download_checked, bt_seed_with, libtorrent_with, Swarm, Transmission,
 };
 use super::{Case, DEFAULT_TIMEOUT};
 use crate::interop::context::Ctx;
+use crate::interop::process::Managed;
 
 pub(super) const BT_SEEDS_LIBTORRENT: Case = Case {
     name: "mse-bt-seed-libtorrent",
@@ -59,65 +60,114 @@ pub(super) const PREFER_FROM_PLAIN_ARIA2: Case = Case {
 const REQUIRE: &[&str] = &["--encryption", "require"];
 const ARIA2_RC4: &[&str] = &["--bt-require-crypto=true", "--bt-min-crypto-level=arc4"];
 
-/// `bt download` with `extra` until complete; checks the copy.
-fn download(ctx: &Ctx, swarm: &Swarm, from: &str, extra: &[&str]) -> anyhow::Result<()> {
-    let dir = ctx.path("bt-download");
-    let mut bt = bt_download_with(ctx, "bt-download", swarm, &dir, 0, extra)?;
-    let summary = bt_finished(ctx, &mut bt)?;
-    if summary["complete"] != true || summary["pieces_fetched"] != summary["pieces"] {
-        bail!("bt download from {from} ended incomplete: {summary}");
+/// `bt seed --encryption require`, announced; then `downloader` (given the swarm and its
+/// directory) must exit 0 with an intact copy.
+fn bt_seeds(
+    ctx: &Ctx,
+    who: &str,
+    downloader: impl FnOnce(&Swarm, &std::path::Path) -> anyhow::Result<Managed>,
+) -> anyhow::Result<()> {
+    let swarm = Swarm::new(ctx)?;
+    let seed = bt_seed_with(ctx, &swarm, REQUIRE)?;
+    swarm.wait_seeds(ctx, 1, "the bt seed")?;
+    let dir = ctx.path("download");
+    let mut down = downloader(&swarm, &dir)?;
+    let status = down.wait_exit(ctx.deadline())?;
+    if !status.success() {
+        bail!("{who} download failed ({status}){}", down.stderr_tail());
     }
-    swarm.check_copy(&dir, "bt download")?;
+    swarm.check_copy(&dir, who)?;
     ctx.note(format!(
-        "bt download {extra:?} fetched {} pieces from {from} in {:.2} s, intact",
-        summary["pieces"],
-        summary["seconds"].as_f64().unwrap_or(0.0)
+        "{who} downloaded an intact copy from bt seed --encryption require"
     ));
+    drop(seed);
+    Ok(())
+}
+
+/// `seed` (given the swarm) seeds, announced; then `bt download` with `extra` fetches it all.
+fn bt_downloads(
+    ctx: &Ctx,
+    who: &str,
+    extra: &[&str],
+    seed: impl FnOnce(&Swarm) -> anyhow::Result<Managed>,
+) -> anyhow::Result<()> {
+    let swarm = Swarm::new(ctx)?;
+    let seed = seed(&swarm)?;
+    swarm.wait_seeds(ctx, 1, who)?;
+    bt_download_checked(ctx, &swarm, who, extra)?;
+    drop(seed);
     Ok(())
 }
 
 fn bt_seeds_libtorrent(ctx: &Ctx) -> anyhow::Result<()> {
-    let swarm = Swarm::new(ctx)?;
-    let seed = bt_seed_with(ctx, &swarm, REQUIRE)?;
-    swarm.wait_seeds(ctx, 1, "the bt seed")?;
-    let dir = ctx.path("lt-download");
-    let mut down = libtorrent_with(
-        ctx,
-        "lt-download",
-        &[&swarm.torrent],
-        &dir,
-        false,
-        &["--rc4"],
-    )?;
-    let status = down.wait_exit(ctx.deadline())?;
-    if !status.success() {
-        bail!(
-            "libtorrent (RC4 forced) download failed ({status}){}",
-            down.stderr_tail()
-        );
-    }
-    swarm.check_copy(&dir, "libtorrent")?;
-    ctx.note(
-        "libtorrent with RC4 forced downloaded an intact copy from bt seed --encryption require",
-    );
-    drop(seed);
-    Ok(())
+    bt_seeds(ctx, "libtorrent (RC4 forced)", |swarm, dir| {
+        libtorrent_with(
+            ctx,
+            "lt-download",
+            &[&swarm.torrent],
+            dir,
+            false,
+            &["--rc4"],
+        )
+    })
 }
 
 fn libtorrent_seeds_bt(ctx: &Ctx) -> anyhow::Result<()> {
-    let swarm = Swarm::new(ctx)?;
-    let seed = libtorrent_with(
+    bt_downloads(ctx, "libtorrent (RC4 forced)", REQUIRE, |swarm| {
+        libtorrent_with(
+            ctx,
+            "lt-seed",
+            &[&swarm.torrent],
+            &swarm.seed_dir,
+            true,
+            &["--rc4"],
+        )
+    })
+}
+
+fn bt_seeds_aria2(ctx: &Ctx) -> anyhow::Result<()> {
+    bt_seeds(ctx, "aria2c (RC4 required)", |swarm, dir| {
+        aria2_with(
+            ctx,
+            "aria2-download",
+            &[&swarm.torrent],
+            dir,
+            false,
+            ARIA2_RC4,
+        )
+    })
+}
+
+fn aria2_seeds_bt(ctx: &Ctx) -> anyhow::Result<()> {
+    bt_downloads(ctx, "aria2c (RC4 required)", REQUIRE, |swarm| {
+        aria2_with(
+            ctx,
+            "aria2-seed",
+            &[&swarm.torrent],
+            &swarm.seed_dir,
+            true,
+            ARIA2_RC4,
+        )
+    })
+}
+
+fn prefer_from_plain_aria2(ctx: &Ctx) -> anyhow::Result<()> {
+    let plain = ["--bt-require-crypto=false", "--bt-min-crypto-level=plain"];
+    bt_downloads(
         ctx,
-        "lt-seed",
-        &[&swarm.torrent],
-        &swarm.seed_dir,
-        true,
-        &["--rc4"],
-    )?;
-    swarm.wait_seeds(ctx, 1, "the libtorrent seed")?;
-    download(ctx, &swarm, "libtorrent (RC4 forced)", REQUIRE)?;
-    drop(seed);
-    Ok(())
+        "aria2c (plaintext)",
+        &["--encryption", "prefer"],
+        |swarm| {
+            aria2_with(
+                ctx,
+                "aria2-seed",
+                &[&swarm.torrent],
+                &swarm.seed_dir,
+                true,
+                &plain,
+            )
+        },
+    )
 }
 
 fn bt_seeds_transmission(ctx: &Ctx) -> anyhow::Result<()> {
@@ -131,72 +181,6 @@ fn bt_seeds_transmission(ctx: &Ctx) -> anyhow::Result<()> {
     tr.wait_done(ctx, "downloading from bt seed")?;
     swarm.check_copy(&dir, "transmission")?;
     ctx.note("transmission with encryption required downloaded an intact copy from bt seed");
-    drop(seed);
-    Ok(())
-}
-
-fn bt_seeds_aria2(ctx: &Ctx) -> anyhow::Result<()> {
-    let swarm = Swarm::new(ctx)?;
-    let seed = bt_seed_with(ctx, &swarm, REQUIRE)?;
-    swarm.wait_seeds(ctx, 1, "the bt seed")?;
-    let dir = ctx.path("aria2-download");
-    let mut down = aria2_with(
-        ctx,
-        "aria2-download",
-        &[&swarm.torrent],
-        &dir,
-        false,
-        ARIA2_RC4,
-    )?;
-    let status = down.wait_exit(ctx.deadline())?;
-    if !status.success() {
-        bail!(
-            "aria2c (RC4 required) download failed ({status}){}",
-            down.stderr_tail()
-        );
-    }
-    swarm.check_copy(&dir, "aria2c")?;
-    ctx.note(
-        "aria2c with RC4 required downloaded an intact copy from bt seed --encryption require",
-    );
-    drop(seed);
-    Ok(())
-}
-
-fn aria2_seeds_bt(ctx: &Ctx) -> anyhow::Result<()> {
-    let swarm = Swarm::new(ctx)?;
-    let seed = aria2_with(
-        ctx,
-        "aria2-seed",
-        &[&swarm.torrent],
-        &swarm.seed_dir,
-        true,
-        ARIA2_RC4,
-    )?;
-    swarm.wait_seeds(ctx, 1, "the aria2c seed")?;
-    download(ctx, &swarm, "aria2c (RC4 required)", REQUIRE)?;
-    drop(seed);
-    Ok(())
-}
-
-fn prefer_from_plain_aria2(ctx: &Ctx) -> anyhow::Result<()> {
-    let swarm = Swarm::new(ctx)?;
-    let plain = ["--bt-require-crypto=false", "--bt-min-crypto-level=plain"];
-    let seed = aria2_with(
-        ctx,
-        "aria2-seed",
-        &[&swarm.torrent],
-        &swarm.seed_dir,
-        true,
-        &plain,
-    )?;
-    swarm.wait_seeds(ctx, 1, "the aria2c seed")?;
-    download(
-        ctx,
-        &swarm,
-        "aria2c (plaintext)",
-        &["--encryption", "prefer"],
-    )?;
     drop(seed);
     Ok(())
 }

@@ -128,6 +128,29 @@ pub(super) fn bt_download_with(
         .start()
 }
 
+/// `bt download` with `extra` until complete; checks the copy and that every piece came over
+/// the wire.
+pub(super) fn bt_download_checked(
+    ctx: &Ctx,
+    swarm: &Swarm,
+    from: &str,
+    extra: &[&str],
+) -> anyhow::Result<()> {
+    let dir = ctx.path("bt-download");
+    let mut bt = bt_download_with(ctx, "bt-download", swarm, &dir, 0, extra)?;
+    let summary = bt_finished(ctx, &mut bt)?;
+    if summary["complete"] != true || summary["pieces_fetched"] != summary["pieces"] {
+        bail!("bt download {extra:?} from {from} ended incomplete: {summary}");
+    }
+    swarm.check_copy(&dir, "bt download")?;
+    ctx.note(format!(
+        "bt download {extra:?} fetched {} pieces from {from} in {:.2} s, intact",
+        summary["pieces"],
+        summary["seconds"].as_f64().unwrap_or(0.0)
+    ));
+    Ok(())
+}
+
 /// Waits for a `bt download` to exit 0 and returns its `--json` summary.
 pub(super) fn bt_finished(ctx: &Ctx, bt: &mut Managed) -> anyhow::Result<serde_json::Value> {
     let status = bt.wait_exit(ctx.deadline())?;
