@@ -45,6 +45,8 @@ struct Driver {
     /// Protocol encryption for the connections we dial.
     encryption: Encryption,
     info_hash: [u8; 20],
+    /// Incoming peers of our own listener still being told apart (bounded).
+    classifying: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// While this many bytes wait for the disk, the network is not read: memory stays bounded and
@@ -271,6 +273,7 @@ pub(super) async fn run(
         ),
         encryption: config.encryption,
         info_hash: config.torrent.info_hash,
+        classifying: Arc::default(),
     };
     // Peers that reach the shared listener for our info-hash come to us, until we end.
     let _route = config
@@ -341,7 +344,7 @@ pub(super) async fn run(
             } => {
                 if let Ok((stream, addr)) = accepted {
                     // Plaintext or MSE, told apart by the first bytes off the driver's loop.
-                    tokio::spawn(encryption::classify(stream, addr, d.encryption, d.info_hash, incoming_tx.clone()));
+                    encryption::spawn_classify(stream, addr, d.encryption, d.info_hash, incoming_tx.clone(), &d.classifying);
                 }
             }
             () = async {

@@ -256,23 +256,39 @@ pub(super) async fn dial(
     }
 }
 
+/// Most incoming peers of one driver's own listener being told apart at once; more are
+/// dropped (the shared listener has its own bound).
+const MAX_CLASSIFYING: usize = 256;
+
 /// Tells an incoming peer of the driver's own listener apart (plaintext or MSE for
-/// `info_hash`) and hands it to the driver; drops it with the reason otherwise.
-pub(super) async fn classify(
+/// `info_hash`) in a task of its own and hands it to the driver; drops it otherwise, or at once
+/// when [`MAX_CLASSIFYING`] are already under way (`pending` counts them).
+pub(super) fn spawn_classify(
     mut stream: TcpStream,
     addr: SocketAddr,
     policy: Encryption,
     info_hash: [u8; 20],
     commands: tokio::sync::mpsc::UnboundedSender<super::Command>,
+    pending: &std::sync::Arc<std::sync::atomic::AtomicUsize>,
 ) {
-    if let Ok(inc) = accept(&mut stream, policy, || vec![info_hash]).await {
-        let _ = commands.send(super::Command::Incoming {
-            addr,
-            stream,
-            prefix: inc.prefix,
-            streams: inc.streams.map(Box::new),
-        });
+    use std::sync::atomic::Ordering;
+    if pending.fetch_add(1, Ordering::AcqRel) >= MAX_CLASSIFYING {
+        pending.fetch_sub(1, Ordering::AcqRel);
+        return;
     }
+    let pending = pending.clone();
+    tokio::spawn(async move {
+        let accepted = accept(&mut stream, policy, || vec![info_hash]).await;
+        pending.fetch_sub(1, Ordering::AcqRel);
+        if let Ok(inc) = accepted {
+            let _ = commands.send(super::Command::Incoming {
+                addr,
+                stream,
+                prefix: inc.prefix,
+                streams: inc.streams.map(Box::new),
+            });
+        }
+    });
 }
 
 #[cfg(test)]
