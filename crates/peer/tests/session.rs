@@ -411,3 +411,215 @@ async fn one_shared_listener_serves_many_torrents() {
     server.abort();
     drop(seed_dirs);
 }
+
+/// Protocol encryption: a seed and a downloader that both require RC4, the downloader keeping
+/// the connection (seeding) so that both peer lists can be read.
+#[tokio::test]
+async fn required_encryption_transfers_and_both_sides_list_the_peer_as_encrypted() {
+    use torrentkit_peer::session::Encryption;
+    let c = content(1 << 20, 51);
+    let seed_data = seed_dir(&c);
+    let storage = file_storage(seed_data.path(), &c);
+    let have = recheck(storage.as_ref(), &c.hashes, 1);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut sc = config(&c, 61, addr.port());
+    sc.seed = true;
+    sc.encryption = Encryption::Require;
+    let seed = Session::start(sc, storage, have, Some(listener));
+    let dir = tempfile::tempdir().unwrap();
+    let mut dc = config(&c, 62, 0);
+    // Slow enough (about 4 s) for both peer lists to be read while the connection is up.
+    dc.max_download_rate = Some(256 * 1024);
+    dc.encryption = Encryption::Require;
+    let down = Session::start(
+        dc,
+        file_storage(dir.path(), &c),
+        Bitfield::new(c.layout.piece_count()),
+        None,
+    );
+    down.add_peer(addr);
+    for (who, s) in [("downloader", &down), ("seed", &seed)] {
+        let mut p = s.progress();
+        let listed = tokio::time::timeout(
+            LIMIT,
+            p.wait_for(|p| p.peer_list.iter().any(|i| i.peer_id.is_some())),
+        )
+        .await
+        .unwrap()
+        .unwrap()
+        .clone();
+        let peer = &listed.peer_list[0];
+        assert!(peer.encrypted, "the {who} lists its peer as encrypted");
+        assert!(peer.flags().contains('E'), "{}", peer.flags());
+    }
+    let summary = tokio::time::timeout(LIMIT, down.join())
+        .await
+        .expect("an encrypted download within 60 s");
+    assert!(summary.error.is_none(), "{:?}", summary.error);
+    seed.stop().await;
+    assert_eq!(read_back(dir.path()), c.data);
+}
+
+/// A proxy in front of `to` for a peer that speaks only plaintext: a connection whose first
+/// byte is not the plaintext handshake's 19 is closed at once (as a plaintext-only client
+/// does), the others are forwarded. Counts (closed MSE attempts, plaintext connections).
+async fn plaintext_only_proxy(
+    to: std::net::SocketAddr,
+) -> (
+    std::net::SocketAddr,
+    Arc<(
+        std::sync::atomic::AtomicUsize,
+        std::sync::atomic::AtomicUsize,
+    )>,
+) {
+    use std::sync::atomic::Ordering;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let counts = Arc::new(Default::default());
+    let c = Arc::clone(&counts);
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            let c = Arc::clone(&c);
+            tokio::spawn(async move {
+                let mut first = [0u8; 1];
+                if inbound.read_exact(&mut first).await.is_err() {
+                    return;
+                }
+                let (mse, plain): &(
+                    std::sync::atomic::AtomicUsize,
+                    std::sync::atomic::AtomicUsize,
+                ) = &c;
+                if first[0] != 19 {
+                    mse.fetch_add(1, Ordering::SeqCst);
+                    return;
+                }
+                plain.fetch_add(1, Ordering::SeqCst);
+                let mut outbound = tokio::net::TcpStream::connect(to).await.unwrap();
+                outbound.write_all(&first).await.unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+            });
+        }
+    });
+    (addr, counts)
+}
+
+#[tokio::test]
+async fn prefer_falls_back_to_plaintext_once_and_require_never_sends_plaintext() {
+    use std::sync::atomic::Ordering;
+    use torrentkit_peer::session::Encryption;
+    let c = content(1 << 20, 52);
+    let seed_data = seed_dir(&c);
+    let storage = file_storage(seed_data.path(), &c);
+    let have = recheck(storage.as_ref(), &c.hashes, 1);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let seed_addr = listener.local_addr().unwrap();
+    let mut sc = config(&c, 71, seed_addr.port());
+    sc.seed = true;
+    sc.encryption = Encryption::Plaintext;
+    let seed = Session::start(sc, storage, have, Some(listener));
+    let (proxy, counts) = plaintext_only_proxy(seed_addr).await;
+
+    // `require`: the MSE attempt is closed and nothing else is tried.
+    let mut rc = config(&c, 72, 0);
+    rc.encryption = Encryption::Require;
+    let strict = Session::start(
+        rc,
+        Arc::new(MemoryStorage::new(c.layout.clone())),
+        Bitfield::new(c.layout.piece_count()),
+        None,
+    );
+    strict.add_peer(proxy);
+    tokio::time::timeout(LIMIT, async {
+        while counts.0.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the require peer dials with MSE");
+    let mut p = strict.progress();
+    let refused = tokio::time::timeout(LIMIT, p.wait_for(|p| p.peers == 0))
+        .await
+        .unwrap()
+        .unwrap()
+        .have;
+    assert_eq!(refused, 0);
+    assert_eq!(
+        counts.1.load(Ordering::SeqCst),
+        0,
+        "require sent no plaintext handshake"
+    );
+    strict.stop().await;
+
+    // `prefer` (the default): MSE first, closed, then plaintext once, and the download completes.
+    let dir = tempfile::tempdir().unwrap();
+    let down = Session::start(
+        config(&c, 73, 0),
+        file_storage(dir.path(), &c),
+        Bitfield::new(c.layout.piece_count()),
+        None,
+    );
+    down.add_peer(proxy);
+    let summary = tokio::time::timeout(LIMIT, down.join()).await.unwrap();
+    assert!(summary.error.is_none(), "{:?}", summary.error);
+    assert_eq!(read_back(dir.path()), c.data);
+    assert_eq!(
+        counts.0.load(Ordering::SeqCst),
+        2,
+        "one MSE attempt per peer"
+    );
+    assert_eq!(counts.1.load(Ordering::SeqCst), 1, "one plaintext retry");
+    seed.stop().await;
+}
+
+/// An MSE peer names its torrent only through `req2`: the shared listener must match it
+/// against every session's info-hash and hand it to the right one.
+#[tokio::test]
+async fn an_encrypted_peer_reaches_the_right_torrent_of_a_shared_listener() {
+    use torrentkit_peer::session::{Encryption, Shared, SharedConfig};
+    let (one, two) = (content(512 << 10, 81), content(512 << 10, 82));
+    let shared = Shared::new(SharedConfig {
+        encryption: Encryption::Require,
+        ..SharedConfig::default()
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = shared.serve(listener);
+    let mut seeds = Vec::new();
+    let mut dirs = Vec::new();
+    for (c, id) in [(&one, 91u8), (&two, 92)] {
+        let dir = seed_dir(c);
+        let storage = file_storage(dir.path(), c);
+        let have = recheck(storage.as_ref(), &c.hashes, 1);
+        let mut sc = config(c, id, addr.port());
+        sc.seed = true;
+        sc.shared = Some(shared.clone());
+        sc.encryption = Encryption::Require;
+        seeds.push(Session::start(sc, storage, have, None));
+        dirs.push(dir);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut dc = config(&two, 93, 0);
+    dc.encryption = Encryption::Require;
+    let down = Session::start(
+        dc,
+        file_storage(dir.path(), &two),
+        Bitfield::new(two.layout.piece_count()),
+        None,
+    );
+    down.add_peer(addr);
+    let summary = tokio::time::timeout(LIMIT, down.join()).await.unwrap();
+    assert!(summary.error.is_none(), "{:?}", summary.error);
+    assert_eq!(read_back(dir.path()), two.data);
+    let uploaded: Vec<u64> = seeds
+        .iter()
+        .map(|s| s.progress().borrow().uploaded)
+        .collect();
+    assert_eq!(uploaded[0], 0, "the other torrent's seed served nothing");
+    server.abort();
+    for s in seeds {
+        s.stop().await;
+    }
+}

@@ -56,6 +56,11 @@ pub struct AnnounceRequest {
     /// The `trackerid` a previous reply from this tracker gave (HTTP only). A tracker that
     /// issues none ignores it, so a badly encoded one is dropped rather than refused.
     pub tracker_id: Option<Vec<u8>>,
+    /// `supportcrypto=1`: the client speaks protocol encryption (MSE/PE), so the tracker may
+    /// prefer it in lists for clients that require it (HTTP only).
+    pub supportcrypto: bool,
+    /// `requirecrypto=1`: the client accepts only encrypted connections (HTTP only).
+    pub requirecrypto: bool,
 }
 
 impl AnnounceRequest {
@@ -76,6 +81,8 @@ impl AnnounceRequest {
             key: None,
             ip: None,
             tracker_id: None,
+            supportcrypto: false,
+            requirecrypto: false,
         }
     }
 
@@ -132,6 +139,12 @@ impl AnnounceRequest {
         if let Some(id) = &self.tracker_id {
             q.bytes("trackerid", id);
         }
+        if self.supportcrypto {
+            q.plain("supportcrypto", 1);
+        }
+        if self.requirecrypto {
+            q.plain("requirecrypto", 1);
+        }
     }
 
     /// Parses the raw query string of `/announce` (the part after `?`), refusing queries longer
@@ -169,6 +182,8 @@ impl AnnounceRequest {
             key: None,
             ip: None,
             tracker_id: None,
+            supportcrypto: false,
+            requirecrypto: false,
         };
         for (name, value) in query::pairs(raw) {
             match name {
@@ -191,6 +206,8 @@ impl AnnounceRequest {
                 b"key" => req.key = Some(query::key(value)?),
                 b"ip" if !value.is_empty() => req.ip = Some(query::parse_ip(value, "ip")?),
                 b"trackerid" => req.tracker_id = query::opaque(value),
+                b"supportcrypto" => req.supportcrypto = query::flag(value),
+                b"requirecrypto" => req.requirecrypto = query::flag(value),
                 // BEP 7's `ipv4=`/`ipv6=` hints (libtorrent and Transmission send them) are not
                 // used, like other unknown parameters, and so never fail an announce.
                 _ => {}
@@ -216,6 +233,19 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn crypto_flags_are_written_only_when_set_and_read_back() {
+        let mut r = AnnounceRequest::new(InfoHash([1; 20]), PeerId([2; 20]), 6881, 0);
+        let mut plain = String::new();
+        r.write_query(&mut plain);
+        assert!(!plain.contains("crypto"), "{plain}");
+        (r.supportcrypto, r.requirecrypto) = (true, true);
+        let mut q = String::new();
+        r.write_query(&mut q);
+        assert!(q.ends_with("&supportcrypto=1&requirecrypto=1"), "{q}");
+        assert_eq!(AnnounceRequest::parse(q.as_bytes(), 4096).unwrap(), r);
+    }
+
+    #[test]
     fn parses_every_field() {
         let r = announce(
             "port=51413&uploaded=10&downloaded=20&left=30&event=started&numwant=80\
@@ -238,6 +268,7 @@ pub(crate) mod tests {
         assert_eq!(r.key, Some(0xDEAD_BEEF));
         assert_eq!(r.ip, Some("10.0.0.1".parse().unwrap()));
         assert_eq!(r.tracker_id.as_deref(), Some(&b"x"[..]));
+        assert_eq!((r.supportcrypto, r.requirecrypto), (true, false));
         // A badly encoded trackerid is dropped, not refused.
         assert_eq!(announce("port=1&trackerid=%zz").unwrap().tracker_id, None);
     }
@@ -423,6 +454,8 @@ pub(crate) mod tests {
                         key,
                         ip,
                         tracker_id: id,
+                        supportcrypto: false,
+                        requirecrypto: false,
                     }
                 },
             )

@@ -307,6 +307,8 @@ impl UdpAnnounce {
             key: Some(self.key),
             ip: (self.ip != 0 && from_ipv4).then(|| IpAddr::V4(Ipv4Addr::from(self.ip))),
             tracker_id: None,
+            supportcrypto: false,
+            requirecrypto: false,
         })
     }
 }

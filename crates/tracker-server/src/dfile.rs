@@ -250,6 +250,8 @@ mod tests {
             key: Some(u32::from(peer)),
             ip: None,
             tracker_id: None,
+            supportcrypto: false,
+            requirecrypto: false,
         };
         let a = Announce {
             request: &r,

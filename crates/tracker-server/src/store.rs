@@ -330,6 +330,8 @@ mod tests {
             key: None,
             ip: None,
             tracker_id: None,
+            supportcrypto: false,
+            requirecrypto: false,
         }
     }
 

@@ -18,6 +18,8 @@
 //!   [`allowed_fast_set`] is BEP 6's algorithm; [`PeerId`] generates our Azureus-style id and
 //!   recognises other clients'.
 //! - Every [`Error`] names the message and the value at fault.
+//! - [`mse`] is protocol encryption (MSE/PE): the obfuscated Diffie-Hellman handshake as a
+//!   sans-IO state machine, then RC4 in place on the caller's buffers.
 //!
 //! # Example
 //!
@@ -67,7 +69,7 @@
 //!
 //! - `tokio-codec` (off by default): `PeerCodec`, a `tokio_util::codec` `Decoder`/`Encoder`
 //!   whose frames share the read buffer. Without it the crate depends only on
-//!   `torrentkit-bencode` and `sha1`.
+//!   `torrentkit-bencode`, `sha1`, and `rc4` and `num-bigint` for [`mse`].
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod bitfield;
@@ -79,6 +81,7 @@ mod extended;
 mod fast;
 mod handshake;
 mod message;
+pub mod mse;
 mod peer_id;
 mod status;
 

@@ -24,6 +24,10 @@ use anyhow::{bail, Context as _};
 use crate::bench::{load_average, verdict, Outcome};
 use crate::interop::{bt, data, packages};
 
+/// The encrypted rows (MSE/RC4, 256 MiB), run after the plaintext ones.
+#[path = "transfer_mse.rs"]
+mod mse;
+
 const SIZE: u64 = 1 << 30;
 const RUNS: usize = 3;
 const TARGET_SPEEDUP: f64 = 1.2;
@@ -48,7 +52,14 @@ struct Measure {
 }
 
 pub(super) fn run(root: &Path, passthrough: &[String]) -> anyhow::Result<Outcome> {
-    let baseline = baseline_arg(passthrough)?;
+    // `-- --encrypted-only` runs only the encrypted rows (and their plaintext reference).
+    let encrypted_only = passthrough.iter().any(|a| a == "--encrypted-only");
+    let passthrough: Vec<String> = passthrough
+        .iter()
+        .filter(|a| *a != "--encrypted-only")
+        .cloned()
+        .collect();
+    let baseline = baseline_arg(&passthrough)?;
     packages::require(&[("time", "time")])?;
     if !Path::new(TIME).is_file() {
         bail!("{TIME} is missing: install the Debian package `time`");
@@ -57,22 +68,6 @@ pub(super) fn run(root: &Path, passthrough: &[String]) -> anyhow::Result<Outcome
     let dir = root.join("target").join("bench").join("transfer");
     let seed_dir = dir.join("seed");
     std::fs::create_dir_all(&seed_dir).with_context(|| format!("creating {}", dir.display()))?;
-    let file = seed_dir.join("data-1GiB.bin");
-    if std::fs::metadata(&file).map(|m| m.len()).ok() != Some(SIZE) {
-        println!("bench transfer: writing {} (1 GiB, once)", file.display());
-        data::write_file(&file, SIZE, 7)?;
-    }
-    let torrent = dir.join("data-1GiB.torrent");
-    let made = Command::new(bt)
-        .args(["make", "--force", "--no-date", "-l", "1M", "-o"])
-        .arg(&torrent)
-        .arg(&file)
-        .stdin(Stdio::null())
-        .output()
-        .context("running bt make")?;
-    if !made.status.success() {
-        bail!("bt make failed: {}", String::from_utf8_lossy(&made.stderr));
-    }
     let script = dir.join("transfer_lt.py");
     std::fs::write(&script, LT_SCRIPT).with_context(|| format!("writing {}", script.display()))?;
     let lt_ok = Command::new(PYTHON)
@@ -82,6 +77,15 @@ pub(super) fn run(root: &Path, passthrough: &[String]) -> anyhow::Result<Outcome
     if !lt_ok {
         bail!("{PYTHON} cannot import libtorrent: install the Debian package python3-libtorrent");
     }
+    if encrypted_only {
+        let mut outcome = Outcome {
+            markdown: String::new(),
+            failures: Vec::new(),
+        };
+        mse::run(root, bt, &script, &dir, &mut outcome)?;
+        return Ok(outcome);
+    }
+    let (file, torrent) = prepare(bt, &dir, "data-1GiB", SIZE, 7)?;
 
     let (mut best_bt, mut best_lt, mut best_base) = (None, None, None);
     for run in 1..=RUNS {
@@ -111,7 +115,36 @@ pub(super) fn run(root: &Path, passthrough: &[String]) -> anyhow::Result<Outcome
     if let (Some(path), Some(base)) = (&baseline, best_base) {
         compare_with_baseline(&mut outcome, path, ours, base);
     }
+    mse::run(root, bt, &script, &dir, &mut outcome)?;
     Ok(outcome)
+}
+
+/// Writes `dir/seed/NAME.bin` (`size` bytes from `seed`, once) and makes `dir/NAME.torrent` of
+/// it with 1 MiB pieces.
+fn prepare(
+    bt: &Path,
+    dir: &Path,
+    name: &str,
+    size: u64,
+    seed: u64,
+) -> anyhow::Result<(PathBuf, PathBuf)> {
+    let file = dir.join("seed").join(format!("{name}.bin"));
+    if std::fs::metadata(&file).map(|m| m.len()).ok() != Some(size) {
+        println!("bench transfer: writing {} (once)", file.display());
+        data::write_file(&file, size, seed)?;
+    }
+    let torrent = dir.join(format!("{name}.torrent"));
+    let made = Command::new(bt)
+        .args(["make", "--force", "--no-date", "-l", "1M", "-o"])
+        .arg(&torrent)
+        .arg(&file)
+        .stdin(Stdio::null())
+        .output()
+        .context("running bt make")?;
+    if !made.status.success() {
+        bail!("bt make failed: {}", String::from_utf8_lossy(&made.stderr));
+    }
+    Ok((file, torrent))
 }
 
 /// The `--baseline PATH` among the arguments after `--`, checked to be a file.
@@ -434,13 +467,25 @@ fn measure(seed: Seed, args: &[&std::ffi::OsStr], dir: &Path) -> anyhow::Result<
 }
 
 fn bt_pair(bt: &Path, torrent: &Path, file: &Path, dir: &Path) -> anyhow::Result<Measure> {
-    let mut seed = Seed::spawn(Command::new(bt).arg("seed").arg(torrent).arg(file).args([
-        "--port",
-        "0",
-        "--bind",
-        "127.0.0.1",
-        "--trust-resume",
-    ]))?;
+    bt_pair_with(bt, torrent, file, dir, &[])
+}
+
+/// [`bt_pair`] with `extra` arguments for both the seed and the download.
+fn bt_pair_with(
+    bt: &Path,
+    torrent: &Path,
+    file: &Path,
+    dir: &Path,
+    extra: &[&str],
+) -> anyhow::Result<Measure> {
+    let mut seed = Seed::spawn(
+        Command::new(bt)
+            .arg("seed")
+            .arg(torrent)
+            .arg(file)
+            .args(["--port", "0", "--bind", "127.0.0.1", "--trust-resume"])
+            .args(extra),
+    )?;
     let port: u16 = seed.wait_for(|l| {
         l.split_once("listening for peers on ")
             .and_then(|(_, a)| a.rsplit_once(':'))
@@ -449,7 +494,7 @@ fn bt_pair(bt: &Path, torrent: &Path, file: &Path, dir: &Path) -> anyhow::Result
     let down = dir.join("bt-download");
     let _ = std::fs::remove_dir_all(&down);
     let peer = format!("127.0.0.1:{port}");
-    let args: Vec<&std::ffi::OsStr> = vec![
+    let mut args: Vec<&std::ffi::OsStr> = vec![
         bt.as_os_str(),
         "download".as_ref(),
         torrent.as_os_str(),
@@ -464,6 +509,7 @@ fn bt_pair(bt: &Path, torrent: &Path, file: &Path, dir: &Path) -> anyhow::Result
         "--seed-time".as_ref(),
         "0".as_ref(),
     ];
+    args.extend(extra.iter().map(std::ffi::OsStr::new));
     let measured = measure(seed, &args, dir)?;
     check_and_remove(
         file,
@@ -474,19 +520,32 @@ fn bt_pair(bt: &Path, torrent: &Path, file: &Path, dir: &Path) -> anyhow::Result
 }
 
 fn lt_pair(script: &Path, torrent: &Path, seed_dir: &Path, dir: &Path) -> anyhow::Result<Measure> {
+    lt_pair_with(script, torrent, &seed_dir.join("data-1GiB.bin"), dir, &[])
+}
+
+/// [`lt_pair`] of the data `file`, with `extra` arguments of the script for both sides.
+fn lt_pair_with(
+    script: &Path,
+    torrent: &Path,
+    file: &Path,
+    dir: &Path,
+    extra: &[&str],
+) -> anyhow::Result<Measure> {
+    let seed_dir = file.parent().context("the data file's directory")?;
     let mut seed = Seed::spawn(
         Command::new(PYTHON)
             .arg(script)
             .arg("seed")
             .arg(torrent)
-            .arg(seed_dir),
+            .arg(seed_dir)
+            .args(extra),
     )?;
     let port: u16 = seed.wait_for(|l| l.strip_prefix("SEEDING port=")?.trim().parse().ok())?;
     let down = dir.join("lt-download");
     let _ = std::fs::remove_dir_all(&down);
     std::fs::create_dir_all(&down)?;
     let peer = format!("127.0.0.1:{port}");
-    let args: Vec<&std::ffi::OsStr> = vec![
+    let mut args: Vec<&std::ffi::OsStr> = vec![
         PYTHON.as_ref(),
         script.as_os_str(),
         "download".as_ref(),
@@ -495,8 +554,9 @@ fn lt_pair(script: &Path, torrent: &Path, seed_dir: &Path, dir: &Path) -> anyhow
         "--peer".as_ref(),
         peer.as_ref(),
     ];
+    args.extend(extra.iter().map(std::ffi::OsStr::new));
     let measured = measure(seed, &args, dir)?;
-    let original: PathBuf = seed_dir.join("data-1GiB.bin");
-    check_and_remove(&original, &down, &down.join("data-1GiB.bin"))?;
+    let name = file.file_name().unwrap_or_default();
+    check_and_remove(file, &down, &down.join(name))?;
     Ok(measured)
 }

@@ -1,7 +1,8 @@
 """libtorrent seed or download for `cargo xtask bench transfer`, loopback only, no tracker.
 
-Usage: /usr/bin/python3 transfer_lt.py seed TORRENT DIR
-       /usr/bin/python3 transfer_lt.py download TORRENT DIR --peer HOST:PORT
+Usage: /usr/bin/python3 transfer_lt.py seed TORRENT DIR [--rc4]
+       /usr/bin/python3 transfer_lt.py download TORRENT DIR --peer HOST:PORT [--rc4]
+  --rc4:    protocol encryption forced both ways, RC4 only.
   seed:     trusts the data in DIR (seed mode), prints `SEEDING port=P`, serves until killed.
   download: connects to the peer, exits 0 once complete (prints `COMPLETE`), 1 after 300 s.
 """
@@ -28,6 +29,9 @@ def main():
         "enable_outgoing_utp": False,
         "alert_mask": lt.alert_category.error,
     })
+    if "--rc4" in sys.argv:
+        # 0 = pe_forced for both policies; allowed_enc_level 2 = RC4 only.
+        s.update({"out_enc_policy": 0, "in_enc_policy": 0, "allowed_enc_level": 2, "prefer_rc4": True})
     ses = lt.session(s)
     p = lt.add_torrent_params()
     p.ti = lt.torrent_info(torrent)

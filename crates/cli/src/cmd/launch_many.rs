@@ -283,6 +283,7 @@ async fn run_async(args: Args, peers: Vec<SocketAddr>) -> anyhow::Result<ExitCod
         max_connections: args.max_connections,
         max_upload_rate: (net.max_upload_rate > 0).then_some(net.max_upload_rate),
         max_download_rate: (net.max_download_rate > 0).then_some(net.max_download_rate),
+        encryption: net.encryption,
     };
     config.max_open_files = args.max_open_files;
     config.listen_port = port;

@@ -10,7 +10,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use tokio::sync::mpsc::UnboundedReceiver;
 use torrentkit_metainfo::Torrent;
-use torrentkit_peer::session::{bind_listener, Session, SessionConfig, Start, StartKind};
+use torrentkit_peer::session::{
+    bind_listener, Encryption, Session, SessionConfig, Start, StartKind,
+};
 use torrentkit_peer::storage::FileStorage;
 // `SeedLimits` is re-exported for `bt publish` (cmd/publish.rs), which names it through here.
 pub(crate) use torrentkit_peer::SeedLimits;
@@ -65,6 +67,10 @@ pub(crate) struct NetArgs {
     /// or stdout is not a terminal).
     #[arg(long)]
     pub(crate) tui: bool,
+    /// Protocol encryption (MSE/PE): prefer (dial encrypted, retry once in plaintext, accept
+    /// both), require (RC4 only, both ways), plaintext (dial in plaintext, accept both).
+    #[arg(long, value_name = "MODE", default_value_t = Encryption::Prefer)]
+    pub(crate) encryption: Encryption,
 }
 
 impl NetArgs {
@@ -81,6 +87,7 @@ impl NetArgs {
             resume_interval: RESUME_INTERVAL,
             json: false,
             tui: false,
+            encryption: Encryption::Prefer,
         }
     }
 
@@ -188,6 +195,7 @@ async fn run_async(
     sc.listen_port = port;
     sc.seed = limits.seeds();
     sc.announce_ip = net.ip;
+    sc.encryption = net.encryption;
     sc.max_upload_rate = (net.max_upload_rate > 0).then_some(net.max_upload_rate);
     sc.max_download_rate = (net.max_download_rate > 0).then_some(net.max_download_rate);
 

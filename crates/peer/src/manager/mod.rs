@@ -388,6 +388,7 @@ impl Manager {
         sc.seed = true;
         sc.announce_ip = c.announce_ip;
         sc.shared = Some(self.shared.clone());
+        sc.encryption = c.shared.encryption;
         entry.saved = start.have.clone();
         let session = Session::start(sc, Arc::new(storage), start.have.clone(), None);
         for p in &c.peers {

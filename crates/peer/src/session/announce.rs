@@ -77,6 +77,7 @@ async fn announce_until_stopped(
     request.key = Some((config.torrent.seed as u32) ^ 0x5A5A_5A5A);
     request.numwant = Some(50);
     request.ip = config.announce_ip;
+    (request.supportcrypto, request.requirecrypto) = config.encryption.announces();
     let mut stopping = false;
     let mut ending = false;
     loop {

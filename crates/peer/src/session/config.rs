@@ -6,7 +6,7 @@ use std::time::Duration;
 
 #[cfg(doc)]
 use super::Session;
-use super::Shared;
+use super::{Encryption, Shared};
 use crate::tracker::{AnnouncerConfig, ClientConfig};
 use crate::TorrentConfig;
 
@@ -41,6 +41,8 @@ pub struct SessionConfig {
     /// connection cap and rates apply on top of this session's own, and peers that connect to
     /// its listener for this torrent's info-hash are handed to this session.
     pub shared: Option<Shared>,
+    /// Protocol encryption (MSE/PE) for the connections we make and accept.
+    pub encryption: Encryption,
 }
 
 impl SessionConfig {
@@ -60,6 +62,7 @@ impl SessionConfig {
             max_download_rate: None,
             announce_ip: None,
             shared: None,
+            encryption: Encryption::default(),
         }
     }
 }

@@ -15,8 +15,9 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use super::disk::{self, DiskDone};
+use super::encryption::{self, Encryption};
 use super::limit;
-use super::sockets::{self, accept, Link, Net};
+use super::sockets::{self, accept, Link, Net, Wrap};
 use super::{
     announce, Command, PeerInfo, Permit, Progress, SessionConfig, SessionError, Shared, Summary,
 };
@@ -41,6 +42,11 @@ struct Driver {
     up_limit: Vec<Arc<limit::Bucket>>,
     /// Every bucket a byte received must pass.
     down_limit: Vec<Arc<limit::Bucket>>,
+    /// Protocol encryption for the connections we dial.
+    encryption: Encryption,
+    info_hash: [u8; 20],
+    /// Incoming peers of our own listener still being told apart (bounded).
+    classifying: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// While this many bytes wait for the disk, the network is not read: memory stays bounded and
@@ -58,7 +64,13 @@ impl Driver {
 
     /// A peer connected to us; `prefix` is what was already read from its socket. The torrent
     /// decides whether to take it.
-    fn accept_incoming(&mut self, addr: SocketAddr, stream: TcpStream, prefix: Bytes) {
+    fn accept_incoming(
+        &mut self,
+        addr: SocketAddr,
+        stream: TcpStream,
+        prefix: Bytes,
+        streams: Option<Box<torrentkit_wire::mse::Streams>>,
+    ) {
         let Some(permit) = self.permit() else {
             return;
         };
@@ -66,7 +78,7 @@ impl Driver {
         let Some(id) = self.torrent.handle_incoming(now, addr) else {
             return;
         };
-        self.attach(id, stream, permit);
+        self.attach(id, stream, permit, Wrap::Ready(streams));
         if !prefix.is_empty() {
             self.torrent.handle_bytes(now, id, prefix);
         }
@@ -77,7 +89,15 @@ impl Driver {
         let permit = self.dialling.remove(&id);
         let now = std::time::Instant::now();
         if let Some(permit) = permit.filter(|_| self.torrent.handle_connected(now, id)) {
-            self.attach(id, stream, permit);
+            let wrap = match (self.encryption, self.torrent.peer_addr(id)) {
+                (Encryption::Plaintext, _) | (_, None) => Wrap::Ready(None),
+                (policy, Some(addr)) => Wrap::Dial {
+                    addr,
+                    policy,
+                    info_hash: self.info_hash,
+                },
+            };
+            self.attach(id, stream, permit, wrap);
         }
     }
 
@@ -88,7 +108,7 @@ impl Driver {
     }
 
     /// Starts the reader and writer tasks of connection `id`'s socket.
-    fn attach(&mut self, id: ConnId, stream: TcpStream, permit: Permit) {
+    fn attach(&mut self, id: ConnId, stream: TcpStream, permit: Permit, wrap: Wrap) {
         let link = Link::spawn(
             id,
             stream,
@@ -96,6 +116,7 @@ impl Driver {
             self.net_tx.clone(),
             self.down_limit.clone(),
             self.up_limit.clone(),
+            wrap,
         );
         self.links.insert(id, link);
     }
@@ -183,6 +204,7 @@ impl Driver {
                 downloaded,
                 uploaded,
                 pieces: self.torrent.peer_piece_count(id),
+                encrypted: self.links.get(&id).is_some_and(Link::is_encrypted),
             });
         }
         Progress {
@@ -249,6 +271,9 @@ pub(super) async fn run(
             config.max_download_rate,
             config.shared.as_ref().and_then(Shared::download_limit),
         ),
+        encryption: config.encryption,
+        info_hash: config.torrent.info_hash,
+        classifying: Arc::default(),
     };
     // Peers that reach the shared listener for our info-hash come to us, until we end.
     let _route = config
@@ -257,6 +282,7 @@ pub(super) async fn run(
         .map(|s| s.route(config.torrent.info_hash, command_tx.clone()));
     let _ = progress_tx.send(d.progress());
     let (stop_tx, stop_rx) = watch::channel(false);
+    let incoming_tx = command_tx.clone();
     let announcer = (!config.trackers.is_empty()).then(|| {
         tokio::spawn(announce::run(
             config.clone(),
@@ -274,7 +300,7 @@ pub(super) async fn run(
             biased;
             cmd = commands.recv() => match cmd {
                 Some(Command::Connect(addr)) => d.torrent.add_peer(addr),
-                Some(Command::Incoming { addr, stream, prefix }) => d.accept_incoming(addr, stream, prefix.into()),
+                Some(Command::Incoming { addr, stream, prefix, streams }) => d.accept_incoming(addr, stream, prefix.into(), streams),
                 Some(Command::Pause) => d.torrent.pause(),
                 Some(Command::Resume) => d.torrent.resume(),
                 Some(Command::Stop) | None => break,
@@ -317,7 +343,8 @@ pub(super) async fn run(
                 }
             } => {
                 if let Ok((stream, addr)) = accepted {
-                    d.accept_incoming(addr, stream, Bytes::new());
+                    // Plaintext or MSE, told apart by the first bytes off the driver's loop.
+                    encryption::spawn_classify(stream, addr, d.encryption, d.info_hash, incoming_tx.clone(), &d.classifying);
                 }
             }
             () = async {

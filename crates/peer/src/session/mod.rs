@@ -14,6 +14,7 @@ mod announce;
 mod config;
 mod disk;
 mod driver;
+mod encryption;
 mod error;
 mod from_torrent;
 mod limit;
@@ -31,6 +32,7 @@ use tokio::task::JoinHandle;
 
 pub use config::SessionConfig;
 pub use disk::recheck;
+pub use encryption::Encryption;
 pub use error::SessionError;
 pub use progress::{PeerInfo, Percent, Progress};
 pub use shared::{Permit, Shared, SharedConfig};
@@ -65,6 +67,8 @@ pub(super) enum Command {
         addr: SocketAddr,
         stream: TcpStream,
         prefix: Vec<u8>,
+        /// The RC4 streams of a peer that came in with MSE and chose RC4.
+        streams: Option<Box<torrentkit_wire::mse::Streams>>,
     },
     Pause,
     Resume,

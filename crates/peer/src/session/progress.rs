@@ -165,12 +165,14 @@ pub struct PeerInfo {
     pub uploaded: u64,
     /// Pieces it has announced.
     pub pieces: u32,
+    /// The connection runs RC4 (protocol encryption, MSE/PE).
+    pub encrypted: bool,
 }
 
 impl PeerInfo {
     /// The classic client's flag letters: `D`/`d` we download from it / are interested but
     /// choked, `U`/`u` we upload to it / it is interested but choked, `S` snubbed, `I`
-    /// incoming.
+    /// incoming, `E` encrypted (RC4).
     pub fn flags(&self) -> String {
         let mut f = String::new();
         match (self.am_interested, self.peer_choking) {
@@ -188,6 +190,9 @@ impl PeerInfo {
         }
         if !self.outgoing {
             f.push('I');
+        }
+        if self.encrypted {
+            f.push('E');
         }
         f
     }
@@ -212,6 +217,7 @@ mod tests {
             downloaded: 0,
             uploaded: 0,
             pieces: 0,
+            encrypted: false,
         }
     }
 
@@ -304,5 +310,11 @@ mod tests {
             ..peer()
         };
         assert_eq!(uploading.flags(), "U");
+        let encrypted_in = PeerInfo {
+            encrypted: true,
+            outgoing: false,
+            ..peer()
+        };
+        assert_eq!(encrypted_in.flags(), "IE");
     }
 }

@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 
 use torrentkit_wire::PROTOCOL;
 
+use super::encryption::{self, Encryption};
 use super::limit::Bucket;
 use super::Command;
 
@@ -36,6 +37,9 @@ pub struct SharedConfig {
     pub max_upload_rate: Option<u64>,
     /// Most bytes per second received by all sessions together (`None`: unlimited).
     pub max_download_rate: Option<u64>,
+    /// Protocol encryption for the peers of the shared listener (an MSE peer is matched
+    /// against the info-hashes of every session) and for each session's dials.
+    pub encryption: Encryption,
 }
 
 impl Default for SharedConfig {
@@ -44,6 +48,7 @@ impl Default for SharedConfig {
             max_connections: 200,
             max_upload_rate: None,
             max_download_rate: None,
+            encryption: Encryption::default(),
         }
     }
 }
@@ -73,6 +78,7 @@ struct Inner {
     upload: Option<Arc<Bucket>>,
     download: Option<Arc<Bucket>>,
     routes: Mutex<HashMap<[u8; 20], mpsc::UnboundedSender<Command>>>,
+    encryption: Encryption,
 }
 
 impl fmt::Debug for Shared {
@@ -96,6 +102,7 @@ impl Shared {
                 upload: config.max_upload_rate.map(|r| Arc::new(Bucket::new(r))),
                 download: config.max_download_rate.map(|r| Arc::new(Bucket::new(r))),
                 routes: Mutex::new(HashMap::new()),
+                encryption: config.encryption,
             }),
         }
     }
@@ -143,10 +150,10 @@ impl Shared {
                 }
                 let inner = inner.clone();
                 tokio::spawn(async move {
-                    let routed = read_prefix(stream).await;
+                    let routed = read_prefix(stream, &inner).await;
                     inner.pending_handshakes.fetch_sub(1, Ordering::AcqRel);
-                    if let Some((stream, prefix)) = routed {
-                        inner.hand_over(addr, stream, prefix);
+                    if let Some((stream, prefix, info_hash, streams)) = routed {
+                        inner.hand_over(addr, stream, prefix, info_hash, streams);
                     }
                 });
             }
@@ -186,31 +193,61 @@ impl Shared {
 }
 
 impl Inner {
-    fn hand_over(&self, addr: SocketAddr, stream: TcpStream, prefix: Vec<u8>) {
-        let mut info_hash = [0u8; 20];
-        info_hash.copy_from_slice(&prefix[HANDSHAKE_PREFIX - 20..HANDSHAKE_PREFIX]);
+    fn hand_over(
+        &self,
+        addr: SocketAddr,
+        stream: TcpStream,
+        prefix: Vec<u8>,
+        info_hash: [u8; 20],
+        streams: Option<torrentkit_wire::mse::Streams>,
+    ) {
         let routes = self.routes.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(session) = routes.get(&info_hash) {
             let _ = session.send(Command::Incoming {
                 addr,
                 stream,
                 prefix,
+                streams: streams.map(Box::new),
             });
         }
     }
 }
 
-/// Reads a handshake's first 48 bytes, within the time limit; `None` for anything that is not
-/// a BitTorrent handshake.
-async fn read_prefix(mut stream: TcpStream) -> Option<(TcpStream, Vec<u8>)> {
-    let mut prefix = vec![0u8; HANDSHAKE_PREFIX];
-    tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.read_exact(&mut prefix))
+/// The torrent an incoming peer asks for: a plaintext handshake's first 48 bytes, within the
+/// time limit, or an MSE handshake matched against every session's info-hash; `None` for
+/// anything else. Gives the bytes read (decrypted), the info-hash and the RC4 streams.
+#[allow(clippy::type_complexity)]
+async fn read_prefix(
+    mut stream: TcpStream,
+    inner: &Inner,
+) -> Option<(
+    TcpStream,
+    Vec<u8>,
+    [u8; 20],
+    Option<torrentkit_wire::mse::Streams>,
+)> {
+    let keys = || {
+        let routes = inner.routes.lock().unwrap_or_else(PoisonError::into_inner);
+        routes.keys().copied().collect()
+    };
+    let incoming = encryption::accept(&mut stream, inner.encryption, keys)
         .await
-        .ok()?
         .ok()?;
-    let named =
-        usize::from(prefix[0]) == PROTOCOL.len() && prefix[1..=PROTOCOL.len()] == PROTOCOL[..];
-    named.then_some((stream, prefix))
+    if let Some(info_hash) = incoming.info_hash {
+        return Some((stream, incoming.prefix, info_hash, incoming.streams));
+    }
+    let mut prefix = incoming.prefix;
+    prefix.resize(HANDSHAKE_PREFIX, 0);
+    tokio::time::timeout(
+        HANDSHAKE_TIMEOUT,
+        stream.read_exact(&mut prefix[encryption::PLAIN_PREFIX..]),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    let mut info_hash = [0u8; 20];
+    info_hash.copy_from_slice(&prefix[HANDSHAKE_PREFIX - 20..HANDSHAKE_PREFIX]);
+    Some((stream, prefix, info_hash, None))
 }
 
 /// One connection slot under a [`Shared`] cap, given back on drop.

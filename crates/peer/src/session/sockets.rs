@@ -2,6 +2,7 @@
 //! connection, with the rate limits applied where the bytes move.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,9 +12,11 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::encryption::{self, Encryption};
 use super::limit::Bucket;
 use super::Permit;
 use crate::ConnId;
+use torrentkit_wire::mse::{Cipher, Streams};
 
 /// The size of the allocations a connection reads into.
 const READ_CHUNK: usize = 64 * 1024;
@@ -74,6 +77,22 @@ pub(super) struct Link {
     pub(super) reader: JoinHandle<()>,
     /// Its slot under the shared connection cap.
     _permit: Permit,
+    /// Whether the connection runs RC4 (MSE/PE); set once its handshake has settled. For the
+    /// peer list, and for PEX's `added.f` encryption flag.
+    pub(super) encrypted: Arc<AtomicBool>,
+}
+
+/// How a connection's bytes are wrapped.
+pub(super) enum Wrap {
+    /// Plaintext, or an incoming MSE connection already settled (`Some` streams for RC4).
+    Ready(Option<Box<Streams>>),
+    /// An outgoing connection under this policy, for this torrent: the MSE handshake runs in the
+    /// reader task, with the torrent's first bytes (its handshake) as the IA.
+    Dial {
+        addr: SocketAddr,
+        policy: Encryption,
+        info_hash: [u8; 20],
+    },
 }
 
 impl Link {
@@ -87,11 +106,47 @@ impl Link {
         net: mpsc::Sender<Net>,
         down: Vec<Arc<Bucket>>,
         up: Vec<Arc<Bucket>>,
+        wrap: Wrap,
     ) -> Link {
         let _ = stream.set_nodelay(true);
-        let (mut read, mut write) = stream.into_split();
         let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+        let encrypted = Arc::new(AtomicBool::new(false));
+        let flag = encrypted.clone();
         let reader = tokio::spawn(async move {
+            let (stream, streams, first, payload) = match wrap {
+                Wrap::Ready(streams) => (stream, streams, None, Vec::new()),
+                Wrap::Dial {
+                    addr,
+                    policy,
+                    info_hash,
+                } => {
+                    // The torrent's first bytes open the MSE handshake (as its IA).
+                    let Some(first) = rx.recv().await else {
+                        return;
+                    };
+                    match encryption::dial(stream, addr, policy, info_hash, &first).await {
+                        Ok(d) => {
+                            let rest =
+                                first[first.len().min(torrentkit_wire::HANDSHAKE_LEN)..].to_vec();
+                            (d.stream, d.streams.map(Box::new), Some(rest), d.payload)
+                        }
+                        Err(_) => {
+                            let _ = net.send(Net::Closed(id)).await;
+                            return;
+                        }
+                    }
+                }
+            };
+            flag.store(streams.is_some(), Ordering::Relaxed);
+            let (mut recv, send) = match streams {
+                Some(s) => (Some(s.recv), Some(s.send)),
+                None => (None, None),
+            };
+            let (mut read, write) = stream.into_split();
+            tokio::spawn(write_loop(write, rx, up, send, first));
+            if !payload.is_empty() && net.send(Net::Data(id, Bytes::from(payload))).await.is_err() {
+                return;
+            }
             // Each read is split off the buffer and sent on as it is: the blocks in it reach the
             // disk thread as slices of it, and the allocation is freed when the last is written.
             // Reads fill one allocation until it runs low; then a new one starts.
@@ -103,6 +158,11 @@ impl Link {
                 match read.read_buf(&mut buf).await {
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
+                        if let Some(cipher) = &mut recv {
+                            // In place on the bytes just read: no copy of the blocks.
+                            let len = buf.len();
+                            cipher.apply(&mut buf[len - n..]);
+                        }
                         for limit in &down {
                             limit.take(n).await;
                         }
@@ -115,23 +175,50 @@ impl Link {
             }
             let _ = net.send(Net::Closed(id)).await;
         });
-        tokio::spawn(async move {
-            while let Some(bytes) = rx.recv().await {
-                for limit in &up {
-                    limit.take(bytes.len()).await;
-                }
-                if write.write_all(&bytes).await.is_err() {
-                    break;
-                }
-            }
-            let _ = write.shutdown().await;
-        });
         Link {
             writer: tx,
             reader,
             _permit: permit,
+            encrypted,
         }
     }
+
+    /// Whether the connection runs RC4 (false until its MSE handshake has settled).
+    pub(super) fn is_encrypted(&self) -> bool {
+        self.encrypted.load(Ordering::Relaxed)
+    }
+}
+
+/// The writer task: sends what the torrent gives (`first` before it, when the MSE handshake
+/// left some of the torrent's first bytes), through the `up` buckets, encrypted in place when
+/// `send` is there.
+async fn write_loop(
+    mut write: tokio::net::tcp::OwnedWriteHalf,
+    mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
+    up: Vec<Arc<Bucket>>,
+    mut send: Option<Cipher>,
+    mut first: Option<Vec<u8>>,
+) {
+    loop {
+        let mut bytes = match first.take() {
+            Some(b) if b.is_empty() => continue,
+            Some(b) => b,
+            None => match rx.recv().await {
+                Some(b) => b,
+                None => break,
+            },
+        };
+        if let Some(cipher) = &mut send {
+            cipher.apply(&mut bytes);
+        }
+        for limit in &up {
+            limit.take(bytes.len()).await;
+        }
+        if write.write_all(&bytes).await.is_err() {
+            break;
+        }
+    }
+    let _ = write.shutdown().await;
 }
 
 /// Dials `addr` for connection `id`, within `limit`; the outcome goes to `net`.

@@ -5,6 +5,7 @@ use std::time::Duration;
 use super::context::Ctx;
 
 mod decode;
+mod encryption;
 mod launch_many;
 mod make;
 mod paths;
@@ -57,4 +58,10 @@ pub(crate) const ALL: &[Case] = &[
     tui::CASE,
     tui::LAUNCH_MANY,
     launch_many::CASE,
+    encryption::BT_SEEDS_LIBTORRENT,
+    encryption::LIBTORRENT_SEEDS_BT,
+    encryption::BT_SEEDS_TRANSMISSION,
+    encryption::BT_SEEDS_ARIA2,
+    encryption::ARIA2_SEEDS_BT,
+    encryption::PREFER_FROM_PLAIN_ARIA2,
 ];

@@ -3,9 +3,7 @@
 
 use std::time::Duration;
 
-use anyhow::bail;
-
-use super::peer_clients::{aria2, bt_download, bt_finished, libtorrent, Swarm, Transmission};
+use super::peer_clients::{aria2, libtorrent, Swarm, Transmission};
 use super::{Case, DEFAULT_TIMEOUT};
 use crate::interop::context::Ctx;
 
@@ -32,19 +30,7 @@ pub(super) const TRANSMISSION: Case = Case {
 
 /// `bt download` until complete; checks the copy and that every piece came over the wire.
 fn download(ctx: &Ctx, swarm: &Swarm, from: &str) -> anyhow::Result<()> {
-    let dir = ctx.path("bt-download");
-    let mut bt = bt_download(ctx, "bt-download", swarm, &dir, 0)?;
-    let summary = bt_finished(ctx, &mut bt)?;
-    if summary["complete"] != true || summary["pieces_fetched"] != summary["pieces"] {
-        bail!("bt download from {from} ended incomplete: {summary}");
-    }
-    swarm.check_copy(&dir, "bt download")?;
-    ctx.note(format!(
-        "bt download fetched {} pieces from {from} in {:.2} s, intact",
-        summary["pieces"],
-        summary["seconds"].as_f64().unwrap_or(0.0)
-    ));
-    Ok(())
+    super::peer_clients::bt_download_checked(ctx, swarm, from, &[])
 }
 
 fn from_libtorrent(ctx: &Ctx) -> anyhow::Result<()> {

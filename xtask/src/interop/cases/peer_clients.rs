@@ -79,12 +79,18 @@ impl Swarm {
 
 /// `bt seed` of the swarm's data, ready once it listens.
 pub(super) fn bt_seed(ctx: &Ctx, swarm: &Swarm) -> anyhow::Result<Managed> {
+    bt_seed_with(ctx, swarm, &[])
+}
+
+/// [`bt_seed`] with `extra` arguments (`--encryption require`, say).
+pub(super) fn bt_seed_with(ctx: &Ctx, swarm: &Swarm, extra: &[&str]) -> anyhow::Result<Managed> {
     let mut seed = ctx
         .spawn("bt-seed", ctx.bt()?)
         .arg("seed")
         .arg(&swarm.torrent)
         .arg(swarm.seed_dir.join(FILE))
         .args(["--port", "0", "--bind", "127.0.0.1", "--json"])
+        .args(extra)
         .start()?;
     seed.wait_for_line("listening for peers", ctx.deadline())?;
     Ok(seed)
@@ -98,6 +104,18 @@ pub(super) fn bt_download(
     dir: &Path,
     seed_secs: u32,
 ) -> anyhow::Result<Managed> {
+    bt_download_with(ctx, name, swarm, dir, seed_secs, &[])
+}
+
+/// [`bt_download`] with `extra` arguments.
+pub(super) fn bt_download_with(
+    ctx: &Ctx,
+    name: &str,
+    swarm: &Swarm,
+    dir: &Path,
+    seed_secs: u32,
+    extra: &[&str],
+) -> anyhow::Result<Managed> {
     ctx.spawn(name, ctx.bt()?)
         .arg("download")
         .arg(&swarm.torrent)
@@ -106,7 +124,31 @@ pub(super) fn bt_download(
         .args(["--port", "0", "--bind", "127.0.0.1", "--json"])
         .args(["--seed-ratio", "1000", "--seed-time"])
         .arg(seed_secs.to_string())
+        .args(extra)
         .start()
+}
+
+/// `bt download` with `extra` until complete; checks the copy and that every piece came over
+/// the wire.
+pub(super) fn bt_download_checked(
+    ctx: &Ctx,
+    swarm: &Swarm,
+    from: &str,
+    extra: &[&str],
+) -> anyhow::Result<()> {
+    let dir = ctx.path("bt-download");
+    let mut bt = bt_download_with(ctx, "bt-download", swarm, &dir, 0, extra)?;
+    let summary = bt_finished(ctx, &mut bt)?;
+    if summary["complete"] != true || summary["pieces_fetched"] != summary["pieces"] {
+        bail!("bt download {extra:?} from {from} ended incomplete: {summary}");
+    }
+    swarm.check_copy(&dir, "bt download")?;
+    ctx.note(format!(
+        "bt download {extra:?} fetched {} pieces from {from} in {:.2} s, intact",
+        summary["pieces"],
+        summary["seconds"].as_f64().unwrap_or(0.0)
+    ));
+    Ok(())
 }
 
 /// Waits for a `bt download` to exit 0 and returns its `--json` summary.
@@ -145,11 +187,24 @@ pub(super) fn libtorrent_of(
     dir: &Path,
     seed: bool,
 ) -> anyhow::Result<Managed> {
+    libtorrent_with(ctx, name, torrents, dir, seed, &[])
+}
+
+/// [`libtorrent_of`] with `extra` arguments of `tracker_lt_peer.py` (`--rc4`).
+pub(super) fn libtorrent_with(
+    ctx: &Ctx,
+    name: &str,
+    torrents: &[&Path],
+    dir: &Path,
+    seed: bool,
+    extra: &[&str],
+) -> anyhow::Result<Managed> {
     std::fs::create_dir_all(dir)?;
     let mode = if seed { "seed" } else { "download" };
     let mut args: Vec<&std::ffi::OsStr> = vec![mode.as_ref()];
     args.extend(torrents.iter().map(|t| t.as_os_str()));
     args.extend([dir.as_os_str(), "--timeout".as_ref(), "150".as_ref()]);
+    args.extend(extra.iter().map(std::ffi::OsStr::new));
     let mut p = LT_PEER.spawn(ctx, name, args)?;
     if seed {
         p.wait_for_line("SEEDING", ctx.deadline())?;
@@ -175,6 +230,18 @@ pub(super) fn aria2_of(
     torrents: &[&Path],
     dir: &Path,
     seed: bool,
+) -> anyhow::Result<Managed> {
+    aria2_with(ctx, name, torrents, dir, seed, &[])
+}
+
+/// [`aria2_of`] with `extra` aria2c options (`--bt-require-crypto=true`, say).
+pub(super) fn aria2_with(
+    ctx: &Ctx,
+    name: &str,
+    torrents: &[&Path],
+    dir: &Path,
+    seed: bool,
+    extra: &[&str],
 ) -> anyhow::Result<Managed> {
     packages::require(&[("aria2c", "aria2")])?;
     std::fs::create_dir_all(dir)?;
@@ -217,7 +284,7 @@ pub(super) fn aria2_of(
             "--allow-overwrite=true",
         ])
     };
-    spawn.args(torrents).start()
+    spawn.args(extra).args(torrents).start()
 }
 
 /// A private transmission-daemon on loopback, driven by transmission-remote.
@@ -229,6 +296,17 @@ pub(super) struct Transmission {
 impl Transmission {
     /// Starts the daemon with `dir` as its download directory; returns once RPC answers.
     pub(super) fn start(ctx: &Ctx, name: &str, dir: &Path) -> anyhow::Result<Transmission> {
+        Transmission::start_with(ctx, name, dir, 0)
+    }
+
+    /// [`Transmission::start`] with its `encryption` setting: 0 prefer plaintext, 1 prefer
+    /// encryption, 2 require encryption.
+    pub(super) fn start_with(
+        ctx: &Ctx,
+        name: &str,
+        dir: &Path,
+        encryption: u8,
+    ) -> anyhow::Result<Transmission> {
         packages::require(&[
             ("transmission-daemon", "transmission-daemon"),
             ("transmission-remote", "transmission-cli"),
@@ -244,7 +322,7 @@ impl Transmission {
             "rpc-whitelist-enabled": true, "rpc-host-whitelist-enabled": false,
             "peer-port": peer_port, "peer-port-random-on-start": false,
             "port-forwarding-enabled": false, "dht-enabled": false, "lpd-enabled": false,
-            "pex-enabled": false, "utp-enabled": false, "encryption": 0,
+            "pex-enabled": false, "utp-enabled": false, "encryption": encryption,
             "download-dir": dir, "incomplete-dir-enabled": false, "rename-partial-files": false,
             "speed-limit-down-enabled": false, "speed-limit-up-enabled": false,
             "alt-speed-enabled": false, "ratio-limit-enabled": false,

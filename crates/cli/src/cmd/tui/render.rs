@@ -159,7 +159,7 @@ fn render_peers(frame: &mut Frame<'_>, area: Rect, v: &TorrentView, scroll: usiz
         Constraint::Length(7),
     ];
     let title = list_title(format!("Peers of {}", v.name), count, skip)
-        + "· D/d download, U/u upload, S snubbed, I incoming ";
+        + "· D/d download, U/u upload, S snubbed, I incoming, E encrypted ";
     let table = Table::new(rows, widths)
         .header(header)
         .block(Block::new().borders(Borders::ALL).title(title));
@@ -221,6 +221,7 @@ mod tests {
             downloaded: 32_768,
             uploaded: 0,
             pieces: 4,
+            encrypted: false,
         };
         let leech = PeerInfo {
             addr: "127.0.0.1:40000".parse().unwrap(),
