@@ -93,10 +93,6 @@ impl From<HttpError> for TrackerError {
     fn from(e: HttpError) -> Self {
         match e {
             HttpError::Url(e) => e.into(),
-            HttpError::Https { url } => TrackerError::Url {
-                url,
-                problem: "https:// needs TLS, which the built-in HTTP client does not have".into(),
-            },
             HttpError::Timeout => TrackerError::Timeout,
             HttpError::Io { op, source } => TrackerError::Io { op, source },
             other => TrackerError::Malformed(other.to_string()),
