@@ -99,6 +99,7 @@ pub mod session;
 pub mod storage;
 mod torrent;
 pub mod tracker;
+pub mod webseed;
 
 pub use choker::{ChokeChanges, Choker, ChokerConfig, PeerStats};
 pub use conn_id::ConnId;

@@ -164,7 +164,10 @@ mod tests {
             "https://t.example:8443/publish"
         );
         let e = publish_url("udp://t.example:6969").unwrap_err();
-        assert!(e.to_string().contains("needs an http:// or https://"), "{e}");
+        assert!(
+            e.to_string().contains("needs an http:// or https://"),
+            "{e}"
+        );
     }
 
     fn reply(status: u16, location: Option<&str>, body: &[u8]) -> http::Response {
@@ -192,7 +195,9 @@ mod tests {
             interpret("http://h:1/publish", rel).unwrap(),
             "http://h:1/torrents/ab.torrent"
         );
-        let e = interpret("e", reply(201, None, b"")).unwrap_err().to_string();
+        let e = interpret("e", reply(201, None, b""))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("no Location header"), "{e}");
     }
 }

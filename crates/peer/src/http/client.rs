@@ -109,12 +109,11 @@ impl Client {
                 path: path.clone(),
                 problem: e.to_string(),
             })?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                HttpError::CaCert {
+            let certs =
+                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| HttpError::CaCert {
                     path: path.clone(),
                     problem: e.to_string(),
-                }
-            })?;
+                })?;
             if certs.is_empty() {
                 return Err(HttpError::CaCert {
                     path: path.clone(),
@@ -169,12 +168,11 @@ impl Client {
             url: url.to_string(),
             detail: chain(&e),
         };
-        let method = reqwest::Method::from_bytes(req.method.as_bytes()).map_err(|e| {
-            HttpError::Request {
+        let method =
+            reqwest::Method::from_bytes(req.method.as_bytes()).map_err(|e| HttpError::Request {
                 url: url.to_string(),
                 detail: format!("bad method {:?}: {e}", req.method),
-            }
-        })?;
+            })?;
         let mut builder = self.inner.request(method, url);
         for (name, value) in req.headers {
             builder = builder.header(*name, *value);

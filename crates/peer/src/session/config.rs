@@ -41,6 +41,8 @@ pub struct SessionConfig {
     /// connection cap and rates apply on top of this session's own, and peers that connect to
     /// its listener for this torrent's info-hash are handed to this session.
     pub shared: Option<Shared>,
+    /// Web seeds (BEP 19 `url-list`, BEP 17 `httpseeds`) used beside peers; empty: none.
+    pub web_seeds: crate::webseed::WebSeedConfig,
 }
 
 impl SessionConfig {
@@ -60,6 +62,7 @@ impl SessionConfig {
             max_download_rate: None,
             announce_ip: None,
             shared: None,
+            web_seeds: Default::default(),
         }
     }
 }

@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use super::disk::{self, DiskDone};
 use super::limit;
 use super::sockets::{self, accept, Link, Net};
+use super::webseeds;
 use super::{
     announce, Command, PeerInfo, Permit, Progress, SessionConfig, SessionError, Shared, Summary,
 };
@@ -41,6 +42,8 @@ struct Driver {
     up_limit: Vec<Arc<limit::Bucket>>,
     /// Every bucket a byte received must pass.
     down_limit: Vec<Arc<limit::Bucket>>,
+    /// Starts the web seeds' fetches (`None`: the torrent has none, or they are off).
+    web: Option<webseeds::WebRunner>,
 }
 
 /// While this many bytes wait for the disk, the network is not read: memory stays bounded and
@@ -156,6 +159,7 @@ impl Driver {
 
     fn progress(&self) -> Progress {
         let (d, u) = self.torrent.transferred();
+        let d = d + self.torrent.web_downloaded();
         let (mut dr, mut ur) = (0, 0);
         let mut peer_list = Vec::with_capacity(self.links.len());
         for id in self.torrent.connections() {
@@ -201,6 +205,7 @@ impl Driver {
             paused: self.torrent.is_paused(),
             verified: self.torrent.have().clone(),
             peer_list,
+            web_seeds: self.torrent.web_seeds(),
         }
     }
 }
@@ -249,7 +254,16 @@ pub(super) async fn run(
             config.max_download_rate,
             config.shared.as_ref().and_then(Shared::download_limit),
         ),
+        web: None,
     };
+    let mut web_rx = None;
+    if let Some((runner, rx)) =
+        webseeds::WebRunner::new(&config.web_seeds, config.torrent.info_hash, &mut d.torrent)
+    {
+        runner.start(&mut d.torrent);
+        d.web = Some(runner);
+        web_rx = Some(rx);
+    }
     // Peers that reach the shared listener for our info-hash come to us, until we end.
     let _route = config
         .shared
@@ -300,6 +314,12 @@ pub(super) async fn run(
                     break;
                 }
             },
+            Some(done) = async {
+                match &mut web_rx {
+                    Some(rx) => rx.recv().await,
+                    None => pending().await,
+                }
+            }, if d.backlog < MAX_DISK_BACKLOG => webseeds::finish(&mut d.torrent, done),
             ev = net_rx.recv(), if d.backlog < MAX_DISK_BACKLOG => match ev {
                 Some(Net::Connected(id, stream)) => d.dialled(id, stream),
                 Some(Net::ConnectFailed(id)) => d.dial_failed(id),
@@ -326,6 +346,9 @@ pub(super) async fn run(
                     None => pending().await,
                 }
             } => d.torrent.handle_timeout(std::time::Instant::now()),
+        }
+        if let Some(web) = &d.web {
+            web.start(&mut d.torrent);
         }
         if let Some(e) = d.pump() {
             error = Some(e);

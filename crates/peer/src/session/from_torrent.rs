@@ -8,7 +8,7 @@ use crate::TorrentConfig;
 
 impl SessionConfig {
     /// Defaults (see [`SessionConfig::new`]) for `torrent`: its info-hash, total size, piece
-    /// length, piece hashes and announce-list tiers, with our `peer_id` and the `seed` of the
+    /// length, piece hashes, announce-list tiers and web seeds, with our `peer_id` and the `seed` of the
     /// session's randomness. The caller sets the rest (port, seeding, limits, [`Shared`]).
     ///
     /// [`Shared`]: super::Shared
@@ -42,6 +42,12 @@ impl SessionConfig {
         );
         let mut config = SessionConfig::new(tc, info.pieces().to_vec());
         config.trackers = torrent.trackers();
+        config.web_seeds = crate::webseed::WebSeedConfig {
+            urls: torrent.web_seeds().to_vec(),
+            http_seeds: torrent.http_seeds().to_vec(),
+            layout: crate::storage::Layout::from_info(info).ok(),
+            multi_file: info.is_multi_file(),
+        };
         config
     }
 }

@@ -21,6 +21,7 @@ mod progress;
 mod shared;
 mod sockets;
 mod start;
+mod webseeds;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
