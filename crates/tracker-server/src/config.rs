@@ -53,6 +53,9 @@ pub struct Config {
     pub udp: UdpBind,
     /// How many independently locked parts the swarm store has (64); more parts, less contention.
     pub shards: usize,
+    /// Serve HTTPS instead of HTTP on the listener ([`TlsConfig::from_pem_files`]: a
+    /// certificate chain and its key); UDP is unaffected.
+    pub tls: Option<crate::TlsConfig>,
 }
 
 /// Where [`serve`](crate::serve) runs the UDP tracker.
@@ -90,6 +93,7 @@ impl Default for Config {
             save_interval: Duration::from_secs(5 * 60),
             udp: UdpBind::SamePort,
             shards: 64,
+            tls: None,
         }
     }
 }

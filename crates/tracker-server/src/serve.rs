@@ -137,15 +137,21 @@ impl Tracker {
             });
         }
 
-        let app = router()
-            .with_state(self.clone())
-            .into_make_service_with_connect_info::<SocketAddr>();
-        // Replies are one small write each: send them at once rather than wait on Nagle.
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let server = axum::serve(listener, app).with_graceful_shutdown(stopped());
-        let mut server = tokio::spawn(async move { server.await });
+        let mut server = if let Some(tls) = cfg.tls.clone() {
+            // HTTPS: connections are handshaken and served by tls.rs; the router is the same.
+            let app = router().with_state(self.clone());
+            tokio::spawn(crate::tls::serve(listener, tls, app, stopped()))
+        } else {
+            // Replies are one small write each: send them at once rather than wait on Nagle.
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
+            let app = router()
+                .with_state(self.clone())
+                .into_make_service_with_connect_info::<SocketAddr>();
+            let server = axum::serve(listener, app).with_graceful_shutdown(stopped());
+            tokio::spawn(async move { server.await })
+        };
         tokio::select! {
             () = shutdown => {}
             _ = &mut server => {}
