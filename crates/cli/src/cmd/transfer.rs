@@ -199,6 +199,7 @@ async fn run_async(
         sc.web_seeds = Default::default();
     }
     let mut web_dropped = 0;
+    let mut web_errors: Vec<Option<String>> = Vec::new();
 
     let mut status = Status::start(&name, torrent, net.tui);
     let have_at_start = start.have.clone();
@@ -275,6 +276,17 @@ async fn run_async(
                 }
                 let p = progress.borrow_and_update().clone();
                 status.refresh(&p);
+                web_errors.resize(p.web_seeds.len(), None);
+                for (w, seen) in p.web_seeds.iter().zip(&mut web_errors) {
+                    if w.last_error.is_some() && w.last_error != *seen && w.dropped.is_none() {
+                        status.note(&format!(
+                            "bt: {name}: web seed {}: {} (backing off)",
+                            w.url,
+                            w.last_error.as_deref().unwrap_or_default()
+                        ));
+                    }
+                    seen.clone_from(&w.last_error);
+                }
                 for w in p.web_seeds.iter().filter(|w| w.dropped.is_some()).skip(web_dropped) {
                     web_dropped += 1;
                     status.note(&format!(
@@ -400,6 +412,7 @@ async fn run_async(
                     "kind": match w.kind { WebSeedKind::Url => "url-list", WebSeedKind::Http => "httpseeds" },
                     "downloaded": w.downloaded,
                     "hash_failures": w.hash_failures,
+                    "last_error": w.last_error,
                     "dropped": w.dropped,
                 })
             })

@@ -121,3 +121,87 @@ impl Torrent {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use bytes::Bytes;
+
+    use super::super::{Action, DiskJob, Torrent, TorrentConfig};
+    use crate::webseed::WebSeedKind;
+    use crate::Bitfield;
+
+    fn torrent() -> Torrent {
+        // 4 pieces of 64 KiB.
+        let cfg = TorrentConfig::new([1; 20], [2; 20], 1 << 18, 1 << 16, 7);
+        Torrent::new(cfg, &Bitfield::new(4))
+    }
+
+    #[test]
+    fn a_web_seed_gets_whole_pieces_written_then_verified() {
+        let now = Instant::now();
+        let mut t = torrent();
+        let seed = t.add_web_seed("http://h/f".into(), WebSeedKind::Url);
+        let mut jobs = Vec::new();
+        while let Some(job) = t.poll_web_fetch(now) {
+            jobs.push(job);
+        }
+        // At most MAX_IN_FLIGHT fetches, each a whole 64 KiB piece, all different.
+        assert_eq!(jobs.len(), 4);
+        assert!(jobs
+            .iter()
+            .all(|j| j.offset == 0 && j.len == 1 << 16 && j.seed == seed));
+        let job = &jobs[0];
+        t.handle_web_data(now, seed, job.piece, 0, Bytes::from(vec![0u8; 1 << 16]));
+        let actions: Vec<_> = std::iter::from_fn(|| t.poll_action()).collect();
+        let writes = actions
+            .iter()
+            .filter(
+                |a| matches!(a, Action::Disk(DiskJob::Write { piece, .. }) if *piece == job.piece),
+            )
+            .count();
+        assert_eq!(writes, 4, "four 16 KiB blocks written: {actions:?}");
+        assert!(actions.contains(&Action::Disk(DiskJob::Verify { piece: job.piece })));
+        t.handle_verified(now, job.piece, true);
+        assert!(t.have().contains(job.piece));
+        assert_eq!(t.web_downloaded(), 1 << 16);
+    }
+
+    #[test]
+    fn failed_fetches_back_off_and_three_bad_pieces_drop_the_seed() {
+        let now = Instant::now();
+        let mut t = torrent();
+        let seed = t.add_web_seed("http://h/f".into(), WebSeedKind::Url);
+        let job = t.poll_web_fetch(now).unwrap();
+        t.handle_web_failed(now, seed, job.piece, "404".into());
+        // The others are still in flight; this one's piece is free again but the seed waits.
+        assert!(t.poll_web_fetch(now).is_none());
+        assert!(t.poll_timeout().is_some());
+        let later = now + std::time::Duration::from_secs(2);
+        assert!(t
+            .poll_web_fetch(later - std::time::Duration::from_millis(1))
+            .is_none());
+        let mut bad = 0;
+        let mut at = later;
+        while bad < 3 {
+            let Some(job) = t.poll_web_fetch(at) else {
+                at += std::time::Duration::from_secs(1);
+                continue;
+            };
+            t.handle_web_data(at, seed, job.piece, 0, Bytes::from(vec![1u8; 1 << 16]));
+            t.handle_verified(at, job.piece, false);
+            bad += 1;
+        }
+        let info = &t.web_seeds()[0];
+        assert_eq!(info.hash_failures, 3);
+        assert!(info.dropped.is_some(), "{info:?}");
+        assert!(t
+            .poll_web_fetch(at + std::time::Duration::from_secs(600))
+            .is_none());
+        assert!(
+            !t.have().contains(0) && t.have().count() == 0,
+            "no bad piece kept"
+        );
+    }
+}

@@ -5,6 +5,8 @@ use std::time::Duration;
 use super::context::Ctx;
 
 mod decode;
+mod http_seed;
+mod https;
 mod launch_many;
 mod make;
 mod paths;
@@ -17,6 +19,7 @@ mod show;
 mod tracker_restart;
 mod tracker_swarm;
 mod tui;
+mod web_seed;
 mod wire;
 
 /// One interop case.
@@ -55,4 +58,9 @@ pub(crate) const ALL: &[Case] = &[
     tui::CASE,
     tui::LAUNCH_MANY,
     launch_many::CASE,
+    web_seed::NGINX,
+    web_seed::WITH_PEER,
+    web_seed::CORRUPT,
+    http_seed::CASE,
+    https::CASE,
 ];

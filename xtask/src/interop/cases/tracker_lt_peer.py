@@ -1,9 +1,11 @@
 """A libtorrent peer that finds others only through the torrents' trackers (DHT, LSD and PEX off).
 
-Usage: /usr/bin/python3 tracker_lt_peer.py (seed|download) TORRENT... DIR [--timeout S]
+Usage: /usr/bin/python3 tracker_lt_peer.py (seed|download) TORRENT... DIR [--timeout S] [--insecure-https]
   seed:     DIR holds the data of every TORRENT; prints `SEEDING port=P` once all are checked and
             announced, then seeds until killed or the timeout.
   download: saves into DIR; prints `COMPLETE` and exits 0 when all are done, exits 1 at the timeout.
+  --insecure-https: announce to https:// trackers whose certificate is the test's own CA's
+            (libtorrent's validate_https_trackers off).
 All torrents share one session (one listening port). Tracker replies and errors are printed as
 they come, so the log shows what the tracker said.
 """
@@ -21,11 +23,15 @@ def main():
         at = args.index("--timeout")
         timeout = float(args[at + 1])
         del args[at:at + 2]
+    extra = {"enable_dht": False, "enable_lsd": False}
+    if "--insecure-https" in args:
+        args.remove("--insecure-https")
+        extra["validate_https_trackers"] = False
     if len(args) < 3 or args[0] not in ("seed", "download"):
         print(__doc__, file=sys.stderr)
         return 2
     mode, torrents, directory = args[0], args[1:-1], args[-1]
-    s = loopback_session(extra={"enable_dht": False, "enable_lsd": False})
+    s = loopback_session(extra=extra)
     handles = []
     for torrent in torrents:
         p = lt.add_torrent_params()
