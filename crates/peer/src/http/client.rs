@@ -133,10 +133,21 @@ impl Client {
 
     /// Sends `req` and returns the response (any status: the caller decides what a 404 means).
     pub async fn send(&self, req: &Request<'_>, options: &Options) -> Result<Response, HttpError> {
+        self.send_expecting(req, options, None).await
+    }
+
+    /// [`send`](Self::send), but a final reply whose status is not `want` comes back without
+    /// its body (a web seed's range request answered `200` with a whole file is not read).
+    pub async fn send_expecting(
+        &self,
+        req: &Request<'_>,
+        options: &Options,
+        want: Option<u16>,
+    ) -> Result<Response, HttpError> {
         let work = async {
             let mut url = req.url.to_string();
             for _ in 0..=options.max_redirects {
-                let resp = self.exchange(req, &url, options.max_response).await?;
+                let resp = self.exchange(req, &url, options.max_response, want).await?;
                 match (resp.status, &resp.location) {
                     (301 | 302 | 303 | 307 | 308, Some(loc)) if options.max_redirects > 0 => {
                         url = reqwest::Url::parse(&url)
@@ -157,12 +168,14 @@ impl Client {
             .map_err(|_| HttpError::Timeout)?
     }
 
-    /// One request and its whole response, the body bounded by `max`.
+    /// One request and its whole response, the body bounded by `max` (and left unread when
+    /// the status is not `want`, if given).
     async fn exchange(
         &self,
         req: &Request<'_>,
         url: &str,
         max: usize,
+        want: Option<u16>,
     ) -> Result<Response, HttpError> {
         let failed = |e: reqwest::Error| HttpError::Request {
             url: url.to_string(),
@@ -181,16 +194,17 @@ impl Client {
             builder = builder.body(req.body.to_vec());
         }
         let mut resp = builder.send().await.map_err(failed)?;
+        let status = resp.status();
+        let skip_body = want.is_some_and(|w| w != status.as_u16()) && !status.is_redirection();
         let too_large = || HttpError::TooLarge {
             url: url.to_string(),
             limit: max,
         };
         // A declared length over the limit is refused before any of the body is read (with
         // gzip the declared length is the compressed one, so the count below still applies).
-        if resp.content_length().is_some_and(|n| n > max as u64) {
+        if !skip_body && resp.content_length().is_some_and(|n| n > max as u64) {
             return Err(too_large());
         }
-        let status = resp.status();
         let header = |name: reqwest::header::HeaderName| {
             resp.headers()
                 .get(name)
@@ -200,7 +214,11 @@ impl Client {
         let location = header(reqwest::header::LOCATION);
         let content_range = header(reqwest::header::CONTENT_RANGE);
         let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(failed)? {
+        while let Some(chunk) = if skip_body {
+            None
+        } else {
+            resp.chunk().await.map_err(failed)?
+        } {
             if body.len() + chunk.len() > max {
                 return Err(too_large());
             }

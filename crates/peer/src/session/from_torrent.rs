@@ -42,12 +42,11 @@ impl SessionConfig {
         );
         let mut config = SessionConfig::new(tc, info.pieces().to_vec());
         config.trackers = torrent.trackers();
-        config.web_seeds = crate::webseed::WebSeedConfig {
-            urls: torrent.web_seeds().to_vec(),
-            http_seeds: torrent.http_seeds().to_vec(),
-            layout: crate::storage::Layout::from_info(info).ok(),
-            multi_file: info.is_multi_file(),
-        };
+        config.web_seeds = crate::webseed::WebSeedConfig::from_info(
+            info,
+            torrent.web_seeds().to_vec(),
+            torrent.http_seeds().to_vec(),
+        );
         config
     }
 }

@@ -46,7 +46,7 @@ pub(crate) async fn fetch(
             WebRequest::Range { url, start, len } => {
                 let range = format!("bytes={start}-{}", start + len - 1);
                 let headers = [("Range", range.as_str())];
-                let reply = get(client, &url, &headers, len).await?;
+                let reply = get(client, &url, &headers, len, 206).await?;
                 check_range_reply(
                     reply.status,
                     reply.content_range.as_deref(),
@@ -58,7 +58,7 @@ pub(crate) async fn fetch(
                 out.extend_from_slice(&reply.body);
             }
             WebRequest::Whole { url, len } => {
-                let reply = get(client, &url, &[], len).await?;
+                let reply = get(client, &url, &[], len, 200).await?;
                 if reply.status != 200 {
                     return Err(format!("{url}: answered {}", reply.status_line));
                 }
@@ -77,11 +77,13 @@ async fn get(
     url: &str,
     headers: &[(&str, &str)],
     len: u64,
+    want: u16,
 ) -> Result<crate::http::Response, String> {
     let options = Options {
         timeout: FETCH_TIMEOUT,
         max_redirects: 3,
-        // A server that ignores the range and sends a whole large file is cut off here.
+        // The body of any other status than `want` is not read; one of `want` longer than
+        // asked is cut off here.
         max_response: usize::try_from(len).unwrap_or(usize::MAX).saturating_add(1),
     };
     let request = Request {
@@ -89,7 +91,7 @@ async fn get(
         ..Request::get(url)
     };
     client
-        .send(&request, &options)
+        .send_expecting(&request, &options, Some(want))
         .await
         .map_err(|e| e.to_string())
 }

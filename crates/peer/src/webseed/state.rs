@@ -20,6 +20,25 @@ pub struct WebSeedConfig {
     pub multi_file: bool,
 }
 
+impl WebSeedConfig {
+    /// The web seeds `urls` and HTTP seeds `http_seeds` of the torrent whose `info` this is.
+    /// [`SessionConfig::from_torrent`](crate::session::SessionConfig::from_torrent) uses it
+    /// with the torrent's `url-list` and `httpseeds`; a magnet download uses it with the link's
+    /// `ws=` URLs once the metadata is known.
+    pub fn from_info(
+        info: &torrentkit_metainfo::Info,
+        urls: Vec<String>,
+        http_seeds: Vec<String>,
+    ) -> WebSeedConfig {
+        WebSeedConfig {
+            urls,
+            http_seeds,
+            layout: Layout::from_info(info).ok(),
+            multi_file: info.is_multi_file(),
+        }
+    }
+}
+
 /// Which protocol a web seed speaks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum WebSeedKind {
