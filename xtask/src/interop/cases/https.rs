@@ -6,7 +6,7 @@
 
 use anyhow::bail;
 
-use super::peer_clients::{bt_finished, libtorrent_of};
+use super::peer_clients::{bt_finished, LT_PEER};
 use super::tracker_swarm::BtTracker;
 use super::web_seed::{bt_get, bt_make, same};
 use super::{Case, DEFAULT_TIMEOUT};
@@ -57,8 +57,16 @@ fn run(ctx: &Ctx) -> anyhow::Result<()> {
         },
     )?;
     // libtorrent announces over HTTPS: SEEDING is printed only after a tracker reply.
-    let t = torrent.as_path();
-    let _lt = libtorrent_of(ctx, "lt-seed", &[t], &seed, true)
+    let args: [&std::ffi::OsStr; 6] = [
+        "seed".as_ref(),
+        torrent.as_os_str(),
+        seed.as_os_str(),
+        "--timeout".as_ref(),
+        "150".as_ref(),
+        "--insecure-https".as_ref(),
+    ];
+    let mut lt = LT_PEER.spawn(ctx, "lt-seed", args)?;
+    lt.wait_for_line("SEEDING", ctx.deadline())
         .map_err(|e| e.context("libtorrent's HTTPS announce to bt tracker --tls-cert"))?;
     ctx.note("libtorrent announced over HTTPS to bt tracker --tls-cert");
 
