@@ -409,7 +409,9 @@ impl Torrent {
                     data,
                     ..
                 } => {
-                    if !self.accept_block(now, id, piece, offset, data) {
+                    // false: never requested, and the peer is dropped.
+                    let accepted = self.accept_block(now, id, piece, offset, data);
+                    if !accepted {
                         return;
                     }
                 }
