@@ -24,14 +24,21 @@ fn start_tracker(
     tokio::sync::oneshot::Sender<()>,
     tokio::task::JoinHandle<Result<(), torrentkit_tracker_server::Error>>,
 ) {
+    start_tracker_with(listener, torrentkit_tracker_server::Config::default())
+}
+
+/// [`start_tracker`] with `config`.
+fn start_tracker_with(
+    listener: TcpListener,
+    config: torrentkit_tracker_server::Config,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<Result<(), torrentkit_tracker_server::Error>>,
+) {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(torrentkit_tracker_server::serve(
-        listener,
-        torrentkit_tracker_server::Config::default(),
-        async {
-            let _ = stopped.await;
-        },
-    ));
+    let server = tokio::spawn(torrentkit_tracker_server::serve(listener, config, async {
+        let _ = stopped.await;
+    }));
     (stop, server)
 }
 
@@ -72,6 +79,15 @@ async fn tracker_client_against_tracker_server_over_http_and_udp() {
         let s = client.scrape(&http, &[InfoHash([0x42; 20])]).await.unwrap();
         assert_eq!((s[0].seeders, s[0].leechers), (1, 1));
     };
+    run_then_stop(work, stop, server).await;
+}
+
+/// Runs `work` within [`LIMIT`], then stops the tracker and checks that it ended cleanly.
+async fn run_then_stop(
+    work: impl std::future::Future<Output = ()>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<Result<(), torrentkit_tracker_server::Error>>,
+) {
     tokio::time::timeout(LIMIT, work)
         .await
         .expect("tracker exchange within the limit");
@@ -245,10 +261,7 @@ async fn tracker_server_over_https_with_a_test_ca() {
         udp: torrentkit_tracker_server::UdpBind::Off,
         ..Default::default()
     };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(torrentkit_tracker_server::serve(listener, config, async {
-        let _ = stopped.await;
-    }));
+    let (stop, server) = start_tracker_with(listener, config);
     let url = format!("https://{addr}/announce");
     let work = async {
         let untrusted = Client::new(&http::ClientConfig::default()).unwrap();
@@ -272,13 +285,5 @@ async fn tracker_server_over_https_with_a_test_ca() {
         let leech = client.announce(&url, &request(2, 7102, 10)).await.unwrap();
         assert_eq!(leech.peers, vec![SocketAddr::from(([127, 0, 0, 1], 7101))]);
     };
-    tokio::time::timeout(LIMIT, work)
-        .await
-        .expect("within the limit");
-    let _ = stop.send(());
-    tokio::time::timeout(LIMIT, server)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    run_then_stop(work, stop, server).await;
 }

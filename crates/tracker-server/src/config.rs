@@ -53,7 +53,7 @@ pub struct Config {
     pub udp: UdpBind,
     /// How many independently locked parts the swarm store has (64); more parts, less contention.
     pub shards: usize,
-    /// Serve HTTPS instead of HTTP on the listener ([`TlsConfig::from_pem_files`]: a
+    /// Serve HTTPS instead of HTTP on the listener ([`TlsConfig::from_pem_files`](crate::TlsConfig::from_pem_files): a
     /// certificate chain and its key); UDP is unaffected.
     pub tls: Option<crate::TlsConfig>,
 }

@@ -131,16 +131,21 @@ fn nginx_alone(ctx: &Ctx) -> anyhow::Result<()> {
         },
     )?;
 
+    // `bt make DATA -l PIECE -w URL` and `bt download` of it, started.
+    let start = |name: &str,
+                 data: &Path,
+                 piece: &str,
+                 url: &str|
+     -> anyhow::Result<(Managed, std::path::PathBuf, std::path::PathBuf)> {
+        let torrent = ctx.path(format!("{name}.torrent"));
+        bt_make(ctx, data, &torrent, &["-l", piece, "-w", url])?;
+        let dl = ctx.path(name);
+        let bt = bt_get(ctx, name, &torrent.display().to_string(), &dl, &[])?;
+        Ok((bt, dl, torrent))
+    };
+
     // Single file, 80 pieces of 256 KiB: many range requests.
-    let t1 = ctx.path("single.torrent");
-    bt_make(
-        ctx,
-        &single,
-        &t1,
-        &["-l", "256K", "-w", &nginx.url("single.bin")],
-    )?;
-    let dl = ctx.path("bt-single");
-    let mut bt = bt_get(ctx, "bt-single", &t1.display().to_string(), &dl, &[])?;
+    let (mut bt, dl, t1) = start("bt-single", &single, "256K", &nginx.url("single.bin"))?;
     let summary = bt_finished(ctx, &mut bt)?;
     let (web, peers) = sources(&summary);
     if summary["complete"] != true || web == 0 || peers != 0 {
@@ -153,10 +158,7 @@ fn nginx_alone(ctx: &Ctx) -> anyhow::Result<()> {
     ));
 
     // Multi-file, 64 KiB pieces spanning the file boundaries; the URL names the directory.
-    let t2 = ctx.path("multi.torrent");
-    bt_make(ctx, &multi, &t2, &["-l", "64K", "-w", &nginx.url("")])?;
-    let dl = ctx.path("bt-multi");
-    let mut bt = bt_get(ctx, "bt-multi", &t2.display().to_string(), &dl, &[])?;
+    let (mut bt, dl, _) = start("bt-multi", &multi, "64K", &nginx.url(""))?;
     let summary = bt_finished(ctx, &mut bt)?;
     if summary["complete"] != true {
         bail!("multi-file web-seed download: {summary}");
@@ -165,15 +167,8 @@ fn nginx_alone(ctx: &Ctx) -> anyhow::Result<()> {
     ctx.note("multi-file: complete from nginx, identical");
 
     // A server that ignores Range: refused, nothing written.
-    let t3 = ctx.path("norange.torrent");
-    bt_make(
-        ctx,
-        &single,
-        &t3,
-        &["-l", "256K", "-w", &nginx.url("norange/single.bin")],
-    )?;
-    let dl = ctx.path("bt-norange");
-    let mut bt = bt_get(ctx, "bt-norange", &t3.display().to_string(), &dl, &[])?;
+    let norange = nginx.url("norange/single.bin");
+    let (mut bt, _, _) = start("bt-norange", &single, "256K", &norange)?;
     let line = bt.wait_for_line("answered 200 to a range request", ctx.deadline())?;
     bt.signal("INT")?;
     bt.wait_exit(ctx.deadline())?;
@@ -199,13 +194,27 @@ fn nginx_alone(ctx: &Ctx) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A tracker, a libtorrent seed of `seed_dir`, and `bt download` of `torrent` with the web seed.
+/// nginx serving `web_root` (with `extra` directives), a tracker, a libtorrent seed of `data`,
+/// and `bt download` of a torrent with the web seed `web_path` on that nginx.
 fn swarm_download(
     ctx: &Ctx,
     data: &Path,
-    web_url: &str,
-    tracker: &BtTracker,
+    web_root: &Path,
+    extra: &str,
+    web_path: &str,
 ) -> anyhow::Result<(serde_json::Value, std::path::PathBuf)> {
+    let site = Site {
+        root: web_root,
+        extra,
+        tls: None,
+    };
+    let nginx = Nginx::start(ctx, "nginx", &site)?;
+    let web_url = &nginx.url(web_path);
+    let tracker = &BtTracker::start(
+        ctx,
+        "bt-tracker",
+        &["--interval", "5", "--min-interval", "1"],
+    )?;
     let torrent = ctx.path("swarm.torrent");
     let announce = format!("http://{}/announce", tracker.addr);
     bt_make(
@@ -226,22 +235,8 @@ fn with_peer(ctx: &Ctx) -> anyhow::Result<()> {
     let seed = ctx.path("seed");
     let file = seed.join("payload.bin");
     data::write_file(&file, 12 * 1024 * 1024 + 99, 21)?;
-    // Slow enough per connection that the libtorrent seed gets its share.
-    let nginx = Nginx::start(
-        ctx,
-        "nginx",
-        &Site {
-            root: &seed,
-            extra: "limit_rate 1m;",
-            tls: None,
-        },
-    )?;
-    let tracker = BtTracker::start(
-        ctx,
-        "bt-tracker",
-        &["--interval", "5", "--min-interval", "1"],
-    )?;
-    let (summary, dl) = swarm_download(ctx, &file, &nginx.url("payload.bin"), &tracker)?;
+    // nginx slow enough per connection that the libtorrent seed gets its share.
+    let (summary, dl) = swarm_download(ctx, &file, &seed, "limit_rate 1m;", "payload.bin")?;
     let (web, peers) = sources(&summary);
     if summary["complete"] != true || web == 0 || peers == 0 {
         bail!("web seed + libtorrent: expected bytes from both: {summary}");
@@ -270,21 +265,7 @@ fn corrupt(ctx: &Ctx) -> anyhow::Result<()> {
     std::fs::create_dir_all(bad.join("set"))?;
     std::fs::write(bad.join("set/big.bin"), bytes)?;
     std::fs::copy(set.join("small.bin"), bad.join("set/small.bin"))?;
-    let nginx = Nginx::start(
-        ctx,
-        "nginx",
-        &Site {
-            root: &bad,
-            extra: "",
-            tls: None,
-        },
-    )?;
-    let tracker = BtTracker::start(
-        ctx,
-        "bt-tracker",
-        &["--interval", "5", "--min-interval", "1"],
-    )?;
-    let (summary, dl) = swarm_download(ctx, &set, &nginx.url(""), &tracker)?;
+    let (summary, dl) = swarm_download(ctx, &set, &bad, "", "")?;
     let dropped = &summary["web_seeds"][0]["dropped"];
     if summary["complete"] != true || !dropped.is_string() {
         bail!("corrupt web seed: expected a complete download and the seed dropped: {summary}");
