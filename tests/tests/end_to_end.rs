@@ -24,14 +24,21 @@ fn start_tracker(
     tokio::sync::oneshot::Sender<()>,
     tokio::task::JoinHandle<Result<(), torrentkit_tracker_server::Error>>,
 ) {
+    start_tracker_with(listener, torrentkit_tracker_server::Config::default())
+}
+
+/// [`start_tracker`] with `config`.
+fn start_tracker_with(
+    listener: TcpListener,
+    config: torrentkit_tracker_server::Config,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<Result<(), torrentkit_tracker_server::Error>>,
+) {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(torrentkit_tracker_server::serve(
-        listener,
-        torrentkit_tracker_server::Config::default(),
-        async {
-            let _ = stopped.await;
-        },
-    ));
+    let server = tokio::spawn(torrentkit_tracker_server::serve(listener, config, async {
+        let _ = stopped.await;
+    }));
     (stop, server)
 }
 
@@ -72,6 +79,15 @@ async fn tracker_client_against_tracker_server_over_http_and_udp() {
         let s = client.scrape(&http, &[InfoHash([0x42; 20])]).await.unwrap();
         assert_eq!((s[0].seeders, s[0].leechers), (1, 1));
     };
+    run_then_stop(work, stop, server).await;
+}
+
+/// Runs `work` within [`LIMIT`], then stops the tracker and checks that it ended cleanly.
+async fn run_then_stop(
+    work: impl std::future::Future<Output = ()>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<Result<(), torrentkit_tracker_server::Error>>,
+) {
     tokio::time::timeout(LIMIT, work)
         .await
         .expect("tracker exchange within the limit");
@@ -209,4 +225,65 @@ async fn peers_find_each_other_through_the_tracker() {
     .await;
     let _ = stop.send(());
     let _ = tokio::time::timeout(LIMIT, server).await;
+}
+
+/// The tracker's TLS config through the embedding API, with certificates made by rcgen: the
+/// tracker client announces over HTTPS once the test CA is configured, and a client without it
+/// refuses the certificate with the host and the reason.
+#[tokio::test]
+async fn tracker_server_over_https_with_a_test_ca() {
+    use torrentkit_peer::http::{self, Client, Options, Request};
+    let dir = tempfile::tempdir().unwrap();
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca, &ca_key)
+        .unwrap();
+    let (ca_pem, cert_pem, key_pem) = (
+        dir.path().join("ca.pem"),
+        dir.path().join("cert.pem"),
+        dir.path().join("key.pem"),
+    );
+    std::fs::write(&ca_pem, ca.pem()).unwrap();
+    std::fs::write(&cert_pem, cert.pem()).unwrap();
+    std::fs::write(&key_pem, key.serialize_pem()).unwrap();
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let config = torrentkit_tracker_server::Config {
+        tls: Some(
+            torrentkit_tracker_server::TlsConfig::from_pem_files(&cert_pem, &key_pem).unwrap(),
+        ),
+        udp: torrentkit_tracker_server::UdpBind::Off,
+        ..Default::default()
+    };
+    let (stop, server) = start_tracker_with(listener, config);
+    let url = format!("https://{addr}/announce");
+    let work = async {
+        let untrusted = Client::new(&http::ClientConfig::default()).unwrap();
+        let err = untrusted
+            .send(&Request::get(&url), &Options::default())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("127.0.0.1") && err.contains("invalid peer certificate"),
+            "{err}"
+        );
+        http::configure(http::ClientConfig {
+            ca_certs: vec![ca_pem.clone()],
+            ..Default::default()
+        })
+        .unwrap();
+        let mut client = TrackerClient::new(ClientConfig::default(), 9);
+        let seed = client.announce(&url, &request(1, 7101, 0)).await.unwrap();
+        assert!(seed.peers.is_empty());
+        let leech = client.announce(&url, &request(2, 7102, 10)).await.unwrap();
+        assert_eq!(leech.peers, vec![SocketAddr::from(([127, 0, 0, 1], 7101))]);
+    };
+    run_then_stop(work, stop, server).await;
 }

@@ -15,6 +15,7 @@ mod table;
 mod tracker;
 mod transfer;
 mod udp_load;
+mod web_seed;
 mod wire;
 
 use std::path::Path;
@@ -58,6 +59,10 @@ const BENCHES: &[Bench] = &[
     Bench {
         name: "transfer",
         run: transfer::run,
+    },
+    Bench {
+        name: "web-seed",
+        run: web_seed::run,
     },
 ];
 

@@ -8,6 +8,10 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "bt", version, about, long_about = None, propagate_version = true)]
 pub(crate) struct Args {
+    /// A PEM file of certificate authorities to trust for https:// (trackers, .torrent URLs,
+    /// web seeds) beside the system's roots; may be repeated.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) ca_cert: Vec<PathBuf>,
     #[command(subcommand)]
     pub(crate) command: Command,
 }

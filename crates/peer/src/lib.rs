@@ -18,8 +18,9 @@
 //! - [`tracker`]: HTTP and UDP (BEP 15) announce and scrape, announce-list tiers (BEP 12) with
 //!   failover and backoff ([`tracker::Announcer`]), and a tokio driver
 //!   ([`tracker::TrackerClient`]); the protocol itself is torrentkit-tracker-proto's.
-//! - [`http`]: the workspace's one HTTP/1.1 client (no TLS), its response parser sans-IO and
-//!   bounded, [`http::send`] (feature `tokio`) for trackers, `.torrent` downloads and publishing.
+//! - [`http`]: the workspace's one HTTP client (reqwest with rustls): HTTPS, bounded replies,
+//!   [`http::send`] (feature `tokio`) for trackers, `.torrent` downloads, publishing, web seeds.
+//! - [`webseed`]: BEP 19 and BEP 17 web seeds as piece sources beside peers.
 //! - [`Connection`]: one peer connection — handshake checks (info-hash, our own peer id), BEP 3,
 //!   6 and 10 messages, request pipelining with a queue that follows the peer's rate and honours
 //!   its `reqq`, request timeouts and snubbing, keep-alives, serving requests.
@@ -99,6 +100,7 @@ pub mod session;
 pub mod storage;
 mod torrent;
 pub mod tracker;
+pub mod webseed;
 
 pub use choker::{ChokeChanges, Choker, ChokerConfig, PeerStats};
 pub use conn_id::ConnId;

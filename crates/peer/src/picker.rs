@@ -354,16 +354,7 @@ impl Picker {
             let Some(piece) = self.choose_new(id) else {
                 break;
             };
-            self.set_state(piece, PieceState::Partial);
-            let blocks = self.block_count(piece);
-            self.partials.insert(
-                piece,
-                Partial {
-                    blocks: vec![Block::Free; blocks as usize],
-                    free: blocks,
-                    received: 0,
-                },
-            );
+            self.start_piece(piece);
             self.take_free(id, piece, max, &mut out);
         }
         // 3. Endgame: duplicate requests for blocks in flight elsewhere.
@@ -398,6 +389,35 @@ impl Picker {
             }
         }
         out
+    }
+
+    /// Picks one whole new piece for `id` (a web seed, which fetches a piece in one range) and
+    /// marks every block of it in flight to `id`; partial pieces stay with the peers working
+    /// on them. Rarest first, so pieces that no peer has come first. Empty when no piece is free.
+    pub fn pick_whole_piece(&mut self, id: ConnId) -> Vec<BlockRequest> {
+        let mut out = Vec::new();
+        if !self.peers.contains_key(&id) {
+            return out;
+        }
+        if let Some(piece) = self.choose_new(id) {
+            self.start_piece(piece);
+            self.take_free(id, piece, usize::MAX, &mut out);
+        }
+        out
+    }
+
+    /// Marks a missing piece started, all its blocks free.
+    fn start_piece(&mut self, piece: u32) {
+        self.set_state(piece, PieceState::Partial);
+        let blocks = self.block_count(piece);
+        self.partials.insert(
+            piece,
+            Partial {
+                blocks: vec![Block::Free; blocks as usize],
+                free: blocks,
+                received: 0,
+            },
+        );
     }
 
     fn choose_new(&mut self, id: ConnId) -> Option<u32> {

@@ -90,7 +90,9 @@ async fn http_announce_chunked_reply_with_compact_peers() {
         "{line}"
     );
     assert!(
-        heads[0].contains(&format!("\r\nHost: {addr}\r\n")),
+        heads[0]
+            .to_ascii_lowercase()
+            .contains(&format!("\r\nhost: {addr}\r\n")),
         "{}",
         heads[0]
     );
@@ -166,7 +168,7 @@ async fn http_send_follows_relative_redirects() {
     let resp = send(&Request::get(&url), &options).await.unwrap();
     assert_eq!((resp.status, resp.body.as_slice()), (200, &b"abc"[..]));
     let resp = send(&Request::get(&url), &options).await.unwrap();
-    assert_eq!(resp.status_line, "HTTP/1.0 404 Not Found");
+    assert_eq!(resp.status_line, "404 Not Found");
     let err = send(&Request::get(&url), &options).await.unwrap_err();
     assert!(matches!(err, HttpError::TooManyRedirects(1)), "{err}");
     let heads = server.await.unwrap();
@@ -181,7 +183,9 @@ async fn http_send_follows_relative_redirects() {
         heads[1]
     );
     assert!(
-        heads[1].contains(&format!("\r\nHost: {addr}\r\n")),
+        heads[1]
+            .to_ascii_lowercase()
+            .contains(&format!("\r\nhost: {addr}\r\n")),
         "{}",
         heads[1]
     );
@@ -190,11 +194,25 @@ async fn http_send_follows_relative_redirects() {
 #[tokio::test]
 async fn https_and_unreachable_trackers_fail_clearly() {
     let mut client = TrackerClient::new(ClientConfig::default(), 3);
+    // An https:// tracker that answers plain HTTP at once: the TLS handshake fails, and the
+    // error names the URL.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let _plain = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").await;
+    });
     let err = client
-        .announce("https://127.0.0.1:1/announce", &request(1, 1, 0))
+        .announce(&format!("https://{addr}/announce"), &request(1, 1, 0))
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("needs TLS"), "{err}");
+    assert!(
+        matches!(err, TrackerError::Request(_))
+            && err
+                .to_string()
+                .contains(&format!("https://{addr}/announce")),
+        "{err}"
+    );
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
@@ -207,7 +225,7 @@ async fn https_and_unreachable_trackers_fail_clearly() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, TrackerError::Io { op: "connect", .. }),
+        matches!(err, TrackerError::Request(_)) && err.to_string().contains("Connection refused"),
         "{err}"
     );
 }
@@ -272,4 +290,27 @@ async fn udp_announce_reuses_the_connection_id() {
         .unwrap()
         .unwrap_err();
     assert_eq!(err.to_string(), "tracker: failure: unexpected packet");
+}
+
+/// A reply longer than the caller's limit (a 100 MB "torrent") is refused with an error naming
+/// the URL and the limit, before its body is read when the length is declared.
+#[tokio::test]
+async fn replies_over_the_size_limit_are_refused() {
+    use torrentkit_peer::http::{send, HttpError, Options, Request};
+    let (addr, _server) = http_server(vec![
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100000000\r\n\r\nd8:announce".to_vec(),
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n9\r\n123456789\r\n0\r\n\r\n"
+            .to_vec(),
+    ])
+    .await;
+    let url = format!("http://{addr}/big.torrent");
+    let options = Options {
+        max_response: 8,
+        ..Options::default()
+    };
+    for _ in 0..2 {
+        let err = send(&Request::get(&url), &options).await.unwrap_err();
+        assert!(matches!(err, HttpError::TooLarge { limit: 8, .. }), "{err}");
+        assert!(err.to_string().contains(&url), "{err}");
+    }
 }

@@ -61,6 +61,9 @@ pub struct Config {
     /// as soon as they are accepted. Generous for clients behind one NAT, far below the open-file
     /// limit, so that one address cannot hold every file descriptor.
     pub max_connections_per_ip: usize,
+    /// Serve HTTPS instead of HTTP on the listener ([`TlsConfig::from_pem_files`](crate::TlsConfig::from_pem_files): a
+    /// certificate chain and its key); UDP is unaffected.
+    pub tls: Option<crate::TlsConfig>,
 }
 
 /// Where [`serve`](crate::serve) runs the UDP tracker.
@@ -100,6 +103,7 @@ impl Default for Config {
             shards: 64,
             header_timeout: Duration::from_secs(10),
             max_connections_per_ip: 256,
+            tls: None,
         }
     }
 }

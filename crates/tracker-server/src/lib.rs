@@ -88,6 +88,7 @@ mod serve;
 mod stats;
 mod store;
 mod swarm;
+mod tls;
 mod tracker;
 mod udp;
 
@@ -102,6 +103,7 @@ pub use serve::serve;
 pub use stats::{CloseReason, RequestCounts};
 pub use store::{Announce, Store, StoreLimits, Totals};
 pub use swarm::{PeerList, SwarmStats};
+pub use tls::{TlsConfig, TlsError};
 pub use torrentkit_tracker_proto::{
     transaction_id_of, AnnounceRequest, Event, InfoHash, PacketError, PeerId, RequestError,
     ScrapeRequest, UdpAnnounce, UdpRequest, UdpResponse, ANNOUNCE_LEN, PROTOCOL_ID,

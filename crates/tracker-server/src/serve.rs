@@ -151,7 +151,19 @@ impl Tracker {
             });
         }
 
-        let mut server = tokio::spawn(self.clone().serve_http(listener, stopped()));
+        let mut server = match cfg.tls.clone() {
+            // HTTPS: connections are handshaken (each under a time limit) and served by tls.rs
+            // with the same router. An accept error ends it, as it ends the plain loop.
+            Some(tls) => {
+                let app = router().with_state(self.clone());
+                let stop = stopped();
+                tokio::spawn(async move {
+                    let _ = crate::tls::serve(listener, tls, app, stop).await;
+                })
+            }
+            // HTTP: the tracker's own accept loop with its connection limits.
+            None => tokio::spawn(self.clone().serve_http(listener, stopped())),
+        };
         tokio::select! {
             () = shutdown => {}
             _ = &mut server => {}

@@ -389,7 +389,10 @@ fn proc_usage(pid: u32) -> (f64, f64) {
 }
 
 /// Runs the downloader under `/usr/bin/time`; (wall, CPU seconds, peak RSS MiB).
-fn timed_download(cmd: &[&std::ffi::OsStr], dir: &Path) -> anyhow::Result<(f64, f64, f64)> {
+pub(super) fn timed_download(
+    cmd: &[&std::ffi::OsStr],
+    dir: &Path,
+) -> anyhow::Result<(f64, f64, f64)> {
     let time_file = dir.join("time.txt");
     let started = Instant::now();
     let out = Command::new(TIME)
@@ -424,7 +427,11 @@ fn timed_download(cmd: &[&std::ffi::OsStr], dir: &Path) -> anyhow::Result<(f64, 
 }
 
 /// Checks the copy byte for byte and removes it.
-fn check_and_remove(original: &Path, copy_dir: &Path, copy: &Path) -> anyhow::Result<()> {
+pub(super) fn check_and_remove(
+    original: &Path,
+    copy_dir: &Path,
+    copy: &Path,
+) -> anyhow::Result<()> {
     let mut a = std::io::BufReader::new(std::fs::File::open(original)?);
     let mut b = std::io::BufReader::new(
         std::fs::File::open(copy).with_context(|| format!("opening {}", copy.display()))?,

@@ -28,6 +28,7 @@ pub(crate) mod json_diff;
     reason = "shared helpers: some serve cases and benches not written yet"
 )]
 pub(crate) mod net;
+pub(crate) mod nginx;
 #[allow(
     dead_code,
     reason = "shared helpers: some serve cases and benches not written yet"

@@ -34,6 +34,12 @@ use clap::CommandFactory;
 use crate::args::{Args, Command};
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if !args.ca_cert.is_empty() {
+        torrentkit_peer::http::configure(torrentkit_peer::http::ClientConfig {
+            ca_certs: args.ca_cert.clone(),
+            ..Default::default()
+        })?;
+    }
     match args.command {
         Command::Decode {
             file,

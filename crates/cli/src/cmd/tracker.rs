@@ -81,6 +81,12 @@ pub(crate) struct Args {
     /// 2 workers kept it well below.
     #[arg(long)]
     threads: Option<usize>,
+    /// Serve HTTPS with this PEM certificate chain (needs --tls-key); UDP is unchanged.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 /// The fewest worker threads by default; see `--threads`.
@@ -117,7 +123,15 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         !args.header_timeout.is_zero(),
         "--header-timeout 0: a client needs some time to send its request"
     );
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(
+            torrentkit_tracker_server::TlsConfig::from_pem_files(cert, key)
+                .map_err(|e| anyhow::anyhow!("--tls-cert/--tls-key: {e}"))?,
+        ),
+        _ => None,
+    };
     let config = Config {
+        tls,
         interval: args.interval,
         min_interval: args.min_interval,
         peer_timeout: args.peer_timeout,
@@ -162,6 +176,11 @@ async fn serve(http: SocketAddr, config: Config, quiet: bool) -> anyhow::Result<
         .context("reading the listening address")?;
     let dfile = config.dfile.clone();
     let udp = config.udp;
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let tracker = Tracker::new(config, std::time::Instant::now());
     let t = tracker.clone();
     let status = tokio::task::spawn_blocking(move || t.load_dfile())
@@ -207,7 +226,7 @@ async fn serve(http: SocketAddr, config: Config, quiet: bool) -> anyhow::Result<
         UdpBind::Addr(a) => format!(" and udp://{a}/announce"),
         _ => format!(" and udp://{local}/announce"),
     };
-    eprintln!("bt tracker: announce URL http://{local}/announce{udp_note}");
+    eprintln!("bt tracker: announce URL {scheme}://{local}/announce{udp_note}");
     tracker
         .serve(listener, shutdown_signal())
         .await

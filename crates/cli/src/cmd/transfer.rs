@@ -14,6 +14,7 @@ use torrentkit_peer::session::{
     bind_listener, Encryption, Session, SessionConfig, Start, StartKind,
 };
 use torrentkit_peer::storage::FileStorage;
+use torrentkit_peer::webseed::WebSeedKind;
 // `SeedLimits` is re-exported for `bt publish` (cmd/publish.rs), which names it through here.
 pub(crate) use torrentkit_peer::SeedLimits;
 use torrentkit_peer::{Placement, Rng};
@@ -71,6 +72,9 @@ pub(crate) struct NetArgs {
     /// both), require (RC4 only, both ways), plaintext (dial in plaintext, accept both).
     #[arg(long, value_name = "MODE", default_value_t = Encryption::Prefer)]
     pub(crate) encryption: Encryption,
+    /// Do not download from the torrent's web seeds (BEP 19 url-list, BEP 17 httpseeds).
+    #[arg(long)]
+    pub(crate) no_web_seeds: bool,
 }
 
 impl NetArgs {
@@ -88,6 +92,7 @@ impl NetArgs {
             json: false,
             tui: false,
             encryption: Encryption::Prefer,
+            no_web_seeds: false,
         }
     }
 
@@ -198,6 +203,11 @@ async fn run_async(
     sc.encryption = net.encryption;
     sc.max_upload_rate = (net.max_upload_rate > 0).then_some(net.max_upload_rate);
     sc.max_download_rate = (net.max_download_rate > 0).then_some(net.max_download_rate);
+    if net.no_web_seeds {
+        sc.web_seeds = Default::default();
+    }
+    let mut web_dropped = 0;
+    let mut web_errors: Vec<Option<String>> = Vec::new();
 
     let mut status = Status::start(&name, torrent, net.tui);
     let have_at_start = start.have.clone();
@@ -274,6 +284,25 @@ async fn run_async(
                 }
                 let p = progress.borrow_and_update().clone();
                 status.refresh(&p);
+                web_errors.resize(p.web_seeds.len(), None);
+                for (w, seen) in p.web_seeds.iter().zip(&mut web_errors) {
+                    if w.last_error.is_some() && w.last_error != *seen && w.dropped.is_none() {
+                        status.note(&format!(
+                            "bt: {name}: web seed {}: {} (backing off)",
+                            w.url,
+                            w.last_error.as_deref().unwrap_or_default()
+                        ));
+                    }
+                    seen.clone_from(&w.last_error);
+                }
+                for w in p.web_seeds.iter().filter(|w| w.dropped.is_some()).skip(web_dropped) {
+                    web_dropped += 1;
+                    status.note(&format!(
+                        "bt: {name}: web seed {} dropped: {}",
+                        w.url,
+                        w.dropped.as_deref().unwrap_or_default()
+                    ));
+                }
                 if p.complete && completed_at.is_none() {
                     completed_at = Some(Instant::now());
                     status.note(&format!(
@@ -361,8 +390,45 @@ async fn run_async(
         human_rate(summary.downloaded as f64 / active.max(1e-3)),
         human_size(summary.uploaded),
     );
+    let web_seeds = progress.borrow().web_seeds.clone();
+    let from_web: u64 = web_seeds.iter().map(|w| w.downloaded).sum();
+    for w in &web_seeds {
+        eprintln!(
+            "bt: {name}: web seed {}: {} down, {} hash failures{}",
+            w.url,
+            human_size(w.downloaded),
+            w.hash_failures,
+            w.dropped
+                .as_deref()
+                .map_or(String::new(), |why| format!(", dropped: {why}"))
+        );
+    }
+    if !web_seeds.is_empty() {
+        eprintln!(
+            "bt: {name}: {} from peers, {} from web seeds",
+            human_size(summary.downloaded.saturating_sub(from_web)),
+            human_size(from_web)
+        );
+    }
     if net.json {
+        let web_json: Vec<_> = web_seeds
+            .iter()
+            .map(|w| {
+                serde_json::json!({
+                    "url": w.url,
+                    "source": "web",
+                    "kind": match w.kind { WebSeedKind::Url => "url-list", WebSeedKind::Http => "httpseeds" },
+                    "downloaded": w.downloaded,
+                    "hash_failures": w.hash_failures,
+                    "last_error": w.last_error,
+                    "dropped": w.dropped,
+                })
+            })
+            .collect();
         let json = serde_json::json!({
+            "web_seeds": web_json,
+            "downloaded_from_peers": summary.downloaded.saturating_sub(from_web),
+            "downloaded_from_web_seeds": from_web,
             "name": name,
             "info_hash": torrent.info_hash().to_hex(),
             "complete": complete,

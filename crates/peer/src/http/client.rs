@@ -1,12 +1,12 @@
-//! The tokio side of the HTTP client: connect, send, read until the response is complete,
-//! follow redirects, all within one time limit.
+//! The tokio side of the HTTP client, on reqwest (rustls with the `ring` provider): HTTPS with
+//! the system's root certificates plus any `--ca-cert` files, gzip, `HTTP(S)_PROXY`/`NO_PROXY`,
+//! a connect timeout and a total one, bounded redirects and a bounded body.
 
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{lookup_host, TcpStream};
-
-use super::{parse_response, request_head, HttpError, Request, Response, Scheme, Url};
+use super::{HttpError, Request, Response};
 
 /// Limits of one [`send`].
 #[derive(Debug, Clone)]
@@ -16,7 +16,8 @@ pub struct Options {
     /// Redirects (301, 302, 303, 307, 308 with a `Location`) followed with the same request;
     /// 0 returns the redirect itself. Requests with a body should use 0.
     pub max_redirects: u32,
-    /// The largest response accepted (headers and body).
+    /// The largest body accepted (after gzip is undone); a longer one is
+    /// [`HttpError::TooLarge`].
     pub max_response: usize,
 }
 
@@ -30,36 +31,232 @@ impl Default for Options {
     }
 }
 
-/// Sends `req` and returns the response (any status: the caller decides what a 404 means).
-/// `https://` URLs are refused with [`HttpError::Https`].
-pub async fn send(req: &Request<'_>, options: &Options) -> Result<Response, HttpError> {
-    let work = async {
-        let mut url = Url::parse(req.url)?;
-        let mut target = url.target.clone();
-        for _ in 0..=options.max_redirects {
-            if url.scheme != Scheme::Http {
-                return Err(HttpError::Https {
-                    url: url.to_string(),
+/// How the process's HTTP client is built: the trust roots and the connect timeout.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// PEM files of extra certificate authorities trusted beside the system's (`--ca-cert`).
+    pub ca_certs: Vec<PathBuf>,
+    /// Time limit for the TCP connect and TLS handshake of one connection.
+    pub connect_timeout: Duration,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            ca_certs: Vec::new(),
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A configured client; cheap to clone (connections are pooled inside).
+#[derive(Debug, Clone)]
+pub struct Client {
+    inner: reqwest::Client,
+}
+
+/// The process's configuration and the client [`send`] uses, replaced by [`configure`].
+static DEFAULT: RwLock<Option<(Arc<ClientConfig>, Client)>> = RwLock::new(None);
+
+/// Makes `config` the one every later [`send`] (trackers, `.torrent` downloads) and every web
+/// seed uses; fails, changing nothing, when a CA file cannot be read.
+pub fn configure(config: ClientConfig) -> Result<(), HttpError> {
+    let client = Client::build(&config, false)?;
+    *DEFAULT.write().unwrap_or_else(|e| e.into_inner()) = Some((Arc::new(config), client));
+    Ok(())
+}
+
+/// The configuration [`configure`] set (the default one before that).
+pub fn current_config() -> ClientConfig {
+    DEFAULT
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+        .map(|(c, _)| ClientConfig::clone(c))
+        .unwrap_or_default()
+}
+
+/// The client [`send`] uses, built on first use.
+fn shared() -> Result<Client, HttpError> {
+    if let Some((_, c)) = DEFAULT.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        return Ok(c.clone());
+    }
+    configure(ClientConfig::default())?;
+    shared()
+}
+
+impl Client {
+    /// A client trusting the system's roots and `config.ca_certs`, keeping idle connections
+    /// open for reuse (for a long-lived caller such as a web seed).
+    pub fn new(config: &ClientConfig) -> Result<Client, HttpError> {
+        Client::build(config, true)
+    }
+
+    /// The client; `pooled` keeps idle connections. The shared one does not: `send_blocking`
+    /// runs each request on a runtime of its own, and a pooled connection dies with its runtime.
+    fn build(config: &ClientConfig, pooled: bool) -> Result<Client, HttpError> {
+        let mut builder = reqwest::Client::builder()
+            .use_rustls_tls()
+            .user_agent(concat!("torrentkit/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(config.connect_timeout)
+            // Redirects are followed by `send`, counted against the caller's limit.
+            .redirect(reqwest::redirect::Policy::none());
+        if !pooled {
+            builder = builder.pool_max_idle_per_host(0);
+        }
+        for path in &config.ca_certs {
+            let pem = std::fs::read(path).map_err(|e| HttpError::CaCert {
+                path: path.clone(),
+                problem: e.to_string(),
+            })?;
+            let certs =
+                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| HttpError::CaCert {
+                    path: path.clone(),
+                    problem: e.to_string(),
+                })?;
+            if certs.is_empty() {
+                return Err(HttpError::CaCert {
+                    path: path.clone(),
+                    problem: "no PEM certificate in it".into(),
                 });
             }
-            let resp = exchange(req, &url, &target, options.max_response).await?;
-            match (resp.status, &resp.location) {
-                (301 | 302 | 303 | 307 | 308, Some(loc)) if options.max_redirects > 0 => {
-                    if loc.starts_with('/') {
-                        target = loc.clone();
-                    } else {
-                        url = Url::parse(loc)?;
-                        target = url.target.clone();
-                    }
-                }
-                _ => return Ok(resp),
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
             }
         }
-        Err(HttpError::TooManyRedirects(options.max_redirects))
-    };
-    tokio::time::timeout(options.timeout, work)
-        .await
-        .map_err(|_| HttpError::Timeout)?
+        let inner = builder.build().map_err(|e| HttpError::Request {
+            url: String::new(),
+            detail: chain(&e),
+        })?;
+        Ok(Client { inner })
+    }
+
+    /// Sends `req` and returns the response (any status: the caller decides what a 404 means).
+    pub async fn send(&self, req: &Request<'_>, options: &Options) -> Result<Response, HttpError> {
+        self.send_expecting(req, options, None).await
+    }
+
+    /// [`send`](Self::send), but a final reply whose status is not `want` comes back without
+    /// its body (a web seed's range request answered `200` with a whole file is not read).
+    pub async fn send_expecting(
+        &self,
+        req: &Request<'_>,
+        options: &Options,
+        want: Option<u16>,
+    ) -> Result<Response, HttpError> {
+        let work = async {
+            let mut url = req.url.to_string();
+            for _ in 0..=options.max_redirects {
+                let resp = self.exchange(req, &url, options.max_response, want).await?;
+                match (resp.status, &resp.location) {
+                    (301 | 302 | 303 | 307 | 308, Some(loc)) if options.max_redirects > 0 => {
+                        url = reqwest::Url::parse(&url)
+                            .and_then(|base| base.join(loc))
+                            .map_err(|e| HttpError::Request {
+                                url: url.clone(),
+                                detail: format!("bad redirect to {loc:?}: {e}"),
+                            })?
+                            .to_string();
+                    }
+                    _ => return Ok(resp),
+                }
+            }
+            Err(HttpError::TooManyRedirects(options.max_redirects))
+        };
+        tokio::time::timeout(options.timeout, work)
+            .await
+            .map_err(|_| HttpError::Timeout)?
+    }
+
+    /// One request and its whole response, the body bounded by `max` (and left unread when
+    /// the status is not `want`, if given).
+    async fn exchange(
+        &self,
+        req: &Request<'_>,
+        url: &str,
+        max: usize,
+        want: Option<u16>,
+    ) -> Result<Response, HttpError> {
+        let failed = |e: reqwest::Error| HttpError::Request {
+            url: url.to_string(),
+            detail: chain(&e),
+        };
+        let method =
+            reqwest::Method::from_bytes(req.method.as_bytes()).map_err(|e| HttpError::Request {
+                url: url.to_string(),
+                detail: format!("bad method {:?}: {e}", req.method),
+            })?;
+        let mut builder = self.inner.request(method, url);
+        for (name, value) in req.headers {
+            builder = builder.header(*name, *value);
+        }
+        if !req.body.is_empty() {
+            builder = builder.body(req.body.to_vec());
+        }
+        let mut resp = builder.send().await.map_err(failed)?;
+        let status = resp.status();
+        let skip_body = want.is_some_and(|w| w != status.as_u16()) && !status.is_redirection();
+        let too_large = || HttpError::TooLarge {
+            url: url.to_string(),
+            limit: max,
+        };
+        // A declared length over the limit is refused before any of the body is read (with
+        // gzip the declared length is the compressed one, so the count below still applies).
+        if !skip_body && resp.content_length().is_some_and(|n| n > max as u64) {
+            return Err(too_large());
+        }
+        let header = |name: reqwest::header::HeaderName| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let location = header(reqwest::header::LOCATION);
+        let content_range = header(reqwest::header::CONTENT_RANGE);
+        let mut body = Vec::new();
+        while let Some(chunk) = if skip_body {
+            None
+        } else {
+            resp.chunk().await.map_err(failed)?
+        } {
+            if body.len() + chunk.len() > max {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let reason = status.canonical_reason().unwrap_or_default().to_string();
+        Ok(Response {
+            status: status.as_u16(),
+            status_line: format!("{} {reason}", status.as_u16())
+                .trim_end()
+                .to_string(),
+            reason,
+            location,
+            content_range,
+            body,
+        })
+    }
+}
+
+/// An error and its causes on one line ("error sending request for url (...): ... : invalid
+/// peer certificate: UnknownIssuer"), since the root cause is what a user needs.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let part = s.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = s.source();
+    }
+    text
+}
+
+/// Sends `req` with the process's client (see [`configure`]).
+pub async fn send(req: &Request<'_>, options: &Options) -> Result<Response, HttpError> {
+    shared()?.send(req, options).await
 }
 
 /// [`send`] for callers outside async code (such as the `bt` commands that fetch one file):
@@ -83,8 +280,8 @@ pub fn send_blocking(req: &Request<'_>, options: &Options) -> Result<Response, H
 }
 
 /// The first address of `url`'s host.
-pub(crate) async fn resolve(url: &Url) -> Result<std::net::SocketAddr, HttpError> {
-    lookup_host(url.authority())
+pub(crate) async fn resolve(url: &super::Url) -> Result<std::net::SocketAddr, HttpError> {
+    tokio::net::lookup_host(url.authority())
         .await
         .map_err(|source| HttpError::Io {
             op: "resolve",
@@ -97,42 +294,4 @@ pub(crate) async fn resolve(url: &Url) -> Result<std::net::SocketAddr, HttpError
                 problem: "the host has no address".into(),
             })
         })
-}
-
-/// One request and its response on a fresh connection.
-async fn exchange(
-    req: &Request<'_>,
-    url: &Url,
-    target: &str,
-    max_response: usize,
-) -> Result<Response, HttpError> {
-    let addr = resolve(url).await?;
-    let mut stream = TcpStream::connect(addr)
-        .await
-        .map_err(|source| HttpError::Io {
-            op: "connect",
-            source,
-        })?;
-    let head = request_head(req.method, url, target, req.headers, req.body.len());
-    let sent = async {
-        stream.write_all(&head).await?;
-        stream.write_all(req.body).await
-    };
-    sent.await
-        .map_err(|source| HttpError::Io { op: "send", source })?;
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    loop {
-        let n = stream
-            .read(&mut chunk)
-            .await
-            .map_err(|source| HttpError::Io {
-                op: "receive",
-                source,
-            })?;
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(resp) = parse_response(&buf, n == 0, max_response)? {
-            return Ok(resp);
-        }
-    }
 }

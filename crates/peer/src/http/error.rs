@@ -11,13 +11,28 @@ use super::UrlError;
 pub enum HttpError {
     /// The URL cannot be used.
     Url(UrlError),
-    /// An `https://` URL (also as a redirect target): the built-in client has no TLS.
-    Https {
-        /// The URL.
+    /// The request failed: no connection, a TLS certificate that does not verify, a broken
+    /// reply; the text names the cause.
+    Request {
+        /// The URL asked for.
         url: String,
+        /// What went wrong, with its causes.
+        detail: String,
     },
-    /// The reply is not HTTP/1.x as it should be; the text names the problem.
-    Malformed(String),
+    /// The reply's body is longer than the caller allows.
+    TooLarge {
+        /// The URL asked for.
+        url: String,
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// A `--ca-cert` file cannot be used.
+    CaCert {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        problem: String,
+    },
     /// More redirects than allowed.
     TooManyRedirects(u32),
     /// The whole exchange took longer than its time limit.
@@ -35,11 +50,16 @@ impl fmt::Display for HttpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             HttpError::Url(e) => e.fmt(f),
-            HttpError::Https { url } => write!(
-                f,
-                "{url}: https:// needs TLS, which the built-in HTTP client does not have"
-            ),
-            HttpError::Malformed(problem) => write!(f, "HTTP: {problem}"),
+            HttpError::Request { url, detail } if detail.contains(url.as_str()) => {
+                f.write_str(detail)
+            }
+            HttpError::Request { url, detail } => write!(f, "{url}: {detail}"),
+            HttpError::TooLarge { url, limit } => {
+                write!(f, "{url}: the reply is larger than the {limit}-byte limit")
+            }
+            HttpError::CaCert { path, problem } => {
+                write!(f, "--ca-cert {}: {problem}", path.display())
+            }
             HttpError::TooManyRedirects(n) => write!(f, "more than {n} redirects"),
             HttpError::Timeout => f.write_str("no reply (timed out)"),
             HttpError::Io { op, source } => write!(f, "{op}: {source}"),

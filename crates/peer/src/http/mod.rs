@@ -1,20 +1,18 @@
-//! The workspace's one HTTP client, for trackers, `.torrent` downloads and `bt publish`: plain
-//! HTTP/1.1 over TCP, no TLS (`https://` is refused with a clear error).
+//! The workspace's one HTTP client, for trackers, `.torrent` downloads, `bt publish` and web
+//! seeds: reqwest with rustls (the `ring` provider), so HTTPS works with the system's root
+//! certificates plus any added with [`configure`] (`--ca-cert`), gzip replies are undone,
+//! `HTTP_PROXY`/`HTTPS_PROXY`/`NO_PROXY` are honoured, redirects are bounded and every reply
+//! is read whole under a size cap and a time limit.
 //!
-//! The protocol half is sans-IO: [`Url`] parses URLs, [`request_head`] writes a request and
-//! [`parse_response`] reads a response (status line, headers, `Content-Length`, chunked or
-//! close-delimited bodies) with a size cap, reporting "need more bytes" as `Ok(None)`. With the
-//! `tokio` feature, [`send`] moves the bytes: it connects, sends, reads until the response is
-//! complete and follows redirects, all within one time limit; [`send_blocking`] does the same
-//! for code that is not async.
+//! [`Url`] parses tracker URLs (also `udp://`); with the `tokio` feature [`send`] performs a
+//! [`Request`] and [`send_blocking`] does the same for code that is not async.
 //!
 //! ```
-//! use torrentkit_peer::http::parse_response;
+//! use torrentkit_peer::http::{Response, Url};
 //!
-//! let reply = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
-//! assert_eq!(parse_response(&reply[..20], false, 1 << 20)?, None);
-//! let resp = parse_response(reply, false, 1 << 20)?.unwrap();
-//! assert_eq!((resp.status, resp.body.as_slice()), (200, &b"abc"[..]));
+//! let url = Url::parse("https://t.example/announce?passkey=p")?;
+//! assert_eq!((url.port, url.target.as_str()), (443, "/announce?passkey=p"));
+//! assert_eq!(Response::new(200, b"ok".to_vec()).status_line, "200");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -28,8 +26,8 @@ mod url;
 #[cfg(feature = "tokio")]
 pub(crate) use client::resolve;
 #[cfg(feature = "tokio")]
-pub use client::{send, send_blocking, Options};
+pub use client::{configure, current_config, send, send_blocking, Client, ClientConfig, Options};
 pub use error::HttpError;
-pub use request::{request_head, Request};
-pub use response::{parse_response, Response};
+pub use request::Request;
+pub use response::Response;
 pub use url::{Scheme, Url, UrlError};

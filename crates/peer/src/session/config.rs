@@ -43,6 +43,8 @@ pub struct SessionConfig {
     pub shared: Option<Shared>,
     /// Protocol encryption (MSE/PE) for the connections we make and accept.
     pub encryption: Encryption,
+    /// Web seeds (BEP 19 `url-list`, BEP 17 `httpseeds`) used beside peers; empty: none.
+    pub web_seeds: crate::webseed::WebSeedConfig,
 }
 
 impl SessionConfig {
@@ -63,6 +65,7 @@ impl SessionConfig {
             announce_ip: None,
             shared: None,
             encryption: Encryption::default(),
+            web_seeds: Default::default(),
         }
     }
 }

@@ -18,6 +18,7 @@ use super::disk::{self, DiskDone};
 use super::encryption::{self, Encryption};
 use super::limit;
 use super::sockets::{self, accept, Link, Net, Wrap};
+use super::webseeds;
 use super::{
     announce, Command, PeerInfo, Permit, Progress, SessionConfig, SessionError, Shared, Summary,
 };
@@ -47,6 +48,8 @@ struct Driver {
     info_hash: [u8; 20],
     /// Incoming peers of our own listener still being told apart (bounded).
     classifying: Arc<std::sync::atomic::AtomicUsize>,
+    /// Starts the web seeds' fetches (`None`: the torrent has none, or they are off).
+    web: Option<webseeds::WebRunner>,
 }
 
 /// While this many bytes wait for the disk, the network is not read: memory stays bounded and
@@ -177,6 +180,7 @@ impl Driver {
 
     fn progress(&self) -> Progress {
         let (d, u) = self.torrent.transferred();
+        let d = d + self.torrent.web_downloaded();
         let (mut dr, mut ur) = (0, 0);
         let mut peer_list = Vec::with_capacity(self.links.len());
         for id in self.torrent.connections() {
@@ -223,6 +227,7 @@ impl Driver {
             paused: self.torrent.is_paused(),
             verified: self.torrent.have().clone(),
             peer_list,
+            web_seeds: self.torrent.web_seeds(),
         }
     }
 }
@@ -274,7 +279,16 @@ pub(super) async fn run(
         encryption: config.encryption,
         info_hash: config.torrent.info_hash,
         classifying: Arc::default(),
+        web: None,
     };
+    let mut web_rx = None;
+    if let Some((runner, rx)) =
+        webseeds::WebRunner::new(&config.web_seeds, config.torrent.info_hash, &mut d.torrent)
+    {
+        runner.start(&mut d.torrent);
+        d.web = Some(runner);
+        web_rx = Some(rx);
+    }
     // Peers that reach the shared listener for our info-hash come to us, until we end.
     let _route = config
         .shared
@@ -326,6 +340,12 @@ pub(super) async fn run(
                     break;
                 }
             },
+            Some(done) = async {
+                match &mut web_rx {
+                    Some(rx) => rx.recv().await,
+                    None => pending().await,
+                }
+            }, if d.backlog < MAX_DISK_BACKLOG => webseeds::finish(&mut d.torrent, done),
             ev = net_rx.recv(), if d.backlog < MAX_DISK_BACKLOG => match ev {
                 Some(Net::Connected(id, stream)) => d.dialled(id, stream),
                 Some(Net::ConnectFailed(id)) => d.dial_failed(id),
@@ -353,6 +373,9 @@ pub(super) async fn run(
                     None => pending().await,
                 }
             } => d.torrent.handle_timeout(std::time::Instant::now()),
+        }
+        if let Some(web) = &d.web {
+            web.start(&mut d.torrent);
         }
         if let Some(e) = d.pump() {
             error = Some(e);

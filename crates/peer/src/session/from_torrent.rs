@@ -8,7 +8,7 @@ use crate::TorrentConfig;
 
 impl SessionConfig {
     /// Defaults (see [`SessionConfig::new`]) for `torrent`: its info-hash, total size, piece
-    /// length, piece hashes and announce-list tiers, with our `peer_id` and the `seed` of the
+    /// length, piece hashes, announce-list tiers and web seeds, with our `peer_id` and the `seed` of the
     /// session's randomness. The caller sets the rest (port, seeding, limits, [`Shared`]).
     ///
     /// [`Shared`]: super::Shared
@@ -42,6 +42,11 @@ impl SessionConfig {
         );
         let mut config = SessionConfig::new(tc, info.pieces().to_vec());
         config.trackers = torrent.trackers();
+        config.web_seeds = crate::webseed::WebSeedConfig::from_info(
+            info,
+            torrent.web_seeds().to_vec(),
+            torrent.http_seeds().to_vec(),
+        );
         config
     }
 }

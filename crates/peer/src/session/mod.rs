@@ -22,6 +22,7 @@ mod progress;
 mod shared;
 mod sockets;
 mod start;
+mod webseeds;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

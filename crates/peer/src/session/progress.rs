@@ -43,6 +43,8 @@ pub struct Progress {
     pub verified: Bitfield,
     /// Every connection, in the order they were made.
     pub peer_list: Vec<PeerInfo>,
+    /// Every web seed (BEP 19/17), with its bytes and, once dropped, why.
+    pub web_seeds: Vec<crate::webseed::WebSeedInfo>,
 }
 
 impl Progress {

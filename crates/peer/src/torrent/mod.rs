@@ -12,6 +12,7 @@ mod config;
 mod connections;
 #[cfg(test)]
 mod tests;
+mod webseed;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -75,6 +76,8 @@ pub struct Torrent {
     /// The peers we had dialled before a pause, dialled again on resume.
     paused_peers: Vec<SocketAddr>,
     next_conn: u64,
+    /// Web seeds (BEP 19/17), each a have-all peer of the picker (`webseed.rs`).
+    web: crate::webseed::WebSeeds,
 }
 
 impl Torrent {
@@ -115,6 +118,7 @@ impl Torrent {
             paused: false,
             paused_peers: Vec::new(),
             next_conn: 0,
+            web: Default::default(),
         }
     }
 
@@ -203,7 +207,10 @@ impl Torrent {
     /// When [`handle_timeout`](Self::handle_timeout) is next due.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let conns = self.peers.values().filter_map(|p| p.conn.poll_timeout());
-        conns.chain(self.choker.poll_timeout()).min()
+        conns
+            .chain(self.choker.poll_timeout())
+            .chain(self.web.poll_timeout())
+            .min()
     }
 
     /// Bytes received on `id` at `now`; the blocks in them go to [`DiskJob::Write`] as slices
@@ -284,6 +291,7 @@ impl Torrent {
         } else {
             let senders = self.picker.piece_failed(piece);
             self.blame_after_failure(piece, &senders);
+            self.blame_web_seeds(piece, &senders);
             let ids: Vec<ConnId> = self.peers.keys().copied().collect();
             for id in ids {
                 self.fill_requests(now, id);
@@ -401,36 +409,10 @@ impl Torrent {
                     data,
                     ..
                 } => {
-                    let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
-                    match self.picker.block_received(id, piece, offset, len) {
-                        Received::New {
-                            cancel,
-                            piece_complete,
-                        } => {
-                            self.record_block_sum(id, piece, offset, &data);
-                            for other in cancel {
-                                if let Some(o) = self.peers.get_mut(&other) {
-                                    o.conn.cancel(now, BlockRequest { piece, offset, len });
-                                }
-                            }
-                            self.actions.push_back(Action::Disk(DiskJob::Write {
-                                piece,
-                                offset,
-                                data,
-                            }));
-                            if piece_complete {
-                                self.verifying.insert(piece, ());
-                                self.actions
-                                    .push_back(Action::Disk(DiskJob::Verify { piece }));
-                            }
-                        }
-                        Received::Duplicate => self.wasted += u64::from(len),
-                        Received::Invalid => {
-                            let violation =
-                                ProtocolViolation::UnrequestedBlock { piece, offset, len };
-                            self.drop_peer(id, violation.into());
-                            return;
-                        }
+                    // false: never requested, and the peer is dropped.
+                    let accepted = self.accept_block(now, id, piece, offset, data);
+                    if !accepted {
+                        return;
                     }
                 }
                 ConnEvent::Rejected(r) => self.picker.request_failed(id, r.piece, r.offset),
@@ -475,5 +457,48 @@ impl Torrent {
                 self.apply_choke(now, changes);
             }
         }
+    }
+
+    /// A block from `id` (a peer, or a web seed's reply cut into blocks): written and, when its
+    /// piece is complete, verified; false when it was never requested and the peer is dropped.
+    fn accept_block(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        piece: u32,
+        offset: u32,
+        data: Bytes,
+    ) -> bool {
+        let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
+        match self.picker.block_received(id, piece, offset, len) {
+            Received::New {
+                cancel,
+                piece_complete,
+            } => {
+                self.record_block_sum(id, piece, offset, &data);
+                for other in cancel {
+                    if let Some(o) = self.peers.get_mut(&other) {
+                        o.conn.cancel(now, BlockRequest { piece, offset, len });
+                    }
+                }
+                self.actions.push_back(Action::Disk(DiskJob::Write {
+                    piece,
+                    offset,
+                    data,
+                }));
+                if piece_complete {
+                    self.verifying.insert(piece, ());
+                    self.actions
+                        .push_back(Action::Disk(DiskJob::Verify { piece }));
+                }
+            }
+            Received::Duplicate => self.wasted += u64::from(len),
+            Received::Invalid => {
+                let violation = ProtocolViolation::UnrequestedBlock { piece, offset, len };
+                self.drop_peer(id, violation.into());
+                return false;
+            }
+        }
+        true
     }
 }

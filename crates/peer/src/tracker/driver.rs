@@ -40,8 +40,8 @@ impl Default for ClientConfig {
 /// Announces and scrapes over HTTP and UDP on the current tokio runtime.
 ///
 /// It keeps one UDP socket per address family and one [`UdpSession`] per UDP tracker, so
-/// connection ids are reused for their minute. `https://` trackers are refused with a clear
-/// error: the built-in HTTP client has no TLS.
+/// connection ids are reused for their minute. `http://` and `https://` trackers go through
+/// [`http::send`] (the process's client: system roots plus `--ca-cert`).
 #[derive(Debug)]
 pub struct TrackerClient {
     config: ClientConfig,

@@ -29,6 +29,9 @@ pub enum TrackerError {
         /// The reason phrase.
         reason: String,
     },
+    /// The HTTP(S) request failed: no connection, a certificate that does not verify, a
+    /// broken reply; the text names the URL and the cause.
+    Request(String),
     /// No reply in time (after all UDP retransmissions, or the HTTP timeout).
     Timeout,
     /// A socket error.
@@ -49,6 +52,7 @@ impl fmt::Display for TrackerError {
             TrackerError::HttpStatus { status, reason } => {
                 write!(f, "tracker: HTTP {status} {reason}")
             }
+            TrackerError::Request(detail) => write!(f, "tracker: {detail}"),
             TrackerError::Timeout => f.write_str("tracker: no reply (timed out)"),
             TrackerError::Io { op, source } => write!(f, "tracker: {op}: {source}"),
         }
@@ -93,11 +97,8 @@ impl From<HttpError> for TrackerError {
     fn from(e: HttpError) -> Self {
         match e {
             HttpError::Url(e) => e.into(),
-            HttpError::Https { url } => TrackerError::Url {
-                url,
-                problem: "https:// needs TLS, which the built-in HTTP client does not have".into(),
-            },
             HttpError::Timeout => TrackerError::Timeout,
+            e @ HttpError::Request { .. } => TrackerError::Request(e.to_string()),
             HttpError::Io { op, source } => TrackerError::Io { op, source },
             other => TrackerError::Malformed(other.to_string()),
         }
@@ -117,10 +118,14 @@ mod tests {
         assert_eq!(err.to_string(), "tracker: failure: unregistered");
         let err: TrackerError = AnnounceResponse::parse(b"d5:peers0:e").unwrap_err().into();
         assert_eq!(err.to_string(), "tracker: malformed reply: no `interval`");
-        let err: TrackerError = HttpError::Malformed("bad status line `x`".into()).into();
+        let err: TrackerError = HttpError::TooLarge {
+            url: "https://t/a".into(),
+            limit: 4,
+        }
+        .into();
         assert_eq!(
             err.to_string(),
-            "tracker: malformed reply: HTTP: bad status line `x`"
+            "tracker: malformed reply: https://t/a: the reply is larger than the 4-byte limit"
         );
     }
 }

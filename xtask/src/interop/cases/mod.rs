@@ -6,6 +6,8 @@ use super::context::Ctx;
 
 mod decode;
 mod encryption;
+mod http_seed;
+mod https;
 mod launch_many;
 mod make;
 mod paths;
@@ -19,6 +21,7 @@ mod tracker_restart;
 mod tracker_slow_clients;
 mod tracker_swarm;
 mod tui;
+mod web_seed;
 mod wire;
 
 /// One interop case.
@@ -64,4 +67,9 @@ pub(crate) const ALL: &[Case] = &[
     encryption::BT_SEEDS_ARIA2,
     encryption::ARIA2_SEEDS_BT,
     encryption::PREFER_FROM_PLAIN_ARIA2,
+    web_seed::NGINX,
+    web_seed::WITH_PEER,
+    web_seed::CORRUPT,
+    http_seed::CASE,
+    https::CASE,
 ];

@@ -1,10 +1,12 @@
 """A libtorrent peer that finds others only through the torrents' trackers (DHT, LSD and PEX off).
 
-Usage: /usr/bin/python3 tracker_lt_peer.py (seed|download) TORRENT... DIR [--timeout S] [--rc4]
+Usage: /usr/bin/python3 tracker_lt_peer.py (seed|download) TORRENT... DIR [--timeout S] [--rc4] [--insecure-https]
   seed:     DIR holds the data of every TORRENT; prints `SEEDING port=P` once all are checked and
             announced, then seeds until killed or the timeout.
   download: saves into DIR; prints `COMPLETE` and exits 0 when all are done, exits 1 at the timeout.
   --rc4:    protocol encryption forced both ways, RC4 only (a plaintext peer is refused).
+  --insecure-https: announce to https:// trackers whose certificate is the test's own CA's
+            (libtorrent's validate_https_trackers off).
 All torrents share one session (one listening port). Tracker replies and errors are printed as
 they come, so the log shows what the tracker said.
 """
@@ -25,11 +27,15 @@ def main():
     rc4 = "--rc4" in args
     if rc4:
         args.remove("--rc4")
+    extra = {"enable_dht": False, "enable_lsd": False}
+    if "--insecure-https" in args:
+        args.remove("--insecure-https")
+        extra["validate_https_trackers"] = False
     if len(args) < 3 or args[0] not in ("seed", "download"):
         print(__doc__, file=sys.stderr)
         return 2
     mode, torrents, directory = args[0], args[1:-1], args[-1]
-    s = loopback_session(extra={"enable_dht": False, "enable_lsd": False})
+    s = loopback_session(extra=extra)
     if rc4:
         # 0 = pe_forced for both policies; allowed_enc_level 2 = RC4 only.
         s.apply_settings({"out_enc_policy": 0, "in_enc_policy": 0, "allowed_enc_level": 2, "prefer_rc4": True})

@@ -138,9 +138,9 @@ fn list_title(title: String, count: usize, skip: usize) -> String {
 
 fn render_peers(frame: &mut Frame<'_>, area: Rect, v: &TorrentView, scroll: usize) {
     let header = Row::new(["Address", "Client", "Flags", "Down", "Up", "Has"]).bold();
-    let count = v.progress.peer_list.len();
+    let count = v.progress.peer_list.len() + v.progress.web_seeds.len();
     let skip = scroll.min(count.saturating_sub(1));
-    let rows = v.progress.peer_list.iter().skip(skip).map(|peer| {
+    let peers = v.progress.peer_list.iter().map(|peer| {
         Row::new([
             Cell::from(peer.addr.to_string()),
             Cell::from(client_name(peer)),
@@ -150,6 +150,22 @@ fn render_peers(frame: &mut Frame<'_>, area: Rect, v: &TorrentView, scroll: usiz
             Cell::from(v.peer_percent(peer)),
         ])
     });
+    // Web seeds follow the peers, source `web`, with the bytes they sent so far.
+    let web = v.progress.web_seeds.iter().map(|w| {
+        let state = match &w.dropped {
+            Some(why) => format!("web seed, dropped: {why}"),
+            None => "web seed".to_string(),
+        };
+        Row::new([
+            Cell::from(w.url.clone()),
+            Cell::from(state),
+            Cell::from("web"),
+            Cell::from(human_size(w.downloaded)),
+            Cell::from(""),
+            Cell::from("100%"),
+        ])
+    });
+    let rows = peers.chain(web).skip(skip);
     let widths = [
         Constraint::Length(24),
         Constraint::Fill(1),
