@@ -19,6 +19,12 @@ pub struct PickerConfig {
     pub sequential: bool,
     /// In endgame mode, how many peers may have the same block in flight at once.
     pub endgame_max_requesters: usize,
+    /// Endgame duplicates start only once at most this many blocks are still unreceived (the
+    /// last blocks, so a slow peer does not hold up the finish, without re-downloading much).
+    pub endgame_blocks: usize,
+    /// At most this many duplicate requests per [`Picker::pick`]: few at a time, since each
+    /// may arrive before its cancel and be wasted.
+    pub endgame_per_pick: usize,
 }
 
 impl Default for PickerConfig {
@@ -27,7 +33,9 @@ impl Default for PickerConfig {
             block_size: BLOCK_SIZE,
             random_first_pieces: 4,
             sequential: false,
-            endgame_max_requesters: 3,
+            endgame_max_requesters: 2,
+            endgame_blocks: 32,
+            endgame_per_pick: 4,
         }
     }
 }
@@ -88,11 +96,15 @@ struct PeerEntry {
     /// `None` for a peer that has every piece (a seed, or have-all).
     have: Option<Bitfield>,
     in_flight: Vec<BlockRequest>,
+    /// Pieces this peer rejected requests for (BEP 6): not asked of it again until nothing
+    /// else is left to ask it for.
+    refused: Option<Bitfield>,
 }
 
 impl PeerEntry {
     fn has(&self, piece: u32) -> bool {
         self.have.as_ref().is_none_or(|b| b.contains(piece))
+            && !self.refused.as_ref().is_some_and(|r| r.contains(piece))
     }
 }
 
@@ -218,6 +230,7 @@ impl Picker {
             PeerEntry {
                 have: Some(Bitfield::new(self.piece_count())),
                 in_flight: Vec::new(),
+                refused: None,
             },
         );
     }
@@ -245,6 +258,7 @@ impl Picker {
         let entry = self.peers.entry(id).or_insert_with(|| PeerEntry {
             have: Some(Bitfield::new(n)),
             in_flight: Vec::new(),
+            refused: None,
         });
         if let Some(b) = &mut entry.have {
             if b.insert(piece).unwrap_or(false) {
@@ -321,15 +335,44 @@ impl Picker {
     /// tie-breaks (or in order when sequential). In endgame mode, blocks already in flight to
     /// other peers are picked too.
     pub fn pick(&mut self, id: ConnId, max: usize) -> Vec<BlockRequest> {
+        let out = self.pick_once(id, max);
+        if out.is_empty() {
+            // Refusals are not forever: with nothing else to ask this peer for, ask again.
+            if let Some(e) = self.peers.get_mut(&id).filter(|e| e.refused.is_some()) {
+                e.refused = None;
+                return self.pick_once(id, max);
+            }
+        }
+        out
+    }
+
+    /// The peer on `id` rejected the request for a block (BEP 6): the block is free again
+    /// (unless in flight elsewhere) and the piece is not asked of this peer again for now.
+    pub fn request_rejected(&mut self, id: ConnId, piece: u32, offset: u32) {
+        self.request_failed(id, piece, offset);
+        let n = self.piece_count();
+        if let Some(e) = self.peers.get_mut(&id) {
+            let _ = e.refused.get_or_insert_with(|| Bitfield::new(n)).insert(piece);
+        }
+    }
+
+    fn pick_once(&mut self, id: ConnId, max: usize) -> Vec<BlockRequest> {
         let mut out = Vec::new();
         if max == 0 || !self.peers.contains_key(&id) {
             return out;
         }
+        // From a seed, only pieces no other peer of ours has, unless no other peer is serving
+        // us: the seed's upload goes to pieces the swarm lacks and we trade for the rest.
+        let spare_seed = self.spares_seed(id);
         // 1. Finish partial pieces first, the most complete ones first.
         let mut partial: Vec<(u32, u32)> = self
             .partials
             .iter()
-            .filter(|(&p, part)| part.free > 0 && self.peers[&id].has(p))
+            .filter(|(&p, part)| {
+                part.free > 0
+                    && self.peers[&id].has(p)
+                    && !(spare_seed && self.availability[p as usize] > 0)
+            })
             .map(|(&p, part)| (p, part.received))
             .collect();
         if self.config.sequential {
@@ -351,7 +394,7 @@ impl Picker {
         }
         // 2. Start new pieces.
         while out.len() < max {
-            let Some(piece) = self.choose_new(id) else {
+            let Some(piece) = self.choose_new(id, spare_seed) else {
                 break;
             };
             self.set_state(piece, PieceState::Partial);
@@ -366,9 +409,12 @@ impl Picker {
             );
             self.take_free(id, piece, max, &mut out);
         }
-        // 3. Endgame: duplicate requests for blocks in flight elsewhere.
-        if out.len() < max && self.in_endgame() {
+        // 3. Endgame: duplicate requests for blocks in flight elsewhere, only for the last few
+        // blocks and a few per call.
+        if out.len() < max && self.in_endgame() && self.unreceived_blocks() <= self.config.endgame_blocks
+        {
             let limit = self.config.endgame_max_requesters;
+            let max = max.min(out.len() + self.config.endgame_per_pick);
             let pieces: Vec<u32> = self
                 .partials
                 .keys()
@@ -400,9 +446,31 @@ impl Picker {
         out
     }
 
-    fn choose_new(&mut self, id: ConnId) -> Option<u32> {
+    /// Whether `id` is a seed (it has every piece) while some other peer that is not one has
+    /// requests of ours in flight: then the seed is asked only for what no other peer has.
+    fn spares_seed(&self, id: ConnId) -> bool {
+        self.peers.get(&id).is_some_and(|e| e.have.is_none())
+            && self
+                .peers
+                .iter()
+                .any(|(&o, e)| o != id && e.have.is_some() && !e.in_flight.is_empty())
+    }
+
+    /// Blocks of started pieces not yet received (requested or free).
+    fn unreceived_blocks(&self) -> usize {
+        self.partials
+            .values()
+            .map(|p| p.blocks.len() - p.received as usize)
+            .sum()
+    }
+
+    fn choose_new(&mut self, id: ConnId, spare_seed: bool) -> Option<u32> {
         let peer = &self.peers[&id];
-        let eligible = |p: u32| self.state[p as usize] == PieceState::Missing && peer.has(p);
+        let eligible = |p: u32| {
+            self.state[p as usize] == PieceState::Missing
+                && peer.has(p)
+                && !(spare_seed && self.availability[p as usize] > 0)
+        };
         if self.config.sequential {
             return (0..self.piece_count()).find(|&p| eligible(p));
         }

@@ -50,6 +50,17 @@ impl Connection {
         true
     }
 
+    /// Refuses a request the peer made ([`ConnEvent::ReadBlock`]): it is dropped and, with the
+    /// fast extension, a reject sent.
+    pub fn reject(&mut self, now: Instant, request: BlockRequest) {
+        if let Some(i) = self.peer_requests.iter().position(|x| *x == request) {
+            self.peer_requests.remove(i);
+            if self.fast {
+                self.push(now, &Message::RejectRequest(to_wire(request)));
+            }
+        }
+    }
+
     /// The peer requests a block: queued and reported as [`ConnEvent::ReadBlock`] unless we
     /// choke it or its queue is full (then rejected, with the fast extension).
     pub(super) fn on_request(&mut self, now: Instant, r: WireRequest) -> Result<(), CloseReason> {

@@ -10,6 +10,7 @@ mod action;
 mod blame;
 mod config;
 mod connections;
+mod seed_view;
 #[cfg(test)]
 mod tests;
 
@@ -75,6 +76,8 @@ pub struct Torrent {
     /// The peers we had dialled before a pause, dialled again on resume.
     paused_peers: Vec<SocketAddr>,
     next_conn: u64,
+    /// What we gave out as a seed, so the first copy goes out in distinct pieces.
+    seed_view: seed_view::SeedView,
 }
 
 impl Torrent {
@@ -93,6 +96,7 @@ impl Torrent {
         cfg.connection.peer_id = cfg.peer_id;
         cfg.connection.piece_count = picker.piece_count();
         let choker = Choker::new(cfg.choker.clone(), cfg.seed ^ 0x00C4_0CE5);
+        let picker_pieces = picker.piece_count();
         let completed_sent = picker.is_complete();
         let sum_key = crate::Rng::new(cfg.seed ^ 0x5EED_5A17).next_u64();
         Torrent {
@@ -115,6 +119,7 @@ impl Torrent {
             paused: false,
             paused_peers: Vec::new(),
             next_conn: 0,
+            seed_view: seed_view::SeedView::new(picker_pieces),
         }
     }
 
@@ -171,6 +176,7 @@ impl Torrent {
         self.closed_transfer.1 += u;
         self.picker.remove_peer(id);
         self.choker.remove_peer(id);
+        self.seed_view.remove_peer(id);
         self.fill_connections();
         true
     }
@@ -433,7 +439,7 @@ impl Torrent {
                         }
                     }
                 }
-                ConnEvent::Rejected(r) => self.picker.request_failed(id, r.piece, r.offset),
+                ConnEvent::Rejected(r) => self.picker.request_rejected(id, r.piece, r.offset),
                 ConnEvent::Released(rs) => {
                     for r in rs {
                         self.picker.request_failed(id, r.piece, r.offset);
@@ -442,7 +448,12 @@ impl Torrent {
                 ConnEvent::ReadBlock(r) => {
                     let size = piece_size(self.cfg.total_length, self.cfg.piece_length, r.piece);
                     let fits = u64::from(r.offset) + u64::from(r.len) <= u64::from(size);
-                    if self.picker.have().contains(r.piece) && fits {
+                    let distinct = !self.picker.is_complete()
+                        || !p.conn.fast()
+                        || self.seed_view.may_serve(id, r);
+                    if !distinct {
+                        p.conn.reject(now, r);
+                    } else if self.picker.have().contains(r.piece) && fits {
                         self.actions.push_back(Action::Disk(DiskJob::Read {
                             conn: id,
                             request: r,
