@@ -249,6 +249,13 @@ impl Picker {
         true
     }
 
+    /// Whether the peer on `id` has announced `piece`.
+    pub fn peer_has(&self, id: ConnId, piece: u32) -> bool {
+        self.peers
+            .get(&id)
+            .is_some_and(|e| e.have.as_ref().is_none_or(|b| b.contains(piece)))
+    }
+
     /// Records a have message; `false` if the index is out of range.
     pub fn peer_have(&mut self, id: ConnId, piece: u32) -> bool {
         if piece >= self.piece_count() {

@@ -11,6 +11,7 @@ mod blame;
 mod config;
 mod connections;
 mod seed_view;
+mod super_seed;
 #[cfg(test)]
 mod tests;
 
@@ -78,6 +79,8 @@ pub struct Torrent {
     next_conn: u64,
     /// What we gave out as a seed, so the first copy goes out in distinct pieces.
     seed_view: seed_view::SeedView,
+    /// Super-seeding (BEP 16), when [`TorrentConfig::super_seed`] is set.
+    super_seed: Option<super_seed::SuperSeed>,
 }
 
 impl Torrent {
@@ -100,7 +103,6 @@ impl Torrent {
         let completed_sent = picker.is_complete();
         let sum_key = crate::Rng::new(cfg.seed ^ 0x5EED_5A17).next_u64();
         Torrent {
-            cfg,
             picker,
             choker,
             peers: BTreeMap::new(),
@@ -120,6 +122,10 @@ impl Torrent {
             paused_peers: Vec::new(),
             next_conn: 0,
             seed_view: seed_view::SeedView::new(picker_pieces),
+            super_seed: cfg
+                .super_seed
+                .then(|| super_seed::SuperSeed::new(picker_pieces)),
+            cfg,
         }
     }
 
@@ -177,6 +183,9 @@ impl Torrent {
         self.picker.remove_peer(id);
         self.choker.remove_peer(id);
         self.seed_view.remove_peer(id);
+        if let Some(ss) = &mut self.super_seed {
+            ss.remove_peer(id);
+        }
         self.fill_connections();
         true
     }
@@ -297,6 +306,18 @@ impl Torrent {
         }
     }
 
+    /// Super-seeding: shows `id` its next piece if it is due one.
+    fn super_reveal(&mut self, now: Instant, id: ConnId) {
+        let Some(ss) = &mut self.super_seed else {
+            return;
+        };
+        if let Some(piece) = ss.next_reveal(id, &self.picker) {
+            if let Some(p) = self.peers.get_mut(&id) {
+                p.conn.send_have(now, piece);
+            }
+        }
+    }
+
     fn stats(&self) -> Vec<PeerStats> {
         self.peers
             .iter()
@@ -364,9 +385,14 @@ impl Torrent {
             };
             match event {
                 ConnEvent::Connected { .. } => {
-                    let have = self.picker.have().clone();
+                    let mut have = self.picker.have().clone();
+                    if let Some(ss) = self.super_seed.as_mut().filter(|_| have.is_full()) {
+                        have = Bitfield::new(have.len());
+                        ss.hide_from(id);
+                    }
                     p.conn.send_bitfield(now, &have);
                     self.picker.add_peer(id);
+                    self.super_reveal(now, id);
                 }
                 ConnEvent::Bitfield(b) => {
                     p.is_seed = b.is_full();
@@ -376,6 +402,11 @@ impl Torrent {
                         self.picker.peer_bitfield(id, &b);
                     }
                     interest = true;
+                    if let Some(ss) = &mut self.super_seed {
+                        for piece in b.iter() {
+                            ss.peer_has(id, piece);
+                        }
+                    }
                     if p.is_seed && self.picker.is_complete() {
                         // Seeds have nothing for each other.
                         self.drop_peer(id, CloseReason::Local);
@@ -396,6 +427,9 @@ impl Torrent {
                 }
                 ConnEvent::Have(piece) => {
                     self.picker.peer_have(id, piece);
+                    if let Some(ss) = &mut self.super_seed {
+                        ss.peer_has(id, piece);
+                    }
                     interest |= !self.picker.have().contains(piece);
                 }
                 ConnEvent::PeerInterested(true) => rechoke = true,
@@ -448,9 +482,14 @@ impl Torrent {
                 ConnEvent::ReadBlock(r) => {
                     let size = piece_size(self.cfg.total_length, self.cfg.piece_length, r.piece);
                     let fits = u64::from(r.offset) + u64::from(r.len) <= u64::from(size);
-                    let distinct = !self.picker.is_complete()
-                        || !p.conn.fast()
-                        || self.seed_view.may_serve(id, r);
+                    let distinct = match &self.super_seed {
+                        Some(ss) if ss.hides_from(id) => ss.may_serve(id, r.piece),
+                        _ => {
+                            !self.picker.is_complete()
+                                || !p.conn.fast()
+                                || self.seed_view.may_serve(id, r)
+                        }
+                    };
                     if !distinct {
                         p.conn.reject(now, r);
                     } else if self.picker.have().contains(r.piece) && fits {
@@ -468,6 +507,7 @@ impl Torrent {
                 _ => {}
             }
         }
+        self.super_reveal(now, id);
         if interest {
             self.update_interest(now, id);
         } else {
