@@ -418,7 +418,11 @@ impl Picker {
         }
         // 3. Endgame: duplicate requests for blocks in flight elsewhere, only for the last few
         // blocks and a few per call.
-        if out.len() < max && self.in_endgame() && self.unreceived_blocks() <= self.config.endgame_blocks
+        // Not from a seed we spare: its duplicates would be its upload wasted.
+        if out.len() < max
+            && !spare_seed
+            && self.in_endgame()
+            && self.unreceived_blocks() <= self.config.endgame_blocks
         {
             let limit = self.config.endgame_max_requesters;
             let max = max.min(out.len() + self.config.endgame_per_pick);

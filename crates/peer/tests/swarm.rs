@@ -63,6 +63,8 @@ struct SimConfig {
     capped: Option<(usize, usize)>,
     /// The seed super-seeds (BEP 16).
     super_seed: bool,
+    /// The seed refuses this many dials before it accepts one (it is still starting, say).
+    seed_refuses: u32,
 }
 
 struct Sim {
@@ -235,10 +237,16 @@ impl Sim {
     /// (instantly: the sim has no TCP handshake delay).
     fn dial(&mut self, a: usize, conn: ConnId, addr: SocketAddr) {
         let Some(b) = self.nodes.iter().position(|n| n.addr == addr) else {
-            self.nodes[a].torrent.handle_connect_failed(conn);
+            self.nodes[a].torrent.handle_dial_failed(self.now, conn);
             return;
         };
         self.dials.push((a, b, self.now));
+        if b == 0 && self.cfg.seed_refuses > 0 {
+            self.cfg.seed_refuses -= 1;
+            self.refused.push((a, b, self.now));
+            self.nodes[a].torrent.handle_dial_failed(self.now, conn);
+            return;
+        }
         // The dial comes from a's IP and an ephemeral port.
         self.next_conn += 1;
         let from = SocketAddr::new(
@@ -247,7 +255,7 @@ impl Sim {
         );
         let Some(cb) = self.nodes[b].torrent.handle_incoming(self.now, from) else {
             self.refused.push((a, b, self.now));
-            self.nodes[a].torrent.handle_connect_failed(conn);
+            self.nodes[a].torrent.handle_dial_failed(self.now, conn);
             return;
         };
         if !self.nodes[a].torrent.handle_connected(self.now, conn) {
@@ -457,6 +465,7 @@ fn base(size: u64, leechers: usize, seed: u64) -> SimConfig {
         reannounce: None,
         capped: None,
         super_seed: false,
+        seed_refuses: 0,
     }
 }
 
@@ -739,4 +748,25 @@ fn pause_drops_every_connection_and_resume_dials_them_again() {
     }
     sim.run();
     assert_eq!(sim.nodes[node].storage.contents(), sim.data);
+}
+
+/// A peer that refuses the first 3 dials (nobody re-announces it) is dialled again with
+/// exponential backoff, 10 s, 20 s, 40 s after the failures, and then reached.
+#[test]
+fn a_peer_refusing_the_first_three_dials_is_reached_through_backoff() {
+    let mut cfg = base(1 << 20, 1, 7);
+    cfg.seed_refuses = 3;
+    let mut sim = Sim::new(cfg);
+    let took = sim.run();
+    assert!(sim.nodes[1].torrent.is_complete());
+    assert_eq!(sim.nodes[1].storage.contents(), sim.data);
+    let at: Vec<u64> = sim
+        .dials
+        .iter()
+        .filter(|&&(a, b, _)| a == 1 && b == 0)
+        .map(|&(_, _, t)| (t - sim.start).as_secs())
+        .collect();
+    assert_eq!(at, vec![0, 10, 30, 70], "dials of the seed, seconds after the start");
+    assert_eq!(sim.refused.len(), 3);
+    assert!(took >= Duration::from_secs(70), "{took:?}");
 }

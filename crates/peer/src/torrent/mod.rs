@@ -10,6 +10,7 @@ mod action;
 mod blame;
 mod config;
 mod connections;
+mod redial;
 mod seed_view;
 mod super_seed;
 #[cfg(test)]
@@ -81,6 +82,8 @@ pub struct Torrent {
     seed_view: seed_view::SeedView,
     /// Super-seeding (BEP 16), when [`TorrentConfig::super_seed`] is set.
     super_seed: Option<super_seed::SuperSeed>,
+    /// Failed and dropped peers to dial again, with backoff.
+    redial: redial::Redial,
 }
 
 impl Torrent {
@@ -125,6 +128,7 @@ impl Torrent {
             super_seed: cfg
                 .super_seed
                 .then(|| super_seed::SuperSeed::new(picker_pieces)),
+            redial: redial::Redial::default(),
             cfg,
         }
     }
@@ -200,9 +204,19 @@ impl Torrent {
         self.peers.get(&id).map(|p| &p.conn)
     }
 
-    /// The socket of `id` closed (or failed): forget the peer.
+    /// The socket of `id` closed (or failed): forget the peer (one we had dialled is dialled
+    /// again after a backoff).
     pub fn remove_connection(&mut self, id: ConnId) {
-        self.forget_peer(id);
+        let dropped = self
+            .peers
+            .get(&id)
+            .filter(|p| p.outgoing)
+            .map(|p| (p.addr, p.is_seed));
+        if self.forget_peer(id) {
+            if let Some((addr, was_seed)) = dropped {
+                self.redial_dropped(addr, was_seed);
+            }
+        }
     }
 
     /// Bytes to send on `id`.
@@ -218,12 +232,16 @@ impl Torrent {
     /// When [`handle_timeout`](Self::handle_timeout) is next due.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let conns = self.peers.values().filter_map(|p| p.conn.poll_timeout());
-        conns.chain(self.choker.poll_timeout()).min()
+        conns
+            .chain(self.choker.poll_timeout())
+            .chain(self.redial.next_due())
+            .min()
     }
 
     /// Bytes received on `id` at `now`; the blocks in them go to [`DiskJob::Write`] as slices
     /// of `data`.
     pub fn handle_bytes(&mut self, now: Instant, id: ConnId, data: Bytes) {
+        self.redial.now = Some(now);
         let Some(peer) = self.peers.get_mut(&id) else {
             return;
         };
@@ -233,6 +251,8 @@ impl Torrent {
 
     /// Timers due at `now`: every connection's, and the choker's rounds.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.redial.now = Some(now);
+        self.redial_due(now);
         let ids: Vec<ConnId> = self.peers.keys().copied().collect();
         for id in &ids {
             if let Some(p) = self.peers.get_mut(id) {
