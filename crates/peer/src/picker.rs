@@ -99,6 +99,8 @@ struct PeerEntry {
     /// Pieces this peer rejected requests for (BEP 6): not asked of it again until nothing
     /// else is left to ask it for.
     refused: Option<Bitfield>,
+    /// Pieces this peer suggested (BEP 6), most recent last; tried before any other new piece.
+    suggested: Vec<u32>,
 }
 
 impl PeerEntry {
@@ -231,6 +233,7 @@ impl Picker {
                 have: Some(Bitfield::new(self.piece_count())),
                 in_flight: Vec::new(),
                 refused: None,
+                suggested: Vec::new(),
             },
         );
     }
@@ -266,6 +269,7 @@ impl Picker {
             have: Some(Bitfield::new(n)),
             in_flight: Vec::new(),
             refused: None,
+            suggested: Vec::new(),
         });
         if let Some(b) = &mut entry.have {
             if b.insert(piece).unwrap_or(false) {
@@ -363,6 +367,32 @@ impl Picker {
         }
     }
 
+    /// The peer on `id` suggests `piece` (BEP 6): it is tried first among new pieces from that
+    /// peer (a seed suggests what it has not given out yet). At most 8 are remembered.
+    pub fn suggest(&mut self, id: ConnId, piece: u32) {
+        if piece >= self.piece_count() {
+            return;
+        }
+        if let Some(e) = self.peers.get_mut(&id) {
+            e.suggested.retain(|&p| p != piece);
+            if e.suggested.len() >= 8 {
+                e.suggested.remove(0);
+            }
+            e.suggested.push(piece);
+        }
+    }
+
+    /// The newest piece `id` suggested that we can start now.
+    fn take_suggested(&mut self, id: ConnId) -> Option<u32> {
+        let e = self.peers.get_mut(&id)?;
+        while let Some(p) = e.suggested.pop() {
+            if self.state[p as usize] == PieceState::Missing && e.has(p) {
+                return Some(p);
+            }
+        }
+        None
+    }
+
     fn pick_once(&mut self, id: ConnId, max: usize) -> Vec<BlockRequest> {
         let mut out = Vec::new();
         if max == 0 || !self.peers.contains_key(&id) {
@@ -401,7 +431,11 @@ impl Picker {
         }
         // 2. Start new pieces.
         while out.len() < max {
-            let Some(piece) = self.choose_new(id, spare_seed) else {
+            let next = match self.take_suggested(id) {
+                Some(p) => Some(p),
+                None => self.choose_new(id, spare_seed),
+            };
+            let Some(piece) = next else {
                 break;
             };
             self.set_state(piece, PieceState::Partial);

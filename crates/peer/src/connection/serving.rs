@@ -61,6 +61,14 @@ impl Connection {
         }
     }
 
+    /// Suggests a piece the peer would do well to request (BEP 6; nothing without the fast
+    /// extension).
+    pub fn suggest(&mut self, now: Instant, piece: u32) {
+        if self.fast && self.state == State::Open {
+            self.push(now, &Message::SuggestPiece { piece });
+        }
+    }
+
     /// The peer requests a block: queued and reported as [`ConnEvent::ReadBlock`] unless we
     /// choke it or its queue is full (then rejected, with the fast extension).
     pub(super) fn on_request(&mut self, now: Instant, r: WireRequest) -> Result<(), CloseReason> {

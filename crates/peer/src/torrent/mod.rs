@@ -442,6 +442,7 @@ impl Torrent {
                         return;
                     }
                 }
+                ConnEvent::Suggest(piece) => self.picker.suggest(id, piece),
                 ConnEvent::HaveNone => {
                     self.picker.peer_have_none(id);
                 }
@@ -512,6 +513,13 @@ impl Torrent {
                     };
                     if !distinct {
                         p.conn.reject(now, r);
+                        let picker = &self.picker;
+                        let hint = self
+                            .seed_view
+                            .suggestion(r.piece, |q| !picker.peer_has(id, q));
+                        if let Some(q) = hint.filter(|_| self.super_seed.is_none()) {
+                            p.conn.suggest(now, q);
+                        }
                     } else if self.picker.have().contains(r.piece) && fits {
                         self.actions.push_back(Action::Disk(DiskJob::Read {
                             conn: id,

@@ -49,6 +49,15 @@ impl SeedView {
         }
     }
 
+    /// A piece never given out that `id` lacks, searched from `after` on: what to suggest
+    /// with a refusal, so the peer asks for something we will serve.
+    pub(super) fn suggestion(&self, after: u32, lacks: impl Fn(u32) -> bool) -> Option<u32> {
+        let n = self.given_to.len() as u32;
+        (1..=n)
+            .map(|k| (after + k) % n)
+            .find(|&p| self.given_to[p as usize].is_none() && lacks(p))
+    }
+
     /// A connection closed: the pieces it took may have left with it, so they are free to give
     /// again.
     pub(super) fn remove_peer(&mut self, id: ConnId) {
