@@ -347,8 +347,9 @@ impl Picker {
     /// other peers are picked too.
     pub fn pick(&mut self, id: ConnId, max: usize) -> Vec<BlockRequest> {
         let out = self.pick_once(id, max);
-        if out.is_empty() {
-            // Refusals are not forever: with nothing else to ask this peer for, ask again.
+        // Refusals are not forever: with nothing else to ask this peer for, ask again, unless
+        // it is a seed we spare (other peers serve us; the refused pieces will reach them).
+        if out.is_empty() && !self.spares_seed(id) {
             if let Some(e) = self.peers.get_mut(&id).filter(|e| e.refused.is_some()) {
                 e.refused = None;
                 return self.pick_once(id, max);
