@@ -101,6 +101,8 @@ struct PeerEntry {
     refused: Option<Bitfield>,
     /// Pieces this peer suggested (BEP 6), most recent last; tried before any other new piece.
     suggested: Vec<u32>,
+    /// Pieces this peer lets us request while it chokes us (BEP 6 allowed fast).
+    allowed_fast: Vec<u32>,
 }
 
 impl PeerEntry {
@@ -234,6 +236,7 @@ impl Picker {
                 in_flight: Vec::new(),
                 refused: None,
                 suggested: Vec::new(),
+                allowed_fast: Vec::new(),
             },
         );
     }
@@ -270,6 +273,7 @@ impl Picker {
             in_flight: Vec::new(),
             refused: None,
             suggested: Vec::new(),
+            allowed_fast: Vec::new(),
         });
         if let Some(b) = &mut entry.have {
             if b.insert(piece).unwrap_or(false) {
@@ -383,6 +387,64 @@ impl Picker {
         }
     }
 
+    /// The peer on `id` lets us request `piece` while it chokes us (BEP 6 allowed fast). At
+    /// most 32 are remembered.
+    pub fn allow_fast(&mut self, id: ConnId, piece: u32) {
+        if piece >= self.piece_count() {
+            return;
+        }
+        if let Some(e) = self.peers.get_mut(&id) {
+            if !e.allowed_fast.contains(&piece) && e.allowed_fast.len() < 32 {
+                e.allowed_fast.push(piece);
+            }
+        }
+    }
+
+    /// Whether `id` allowed us pieces we still lack (worth requesting while choked).
+    pub fn has_allowed_fast(&self, id: ConnId) -> bool {
+        self.peers.get(&id).is_some_and(|e| {
+            e.allowed_fast
+                .iter()
+                .any(|&p| self.state[p as usize] != PieceState::Have && e.has(p))
+        })
+    }
+
+    /// Picks up to `max` blocks of the pieces `id` allowed us while it chokes us (BEP 6), as
+    /// [`pick`](Self::pick) does for an unchoked peer.
+    pub fn pick_allowed_fast(&mut self, id: ConnId, max: usize) -> Vec<BlockRequest> {
+        let mut out = Vec::new();
+        let pieces = self
+            .peers
+            .get(&id)
+            .map(|e| e.allowed_fast.clone())
+            .unwrap_or_default();
+        for piece in pieces {
+            if out.len() >= max || !self.peers[&id].has(piece) {
+                continue;
+            }
+            match self.state[piece as usize] {
+                PieceState::Missing => self.start_piece(piece),
+                PieceState::Partial => {}
+                PieceState::Verifying | PieceState::Have => continue,
+            }
+            self.take_free(id, piece, max, &mut out);
+        }
+        out
+    }
+
+    fn start_piece(&mut self, piece: u32) {
+        self.set_state(piece, PieceState::Partial);
+        let blocks = self.block_count(piece);
+        self.partials.insert(
+            piece,
+            Partial {
+                blocks: vec![Block::Free; blocks as usize],
+                free: blocks,
+                received: 0,
+            },
+        );
+    }
+
     /// The newest piece `id` suggested that we can start now.
     fn take_suggested(&mut self, id: ConnId) -> Option<u32> {
         let e = self.peers.get_mut(&id)?;
@@ -439,16 +501,7 @@ impl Picker {
             let Some(piece) = next else {
                 break;
             };
-            self.set_state(piece, PieceState::Partial);
-            let blocks = self.block_count(piece);
-            self.partials.insert(
-                piece,
-                Partial {
-                    blocks: vec![Block::Free; blocks as usize],
-                    free: blocks,
-                    received: 0,
-                },
-            );
+            self.start_piece(piece);
             self.take_free(id, piece, max, &mut out);
         }
         // 3. Endgame: duplicate requests for blocks in flight elsewhere, only for the last few
@@ -899,6 +952,54 @@ mod tests {
     }
 
     #[test]
+    fn endgame_duplicates_only_the_last_blocks_a_few_per_pick() {
+        // 64 blocks, all requested from `a`: more than `endgame_blocks` unreceived, so no
+        // duplicates; once only 32 are left, `b` gets at most `endgame_per_pick` per call.
+        let mut p = Picker::with_sizes(u64::from(64 * B), 16 * B, cfg(0), 3);
+        let (a, b) = (ConnId(1), ConnId(2));
+        for id in [a, b] {
+            p.add_peer(id);
+            p.peer_have_all(id);
+        }
+        let ra = p.pick(a, 64);
+        assert_eq!(ra.len(), 64);
+        assert!(p.in_endgame());
+        assert!(p.pick(b, 10).is_empty(), "too early for duplicates");
+        deliver(&mut p, a, &ra[..32]);
+        let rb = p.pick(b, 10);
+        assert_eq!(rb.len(), 4, "a few at a time");
+        assert!(rb.iter().all(|r| ra[32..].contains(r)));
+    }
+
+    #[test]
+    fn a_seed_is_asked_only_for_pieces_no_serving_peer_has_and_suggestions_come_first() {
+        let n = 8;
+        let mut p = Picker::with_sizes(u64::from(n * B), B, cfg(0), 9);
+        let (seed, peer) = (ConnId(1), ConnId(2));
+        p.add_peer(seed);
+        p.peer_have_all(seed);
+        p.add_peer(peer);
+        p.peer_bitfield(peer, &bits(n, &[0, 1, 2, 3]));
+        let from_peer = p.pick(peer, 1);
+        assert_eq!(from_peer.len(), 1);
+        // The peer serves us: the seed is asked only for pieces 4..8.
+        let from_seed = p.pick(seed, 2);
+        assert_eq!(from_seed.len(), 2);
+        assert!(from_seed.iter().all(|r| r.piece >= 4), "{from_seed:?}");
+        // A refused piece is not asked again while the peer serves us; a suggested one first.
+        let refused = from_seed[0];
+        p.request_rejected(seed, refused.piece, refused.offset);
+        let other = (4..n)
+            .find(|&q| q != refused.piece && from_seed.iter().all(|r| r.piece != q))
+            .unwrap();
+        p.suggest(seed, other);
+        let next = p.pick(seed, 1);
+        assert_eq!(next[0].piece, other);
+        let rest = p.pick(seed, 10);
+        assert!(rest.iter().all(|r| r.piece != refused.piece && r.piece >= 4));
+    }
+
+    #[test]
     fn sequential_mode_goes_in_order() {
         let mut p = Picker::with_sizes(
             u64::from(6 * B),
@@ -917,7 +1018,11 @@ mod tests {
 
     #[test]
     fn endgame_duplicates_requests_and_cancels_on_arrival() {
-        let mut p = Picker::with_sizes(u64::from(2 * B), 2 * B, cfg(0), 1);
+        let three = PickerConfig {
+            endgame_max_requesters: 3,
+            ..cfg(0)
+        };
+        let mut p = Picker::with_sizes(u64::from(2 * B), 2 * B, three, 1);
         let (a, b, c) = (ConnId(1), ConnId(2), ConnId(3));
         for id in [a, b, c] {
             p.add_peer(id);

@@ -18,7 +18,11 @@ impl Connection {
         self.am_choking = choking;
         if choking {
             self.push(now, &Message::Choke);
-            for r in std::mem::take(&mut self.peer_requests) {
+            let (keep, dropped) = std::mem::take(&mut self.peer_requests)
+                .into_iter()
+                .partition(|r| self.allowed_out.contains(&r.piece));
+            self.peer_requests = keep;
+            for r in dropped {
                 if self.fast {
                     self.push(now, &Message::RejectRequest(to_wire(r)));
                 }
@@ -69,6 +73,15 @@ impl Connection {
         }
     }
 
+    /// Lets the peer request blocks of `piece` even while we choke it (BEP 6 allowed fast;
+    /// nothing without the fast extension).
+    pub fn send_allowed_fast(&mut self, now: Instant, piece: u32) {
+        if self.fast && self.state == State::Open && !self.allowed_out.contains(&piece) {
+            self.allowed_out.push(piece);
+            self.push(now, &Message::AllowedFast { piece });
+        }
+    }
+
     /// The peer requests a block: queued and reported as [`ConnEvent::ReadBlock`] unless we
     /// choke it or its queue is full (then rejected, with the fast extension).
     pub(super) fn on_request(&mut self, now: Instant, r: WireRequest) -> Result<(), CloseReason> {
@@ -77,7 +90,8 @@ impl Connection {
             return Err(ProtocolViolation::RequestLength { length: r.length }.into());
         }
         let req = from_wire(r);
-        if self.am_choking || self.peer_requests.len() >= self.cfg.max_peer_requests as usize {
+        let choked = self.am_choking && !self.allowed_out.contains(&req.piece);
+        if choked || self.peer_requests.len() >= self.cfg.max_peer_requests as usize {
             if self.fast {
                 self.push(now, &Message::RejectRequest(r));
             }

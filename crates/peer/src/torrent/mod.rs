@@ -385,11 +385,17 @@ impl Torrent {
             return;
         };
         let slots = p.conn.request_slots();
-        if slots > 0 {
-            let reqs = self.picker.pick(id, slots);
-            if let Some(p) = self.peers.get_mut(&id) {
-                p.conn.send_requests(now, &reqs);
-            }
+        let choked_slots = p.conn.choked_request_slots();
+        let reqs = if slots > 0 {
+            self.picker.pick(id, slots)
+        } else if choked_slots > 0 && self.picker.has_allowed_fast(id) {
+            // Choked, but allowed-fast pieces (BEP 6) may be requested anyway.
+            self.picker.pick_allowed_fast(id, choked_slots)
+        } else {
+            return;
+        };
+        if let Some(p) = self.peers.get_mut(&id) {
+            p.conn.send_requests(now, &reqs);
         }
     }
 
@@ -443,6 +449,7 @@ impl Torrent {
                     }
                 }
                 ConnEvent::Suggest(piece) => self.picker.suggest(id, piece),
+                ConnEvent::AllowedFast(piece) => self.picker.allow_fast(id, piece),
                 ConnEvent::HaveNone => {
                     self.picker.peer_have_none(id);
                 }
