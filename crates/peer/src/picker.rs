@@ -96,8 +96,8 @@ struct PeerEntry {
     /// `None` for a peer that has every piece (a seed, or have-all).
     have: Option<Bitfield>,
     in_flight: Vec<BlockRequest>,
-    /// Pieces this peer rejected requests for (BEP 6): not asked of it again until nothing
-    /// else is left to ask it for.
+    /// Pieces this peer rejected requests for (BEP 6): not asked of it again until
+    /// [`Picker::forget_refusals`].
     refused: Option<Bitfield>,
     /// Pieces this peer suggested (BEP 6), most recent last; tried before any other new piece.
     suggested: Vec<u32>,
@@ -350,16 +350,16 @@ impl Picker {
     /// tie-breaks (or in order when sequential). In endgame mode, blocks already in flight to
     /// other peers are picked too.
     pub fn pick(&mut self, id: ConnId, max: usize) -> Vec<BlockRequest> {
-        let out = self.pick_once(id, max);
-        // Refusals are not forever: with nothing else to ask this peer for, ask again, unless
-        // it is a seed we spare (other peers serve us; the refused pieces will reach them).
-        if out.is_empty() && !self.spares_seed(id) {
-            if let Some(e) = self.peers.get_mut(&id).filter(|e| e.refused.is_some()) {
-                e.refused = None;
-                return self.pick_once(id, max);
-            }
+        self.pick_once(id, max)
+    }
+
+    /// Forgets every refusal ([`request_rejected`](Self::request_rejected)): the pieces may be
+    /// asked for again. The torrent calls it each choking round (10 s), so a refusal holds a
+    /// while without the picker asking in a loop.
+    pub fn forget_refusals(&mut self) {
+        for e in self.peers.values_mut() {
+            e.refused = None;
         }
-        out
     }
 
     /// The peer on `id` rejected the request for a block (BEP 6): the block is free again

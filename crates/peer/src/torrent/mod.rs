@@ -124,7 +124,7 @@ impl Torrent {
             paused: false,
             paused_peers: Vec::new(),
             next_conn: 0,
-            seed_view: seed_view::SeedView::new(picker_pieces),
+            seed_view: seed_view::SeedView::new(picker_pieces, completed_sent),
             super_seed: cfg
                 .super_seed
                 .then(|| super_seed::SuperSeed::new(picker_pieces)),
@@ -184,9 +184,10 @@ impl Torrent {
         let (d, u) = p.conn.transferred();
         self.closed_transfer.0 += d;
         self.closed_transfer.1 += u;
+        let picker = &self.picker;
+        self.seed_view.remove_peer(id, |piece| picker.peer_has(id, piece));
         self.picker.remove_peer(id);
         self.choker.remove_peer(id);
-        self.seed_view.remove_peer(id);
         if let Some(ss) = &mut self.super_seed {
             ss.remove_peer(id);
         }
@@ -263,6 +264,8 @@ impl Torrent {
             }
         }
         if self.choker.poll_timeout().is_none_or(|t| t <= now) {
+            // Each round, pieces peers refused us may be asked of them again.
+            self.picker.forget_refusals();
             let stats = self.stats();
             let changes = self
                 .choker
@@ -515,7 +518,7 @@ impl Torrent {
                         _ => {
                             !self.picker.is_complete()
                                 || !p.conn.fast()
-                                || self.seed_view.may_serve(id, r)
+                                || self.seed_view.may_serve(now, id, r)
                         }
                     };
                     if !distinct {
