@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use crate::{BlockRequest, ConnId};
 
 /// How long a piece given to one peer is refused to the others.
-pub(super) const REFUSAL_WINDOW: Duration = Duration::from_secs(10);
+pub(super) const REFUSAL_WINDOW: Duration = Duration::from_secs(30);
 
 /// Which peer took each piece from us, and when.
 #[derive(Debug)]
