@@ -143,7 +143,11 @@ fn use_original_names(torrent: &Torrent, content: &Path, locations: &mut [Option
         let crate::Warning::DuplicatePath { original, renamed } = w else {
             continue;
         };
-        let Some(i) = info.files().iter().position(|f| f.display_path() == *renamed) else {
+        let Some(i) = info
+            .files()
+            .iter()
+            .position(|f| f.display_path() == *renamed)
+        else {
             continue;
         };
         let Some(loc) = locations[i].as_ref() else {

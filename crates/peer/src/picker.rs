@@ -368,7 +368,10 @@ impl Picker {
         self.request_failed(id, piece, offset);
         let n = self.piece_count();
         if let Some(e) = self.peers.get_mut(&id) {
-            let _ = e.refused.get_or_insert_with(|| Bitfield::new(n)).insert(piece);
+            let _ = e
+                .refused
+                .get_or_insert_with(|| Bitfield::new(n))
+                .insert(piece);
         }
     }
 
@@ -996,7 +999,9 @@ mod tests {
         let next = p.pick(seed, 1);
         assert_eq!(next[0].piece, other);
         let rest = p.pick(seed, 10);
-        assert!(rest.iter().all(|r| r.piece != refused.piece && r.piece >= 4));
+        assert!(rest
+            .iter()
+            .all(|r| r.piece != refused.piece && r.piece >= 4));
     }
 
     #[test]

@@ -490,7 +490,10 @@ fn fifty_peers(super_seed: bool, max_ratio: f64) {
     let mut sim = Sim::new(cfg);
     let took = sim.run();
     for i in 1..=50 {
-        assert_eq!(sim.nodes[i].verified_failures, 0, "peer {i} got a corrupt piece");
+        assert_eq!(
+            sim.nodes[i].verified_failures, 0,
+            "peer {i} got a corrupt piece"
+        );
     }
     for i in 1..=50 {
         assert_eq!(
@@ -766,7 +769,11 @@ fn a_peer_refusing_the_first_three_dials_is_reached_through_backoff() {
         .filter(|&&(a, b, _)| a == 1 && b == 0)
         .map(|&(_, _, t)| (t - sim.start).as_secs())
         .collect();
-    assert_eq!(at, vec![0, 10, 30, 70], "dials of the seed, seconds after the start");
+    assert_eq!(
+        at,
+        vec![0, 10, 30, 70],
+        "dials of the seed, seconds after the start"
+    );
     assert_eq!(sim.refused.len(), 3);
     assert!(took >= Duration::from_secs(70), "{took:?}");
 }

@@ -166,7 +166,8 @@ async fn swarm(args: &Args, dir: &Path) -> anyhow::Result<ExitCode> {
     for i in 1..=args.peers {
         let d = dir.join(format!("peer{i}"));
         std::fs::create_dir_all(&d)?;
-        downloaders.push(start_peer(&torrent, &d, i as u64, Bitfield::new(pieces), 0, false).await?);
+        downloaders
+            .push(start_peer(&torrent, &d, i as u64, Bitfield::new(pieces), 0, false).await?);
         dirs.push(d);
     }
     let deadline = started + Duration::from_secs(args.timeout);

@@ -84,7 +84,8 @@ impl Driver {
     /// Our dial of `id` failed: its slot is free.
     fn dial_failed(&mut self, id: ConnId) {
         self.dialling.remove(&id);
-        self.torrent.handle_dial_failed(std::time::Instant::now(), id);
+        self.torrent
+            .handle_dial_failed(std::time::Instant::now(), id);
     }
 
     /// Starts the reader and writer tasks of connection `id`'s socket.
@@ -104,7 +105,8 @@ impl Driver {
     fn dial(&mut self, id: ConnId, addr: SocketAddr) {
         let Some(permit) = self.permit() else {
             // The shared cap is reached: the dial fails at once, as a refused one would.
-            self.torrent.handle_dial_failed(std::time::Instant::now(), id);
+            self.torrent
+                .handle_dial_failed(std::time::Instant::now(), id);
             return;
         };
         self.dialling.insert(id, permit);

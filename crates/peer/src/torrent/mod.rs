@@ -185,7 +185,8 @@ impl Torrent {
         self.closed_transfer.0 += d;
         self.closed_transfer.1 += u;
         let picker = &self.picker;
-        self.seed_view.remove_peer(id, |piece| picker.peer_has(id, piece));
+        self.seed_view
+            .remove_peer(id, |piece| picker.peer_has(id, piece));
         self.picker.remove_peer(id);
         self.choker.remove_peer(id);
         if let Some(ss) = &mut self.super_seed {

@@ -35,7 +35,11 @@ impl SeedView {
     /// Whether `id` may have the block `r` at `now`; `true` also records `id` as the piece's
     /// taker when it had none.
     pub(super) fn may_serve(&mut self, now: Instant, id: ConnId, r: BlockRequest) -> bool {
-        let Some(slot) = self.given_to.get_mut(r.piece as usize).filter(|_| self.active) else {
+        let Some(slot) = self
+            .given_to
+            .get_mut(r.piece as usize)
+            .filter(|_| self.active)
+        else {
             return true;
         };
         match *slot {
@@ -85,16 +89,35 @@ mod tests {
         assert!(became.may_serve(t0, a, blk(0, 0)) && became.may_serve(t0, b, blk(0, 0)));
         let mut v = SeedView::new(3, true);
         assert!(v.may_serve(t0, a, blk(0, 0)));
-        assert!(v.may_serve(t0, a, blk(0, 16384)), "the taker keeps getting its piece");
-        assert!(!v.may_serve(t0, b, blk(0, 0)), "another peer is refused piece 0");
-        assert_eq!(v.suggestion(0, |_| true), Some(1), "and told to take piece 1");
+        assert!(
+            v.may_serve(t0, a, blk(0, 16384)),
+            "the taker keeps getting its piece"
+        );
+        assert!(
+            !v.may_serve(t0, b, blk(0, 0)),
+            "another peer is refused piece 0"
+        );
+        assert_eq!(
+            v.suggestion(0, |_| true),
+            Some(1),
+            "and told to take piece 1"
+        );
         let later = t0 + REFUSAL_WINDOW;
-        assert!(v.may_serve(later, b, blk(0, 0)), "after the window it is served");
+        assert!(
+            v.may_serve(later, b, blk(0, 0)),
+            "after the window it is served"
+        );
         assert!(v.may_serve(t0, b, blk(1, 0)), "piece 1 goes to b");
         assert!(!v.may_serve(t0, a, blk(1, 0)));
         v.remove_peer(a, |p| p == 0);
-        assert!(!v.may_serve(t0, b, blk(0, 16384)), "a left with piece 0: it is in the swarm");
+        assert!(
+            !v.may_serve(t0, b, blk(0, 16384)),
+            "a left with piece 0: it is in the swarm"
+        );
         v.remove_peer(b, |_| false);
-        assert!(v.may_serve(t0, a, blk(1, 16384)), "b left without piece 1: it is free again");
+        assert!(
+            v.may_serve(t0, a, blk(1, 16384)),
+            "b left without piece 1: it is free again"
+        );
     }
 }

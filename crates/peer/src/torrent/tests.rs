@@ -195,7 +195,10 @@ fn a_choked_downloader_requests_its_allowed_fast_pieces() {
             })
             .collect::<Vec<_>>()
     };
-    assert!(requested(&mut remote).is_empty(), "choked: nothing requested");
+    assert!(
+        requested(&mut remote).is_empty(),
+        "choked: nothing requested"
+    );
     remote.send_allowed_fast(now, 3);
     exchange(now, &mut t, id, &mut remote);
     let reqs = requested(&mut remote);

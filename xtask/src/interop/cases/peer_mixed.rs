@@ -5,9 +5,7 @@
 
 use anyhow::bail;
 
-use super::peer_clients::{
-    aria2, bt_download, bt_finished, bt_seed, libtorrent, Swarm, DATA_LEN,
-};
+use super::peer_clients::{aria2, bt_download, bt_finished, bt_seed, libtorrent, Swarm, DATA_LEN};
 use super::{Case, DEFAULT_TIMEOUT};
 use crate::interop::context::Ctx;
 
@@ -62,7 +60,9 @@ fn run(ctx: &Ctx) -> anyhow::Result<()> {
         summary["downloaded"], summary["uploaded"]
     ));
     if ratio > 1.5 {
-        bail!("the bt seed uploaded {ratio:.2}x the file to 3 downloaders (at most 1.5x): {seeded}");
+        bail!(
+            "the bt seed uploaded {ratio:.2}x the file to 3 downloaders (at most 1.5x): {seeded}"
+        );
     }
     Ok(())
 }
