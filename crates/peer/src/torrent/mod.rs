@@ -185,8 +185,11 @@ impl Torrent {
         self.closed_transfer.0 += d;
         self.closed_transfer.1 += u;
         let picker = &self.picker;
-        self.seed_view
-            .remove_peer(id, |piece| picker.peer_has(id, piece));
+        // The last time the torrent was given: when the peer left.
+        if let Some(now) = self.redial.now {
+            self.seed_view
+                .remove_peer(now, id, |piece| picker.peer_has(id, piece));
+        }
         self.picker.remove_peer(id);
         self.choker.remove_peer(id);
         if let Some(ss) = &mut self.super_seed {
@@ -519,7 +522,12 @@ impl Torrent {
                         _ => {
                             !self.picker.is_complete()
                                 || !p.conn.fast()
-                                || self.seed_view.may_serve(now, id, r)
+                                || self.seed_view.may_serve(
+                                    now,
+                                    id,
+                                    r,
+                                    self.picker.availability(r.piece) > 0,
+                                )
                         }
                     };
                     if !distinct {

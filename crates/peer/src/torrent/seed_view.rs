@@ -13,13 +13,16 @@ use crate::{BlockRequest, ConnId};
 
 /// How long a piece given to one peer is refused to the others.
 pub(super) const REFUSAL_WINDOW: Duration = Duration::from_secs(30);
+/// How long a piece whose taker left with it is refused even to peers nobody else connected
+/// could serve it to: a downloader that completed and dropped us usually seeds on to them.
+pub(super) const DEPARTED_WINDOW: Duration = Duration::from_secs(5);
 
 /// Which peer took each piece from us, and when.
 #[derive(Debug)]
 pub(super) struct SeedView {
-    /// Per piece, the connection that took it first and when (`None`: not given out, or its
-    /// taker left).
-    given_to: Vec<Option<(ConnId, Instant)>>,
+    /// Per piece, the connection that took it first (`None` once it left having the piece)
+    /// and when (`None`: not given out, or its taker left without it).
+    given_to: Vec<Option<(Option<ConnId>, Instant)>>,
     /// Whether refusals are made at all (the torrent started complete).
     active: bool,
 }
@@ -33,8 +36,15 @@ impl SeedView {
     }
 
     /// Whether `id` may have the block `r` at `now`; `true` also records `id` as the piece's
-    /// taker when it had none.
-    pub(super) fn may_serve(&mut self, now: Instant, id: ConnId, r: BlockRequest) -> bool {
+    /// taker when it had none. `held_elsewhere`: another connected peer has the piece (when
+    /// its taker left, it is refused only then: the requester may have nowhere else to go).
+    pub(super) fn may_serve(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        r: BlockRequest,
+        held_elsewhere: bool,
+    ) -> bool {
         let Some(slot) = self
             .given_to
             .get_mut(r.piece as usize)
@@ -44,10 +54,11 @@ impl SeedView {
         };
         match *slot {
             None => {
-                *slot = Some((id, now));
+                *slot = Some((Some(id), now));
                 true
             }
-            Some((taker, _)) if taker == id => true,
+            Some((Some(taker), _)) if taker == id => true,
+            Some((None, left)) if !held_elsewhere => now >= left + DEPARTED_WINDOW,
             Some((_, at)) => now >= at + REFUSAL_WINDOW,
         }
     }
@@ -61,12 +72,19 @@ impl SeedView {
             .find(|&p| self.given_to[p as usize].is_none() && lacks(p))
     }
 
-    /// A connection closed: the pieces it took and had not announced (`had` says which it
-    /// had) left with it, so they are free to give again; the others are in the swarm.
-    pub(super) fn remove_peer(&mut self, id: ConnId, had: impl Fn(u32) -> bool) {
+    /// A connection closed: the pieces it took without getting them are free to give again;
+    /// those it had (`had`) may live on in the swarm (a downloader that completed and dropped
+    /// us, seeding others) or have left with it, so they are refused only to peers who could
+    /// get them from another connected peer.
+    /// `now`: when it left (the windows count from then).
+    pub(super) fn remove_peer(&mut self, now: Instant, id: ConnId, had: impl Fn(u32) -> bool) {
         for (piece, slot) in self.given_to.iter_mut().enumerate() {
-            if slot.is_some_and(|(taker, _)| taker == id) && !had(piece as u32) {
-                *slot = None;
+            if slot.is_some_and(|(t, _)| t == Some(id)) {
+                if had(piece as u32) {
+                    *slot = Some((None, now));
+                } else {
+                    *slot = None;
+                }
             }
         }
     }
@@ -86,7 +104,9 @@ mod tests {
             len: 16384,
         };
         let mut became = SeedView::new(3, false);
-        assert!(became.may_serve(t0, a, blk(0, 0)) && became.may_serve(t0, b, blk(0, 0)));
+        assert!(
+            became.may_serve(t0, a, blk(0, 0), true) && became.may_serve(t0, b, blk(0, 0), true)
+        );
         let mut v = SeedView::new(3, true);
         assert!(v.may_serve(t0, a, blk(0, 0)));
         assert!(
@@ -114,7 +134,7 @@ mod tests {
             !v.may_serve(t0, b, blk(0, 16384)),
             "a left with piece 0: it is in the swarm"
         );
-        v.remove_peer(b, |_| false);
+        v.remove_peer(t0, b, |_| false);
         assert!(
             v.may_serve(t0, a, blk(1, 16384)),
             "b left without piece 1: it is free again"
