@@ -440,6 +440,9 @@ impl Torrent {
                             ss.peer_has(id, piece);
                         }
                     }
+                    if let Some(piece) = b.iter().next() {
+                        self.seed_view.peer_has(id, piece);
+                    }
                     if p.is_seed && self.picker.is_complete() {
                         // Seeds have nothing for each other.
                         self.drop_peer(id, CloseReason::Local);
@@ -462,6 +465,7 @@ impl Torrent {
                 }
                 ConnEvent::Have(piece) => {
                     self.picker.peer_have(id, piece);
+                    self.seed_view.peer_has(id, piece);
                     if let Some(ss) = &mut self.super_seed {
                         ss.peer_has(id, piece);
                     }

@@ -3,11 +3,16 @@
 //! requests for it from others, so N fast downloaders take distinct pieces from the seed and
 //! trade the rest among themselves, whatever client they run. After the window the piece is
 //! served to anyone who still asks (nobody they know had it), so no one is starved; peers
-//! without the fast extension (who cannot be told "no") are always served. Only a torrent that
+//! without the fast extension (who cannot be told "no") are always served, and so are peers
+//! that never announced a piece they did not get from us: as far as we can tell we are their
+//! only source (a downloader that knows nobody else). Only a torrent that
 //! started complete (the original seed, whose upload is scarce) refuses: one that became a seed
 //! by downloading serves everyone.
 
+use std::collections::{HashMap, HashSet};
+
 use std::time::{Duration, Instant};
+use torrentkit_wire::Bitfield;
 
 use crate::{BlockRequest, ConnId};
 
@@ -25,6 +30,10 @@ pub(super) struct SeedView {
     given_to: Vec<Option<(Option<ConnId>, Instant)>>,
     /// Whether refusals are made at all (the torrent started complete).
     active: bool,
+    /// Connections that announced a piece they did not get from us: they have other sources.
+    traded: HashSet<ConnId>,
+    /// Per connection, the pieces we served it (a block or more).
+    served: HashMap<ConnId, Bitfield>,
 }
 
 impl SeedView {
@@ -32,6 +41,8 @@ impl SeedView {
         SeedView {
             given_to: vec![None; pieces as usize],
             active,
+            traded: HashSet::new(),
+            served: HashMap::new(),
         }
     }
 
@@ -45,21 +56,34 @@ impl SeedView {
         r: BlockRequest,
         held_elsewhere: bool,
     ) -> bool {
-        let Some(slot) = self
-            .given_to
-            .get_mut(r.piece as usize)
-            .filter(|_| self.active)
-        else {
+        let pieces = self.given_to.len() as u32;
+        let refusable = self.active && self.traded.contains(&id);
+        let Some(slot) = self.given_to.get_mut(r.piece as usize) else {
             return true;
         };
-        match *slot {
+        let serve = |served: &mut HashMap<ConnId, Bitfield>| {
+            let b = served.entry(id).or_insert_with(|| Bitfield::new(pieces));
+            let _ = b.insert(r.piece);
+            true
+        };
+        let ok = match *slot {
             None => {
                 *slot = Some((Some(id), now));
                 true
             }
+            _ if !refusable => true,
             Some((Some(taker), _)) if taker == id => true,
             Some((None, left)) if !held_elsewhere => now >= left + DEPARTED_WINDOW,
             Some((_, at)) => now >= at + REFUSAL_WINDOW,
+        };
+        ok && serve(&mut self.served)
+    }
+
+    /// `id` announced `piece`: if it did not take it from us, it has other sources.
+    pub(super) fn peer_has(&mut self, id: ConnId, piece: u32) {
+        let ours = self.served.get(&id).is_some_and(|b| b.contains(piece));
+        if !ours {
+            self.traded.insert(id);
         }
     }
 
@@ -78,6 +102,8 @@ impl SeedView {
     /// get them from another connected peer.
     /// `now`: when it left (the windows count from then).
     pub(super) fn remove_peer(&mut self, now: Instant, id: ConnId, had: impl Fn(u32) -> bool) {
+        self.traded.remove(&id);
+        self.served.remove(&id);
         for (piece, slot) in self.given_to.iter_mut().enumerate() {
             if slot.is_some_and(|(t, _)| t == Some(id)) {
                 if had(piece as u32) {
@@ -104,18 +130,29 @@ mod tests {
             len: 16384,
         };
         let mut became = SeedView::new(3, false);
+        assert!(became.may_serve(t0, a, blk(0, 0), true));
         assert!(
-            became.may_serve(t0, a, blk(0, 0), true) && became.may_serve(t0, b, blk(0, 0), true)
+            became.may_serve(t0, b, blk(0, 0), true),
+            "a seed by download serves all"
         );
+
         let mut v = SeedView::new(3, true);
-        assert!(v.may_serve(t0, a, blk(0, 0)));
+        let mut lone = SeedView::new(3, true);
+        assert!(lone.may_serve(t0, a, blk(0, 0), false));
         assert!(
-            v.may_serve(t0, a, blk(0, 16384)),
-            "the taker keeps getting its piece"
+            lone.may_serve(t0, b, blk(0, 0), false),
+            "b got nothing elsewhere: served"
+        );
+        v.peer_has(a, 2);
+        v.peer_has(b, 2);
+        assert!(v.may_serve(t0, a, blk(0, 0), false));
+        assert!(
+            v.may_serve(t0, a, blk(0, 16384), false),
+            "the taker keeps its piece"
         );
         assert!(
-            !v.may_serve(t0, b, blk(0, 0)),
-            "another peer is refused piece 0"
+            !v.may_serve(t0, b, blk(0, 0), false),
+            "another peer is refused it"
         );
         assert_eq!(
             v.suggestion(0, |_| true),
@@ -124,20 +161,33 @@ mod tests {
         );
         let later = t0 + REFUSAL_WINDOW;
         assert!(
-            v.may_serve(later, b, blk(0, 0)),
+            v.may_serve(later, b, blk(0, 0), false),
             "after the window it is served"
         );
-        assert!(v.may_serve(t0, b, blk(1, 0)), "piece 1 goes to b");
-        assert!(!v.may_serve(t0, a, blk(1, 0)));
-        v.remove_peer(a, |p| p == 0);
-        assert!(
-            !v.may_serve(t0, b, blk(0, 16384)),
-            "a left with piece 0: it is in the swarm"
-        );
+        assert!(v.may_serve(t0, b, blk(1, 0), false), "piece 1 goes to b");
+        assert!(!v.may_serve(t0, a, blk(1, 0), false));
         v.remove_peer(t0, b, |_| false);
         assert!(
-            v.may_serve(t0, a, blk(1, 16384)),
-            "b left without piece 1: it is free again"
+            v.may_serve(t0, a, blk(1, 16384), false),
+            "b left without it: free again"
+        );
+
+        let mut w = SeedView::new(3, true);
+        w.peer_has(b, 1);
+        assert!(w.may_serve(t0, a, blk(2, 0), false));
+        w.remove_peer(t0, a, |p| p == 2);
+        assert!(
+            !w.may_serve(t0, b, blk(2, 0), false),
+            "a left with piece 2 (and seeds on)"
+        );
+        let soon = t0 + DEPARTED_WINDOW;
+        assert!(
+            !w.may_serve(soon, b, blk(2, 0), true),
+            "another connected peer has it"
+        );
+        assert!(
+            w.may_serve(soon, b, blk(2, 0), false),
+            "nobody else connected has it"
         );
     }
 }
