@@ -79,7 +79,8 @@ pub fn verify(
     progress: Progress<'_>,
 ) -> Result<VerifyReport> {
     let info = torrent.info();
-    let locations = file_locations(torrent, content);
+    let mut locations = file_locations(torrent, content);
+    use_original_names(torrent, content, &mut locations);
     let spans: Vec<Span> = info
         .files()
         .iter()
@@ -130,6 +131,38 @@ pub fn verify(
         })
         .collect();
     Ok(VerifyReport { pieces, files })
+}
+
+/// A file renamed because its path differs from another's only in case (`a.txt` beside
+/// `A.txt` is used as `a.1.txt`, as libtorrent does) is looked for under the name the torrent
+/// gave it when the renamed one is not on disk but that one is: data made on a case-sensitive
+/// file system keeps both names, and is complete, not missing.
+fn use_original_names(torrent: &Torrent, content: &Path, locations: &mut [Option<PathBuf>]) {
+    let info = torrent.info();
+    for w in torrent.warnings() {
+        let crate::Warning::DuplicatePath { original, renamed } = w else {
+            continue;
+        };
+        let Some(i) = info
+            .files()
+            .iter()
+            .position(|f| f.display_path() == *renamed)
+        else {
+            continue;
+        };
+        let Some(loc) = locations[i].as_ref() else {
+            continue;
+        };
+        // `original` starts with the torrent's name, which is `content` itself.
+        let candidate = original
+            .split('/')
+            .skip(1)
+            .fold(content.to_path_buf(), |p, c| p.join(c));
+        let taken = locations.iter().flatten().any(|l| *l == candidate);
+        if !taken && !loc.exists() && candidate.is_file() {
+            locations[i] = Some(candidate);
+        }
+    }
 }
 
 /// The pieces overlapping bytes `offset..offset + length`.

@@ -19,6 +19,12 @@ pub struct PickerConfig {
     pub sequential: bool,
     /// In endgame mode, how many peers may have the same block in flight at once.
     pub endgame_max_requesters: usize,
+    /// Endgame duplicates start only once at most this many blocks are still unreceived (the
+    /// last blocks, so a slow peer does not hold up the finish, without re-downloading much).
+    pub endgame_blocks: usize,
+    /// At most this many duplicate requests per [`Picker::pick`]: few at a time, since each
+    /// may arrive before its cancel and be wasted.
+    pub endgame_per_pick: usize,
 }
 
 impl Default for PickerConfig {
@@ -27,7 +33,9 @@ impl Default for PickerConfig {
             block_size: BLOCK_SIZE,
             random_first_pieces: 4,
             sequential: false,
-            endgame_max_requesters: 3,
+            endgame_max_requesters: 2,
+            endgame_blocks: 32,
+            endgame_per_pick: 4,
         }
     }
 }
@@ -88,11 +96,19 @@ struct PeerEntry {
     /// `None` for a peer that has every piece (a seed, or have-all).
     have: Option<Bitfield>,
     in_flight: Vec<BlockRequest>,
+    /// Pieces this peer rejected requests for (BEP 6): not asked of it again until
+    /// [`Picker::forget_refusals`].
+    refused: Option<Bitfield>,
+    /// Pieces this peer suggested (BEP 6), most recent last; tried before any other new piece.
+    suggested: Vec<u32>,
+    /// Pieces this peer lets us request while it chokes us (BEP 6 allowed fast).
+    allowed_fast: Vec<u32>,
 }
 
 impl PeerEntry {
     fn has(&self, piece: u32) -> bool {
         self.have.as_ref().is_none_or(|b| b.contains(piece))
+            && !self.refused.as_ref().is_some_and(|r| r.contains(piece))
     }
 }
 
@@ -218,6 +234,9 @@ impl Picker {
             PeerEntry {
                 have: Some(Bitfield::new(self.piece_count())),
                 in_flight: Vec::new(),
+                refused: None,
+                suggested: Vec::new(),
+                allowed_fast: Vec::new(),
             },
         );
     }
@@ -236,6 +255,13 @@ impl Picker {
         true
     }
 
+    /// Whether the peer on `id` has announced `piece`.
+    pub fn peer_has(&self, id: ConnId, piece: u32) -> bool {
+        self.peers
+            .get(&id)
+            .is_some_and(|e| e.have.as_ref().is_none_or(|b| b.contains(piece)))
+    }
+
     /// Records a have message; `false` if the index is out of range.
     pub fn peer_have(&mut self, id: ConnId, piece: u32) -> bool {
         if piece >= self.piece_count() {
@@ -245,6 +271,9 @@ impl Picker {
         let entry = self.peers.entry(id).or_insert_with(|| PeerEntry {
             have: Some(Bitfield::new(n)),
             in_flight: Vec::new(),
+            refused: None,
+            suggested: Vec::new(),
+            allowed_fast: Vec::new(),
         });
         if let Some(b) = &mut entry.have {
             if b.insert(piece).unwrap_or(false) {
@@ -321,15 +350,133 @@ impl Picker {
     /// tie-breaks (or in order when sequential). In endgame mode, blocks already in flight to
     /// other peers are picked too.
     pub fn pick(&mut self, id: ConnId, max: usize) -> Vec<BlockRequest> {
+        self.pick_once(id, max)
+    }
+
+    /// Forgets every refusal ([`request_rejected`](Self::request_rejected)): the pieces may be
+    /// asked for again. The torrent calls it each choking round (10 s), so a refusal holds a
+    /// while without the picker asking in a loop.
+    pub fn forget_refusals(&mut self) {
+        for e in self.peers.values_mut() {
+            e.refused = None;
+        }
+    }
+
+    /// The peer on `id` rejected the request for a block (BEP 6): the block is free again
+    /// (unless in flight elsewhere) and the piece is not asked of this peer again for now.
+    pub fn request_rejected(&mut self, id: ConnId, piece: u32, offset: u32) {
+        self.request_failed(id, piece, offset);
+        let n = self.piece_count();
+        if let Some(e) = self.peers.get_mut(&id) {
+            let _ = e
+                .refused
+                .get_or_insert_with(|| Bitfield::new(n))
+                .insert(piece);
+        }
+    }
+
+    /// The peer on `id` suggests `piece` (BEP 6): it is tried first among new pieces from that
+    /// peer (a seed suggests what it has not given out yet). At most 8 are remembered.
+    pub fn suggest(&mut self, id: ConnId, piece: u32) {
+        if piece >= self.piece_count() {
+            return;
+        }
+        if let Some(e) = self.peers.get_mut(&id) {
+            e.suggested.retain(|&p| p != piece);
+            if e.suggested.len() >= 8 {
+                e.suggested.remove(0);
+            }
+            e.suggested.push(piece);
+        }
+    }
+
+    /// The peer on `id` lets us request `piece` while it chokes us (BEP 6 allowed fast). At
+    /// most 32 are remembered.
+    pub fn allow_fast(&mut self, id: ConnId, piece: u32) {
+        if piece >= self.piece_count() {
+            return;
+        }
+        if let Some(e) = self.peers.get_mut(&id) {
+            if !e.allowed_fast.contains(&piece) && e.allowed_fast.len() < 32 {
+                e.allowed_fast.push(piece);
+            }
+        }
+    }
+
+    /// Whether `id` allowed us pieces we still lack (worth requesting while choked).
+    pub fn has_allowed_fast(&self, id: ConnId) -> bool {
+        self.peers.get(&id).is_some_and(|e| {
+            e.allowed_fast
+                .iter()
+                .any(|&p| self.state[p as usize] != PieceState::Have && e.has(p))
+        })
+    }
+
+    /// Picks up to `max` blocks of the pieces `id` allowed us while it chokes us (BEP 6), as
+    /// [`pick`](Self::pick) does for an unchoked peer.
+    pub fn pick_allowed_fast(&mut self, id: ConnId, max: usize) -> Vec<BlockRequest> {
+        let mut out = Vec::new();
+        let pieces = self
+            .peers
+            .get(&id)
+            .map(|e| e.allowed_fast.clone())
+            .unwrap_or_default();
+        for piece in pieces {
+            if out.len() >= max || !self.peers[&id].has(piece) {
+                continue;
+            }
+            match self.state[piece as usize] {
+                PieceState::Missing => self.start_piece(piece),
+                PieceState::Partial => {}
+                PieceState::Verifying | PieceState::Have => continue,
+            }
+            self.take_free(id, piece, max, &mut out);
+        }
+        out
+    }
+
+    /// Marks a missing piece started, all its blocks free.
+    fn start_piece(&mut self, piece: u32) {
+        self.set_state(piece, PieceState::Partial);
+        let blocks = self.block_count(piece);
+        self.partials.insert(
+            piece,
+            Partial {
+                blocks: vec![Block::Free; blocks as usize],
+                free: blocks,
+                received: 0,
+            },
+        );
+    }
+
+    /// The newest piece `id` suggested that we can start now.
+    fn take_suggested(&mut self, id: ConnId) -> Option<u32> {
+        let e = self.peers.get_mut(&id)?;
+        while let Some(p) = e.suggested.pop() {
+            if self.state[p as usize] == PieceState::Missing && e.has(p) {
+                return Some(p);
+            }
+        }
+        None
+    }
+
+    fn pick_once(&mut self, id: ConnId, max: usize) -> Vec<BlockRequest> {
         let mut out = Vec::new();
         if max == 0 || !self.peers.contains_key(&id) {
             return out;
         }
+        // From a seed, only pieces no other peer of ours has, unless no other peer is serving
+        // us: the seed's upload goes to pieces the swarm lacks and we trade for the rest.
+        let spare_seed = self.spares_seed(id);
         // 1. Finish partial pieces first, the most complete ones first.
         let mut partial: Vec<(u32, u32)> = self
             .partials
             .iter()
-            .filter(|(&p, part)| part.free > 0 && self.peers[&id].has(p))
+            .filter(|(&p, part)| {
+                part.free > 0
+                    && self.peers[&id].has(p)
+                    && !(spare_seed && self.availability[p as usize] > 0)
+            })
             .map(|(&p, part)| (p, part.received))
             .collect();
         if self.config.sequential {
@@ -351,15 +498,26 @@ impl Picker {
         }
         // 2. Start new pieces.
         while out.len() < max {
-            let Some(piece) = self.choose_new(id) else {
+            let next = match self.take_suggested(id) {
+                Some(p) => Some(p),
+                None => self.choose_new(id, spare_seed),
+            };
+            let Some(piece) = next else {
                 break;
             };
             self.start_piece(piece);
             self.take_free(id, piece, max, &mut out);
         }
-        // 3. Endgame: duplicate requests for blocks in flight elsewhere.
-        if out.len() < max && self.in_endgame() {
+        // 3. Endgame: duplicate requests for blocks in flight elsewhere, only for the last few
+        // blocks and a few per call.
+        // Not from a seed we spare: its duplicates would be its upload wasted.
+        if out.len() < max
+            && !spare_seed
+            && self.in_endgame()
+            && self.unreceived_blocks() <= self.config.endgame_blocks
+        {
             let limit = self.config.endgame_max_requesters;
+            let max = max.min(out.len() + self.config.endgame_per_pick);
             let pieces: Vec<u32> = self
                 .partials
                 .keys()
@@ -399,30 +557,38 @@ impl Picker {
         if !self.peers.contains_key(&id) {
             return out;
         }
-        if let Some(piece) = self.choose_new(id) {
+        if let Some(piece) = self.choose_new(id, false) {
             self.start_piece(piece);
             self.take_free(id, piece, usize::MAX, &mut out);
         }
         out
     }
 
-    /// Marks a missing piece started, all its blocks free.
-    fn start_piece(&mut self, piece: u32) {
-        self.set_state(piece, PieceState::Partial);
-        let blocks = self.block_count(piece);
-        self.partials.insert(
-            piece,
-            Partial {
-                blocks: vec![Block::Free; blocks as usize],
-                free: blocks,
-                received: 0,
-            },
-        );
+    /// Whether `id` is a seed (it has every piece) while some other peer that is not one has
+    /// requests of ours in flight: then the seed is asked only for what no other peer has.
+    fn spares_seed(&self, id: ConnId) -> bool {
+        self.peers.get(&id).is_some_and(|e| e.have.is_none())
+            && self
+                .peers
+                .iter()
+                .any(|(&o, e)| o != id && e.have.is_some() && !e.in_flight.is_empty())
     }
 
-    fn choose_new(&mut self, id: ConnId) -> Option<u32> {
+    /// Blocks of started pieces not yet received (requested or free).
+    fn unreceived_blocks(&self) -> usize {
+        self.partials
+            .values()
+            .map(|p| p.blocks.len() - p.received as usize)
+            .sum()
+    }
+
+    fn choose_new(&mut self, id: ConnId, spare_seed: bool) -> Option<u32> {
         let peer = &self.peers[&id];
-        let eligible = |p: u32| self.state[p as usize] == PieceState::Missing && peer.has(p);
+        let eligible = |p: u32| {
+            self.state[p as usize] == PieceState::Missing
+                && peer.has(p)
+                && !(spare_seed && self.availability[p as usize] > 0)
+        };
         if self.config.sequential {
             return (0..self.piece_count()).find(|&p| eligible(p));
         }
@@ -805,6 +971,56 @@ mod tests {
     }
 
     #[test]
+    fn endgame_duplicates_only_the_last_blocks_a_few_per_pick() {
+        // 64 blocks, all requested from `a`: more than `endgame_blocks` unreceived, so no
+        // duplicates; once only 32 are left, `b` gets at most `endgame_per_pick` per call.
+        let mut p = Picker::with_sizes(u64::from(64 * B), 16 * B, cfg(0), 3);
+        let (a, b) = (ConnId(1), ConnId(2));
+        for id in [a, b] {
+            p.add_peer(id);
+            p.peer_have_all(id);
+        }
+        let ra = p.pick(a, 64);
+        assert_eq!(ra.len(), 64);
+        assert!(p.in_endgame());
+        assert!(p.pick(b, 10).is_empty(), "too early for duplicates");
+        deliver(&mut p, a, &ra[..32]);
+        let rb = p.pick(b, 10);
+        assert_eq!(rb.len(), 4, "a few at a time");
+        assert!(rb.iter().all(|r| ra[32..].contains(r)));
+    }
+
+    #[test]
+    fn a_seed_is_asked_only_for_pieces_no_serving_peer_has_and_suggestions_come_first() {
+        let n = 8;
+        let mut p = Picker::with_sizes(u64::from(n * B), B, cfg(0), 9);
+        let (seed, peer) = (ConnId(1), ConnId(2));
+        p.add_peer(seed);
+        p.peer_have_all(seed);
+        p.add_peer(peer);
+        p.peer_bitfield(peer, &bits(n, &[0, 1, 2, 3]));
+        let from_peer = p.pick(peer, 1);
+        assert_eq!(from_peer.len(), 1);
+        // The peer serves us: the seed is asked only for pieces 4..8.
+        let from_seed = p.pick(seed, 2);
+        assert_eq!(from_seed.len(), 2);
+        assert!(from_seed.iter().all(|r| r.piece >= 4), "{from_seed:?}");
+        // A refused piece is not asked again while the peer serves us; a suggested one first.
+        let refused = from_seed[0];
+        p.request_rejected(seed, refused.piece, refused.offset);
+        let other = (4..n)
+            .find(|&q| q != refused.piece && from_seed.iter().all(|r| r.piece != q))
+            .unwrap();
+        p.suggest(seed, other);
+        let next = p.pick(seed, 1);
+        assert_eq!(next[0].piece, other);
+        let rest = p.pick(seed, 10);
+        assert!(rest
+            .iter()
+            .all(|r| r.piece != refused.piece && r.piece >= 4));
+    }
+
+    #[test]
     fn sequential_mode_goes_in_order() {
         let mut p = Picker::with_sizes(
             u64::from(6 * B),
@@ -823,7 +1039,11 @@ mod tests {
 
     #[test]
     fn endgame_duplicates_requests_and_cancels_on_arrival() {
-        let mut p = Picker::with_sizes(u64::from(2 * B), 2 * B, cfg(0), 1);
+        let three = PickerConfig {
+            endgame_max_requesters: 3,
+            ..cfg(0)
+        };
+        let mut p = Picker::with_sizes(u64::from(2 * B), 2 * B, three, 1);
         let (a, b, c) = (ConnId(1), ConnId(2), ConnId(3));
         for id in [a, b, c] {
             p.add_peer(id);

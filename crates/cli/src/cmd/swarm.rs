@@ -39,6 +39,9 @@ pub(crate) struct Args {
     /// Print the report as JSON on stdout.
     #[arg(long)]
     json: bool,
+    /// The seed super-seeds (BEP 16).
+    #[arg(long)]
+    super_seed: bool,
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -86,6 +89,7 @@ async fn start_peer(
     index: u64,
     have: Bitfield,
     upload_rate: u64,
+    super_seed: bool,
 ) -> anyhow::Result<Session> {
     let storage = Placement::in_dir(torrent, root)?.storage();
     let listener = TcpListener::bind(SocketAddr::new(LOOPBACK, 0))
@@ -98,6 +102,7 @@ async fn start_peer(
     sc.listen_port = port;
     sc.seed = true;
     sc.max_upload_rate = (upload_rate > 0).then_some(upload_rate);
+    sc.torrent.super_seed = super_seed;
     Ok(Session::start(sc, Arc::new(storage), have, Some(listener)))
 }
 
@@ -152,6 +157,7 @@ async fn swarm(args: &Args, dir: &Path) -> anyhow::Result<ExitCode> {
         0,
         Bitfield::full(pieces),
         args.seed_rate,
+        args.super_seed,
     )
     .await?;
     let mut downloaders = Vec::new();
@@ -160,7 +166,8 @@ async fn swarm(args: &Args, dir: &Path) -> anyhow::Result<ExitCode> {
     for i in 1..=args.peers {
         let d = dir.join(format!("peer{i}"));
         std::fs::create_dir_all(&d)?;
-        downloaders.push(start_peer(&torrent, &d, i as u64, Bitfield::new(pieces), 0).await?);
+        downloaders
+            .push(start_peer(&torrent, &d, i as u64, Bitfield::new(pieces), 0, false).await?);
         dirs.push(d);
     }
     let deadline = started + Duration::from_secs(args.timeout);
@@ -207,6 +214,7 @@ async fn swarm(args: &Args, dir: &Path) -> anyhow::Result<ExitCode> {
     // Stop everyone (announcing `stopped`), then the tracker.
     let mut delivered = 0u64;
     let mut peer_upload = 0u64;
+    let mut duplicates = 0u64;
     for s in downloaders {
         let summary = s.stop().await;
         if let Some(e) = summary.error {
@@ -214,6 +222,7 @@ async fn swarm(args: &Args, dir: &Path) -> anyhow::Result<ExitCode> {
         }
         delivered += summary.downloaded;
         peer_upload += summary.uploaded;
+        duplicates += summary.duplicates;
     }
     let seed_summary = seed.stop().await;
     let _ = stop_tracker.send(());
@@ -245,6 +254,9 @@ async fn swarm(args: &Args, dir: &Path) -> anyhow::Result<ExitCode> {
             "seed_uploaded": seed_up,
             "peers_uploaded": peer_upload,
             "seed_share": seed_up as f64 / total as f64,
+            "seed_ratio": seed_up as f64 / size as f64,
+            "duplicates": duplicates,
+            "duplicate_share": duplicates as f64 / delivered.max(1) as f64,
             "finish_seconds": times,
         });
         println!("{json}");
@@ -255,11 +267,13 @@ async fn swarm(args: &Args, dir: &Path) -> anyhow::Result<ExitCode> {
             human_size(size)
         );
         println!(
-            "  delivered {} ({} total, {} per downloader); {} received with endgame duplicates",
+            "  delivered {} ({} total, {} per downloader); {} received, {} of it endgame duplicates ({:.2}%)",
             human_size(total),
             human_rate(total as f64 / elapsed),
             human_rate(size as f64 / elapsed),
-            human_size(delivered)
+            human_size(delivered),
+            human_size(duplicates),
+            duplicates as f64 * 100.0 / delivered.max(1) as f64
         );
         println!(
             "  seed uploaded {} = {:.2}x the file, {:.0}% of what was delivered; the downloaders traded the other {}",

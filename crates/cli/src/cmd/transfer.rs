@@ -75,6 +75,10 @@ pub(crate) struct NetArgs {
     /// Do not download from the torrent's web seeds (BEP 19 url-list, BEP 17 httpseeds).
     #[arg(long)]
     pub(crate) no_web_seeds: bool,
+    /// Super-seed (BEP 16) once complete: peers are shown one piece at a time, so the swarm
+    /// makes the copies and this seed uploads about one.
+    #[arg(long)]
+    pub(crate) super_seed: bool,
 }
 
 impl NetArgs {
@@ -93,6 +97,7 @@ impl NetArgs {
             tui: false,
             encryption: Encryption::Prefer,
             no_web_seeds: false,
+            super_seed: false,
         }
     }
 
@@ -201,6 +206,7 @@ async fn run_async(
     sc.seed = limits.seeds();
     sc.announce_ip = net.ip;
     sc.encryption = net.encryption;
+    sc.torrent.super_seed = net.super_seed;
     sc.max_upload_rate = (net.max_upload_rate > 0).then_some(net.max_upload_rate);
     sc.max_download_rate = (net.max_download_rate > 0).then_some(net.max_download_rate);
     if net.no_web_seeds {
@@ -380,7 +386,7 @@ async fn run_async(
     let start_kind = start.kind.as_str();
     let hash_failures = progress.borrow().hash_failures;
     eprintln!(
-        "bt: {name}: {} ({}), {}/{} pieces: {} at start ({start_kind}), {fetched} fetched, {redownloaded} re-downloaded; {} down ({}), {} up, {hash_failures} hash failures, {secs:.1}s",
+        "bt: {name}: {} ({}), {}/{} pieces: {} at start ({start_kind}), {fetched} fetched, {redownloaded} re-downloaded; {} down ({}, {} duplicates), {} up, {hash_failures} hash failures, {secs:.1}s",
         if complete { "complete" } else { "incomplete" },
         ended.as_str(),
         final_have.count(),
@@ -388,6 +394,7 @@ async fn run_async(
         have_at_start.count(),
         human_size(summary.downloaded),
         human_rate(summary.downloaded as f64 / active.max(1e-3)),
+        human_size(summary.duplicates),
         human_size(summary.uploaded),
     );
     let web_seeds = progress.borrow().web_seeds.clone();
@@ -442,6 +449,7 @@ async fn run_async(
             "redownloaded_pieces": redownloaded,
             "downloaded": summary.downloaded,
             "uploaded": summary.uploaded,
+            "duplicates": summary.duplicates,
             "hash_failures": hash_failures,
             "seconds": secs,
             "port": port,

@@ -55,6 +55,8 @@ pub struct Connection {
     events: VecDeque<ConnEvent>,
     peer_id: Option<PeerId>,
     fast: bool,
+    /// Pieces we told the peer it may request while we choke it (BEP 6 allowed fast).
+    allowed_out: Vec<u32>,
     extensions: bool,
     peer_reqq: u32,
     am_choking: bool,
@@ -84,6 +86,7 @@ impl Connection {
             events: VecDeque::new(),
             peer_id: None,
             fast: false,
+            allowed_out: Vec::new(),
             extensions: false,
             peer_reqq: DEFAULT_PEER_REQQ,
             am_choking: true,

@@ -41,6 +41,16 @@ impl Connection {
         (self.queue_depth() as usize).saturating_sub(self.in_flight.len())
     }
 
+    /// How many more requests for allowed-fast pieces (BEP 6) to send now: like
+    /// [`request_slots`](Self::request_slots) but while the peer chokes us (0 without the
+    /// fast extension, or when unchoked: then `request_slots` applies).
+    pub fn choked_request_slots(&self) -> usize {
+        if self.state != State::Open || !self.am_interested || !self.peer_choking || !self.fast {
+            return 0;
+        }
+        (self.queue_depth() as usize).saturating_sub(self.in_flight.len())
+    }
+
     /// Sends requests (normally [`request_slots`](Self::request_slots) of them from the picker).
     pub fn send_requests(&mut self, now: Instant, requests: &[BlockRequest]) {
         if self.state != State::Open {

@@ -18,7 +18,11 @@ impl Connection {
         self.am_choking = choking;
         if choking {
             self.push(now, &Message::Choke);
-            for r in std::mem::take(&mut self.peer_requests) {
+            let (keep, dropped) = std::mem::take(&mut self.peer_requests)
+                .into_iter()
+                .partition(|r| self.allowed_out.contains(&r.piece));
+            self.peer_requests = keep;
+            for r in dropped {
                 if self.fast {
                     self.push(now, &Message::RejectRequest(to_wire(r)));
                 }
@@ -50,6 +54,34 @@ impl Connection {
         true
     }
 
+    /// Refuses a request the peer made ([`ConnEvent::ReadBlock`]): it is dropped and, with the
+    /// fast extension, a reject sent.
+    pub fn reject(&mut self, now: Instant, request: BlockRequest) {
+        if let Some(i) = self.peer_requests.iter().position(|x| *x == request) {
+            self.peer_requests.remove(i);
+            if self.fast {
+                self.push(now, &Message::RejectRequest(to_wire(request)));
+            }
+        }
+    }
+
+    /// Suggests a piece the peer would do well to request (BEP 6; nothing without the fast
+    /// extension).
+    pub fn suggest(&mut self, now: Instant, piece: u32) {
+        if self.fast && self.state == State::Open {
+            self.push(now, &Message::SuggestPiece { piece });
+        }
+    }
+
+    /// Lets the peer request blocks of `piece` even while we choke it (BEP 6 allowed fast;
+    /// nothing without the fast extension).
+    pub fn send_allowed_fast(&mut self, now: Instant, piece: u32) {
+        if self.fast && self.state == State::Open && !self.allowed_out.contains(&piece) {
+            self.allowed_out.push(piece);
+            self.push(now, &Message::AllowedFast { piece });
+        }
+    }
+
     /// The peer requests a block: queued and reported as [`ConnEvent::ReadBlock`] unless we
     /// choke it or its queue is full (then rejected, with the fast extension).
     pub(super) fn on_request(&mut self, now: Instant, r: WireRequest) -> Result<(), CloseReason> {
@@ -58,7 +90,8 @@ impl Connection {
             return Err(ProtocolViolation::RequestLength { length: r.length }.into());
         }
         let req = from_wire(r);
-        if self.am_choking || self.peer_requests.len() >= self.cfg.max_peer_requests as usize {
+        let choked = self.am_choking && !self.allowed_out.contains(&req.piece);
+        if choked || self.peer_requests.len() >= self.cfg.max_peer_requests as usize {
             if self.fast {
                 self.push(now, &Message::RejectRequest(r));
             }

@@ -67,6 +67,8 @@ async fn announce_until_stopped(
         config.announcer.clone(),
         seed ^ 0xA11,
     );
+    /// How long a `stopped` announce may take.
+    const STOPPED_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
     let mut client = TrackerClient::new(config.tracker_client.clone(), seed ^ 0xC11);
     let mut request = AnnounceRequest::new(
         InfoHash(config.torrent.info_hash),
@@ -110,7 +112,15 @@ async fn announce_until_stopped(
             }
             request.event = job.event;
             request.tracker_id = job.tracker_id;
-            match client.announce(&job.url, &request).await {
+            // The goodbye does not wait out BEP 15's long retransmissions.
+            let reply = if stopping {
+                tokio::time::timeout(STOPPED_TIMEOUT, client.announce(&job.url, &request))
+                    .await
+                    .unwrap_or(Err(crate::tracker::TrackerError::Timeout))
+            } else {
+                client.announce(&job.url, &request).await
+            };
+            match reply {
                 Ok(resp) => {
                     announcer.handle_success(Instant::now(), &resp);
                     if !stopping {

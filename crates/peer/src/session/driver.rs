@@ -107,7 +107,8 @@ impl Driver {
     /// Our dial of `id` failed: its slot is free.
     fn dial_failed(&mut self, id: ConnId) {
         self.dialling.remove(&id);
-        self.torrent.handle_connect_failed(id);
+        self.torrent
+            .handle_dial_failed(std::time::Instant::now(), id);
     }
 
     /// Starts the reader and writer tasks of connection `id`'s socket.
@@ -128,7 +129,8 @@ impl Driver {
     fn dial(&mut self, id: ConnId, addr: SocketAddr) {
         let Some(permit) = self.permit() else {
             // The shared cap is reached: the dial fails at once, as a refused one would.
-            self.torrent.handle_connect_failed(id);
+            self.torrent
+                .handle_dial_failed(std::time::Instant::now(), id);
             return;
         };
         self.dialling.insert(id, permit);
@@ -251,6 +253,7 @@ pub(super) async fn run(
                 have,
                 downloaded: 0,
                 uploaded: 0,
+                duplicates: 0,
                 error: Some(SessionError::Disk(e.to_string())),
             };
         }
@@ -429,6 +432,7 @@ pub(super) async fn run(
         have: d.torrent.have().clone(),
         downloaded: p.downloaded,
         uploaded: p.uploaded,
+        duplicates: d.torrent.wasted(),
         error,
     }
 }

@@ -55,6 +55,9 @@ pub struct Summary {
     pub downloaded: u64,
     /// Payload bytes uploaded.
     pub uploaded: u64,
+    /// Of `downloaded`, the bytes that were not needed: endgame duplicates and blocks that
+    /// arrived after their piece was done.
+    pub duplicates: u64,
     /// The error that ended the session, if any.
     pub error: Option<SessionError>,
 }
@@ -155,6 +158,7 @@ impl Session {
                 have: Bitfield::new(0),
                 downloaded: 0,
                 uploaded: 0,
+                duplicates: 0,
                 error: Some(SessionError::Disk(format!("session task failed: {e}"))),
             },
         }

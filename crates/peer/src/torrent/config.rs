@@ -31,6 +31,9 @@ pub struct TorrentConfig {
     pub max_pool: usize,
     /// Seed for every random choice.
     pub seed: u64,
+    /// Super-seeding (BEP 16): while complete, new peers are told we have nothing and shown
+    /// one piece at a time, so the swarm, not we, makes the copies after the first.
+    pub super_seed: bool,
 }
 
 impl TorrentConfig {
@@ -56,6 +59,7 @@ impl TorrentConfig {
             max_connections: 50,
             max_pool: 1000,
             seed,
+            super_seed: false,
         }
     }
 }

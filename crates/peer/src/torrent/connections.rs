@@ -34,21 +34,54 @@ impl Torrent {
             self.fill_connections();
             return false;
         }
+        self.redial.now = Some(now);
+        self.redial.connected(addr);
         self.insert_peer(now, conn, addr, true);
         true
     }
 
     /// The dial of an [`Action::Connect`] failed (or could not start): the slot is free again.
-    /// The address is forgotten until someone names it again.
+    /// The address is dialled again after a backoff (10 s, doubling, six tries), then
+    /// forgotten until someone names it again.
     pub fn handle_connect_failed(&mut self, conn: ConnId) {
-        if self.dialling.remove(&conn).is_some() {
+        if let Some(addr) = self.dialling.remove(&conn) {
+            if !self.paused {
+                self.redial.failed(addr);
+            }
             self.fill_connections();
         }
+    }
+
+    /// [`handle_connect_failed`](Self::handle_connect_failed) at `now`, the time the backoff
+    /// counts from (the plain call uses the last time the torrent was given).
+    pub fn handle_dial_failed(&mut self, now: Instant, conn: ConnId) {
+        self.redial.now = Some(now);
+        self.handle_connect_failed(conn);
+    }
+
+    /// A connection we had dialled dropped (not by our choice): dial it again after a backoff,
+    /// unless we are both complete or it is banned.
+    pub(super) fn redial_dropped(&mut self, addr: SocketAddr, was_seed: bool) {
+        let useless = was_seed && self.picker.is_complete();
+        if !self.paused && !useless && !self.banned.contains(&addr.ip()) {
+            self.redial.failed(addr);
+        }
+    }
+
+    /// Redials that are due at `now` go to the front of the pool.
+    pub(super) fn redial_due(&mut self, now: Instant) {
+        for addr in self.redial.take_due(now).into_iter().rev() {
+            if !self.is_known(addr) {
+                self.pool.push_front(addr);
+            }
+        }
+        self.fill_connections();
     }
 
     /// A peer at `addr` connected to us at `now`: the id of its new connection (our handshake
     /// queued), or `None` when it is refused (paused, banned, or at the cap).
     pub fn handle_incoming(&mut self, now: Instant, addr: SocketAddr) -> Option<ConnId> {
+        self.redial.now = Some(now);
         if !self.may_accept(addr.ip()) {
             return None;
         }
@@ -127,6 +160,9 @@ impl Torrent {
             return;
         };
         self.banned.insert(ip);
+        if let Some(addr) = self.peers.get(&id).map(|p| p.addr) {
+            self.redial.forget(addr);
+        }
         self.pool.retain(|a| a.ip() != ip);
         self.paused_peers.retain(|a| a.ip() != ip);
         self.actions.push_back(Action::Ban { conn: id });

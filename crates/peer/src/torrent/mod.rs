@@ -10,6 +10,9 @@ mod action;
 mod blame;
 mod config;
 mod connections;
+mod redial;
+mod seed_view;
+mod super_seed;
 #[cfg(test)]
 mod tests;
 mod webseed;
@@ -78,6 +81,12 @@ pub struct Torrent {
     next_conn: u64,
     /// Web seeds (BEP 19/17), each a have-all peer of the picker (`webseed.rs`).
     web: crate::webseed::WebSeeds,
+    /// What we gave out as a seed, so the first copy goes out in distinct pieces.
+    seed_view: seed_view::SeedView,
+    /// Super-seeding (BEP 16), when [`TorrentConfig::super_seed`] is set.
+    super_seed: Option<super_seed::SuperSeed>,
+    /// Failed and dropped peers to dial again, with backoff.
+    redial: redial::Redial,
 }
 
 impl Torrent {
@@ -96,10 +105,10 @@ impl Torrent {
         cfg.connection.peer_id = cfg.peer_id;
         cfg.connection.piece_count = picker.piece_count();
         let choker = Choker::new(cfg.choker.clone(), cfg.seed ^ 0x00C4_0CE5);
+        let picker_pieces = picker.piece_count();
         let completed_sent = picker.is_complete();
         let sum_key = crate::Rng::new(cfg.seed ^ 0x5EED_5A17).next_u64();
         Torrent {
-            cfg,
             picker,
             choker,
             peers: BTreeMap::new(),
@@ -119,6 +128,12 @@ impl Torrent {
             paused_peers: Vec::new(),
             next_conn: 0,
             web: Default::default(),
+            seed_view: seed_view::SeedView::new(picker_pieces, completed_sent),
+            super_seed: cfg
+                .super_seed
+                .then(|| super_seed::SuperSeed::new(picker_pieces)),
+            redial: redial::Redial::default(),
+            cfg,
         }
     }
 
@@ -173,8 +188,17 @@ impl Torrent {
         let (d, u) = p.conn.transferred();
         self.closed_transfer.0 += d;
         self.closed_transfer.1 += u;
+        let picker = &self.picker;
+        // The last time the torrent was given: when the peer left.
+        if let Some(now) = self.redial.now {
+            self.seed_view
+                .remove_peer(now, id, |piece| picker.peer_has(id, piece));
+        }
         self.picker.remove_peer(id);
         self.choker.remove_peer(id);
+        if let Some(ss) = &mut self.super_seed {
+            ss.remove_peer(id);
+        }
         self.fill_connections();
         true
     }
@@ -189,9 +213,19 @@ impl Torrent {
         self.peers.get(&id).map(|p| &p.conn)
     }
 
-    /// The socket of `id` closed (or failed): forget the peer.
+    /// The socket of `id` closed (or failed): forget the peer (one we had dialled is dialled
+    /// again after a backoff).
     pub fn remove_connection(&mut self, id: ConnId) {
-        self.forget_peer(id);
+        let dropped = self
+            .peers
+            .get(&id)
+            .filter(|p| p.outgoing)
+            .map(|p| (p.addr, p.is_seed));
+        if self.forget_peer(id) {
+            if let Some((addr, was_seed)) = dropped {
+                self.redial_dropped(addr, was_seed);
+            }
+        }
     }
 
     /// Bytes to send on `id`.
@@ -210,12 +244,14 @@ impl Torrent {
         conns
             .chain(self.choker.poll_timeout())
             .chain(self.web.poll_timeout())
+            .chain(self.redial.next_due())
             .min()
     }
 
     /// Bytes received on `id` at `now`; the blocks in them go to [`DiskJob::Write`] as slices
     /// of `data`.
     pub fn handle_bytes(&mut self, now: Instant, id: ConnId, data: Bytes) {
+        self.redial.now = Some(now);
         let Some(peer) = self.peers.get_mut(&id) else {
             return;
         };
@@ -225,6 +261,8 @@ impl Torrent {
 
     /// Timers due at `now`: every connection's, and the choker's rounds.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.redial.now = Some(now);
+        self.redial_due(now);
         let ids: Vec<ConnId> = self.peers.keys().copied().collect();
         for id in &ids {
             if let Some(p) = self.peers.get_mut(id) {
@@ -235,6 +273,8 @@ impl Torrent {
             }
         }
         if self.choker.poll_timeout().is_none_or(|t| t <= now) {
+            // Each round, pieces peers refused us may be asked of them again.
+            self.picker.forget_refusals();
             let stats = self.stats();
             let changes = self
                 .choker
@@ -299,6 +339,18 @@ impl Torrent {
         }
     }
 
+    /// Super-seeding: shows `id` its next piece if it is due one.
+    fn super_reveal(&mut self, now: Instant, id: ConnId) {
+        let Some(ss) = &mut self.super_seed else {
+            return;
+        };
+        if let Some(piece) = ss.next_reveal(id, &self.picker) {
+            if let Some(p) = self.peers.get_mut(&id) {
+                p.conn.send_have(now, piece);
+            }
+        }
+    }
+
     fn stats(&self) -> Vec<PeerStats> {
         self.peers
             .iter()
@@ -346,11 +398,17 @@ impl Torrent {
             return;
         };
         let slots = p.conn.request_slots();
-        if slots > 0 {
-            let reqs = self.picker.pick(id, slots);
-            if let Some(p) = self.peers.get_mut(&id) {
-                p.conn.send_requests(now, &reqs);
-            }
+        let choked_slots = p.conn.choked_request_slots();
+        let reqs = if slots > 0 {
+            self.picker.pick(id, slots)
+        } else if choked_slots > 0 && self.picker.has_allowed_fast(id) {
+            // Choked, but allowed-fast pieces (BEP 6) may be requested anyway.
+            self.picker.pick_allowed_fast(id, choked_slots)
+        } else {
+            return;
+        };
+        if let Some(p) = self.peers.get_mut(&id) {
+            p.conn.send_requests(now, &reqs);
         }
     }
 
@@ -366,9 +424,14 @@ impl Torrent {
             };
             match event {
                 ConnEvent::Connected { .. } => {
-                    let have = self.picker.have().clone();
+                    let mut have = self.picker.have().clone();
+                    if let Some(ss) = self.super_seed.as_mut().filter(|_| have.is_full()) {
+                        have = Bitfield::new(have.len());
+                        ss.hide_from(id);
+                    }
                     p.conn.send_bitfield(now, &have);
                     self.picker.add_peer(id);
+                    self.super_reveal(now, id);
                 }
                 ConnEvent::Bitfield(b) => {
                     p.is_seed = b.is_full();
@@ -378,6 +441,14 @@ impl Torrent {
                         self.picker.peer_bitfield(id, &b);
                     }
                     interest = true;
+                    if let Some(ss) = &mut self.super_seed {
+                        for piece in b.iter() {
+                            ss.peer_has(id, piece);
+                        }
+                    }
+                    if let Some(piece) = b.iter().next() {
+                        self.seed_view.peer_has(id, piece);
+                    }
                     if p.is_seed && self.picker.is_complete() {
                         // Seeds have nothing for each other.
                         self.drop_peer(id, CloseReason::Local);
@@ -393,11 +464,17 @@ impl Torrent {
                         return;
                     }
                 }
+                ConnEvent::Suggest(piece) => self.picker.suggest(id, piece),
+                ConnEvent::AllowedFast(piece) => self.picker.allow_fast(id, piece),
                 ConnEvent::HaveNone => {
                     self.picker.peer_have_none(id);
                 }
                 ConnEvent::Have(piece) => {
                     self.picker.peer_have(id, piece);
+                    self.seed_view.peer_has(id, piece);
+                    if let Some(ss) = &mut self.super_seed {
+                        ss.peer_has(id, piece);
+                    }
                     interest |= !self.picker.have().contains(piece);
                 }
                 ConnEvent::PeerInterested(true) => rechoke = true,
@@ -415,7 +492,7 @@ impl Torrent {
                         return;
                     }
                 }
-                ConnEvent::Rejected(r) => self.picker.request_failed(id, r.piece, r.offset),
+                ConnEvent::Rejected(r) => self.picker.request_rejected(id, r.piece, r.offset),
                 ConnEvent::Released(rs) => {
                     for r in rs {
                         self.picker.request_failed(id, r.piece, r.offset);
@@ -424,7 +501,29 @@ impl Torrent {
                 ConnEvent::ReadBlock(r) => {
                     let size = piece_size(self.cfg.total_length, self.cfg.piece_length, r.piece);
                     let fits = u64::from(r.offset) + u64::from(r.len) <= u64::from(size);
-                    if self.picker.have().contains(r.piece) && fits {
+                    let distinct = match &self.super_seed {
+                        Some(ss) if ss.hides_from(id) => ss.may_serve(id, r.piece),
+                        _ => {
+                            !self.picker.is_complete()
+                                || !p.conn.fast()
+                                || self.seed_view.may_serve(
+                                    now,
+                                    id,
+                                    r,
+                                    self.picker.availability(r.piece) > 0,
+                                )
+                        }
+                    };
+                    if !distinct {
+                        p.conn.reject(now, r);
+                        let picker = &self.picker;
+                        let hint = self
+                            .seed_view
+                            .suggestion(r.piece, |q| !picker.peer_has(id, q));
+                        if let Some(q) = hint.filter(|_| self.super_seed.is_none()) {
+                            p.conn.suggest(now, q);
+                        }
+                    } else if self.picker.have().contains(r.piece) && fits {
                         self.actions.push_back(Action::Disk(DiskJob::Read {
                             conn: id,
                             request: r,
@@ -439,6 +538,7 @@ impl Torrent {
                 _ => {}
             }
         }
+        self.super_reveal(now, id);
         if interest {
             self.update_interest(now, id);
         } else {

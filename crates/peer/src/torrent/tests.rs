@@ -154,3 +154,63 @@ fn banned_addresses_are_refused_and_never_dialled() {
         "no port of a banned address is dialled"
     );
 }
+
+/// Moves bytes between the torrent's connection `id` and a remote connection until both are
+/// quiet.
+fn exchange(now: Instant, t: &mut Torrent, id: ConnId, remote: &mut crate::connection::Connection) {
+    loop {
+        let mut busy = false;
+        while let Some(b) = t.poll_transmit(id) {
+            busy = true;
+            remote.handle_bytes(now, b.into());
+        }
+        while let Some(b) = remote.poll_transmit() {
+            busy = true;
+            t.handle_bytes(now, id, b.into());
+        }
+        if !busy {
+            return;
+        }
+    }
+}
+
+/// BEP 6: a peer that chokes us but allows piece 3 fast is asked for piece 3's blocks (and
+/// only those) while it keeps choking.
+#[test]
+fn a_choked_downloader_requests_its_allowed_fast_pieces() {
+    use crate::connection::{ConnEvent, Connection, ConnectionConfig};
+    let now = Instant::now();
+    let mut t = torrent(4);
+    let mut remote = Connection::new(ConnectionConfig::new([1; 20], [9; 20], 16), now);
+    let id = t.handle_incoming(now, addr(7)).unwrap();
+    exchange(now, &mut t, id, &mut remote);
+    assert!(remote.fast(), "both sides speak the fast extension");
+    remote.send_bitfield(now, &Bitfield::full(16));
+    exchange(now, &mut t, id, &mut remote);
+    let requested = |remote: &mut Connection| {
+        std::iter::from_fn(|| remote.poll_event())
+            .filter_map(|e| match e {
+                ConnEvent::ReadBlock(r) => Some(r),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        requested(&mut remote).is_empty(),
+        "choked: nothing requested"
+    );
+    remote.send_allowed_fast(now, 3);
+    exchange(now, &mut t, id, &mut remote);
+    let reqs = requested(&mut remote);
+    assert_eq!(reqs.len(), 4, "piece 3's four blocks: {reqs:?}");
+    assert!(reqs.iter().all(|r| r.piece == 3), "{reqs:?}");
+    for r in reqs {
+        remote.send_block(now, r, &vec![0u8; r.len as usize]);
+    }
+    exchange(now, &mut t, id, &mut remote);
+    let verify: Vec<Action> = actions(&mut t)
+        .into_iter()
+        .filter(|a| matches!(a, Action::Disk(crate::DiskJob::Verify { piece: 3 })))
+        .collect();
+    assert_eq!(verify.len(), 1, "piece 3 arrived whole while choked");
+}

@@ -21,7 +21,8 @@ const MAX_RESPONSE: usize = 4 << 20;
 pub struct ClientConfig {
     /// Time limit for a whole HTTP exchange (connect, request, reply, redirects).
     pub http_timeout: Duration,
-    /// UDP retransmissions before giving up; BEP 15 says 8 (over two hours), clients use fewer.
+    /// UDP retransmissions before giving up: BEP 15's 8 by default (waits of 15 s * 2^n, so
+    /// a dead tracker is given up after about an hour and a half).
     pub udp_max_retransmits: u32,
     /// Redirects followed for HTTP trackers.
     pub max_redirects: u32,
@@ -31,7 +32,7 @@ impl Default for ClientConfig {
     fn default() -> Self {
         ClientConfig {
             http_timeout: Duration::from_secs(30),
-            udp_max_retransmits: 2,
+            udp_max_retransmits: super::udp::MAX_RETRANSMITS,
             max_redirects: 3,
         }
     }
