@@ -12,6 +12,9 @@ pub(crate) struct Args {
     /// web seeds) beside the system's roots; may be repeated.
     #[arg(long, global = true, value_name = "FILE")]
     pub(crate) ca_cert: Vec<PathBuf>,
+    /// Print why peers are dropped and handshakes fail (`-v`); `-vv` for more.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub(crate) verbose: u8,
     #[command(subcommand)]
     pub(crate) command: Command,
 }

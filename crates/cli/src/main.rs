@@ -9,6 +9,7 @@
 
 mod args;
 mod cmd;
+mod log;
 
 use std::process::ExitCode;
 
@@ -16,6 +17,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let args = args::Args::parse();
+    log::init(args.verbose);
     match cmd::run(args) {
         Ok(code) => code,
         Err(err) => {

@@ -168,7 +168,13 @@ impl Driver {
                             return Some(SessionError::Disk("the disk thread stopped".into()));
                         }
                     }
-                    Action::Close { conn, .. } => self.forget(conn),
+                    Action::Close { conn, reason } => {
+                        match self.links.get(&conn).and_then(|l| l.addr) {
+                            Some(addr) => log::info!("peer {addr}: closed: {reason}"),
+                            None => log::info!("connection {conn:?}: closed: {reason}"),
+                        }
+                        self.forget(conn);
+                    }
                     // Bans are the torrent's to keep; verified pieces and completion show in
                     // the progress.
                     _ => {}

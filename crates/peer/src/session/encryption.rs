@@ -280,13 +280,16 @@ pub(super) fn spawn_classify(
     tokio::spawn(async move {
         let accepted = accept(&mut stream, policy, || vec![info_hash]).await;
         pending.fetch_sub(1, Ordering::AcqRel);
-        if let Ok(inc) = accepted {
-            let _ = commands.send(super::Command::Incoming {
-                addr,
-                stream,
-                prefix: inc.prefix,
-                streams: inc.streams.map(Box::new),
-            });
+        match accepted {
+            Ok(inc) => {
+                let _ = commands.send(super::Command::Incoming {
+                    addr,
+                    stream,
+                    prefix: inc.prefix,
+                    streams: inc.streams.map(Box::new),
+                });
+            }
+            Err(e) => log::info!("incoming peer {addr}: {e}"),
         }
     });
 }

@@ -230,9 +230,16 @@ async fn read_prefix(
         let routes = inner.routes.lock().unwrap_or_else(PoisonError::into_inner);
         routes.keys().copied().collect()
     };
-    let incoming = encryption::accept(&mut stream, inner.encryption, keys)
-        .await
-        .ok()?;
+    let incoming = match encryption::accept(&mut stream, inner.encryption, keys).await {
+        Ok(incoming) => incoming,
+        Err(e) => {
+            let from = stream
+                .peer_addr()
+                .map_or_else(|_| "?".to_owned(), |a| a.to_string());
+            log::info!("incoming peer {from}: {e}");
+            return None;
+        }
+    };
     if let Some(info_hash) = incoming.info_hash {
         return Some((stream, incoming.prefix, info_hash, incoming.streams));
     }

@@ -80,6 +80,8 @@ pub(super) struct Link {
     /// Whether the connection runs RC4 (MSE/PE); set once its handshake has settled. For the
     /// peer list, and for PEX's `added.f` encryption flag.
     pub(super) encrypted: Arc<AtomicBool>,
+    /// The peer's address, for the reason logged when the connection closes.
+    pub(super) addr: Option<std::net::SocketAddr>,
 }
 
 /// How a connection's bytes are wrapped.
@@ -109,6 +111,7 @@ impl Link {
         wrap: Wrap,
     ) -> Link {
         let _ = stream.set_nodelay(true);
+        let peer_addr = stream.peer_addr().ok();
         let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
         let encrypted = Arc::new(AtomicBool::new(false));
         let flag = encrypted.clone();
@@ -130,7 +133,8 @@ impl Link {
                                 first[first.len().min(torrentkit_wire::HANDSHAKE_LEN)..].to_vec();
                             (d.stream, d.streams.map(Box::new), Some(rest), d.payload)
                         }
-                        Err(_) => {
+                        Err(e) => {
+                            log::info!("peer {addr}: {e}");
                             let _ = net.send(Net::Closed(id)).await;
                             return;
                         }
@@ -180,6 +184,7 @@ impl Link {
             reader,
             _permit: permit,
             encrypted,
+            addr: peer_addr,
         }
     }
 
