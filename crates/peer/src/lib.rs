@@ -84,6 +84,7 @@
 mod choker;
 mod conn_id;
 mod connection;
+mod metadata;
 pub mod http;
 #[cfg(feature = "tokio")]
 pub mod manager;
@@ -103,6 +104,7 @@ pub mod tracker;
 pub use choker::{ChokeChanges, Choker, ChokerConfig, PeerStats};
 pub use conn_id::ConnId;
 pub use connection::{CloseReason, ConnEvent, Connection, ConnectionConfig, ProtocolViolation};
+pub use metadata::{MetadataAssembler, MetadataDrop, DEFAULT_MAX_METADATA_SIZE};
 pub use picker::{BlockRequest, Picker, PickerConfig, Received};
 pub use placement::{Placement, PlacementError};
 pub use rate::RateMeter;
