@@ -88,6 +88,7 @@ mod metadata;
 pub mod http;
 #[cfg(feature = "tokio")]
 pub mod manager;
+mod peer_source;
 mod picker;
 mod placement;
 mod rate;
@@ -105,6 +106,7 @@ pub use choker::{ChokeChanges, Choker, ChokerConfig, PeerStats};
 pub use conn_id::ConnId;
 pub use connection::{CloseReason, ConnEvent, Connection, ConnectionConfig, ProtocolViolation};
 pub use metadata::{MetadataAssembler, MetadataDrop, DEFAULT_MAX_METADATA_SIZE};
+pub use peer_source::PeerSource;
 pub use picker::{BlockRequest, Picker, PickerConfig, Received};
 pub use placement::{Placement, PlacementError};
 pub use rate::RateMeter;
@@ -112,7 +114,7 @@ pub use resume::{FileStamp, ResumeData};
 pub use resume_error::{ResumeDecodeError, ResumeError, ResumeField, ResumeMismatch};
 pub use rng::Rng;
 pub use seed_limit::SeedLimits;
-pub use torrent::{Action, DiskJob, Torrent, TorrentConfig};
+pub use torrent::{pex_flags, Action, DiskJob, Torrent, TorrentConfig};
 /// The piece set type, shared with the wire codec.
 pub use torrentkit_wire::Bitfield;
 

@@ -114,7 +114,7 @@ async fn announce_until_stopped(
                     announcer.handle_success(Instant::now(), &resp);
                     if !stopping {
                         for peer in resp.peers {
-                            let _ = commands.send(Command::Connect(peer));
+                            let _ = commands.send(Command::ConnectFrom(peer, crate::PeerSource::Tracker));
                         }
                     }
                 }

@@ -183,6 +183,7 @@ impl Driver {
                 downloaded,
                 uploaded,
                 pieces: self.torrent.peer_piece_count(id),
+                source: self.torrent.peer_source(id).unwrap_or(crate::PeerSource::Manual),
             });
         }
         Progress {
@@ -201,6 +202,7 @@ impl Driver {
             paused: self.torrent.is_paused(),
             verified: self.torrent.have().clone(),
             peer_list,
+            metadata: None,
         }
     }
 }
@@ -274,6 +276,7 @@ pub(super) async fn run(
             biased;
             cmd = commands.recv() => match cmd {
                 Some(Command::Connect(addr)) => d.torrent.add_peer(addr),
+                Some(Command::ConnectFrom(addr, source)) => d.torrent.add_peer_from(addr, source),
                 Some(Command::Incoming { addr, stream, prefix }) => d.accept_incoming(addr, stream, prefix.into()),
                 Some(Command::Pause) => d.torrent.pause(),
                 Some(Command::Resume) => d.torrent.resume(),

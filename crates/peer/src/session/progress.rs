@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use torrentkit_wire::PeerId;
 
-use crate::Bitfield;
+use crate::{Bitfield, PeerSource};
 
 /// A snapshot of a running session, for progress displays.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -43,6 +43,22 @@ pub struct Progress {
     pub verified: Bitfield,
     /// Every connection, in the order they were made.
     pub peer_list: Vec<PeerInfo>,
+    /// While a magnet link's metadata is being fetched: how far it is (then nothing else
+    /// is known yet).
+    pub metadata: Option<MetadataProgress>,
+}
+
+/// The metadata phase of a magnet link, for progress displays ("fetching metadata").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MetadataProgress {
+    /// Peers asked for the metadata (they support ut_metadata) so far.
+    pub peers_asked: usize,
+    /// Connections open now.
+    pub connections: usize,
+    /// Metadata pieces (16 KiB) received.
+    pub pieces: u32,
+    /// Metadata pieces in all (0 until a peer gave the size).
+    pub of: u32,
 }
 
 impl Progress {
@@ -165,6 +181,8 @@ pub struct PeerInfo {
     pub uploaded: u64,
     /// Pieces it has announced.
     pub pieces: u32,
+    /// Where we learnt of it.
+    pub source: PeerSource,
 }
 
 impl PeerInfo {
@@ -212,6 +230,7 @@ mod tests {
             downloaded: 0,
             uploaded: 0,
             pieces: 0,
+            source: PeerSource::Manual,
         }
     }
 

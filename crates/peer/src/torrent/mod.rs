@@ -10,6 +10,7 @@ mod action;
 mod blame;
 mod config;
 mod connections;
+mod pex;
 #[cfg(test)]
 mod tests;
 
@@ -21,10 +22,13 @@ use bytes::Bytes;
 
 use crate::connection::{CloseReason, ConnEvent, Connection, ProtocolViolation};
 use crate::storage::piece_size;
-use crate::{Bitfield, BlockRequest, ChokeChanges, Choker, ConnId, PeerStats, Picker, Received};
+use crate::{
+    Bitfield, BlockRequest, ChokeChanges, Choker, ConnId, PeerSource, PeerStats, Picker, Received,
+};
 
 pub use action::{Action, DiskJob};
 pub use config::TorrentConfig;
+pub use pex::pex_flags;
 
 #[derive(Debug)]
 struct Peer {
@@ -34,6 +38,14 @@ struct Peer {
     addr: SocketAddr,
     /// We dialled it (rather than it us).
     outgoing: bool,
+    /// Where we learnt of it.
+    source: PeerSource,
+    /// The port it listens on, from its extension handshake (for PEX of incoming peers).
+    listen_port: Option<u16>,
+    /// The connection is encrypted (for PEX `added.f`; set by the driver).
+    encrypted: bool,
+    /// What we told it by PEX.
+    pex: pex::PexState,
 }
 
 /// A torrent's peers, pieces and choking, without sockets, disk or clock.
@@ -75,6 +87,8 @@ pub struct Torrent {
     /// The peers we had dialled before a pause, dialled again on resume.
     paused_peers: Vec<SocketAddr>,
     next_conn: u64,
+    /// Where each address waiting in the pool or being dialled came from.
+    sources: HashMap<SocketAddr, PeerSource>,
 }
 
 impl Torrent {
@@ -115,6 +129,7 @@ impl Torrent {
             paused: false,
             paused_peers: Vec::new(),
             next_conn: 0,
+            sources: HashMap::new(),
         }
     }
 
@@ -203,7 +218,10 @@ impl Torrent {
     /// When [`handle_timeout`](Self::handle_timeout) is next due.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let conns = self.peers.values().filter_map(|p| p.conn.poll_timeout());
-        conns.chain(self.choker.poll_timeout()).min()
+        conns
+            .chain(self.choker.poll_timeout())
+            .chain(self.pex_timeout())
+            .min()
     }
 
     /// Bytes received on `id` at `now`; the blocks in them go to [`DiskJob::Write`] as slices
@@ -234,6 +252,7 @@ impl Torrent {
                 .handle_timeout(now, self.picker.is_complete(), &stats);
             self.apply_choke(now, changes);
         }
+        self.pex_tick(now);
     }
 
     /// The block a [`DiskJob::Read`] asked for (`None`: it could not be read; the request is
@@ -449,6 +468,9 @@ impl Torrent {
                         }));
                     }
                 }
+                ConnEvent::ExtensionHandshake { listen_port, .. } => p.listen_port = listen_port,
+                ConnEvent::Extensions { .. } => self.pex_start(now, id),
+                ConnEvent::Pex(msg) => self.pex_received(&msg),
                 ConnEvent::Closed(reason) => {
                     self.forget_peer(id);
                     self.actions.push_back(Action::Close { conn: id, reason });
