@@ -6,6 +6,7 @@ use super::context::Ctx;
 
 mod decode;
 mod launch_many;
+mod magnet;
 mod make;
 mod paths;
 mod peer_bt_downloads;
@@ -55,4 +56,13 @@ pub(crate) const ALL: &[Case] = &[
     tui::CASE,
     tui::LAUNCH_MANY,
     launch_many::CASE,
+    magnet::FROM_LIBTORRENT,
+    magnet::FROM_ARIA2,
+    magnet::FROM_TRANSMISSION,
+    magnet::TO_LIBTORRENT,
+    magnet::TO_ARIA2,
+    magnet::PEX_IN,
+    magnet::PEX_OUT,
+    magnet::METADATA_TIMING,
+    magnet::RESTART,
 ];

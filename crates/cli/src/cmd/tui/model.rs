@@ -130,6 +130,7 @@ mod tests {
             downloaded: 0,
             uploaded: 0,
             pieces,
+            source: torrentkit_peer::PeerSource::Manual,
         }
     }
 

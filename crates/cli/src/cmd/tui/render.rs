@@ -137,7 +137,7 @@ fn list_title(title: String, count: usize, skip: usize) -> String {
 }
 
 fn render_peers(frame: &mut Frame<'_>, area: Rect, v: &TorrentView, scroll: usize) {
-    let header = Row::new(["Address", "Client", "Flags", "Down", "Up", "Has"]).bold();
+    let header = Row::new(["Address", "Client", "Flags", "From", "Down", "Up", "Has"]).bold();
     let count = v.progress.peer_list.len();
     let skip = scroll.min(count.saturating_sub(1));
     let rows = v.progress.peer_list.iter().skip(skip).map(|peer| {
@@ -145,6 +145,7 @@ fn render_peers(frame: &mut Frame<'_>, area: Rect, v: &TorrentView, scroll: usiz
             Cell::from(peer.addr.to_string()),
             Cell::from(client_name(peer)),
             Cell::from(peer.flags()),
+            Cell::from(peer.source.as_str()),
             Cell::from(human_rate(peer.download_rate as f64)),
             Cell::from(human_rate(peer.upload_rate as f64)),
             Cell::from(v.peer_percent(peer)),
@@ -154,6 +155,7 @@ fn render_peers(frame: &mut Frame<'_>, area: Rect, v: &TorrentView, scroll: usiz
         Constraint::Length(24),
         Constraint::Fill(1),
         Constraint::Length(6),
+        Constraint::Length(9),
         Constraint::Length(12),
         Constraint::Length(12),
         Constraint::Length(7),
@@ -221,6 +223,7 @@ mod tests {
             downloaded: 32_768,
             uploaded: 0,
             pieces: 4,
+            source: torrentkit_peer::PeerSource::Tracker,
         };
         let leech = PeerInfo {
             addr: "127.0.0.1:40000".parse().unwrap(),
@@ -230,6 +233,7 @@ mod tests {
             peer_interested: true,
             am_choking: false,
             pieces: 1,
+            source: torrentkit_peer::PeerSource::Incoming,
             download_rate: 0,
             upload_rate: 2048,
             ..seed.clone()
