@@ -338,6 +338,8 @@ pub(super) async fn run(
         if last_progress.elapsed() >= Duration::from_millis(200)
             || complete != progress_tx.borrow().complete
             || d.torrent.is_paused() != progress_tx.borrow().paused
+            // Every connection shows in some snapshot, however short-lived (peer lists).
+            || d.links.len() != progress_tx.borrow().peers
         {
             last_progress = Instant::now();
             let _ = progress_tx.send(d.progress());

@@ -322,7 +322,7 @@ fn to_aria2(ctx: &Ctx) -> anyhow::Result<()> {
 fn pex_in(ctx: &Ctx) -> anyhow::Result<()> {
     let p = payload(ctx)?;
     let (seed, s_port) = lt_seed(ctx, "lt-seed-S", &p.torrent, &p.seed_dir)?;
-    // A downloads from S, with PEX on, and uploads slowly: bt must find S to finish quickly.
+    // A downloads from S, with PEX on, and uploads slowly: bt must find S to finish in time.
     let a_dir = ctx.path("lt-A");
     std::fs::create_dir_all(&a_dir)?;
     let mut a = LT_MAGNET
@@ -336,6 +336,11 @@ fn pex_in(ctx: &Ctx) -> anyhow::Result<()> {
             "--pex".as_ref(),
             "--upload-limit".as_ref(),
             "20000".as_ref(),
+            // A is still downloading from S (about 100 s) when its second ut_pex message,
+            // a minute after the first, names S (libtorrent's first message to a new peer
+            // comes before it counts S as sendable).
+            "--download-limit".as_ref(),
+            "40000".as_ref(),
             "--timeout".as_ref(),
             "170".as_ref(),
         ])
@@ -421,7 +426,7 @@ fn metadata_timing(ctx: &Ctx) -> anyhow::Result<()> {
     let top = ctx.path("seed").join("many");
     std::fs::create_dir_all(&top)?;
     for i in 0..10_000u32 {
-        let name = format!("{i:05}-a-file-name-long-enough-to-make-the-info-dictionary-large-{i:05}.txt");
+        let name = format!("{i:05}-a-file-name-long-enough-to-make-the-info-dictionary-larger-than-one-mebibyte-{i:05}.txt");
         std::fs::write(top.join(name), format!("file {i}\n"))?;
     }
     let torrent = ctx.path("many.torrent");

@@ -9,7 +9,7 @@ Usage: /usr/bin/python3 lt_magnet.py MODE SOURCE DIR [options]
                         --metadata-only.
 Every mode first prints `LISTENING port=P`.
 Options: --peer H:P (repeatable; connected to again every 2 s until connected), --pex (ut_pex on;
-otherwise off), --upload-limit BYTES_PER_S, --timeout S, --watch-pex H:P (print
+otherwise off), --upload-limit and --download-limit BYTES_PER_S, --timeout S, --watch-pex H:P (print
 `PEX_PEER H:P source=N` once that peer shows in the peer list with the pex source flag, and exit
 0), --metadata-only.
 """
@@ -41,6 +41,7 @@ def main():
     peers = take(args, "--peer", many=True)
     timeout = float(take(args, "--timeout", default="120"))
     upload = int(take(args, "--upload-limit", default="0"))
+    download = int(take(args, "--download-limit", default="0"))
     watch = take(args, "--watch-pex")
     pex = flag(args, "--pex")
     metadata_only = flag(args, "--metadata-only")
@@ -61,6 +62,8 @@ def main():
         p.flags |= lt.torrent_flags.disable_pex
     if upload:
         p.upload_limit = upload
+    if download:
+        p.download_limit = download
     h = s.add_torrent(p)
     start = time.time()
     while s.listen_port() == 0 and time.time() - start < 10:
