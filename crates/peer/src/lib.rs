@@ -84,10 +84,10 @@
 mod choker;
 mod conn_id;
 mod connection;
-mod metadata;
 pub mod http;
 #[cfg(feature = "tokio")]
 pub mod manager;
+mod metadata;
 mod peer_source;
 mod picker;
 mod placement;

@@ -21,7 +21,10 @@ fn make(dir: &std::path::Path, files: usize) -> torrentkit_metainfo::Torrent {
         rng.fill(&mut data);
         std::fs::write(top.join(format!("file-{i:05}.bin")), data).unwrap();
     }
-    TorrentBuilder::new(&top).piece_length(32_768).build().unwrap()
+    TorrentBuilder::new(&top)
+        .piece_length(32_768)
+        .build()
+        .unwrap()
 }
 
 async fn seed(torrent: &torrentkit_metainfo::Torrent, dir: &std::path::Path) -> (Session, u16) {

@@ -51,13 +51,19 @@ pub(crate) fn resolve(
     let kept = kept_path(dir, &hex);
     let torrent = match Torrent::read(&kept) {
         Ok(t) if t.info_hash() == magnet.info_hash => {
-            eprintln!("bt: {label}: metadata from {} (not fetched again)", kept.display());
+            eprintln!(
+                "bt: {label}: metadata from {} (not fetched again)",
+                kept.display()
+            );
             t
         }
         _ => {
             mc.max_metadata_size = max_metadata_size;
-            mc.peers
-                .extend(net.peer_addrs()?.into_iter().map(|a| (a, PeerSource::Manual)));
+            mc.peers.extend(
+                net.peer_addrs()?
+                    .into_iter()
+                    .map(|a| (a, PeerSource::Manual)),
+            );
             if mc.peers.is_empty() && mc.trackers.is_empty() {
                 bail!("{label}: the magnet link names no tracker and no peer (x.pe); give one with --peer HOST:PORT");
             }
@@ -135,11 +141,29 @@ mod tests {
         let net = NetArgs::listening_on([127, 0, 0, 1].into(), 0);
         let dir = tempfile::tempdir().unwrap();
         let hash = "a".repeat(64);
-        let e = resolve(&format!("magnet:?xt=urn:btmh:1220{hash}"), dir.path(), &net, 1 << 20, None)
-            .unwrap_err();
-        assert!(format!("{e:#}").contains("v2-only torrents are not supported yet"), "{e:#}");
-        let e = resolve(&format!("magnet:?xt=urn:btih:{}", "0".repeat(40)), dir.path(), &net, 1 << 20, None)
-            .unwrap_err();
-        assert!(format!("{e:#}").contains("names no tracker and no peer"), "{e:#}");
+        let e = resolve(
+            &format!("magnet:?xt=urn:btmh:1220{hash}"),
+            dir.path(),
+            &net,
+            1 << 20,
+            None,
+        )
+        .unwrap_err();
+        assert!(
+            format!("{e:#}").contains("v2-only torrents are not supported yet"),
+            "{e:#}"
+        );
+        let e = resolve(
+            &format!("magnet:?xt=urn:btih:{}", "0".repeat(40)),
+            dir.path(),
+            &net,
+            1 << 20,
+            None,
+        )
+        .unwrap_err();
+        assert!(
+            format!("{e:#}").contains("names no tracker and no peer"),
+            "{e:#}"
+        );
     }
 }

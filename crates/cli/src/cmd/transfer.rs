@@ -221,7 +221,11 @@ async fn run_async(
     for p in &net.magnet_peers {
         session.add_peer_from(*p, torrentkit_peer::PeerSource::MagnetHint);
     }
-    if peers.is_empty() && net.magnet_peers.is_empty() && torrent.trackers().is_empty() && !start.have.is_full() {
+    if peers.is_empty()
+        && net.magnet_peers.is_empty()
+        && torrent.trackers().is_empty()
+        && !start.have.is_full()
+    {
         status.note(&format!(
             "bt: {name}: warning: the torrent names no tracker and no --peer was given; waiting for peers to connect"
         ));

@@ -1,7 +1,7 @@
 //! What a connection reports to its torrent ([`ConnEvent`]).
 
 use bytes::Bytes;
-use torrentkit_wire::{PexMessage, PeerId};
+use torrentkit_wire::{PeerId, PexMessage};
 
 use super::CloseReason;
 #[cfg(doc)]

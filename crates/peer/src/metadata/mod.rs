@@ -64,7 +64,10 @@ impl fmt::Display for MetadataDrop {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             MetadataDrop::BadSize { size, max } => {
-                write!(f, "metadata_size {size} is 0 or over the limit of {max} bytes")
+                write!(
+                    f,
+                    "metadata_size {size} is 0 or over the limit of {max} bytes"
+                )
             }
             MetadataDrop::WrongSize { claimed, actual } => write!(
                 f,
@@ -341,14 +344,17 @@ impl MetadataAssembler {
         if !ready {
             return;
         }
-        let Some(bytes) = self.votes.assemble(|b| Sha1::digest(b)[..] == self.info_hash[..])
+        let Some(bytes) = self
+            .votes
+            .assemble(|b| Sha1::digest(b)[..] == self.info_hash[..])
         else {
             self.failures += 1;
             return;
         };
         let size = bytes.len() as u64;
         for (id, piece) in self.votes.dissenters(&bytes) {
-            self.drops.push_back((id, MetadataDrop::WrongPiece { piece }));
+            self.drops
+                .push_back((id, MetadataDrop::WrongPiece { piece }));
         }
         for (&id, p) in &self.peers {
             if p.size != size {

@@ -122,7 +122,10 @@ fn sizes_of_zero_or_over_the_bound_drop_the_peer_before_anything_is_allocated() 
     assert_eq!(d.len(), 2);
     assert_eq!(
         d[1].1.to_string(),
-        format!("metadata_size {} is 0 or over the limit of 1048576 bytes", u64::MAX)
+        format!(
+            "metadata_size {} is 0 or over the limit of 1048576 bytes",
+            u64::MAX
+        )
     );
     assert_eq!(a.poll_request(Instant::now()), None);
 }

@@ -114,7 +114,8 @@ async fn announce_until_stopped(
                     announcer.handle_success(Instant::now(), &resp);
                     if !stopping {
                         for peer in resp.peers {
-                            let _ = commands.send(Command::ConnectFrom(peer, crate::PeerSource::Tracker));
+                            let _ = commands
+                                .send(Command::ConnectFrom(peer, crate::PeerSource::Tracker));
                         }
                     }
                 }

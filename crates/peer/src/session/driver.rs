@@ -183,7 +183,10 @@ impl Driver {
                 downloaded,
                 uploaded,
                 pieces: self.torrent.peer_piece_count(id),
-                source: self.torrent.peer_source(id).unwrap_or(crate::PeerSource::Manual),
+                source: self
+                    .torrent
+                    .peer_source(id)
+                    .unwrap_or(crate::PeerSource::Manual),
             });
         }
         Progress {

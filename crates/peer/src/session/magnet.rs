@@ -99,7 +99,9 @@ impl MagnetConfig {
         let t = Metainfo::from_bytes(&out)
             .map_err(|e| SessionError::Metadata(format!("the fetched info dictionary: {e}")))?;
         if t.info_hash().0 != self.info_hash {
-            return Err(SessionError::Metadata("the info-hash does not match".into()));
+            return Err(SessionError::Metadata(
+                "the info-hash does not match".into(),
+            ));
         }
         Ok(t)
     }
@@ -135,6 +137,31 @@ struct Peer {
     conn: Connection,
     link: Option<Link>,
     asked: bool,
+}
+
+impl Peer {
+    /// A metadata-only connection `id` on `stream`, our handshake queued.
+    fn open(
+        id: ConnId,
+        stream: tokio::net::TcpStream,
+        cfg: &ConnectionConfig,
+        net: &mpsc::Sender<Net>,
+        now: std::time::Instant,
+    ) -> Peer {
+        let link = Link::spawn(
+            id,
+            stream,
+            Permit::unlimited(),
+            net.clone(),
+            Vec::new(),
+            Vec::new(),
+        );
+        Peer {
+            conn: Connection::new(cfg.clone(), now),
+            link: Some(link),
+            asked: false,
+        }
+    }
 }
 
 /// The fetch loop; `None` when a [`Command::Stop`] came first.
@@ -219,7 +246,7 @@ pub(super) async fn fetch(
             }
             asm.remove_peer(id);
         }
-        let _ = progress.send_modify(|p| {
+        progress.send_modify(|p| {
             let (pieces, of) = asm.pieces();
             p.peers = peers.len();
             p.metadata = Some(MetadataProgress {
@@ -247,9 +274,7 @@ pub(super) async fn fetch(
                 Some(Command::Incoming { addr: _, stream, prefix }) => {
                     let id = ConnId(next_id);
                     next_id += 1;
-                    let conn = Connection::new(ccfg.clone(), now);
-                    let link = Link::spawn(id, stream, Permit::unlimited(), net_tx.clone(), Vec::new(), Vec::new());
-                    peers.insert(id, Peer { conn, link: Some(link), asked: false });
+                    peers.insert(id, Peer::open(id, stream, &ccfg, &net_tx, now));
                     if let Some(p) = peers.get_mut(&id) {
                         p.conn.handle_bytes(now, Bytes::from(prefix));
                     }
@@ -263,13 +288,10 @@ pub(super) async fn fetch(
                 }
             }
             ev = net_rx.recv() => match ev {
-                Some(Net::Connected(id, stream)) => {
-                    if dialling.remove(&id).is_some() {
-                        let conn = Connection::new(ccfg.clone(), now);
-                        let link = Link::spawn(id, stream, Permit::unlimited(), net_tx.clone(), Vec::new(), Vec::new());
-                        peers.insert(id, Peer { conn, link: Some(link), asked: false });
-                    }
+                Some(Net::Connected(id, stream)) if dialling.remove(&id).is_some() => {
+                    peers.insert(id, Peer::open(id, stream, &ccfg, &net_tx, now));
                 }
+                Some(Net::Connected(..)) => {}
                 Some(Net::ConnectFailed(id)) => {
                     if let Some(a) = dialling.remove(&id) {
                         // It may come back through a tracker or PEX.
@@ -300,9 +322,7 @@ pub(super) async fn fetch(
                     if peers.len() < config.max_connections {
                         let id = ConnId(next_id);
                         next_id += 1;
-                        let conn = Connection::new(ccfg.clone(), now);
-                        let link = Link::spawn(id, stream, Permit::unlimited(), net_tx.clone(), Vec::new(), Vec::new());
-                        peers.insert(id, Peer { conn, link: Some(link), asked: false });
+                        peers.insert(id, Peer::open(id, stream, &ccfg, &net_tx, now));
                     }
                 }
             }

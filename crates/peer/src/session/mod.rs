@@ -129,41 +129,42 @@ impl Session {
         let (commands, mut command_rx) = mpsc::unbounded_channel();
         let (progress_tx, progress) = watch::channel(Progress::default());
         let announce_cmds = commands.clone();
-        let task = tokio::spawn(async move {
-            let nothing = |error| Summary {
-                have: Bitfield::new(0),
-                downloaded: 0,
-                uploaded: 0,
-                error,
-            };
-            let torrent =
-                match magnet::fetch(&config, listener.as_ref(), &mut command_rx, &progress_tx)
-                    .await
-                {
-                    Ok(Some(t)) => t,
-                    Ok(None) => return nothing(None),
+        let task =
+            tokio::spawn(async move {
+                let nothing = |error| Summary {
+                    have: Bitfield::new(0),
+                    downloaded: 0,
+                    uploaded: 0,
+                    error,
+                };
+                let torrent =
+                    match magnet::fetch(&config, listener.as_ref(), &mut command_rx, &progress_tx)
+                        .await
+                    {
+                        Ok(Some(t)) => t,
+                        Ok(None) => return nothing(None),
+                        Err(e) => return nothing(Some(e)),
+                    };
+                let (sc, storage, have) = match open(&torrent) {
+                    Ok(x) => x,
                     Err(e) => return nothing(Some(e)),
                 };
-            let (sc, storage, have) = match open(&torrent) {
-                Ok(x) => x,
-                Err(e) => return nothing(Some(e)),
-            };
-            if !torrent.info().is_private() {
-                for &(addr, source) in &config.peers {
-                    let _ = announce_cmds.send(Command::ConnectFrom(addr, source));
+                if !torrent.info().is_private() {
+                    for &(addr, source) in &config.peers {
+                        let _ = announce_cmds.send(Command::ConnectFrom(addr, source));
+                    }
                 }
-            }
-            driver::run(
-                sc,
-                storage,
-                have,
-                listener,
-                command_rx,
-                announce_cmds,
-                progress_tx,
-            )
-            .await
-        });
+                driver::run(
+                    sc,
+                    storage,
+                    have,
+                    listener,
+                    command_rx,
+                    announce_cmds,
+                    progress_tx,
+                )
+                .await
+            });
         Session {
             commands,
             progress,

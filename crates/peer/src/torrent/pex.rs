@@ -53,7 +53,9 @@ pub fn pex_flags(seed: bool, encrypted: bool, utp: bool, reachable: bool) -> Pex
 /// Whether `addr` is worth dialling at all.
 fn dialable(addr: SocketAddr) -> bool {
     let ip = addr.ip();
-    addr.port() != 0 && !ip.is_unspecified() && !ip.is_multicast()
+    addr.port() != 0
+        && !ip.is_unspecified()
+        && !ip.is_multicast()
         && !matches!(ip, IpAddr::V4(v4) if v4.is_broadcast())
 }
 

@@ -44,14 +44,16 @@ pub(super) const FROM_TRANSMISSION: Case = Case {
 
 pub(super) const TO_LIBTORRENT: Case = Case {
     name: "magnet-bt-seed-libtorrent",
-    about: "libtorrent given the magnet and the bt seed's address fetches metadata and data from bt",
+    about:
+        "libtorrent given the magnet and the bt seed's address fetches metadata and data from bt",
     timeout: DEFAULT_TIMEOUT,
     run: to_libtorrent,
 };
 
 pub(super) const TO_ARIA2: Case = Case {
     name: "magnet-bt-seed-aria2",
-    about: "aria2c given a magnet whose tr= is the bt tracker fetches metadata and data from bt seed",
+    about:
+        "aria2c given a magnet whose tr= is the bt tracker fetches metadata and data from bt seed",
     timeout: DEFAULT_TIMEOUT,
     run: to_aria2,
 };
@@ -65,7 +67,8 @@ pub(super) const PEX_IN: Case = Case {
 
 pub(super) const PEX_OUT: Case = Case {
     name: "pex-out-libtorrent",
-    about: "libtorrent given only the bt downloader learns the seed S from bt's ut_pex (source pex)",
+    about:
+        "libtorrent given only the bt downloader learns the seed S from bt's ut_pex (source pex)",
     timeout: DEFAULT_TIMEOUT,
     run: pex_out,
 };
@@ -284,7 +287,9 @@ fn to_libtorrent(ctx: &Ctx) -> anyhow::Result<()> {
         bail!("libtorrent did not get the metadata and data from bt:\n{stdout}");
     };
     check_copy(&p, &out, "libtorrent")?;
-    ctx.note(format!("libtorrent fetched the magnet from bt seed: {meta}, data intact"));
+    ctx.note(format!(
+        "libtorrent fetched the magnet from bt seed: {meta}, data intact"
+    ));
     drop(seed);
     Ok(())
 }
@@ -311,7 +316,10 @@ fn to_aria2(ctx: &Ctx) -> anyhow::Result<()> {
     )?;
     let status = aria.wait_exit(ctx.deadline())?;
     if !status.success() {
-        bail!("aria2c failed on the magnet ({status}){}", aria.stderr_tail());
+        bail!(
+            "aria2c failed on the magnet ({status}){}",
+            aria.stderr_tail()
+        );
     }
     swarm.check_copy(&out, "aria2c")?;
     ctx.note("aria2c fetched the metadata and the data from bt seed by magnet, intact");
@@ -347,7 +355,14 @@ fn pex_in(ctx: &Ctx) -> anyhow::Result<()> {
         .start()?;
     let a_addr = lt_listen_port(ctx, &mut a)?;
     let out = ctx.path("bt-download");
-    let mut bt = bt_download(ctx, "bt-download", p.torrent.to_str().unwrap_or_default(), &out, &[a_addr], &[])?;
+    let mut bt = bt_download(
+        ctx,
+        "bt-download",
+        p.torrent.to_str().unwrap_or_default(),
+        &out,
+        &[a_addr],
+        &[],
+    )?;
     let summary = bt_summary(ctx, &mut bt)?;
     check_copy(&p, &out, "bt download")?;
     let s_addr = format!("127.0.0.1:{s_port}");
@@ -462,7 +477,14 @@ fn metadata_timing(ctx: &Ctx) -> anyhow::Result<()> {
             .with_context(|| format!("libtorrent fetched no metadata:\n{out}"))?;
         lt_times.push(seconds_after(line, "seconds=")?);
         let dir = ctx.path(format!("bt-{round}"));
-        let mut bt = bt_download(ctx, &format!("bt-fetch-{round}"), &magnet, &dir, &[port], &[])?;
+        let mut bt = bt_download(
+            ctx,
+            &format!("bt-fetch-{round}"),
+            &magnet,
+            &dir,
+            &[port],
+            &[],
+        )?;
         let line = bt.wait_for_line("metadata fetched", ctx.deadline())?;
         bt_times.push(seconds_after(&line, " in ")?);
         drop(bt);
@@ -511,7 +533,10 @@ fn restart(ctx: &Ctx) -> anyhow::Result<()> {
         std::thread::sleep(Duration::from_millis(100));
     }
     if first.try_status()?.is_some() {
-        bail!("the first run ended before it could be killed{}", first.stderr_tail());
+        bail!(
+            "the first run ended before it could be killed{}",
+            first.stderr_tail()
+        );
     }
     first.signal("KILL")?;
     first.wait_exit(ctx.deadline())?;
