@@ -261,15 +261,7 @@ pub(super) async fn run(
         .as_ref()
         .map(|s| s.route(config.torrent.info_hash, command_tx.clone()));
     let _ = progress_tx.send(d.progress());
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let announcer = (!config.trackers.is_empty()).then(|| {
-        tokio::spawn(announce::run(
-            config.clone(),
-            progress_tx.subscribe(),
-            command_tx,
-            stop_rx,
-        ))
-    });
+    let announcer = announce::Task::spawn(config.clone(), progress_tx.subscribe(), command_tx);
 
     let mut error = None;
     let mut last_progress = Instant::now();
@@ -372,16 +364,7 @@ pub(super) async fn run(
             .unwrap_or_else(|_| Some(SessionError::Disk("flushing took over 60 s".into())));
     }
     let _ = progress_tx.send(d.progress());
-    let _ = stop_tx.send(true);
-    if let Some(mut task) = announcer {
-        // The `stopped` announce gets a few seconds, never more.
-        if tokio::time::timeout(Duration::from_secs(5), &mut task)
-            .await
-            .is_err()
-        {
-            task.abort();
-        }
-    }
+    announcer.stop().await;
     let p = d.progress();
     Summary {
         have: d.torrent.have().clone(),

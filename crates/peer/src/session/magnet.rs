@@ -194,15 +194,7 @@ pub(super) async fn fetch(
         metadata: Some(MetadataProgress::default()),
         ..Progress::default()
     });
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let announcer = (!config.trackers.is_empty()).then(|| {
-        tokio::spawn(announce::run(
-            config.announce_config(),
-            progress.subscribe(),
-            cmd_tx,
-            stop_rx,
-        ))
-    });
+    let announcer = announce::Task::spawn(config.announce_config(), progress.subscribe(), cmd_tx);
     let result = loop {
         // Dial from the pool while there is room.
         while peers.len() + dialling.len() < config.max_connections {
@@ -355,15 +347,7 @@ pub(super) async fn fetch(
             l.reader.abort();
         }
     }
-    let _ = stop_tx.send(true);
-    if let Some(mut task) = announcer {
-        if tokio::time::timeout(Duration::from_secs(5), &mut task)
-            .await
-            .is_err()
-        {
-            task.abort();
-        }
-    }
+    announcer.stop().await;
     result
 }
 
