@@ -142,13 +142,18 @@ fn published_torrent_downloads_from_its_tracker_url_with_bt_download_and_bt_open
     open.wait_for(60, |l| l.contains("complete").then_some(()));
     wait_for_file(&home.join("Downloads/movie.bin"), &bytes);
 
-    let magnet_open = crate::util::bt(&["open", &magnet], b"");
-    assert!(!magnet_open.status.success());
-    assert!(
-        crate::util::stderr(&magnet_open).contains("magnet downloads are not supported yet"),
-        "{}",
-        crate::util::stderr(&magnet_open)
+    // The magnet link works too: the metadata comes from the swarm the tracker names.
+    let home2 = dir.path().join("home2");
+    std::fs::create_dir_all(home2.join("Downloads")).unwrap();
+    let mut magnet_open = Running::spawn_in(
+        &["open", &magnet].into_iter().chain(NET).collect::<Vec<_>>(),
+        Some(dir.path()),
+        &[("HOME", &home2), ("XDG_DOWNLOAD_DIR", Path::new(""))],
+        Lines::Both,
     );
+    magnet_open.wait_for(60, |l| l.contains("metadata fetched").then_some(()));
+    magnet_open.wait_for(60, |l| l.contains("complete").then_some(()));
+    wait_for_file(&home2.join("Downloads/movie.bin"), &bytes);
     drop(tracker);
 }
 

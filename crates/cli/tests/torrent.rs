@@ -220,10 +220,41 @@ fn magnet_links() {
     let link = ok(&["magnet", s(&torrent)]);
     assert_eq!(
         link.trim(),
-        format!("magnet:?xt=urn:btih:{hash}&dn=album&xl=35004&tr=udp://t:1/announce")
+        format!("magnet:?xt=urn:btih:{hash}&dn=album&xl=35004&tr=udp%3A%2F%2Ft%3A1%2Fannounce")
     );
     let parsed: Value = serde_json::from_str(&ok(&["magnet", "--parse", link.trim()])).unwrap();
     assert_eq!(parsed["info_hash"], hash.as_str());
+    assert_eq!(parsed["tr"][0], "udp://t:1/announce");
+    // Every parameter shows, peer hints and file selection included.
+    let full = format!(
+        "{}&x.pe=127.0.0.1:6881&x.pe=[::1]:7&so=0,2-3&ws=http%3A%2F%2Fw%2Fa",
+        link.trim()
+    );
+    let parsed: Value = serde_json::from_str(&ok(&["magnet", "--parse", &full])).unwrap();
+    assert_eq!(
+        parsed["x.pe"],
+        serde_json::json!(["127.0.0.1:6881", "[::1]:7"])
+    );
+    assert_eq!(parsed["so"], serde_json::json!([[0, 0], [2, 3]]));
+    assert_eq!(parsed["ws"], serde_json::json!(["http://w/a"]));
+    assert_eq!(
+        (parsed["dn"].as_str(), parsed["xl"].as_u64()),
+        (Some("album"), Some(35004))
+    );
+    let v2 = bt(
+        &[
+            "magnet",
+            "--parse",
+            &format!("magnet:?xt=urn:btmh:1220{}", "ab".repeat(32)),
+        ],
+        b"",
+    );
+    assert_eq!(v2.status.code(), Some(1));
+    assert!(
+        stderr(&v2).contains("v2-only torrents are not supported yet"),
+        "{}",
+        stderr(&v2)
+    );
     let bad = bt(&["magnet", "--parse", "magnet:?dn=x"], b"");
     assert_eq!(bad.status.code(), Some(1));
     assert_eq!(

@@ -182,10 +182,11 @@ fn percent_decode(raw: &str, plus_is_space: bool) -> std::result::Result<String,
     String::from_utf8(bytes).map_err(|_| "not UTF-8 after decoding".to_owned())
 }
 
-/// Percent-encodes everything but RFC 3986 unreserved characters and `:`, `/`, `@` (common in
-/// URLs and kept readable).
+/// Percent-encodes everything but RFC 3986 unreserved characters: a value inside a query
+/// parameter has its `:`, `/`, `&`, `=`, `+` and spaces escaped, as anacrolix's torrent-magnet
+/// writes them (`tr=http%3A%2F%2Fhost%3A6969%2Fannounce`; a space is `%20`).
 fn percent_encode(s: &str) -> String {
-    percent::encode(s.as_bytes(), percent::URL_CHARACTERS)
+    percent::encode(s.as_bytes(), percent::UNRESERVED)
 }
 
 /// `host:port` or `[v6]:port`.
@@ -259,10 +260,17 @@ mod tests {
         let text = full.to_string();
         assert!(
             text.starts_with(&format!(
-                "magnet:?xt=urn:btih:{HEX}&dn=a%20b%26c%3Dd/%C3%A9"
+                "magnet:?xt=urn:btih:{HEX}&dn=a%20b%26c%3Dd%2F%C3%A9&xl=7\
+                 &tr=udp%3A%2F%2Ft%3A1%2Fannounce%3Fx%3D1%26y%3D2&ws=http%3A%2F%2Fw%2Fa%20b"
             )),
             "{text}"
         );
+        // As anacrolix's torrent-magnet writes a tracker.
+        let mut ubuntu = Magnet::new(hash);
+        ubuntu.trackers = vec!["http://torrent.ubuntu.com:6969/announce".into()];
+        assert!(ubuntu
+            .to_string()
+            .ends_with("&tr=http%3A%2F%2Ftorrent.ubuntu.com%3A6969%2Fannounce"));
         assert_eq!(Magnet::parse(&text).unwrap(), full);
     }
 

@@ -76,6 +76,41 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Magnet links
+//!
+//! A [`Session`](session::Session) can start from a magnet link alone: the metadata is fetched
+//! from the link's peers and trackers ([`MetadataAssembler`] checks it against the info-hash and
+//! drops peers that lie), its progress shows in
+//! [`Progress::metadata`](session::Progress::metadata), and then the download goes on as for
+//! a `.torrent`. Peers are exchanged with ut_pex (BEP 11), and each peer's
+//! [`PeerSource`] shows in the peer list.
+//!
+//! ```no_run
+//! # #[cfg(feature = "tokio")]
+//! # async fn magnet() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use torrentkit_metainfo::Magnet;
+//! use torrentkit_peer::session::{MagnetConfig, Session, SessionConfig};
+//! use torrentkit_peer::{Bitfield, Placement};
+//!
+//! let link = Magnet::parse("magnet:?xt=urn:btih:c0fda1edafdbdbb96443424e0b3899af7159d10e&x.pe=127.0.0.1:6881")?;
+//! let config = MagnetConfig::from_magnet(&link, *b"-TK0100-123456789012", 42);
+//! let session = Session::start_magnet(config, None, |torrent| {
+//!     // The metadata is in: say where the data goes and how to run the download.
+//!     let placement = Placement::in_dir(torrent, std::path::Path::new("downloads"))
+//!         .map_err(|e| torrentkit_peer::session::SessionError::Metadata(e.to_string()))?;
+//!     let pieces = torrent.info().piece_count() as u32;
+//!     let config = SessionConfig::from_torrent(torrent, *b"-TK0100-123456789012", 42);
+//!     Ok((config, Arc::new(placement.storage()), Bitfield::new(pieces)))
+//! });
+//! let mut progress = session.progress();
+//! progress.wait_for(|p| p.metadata.is_none() && p.total > 0).await?;
+//! session.wait_complete().await;
+//! session.stop().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Feature flags
 //!
 //! - `tokio` (default): [`tracker::TrackerClient`], [`http::send`] and [`session`], which
@@ -88,6 +123,8 @@ mod connection;
 pub mod http;
 #[cfg(feature = "tokio")]
 pub mod manager;
+mod metadata;
+mod peer_source;
 mod picker;
 mod placement;
 mod rate;
@@ -105,6 +142,8 @@ pub mod webseed;
 pub use choker::{ChokeChanges, Choker, ChokerConfig, PeerStats};
 pub use conn_id::ConnId;
 pub use connection::{CloseReason, ConnEvent, Connection, ConnectionConfig, ProtocolViolation};
+pub use metadata::{MetadataAssembler, MetadataDrop, DEFAULT_MAX_METADATA_SIZE};
+pub use peer_source::PeerSource;
 pub use picker::{BlockRequest, Picker, PickerConfig, Received};
 pub use placement::{Placement, PlacementError};
 pub use rate::RateMeter;
@@ -112,7 +151,7 @@ pub use resume::{FileStamp, ResumeData};
 pub use resume_error::{ResumeDecodeError, ResumeError, ResumeField, ResumeMismatch};
 pub use rng::Rng;
 pub use seed_limit::SeedLimits;
-pub use torrent::{Action, DiskJob, Torrent, TorrentConfig};
+pub use torrent::{pex_flags, Action, DiskJob, Torrent, TorrentConfig};
 /// The piece set type, shared with the wire codec.
 pub use torrentkit_wire::Bitfield;
 

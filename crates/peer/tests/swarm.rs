@@ -777,3 +777,62 @@ fn a_peer_refusing_the_first_three_dials_is_reached_through_backoff() {
     assert_eq!(sim.refused.len(), 3);
     assert!(took >= Duration::from_secs(70), "{took:?}");
 }
+
+/// Peer exchange (BEP 11): 19 leechers introduced to the seed only learn of each other through
+/// the seed's and each other's ut_pex messages, dial each other (source `pex`), and the swarm
+/// completes with the seed uploading well under one copy per leecher.
+#[test]
+fn pex_spreads_a_20_peer_swarm_from_a_single_introduction() {
+    let mut cfg = base(8 << 20, 19, 11);
+    cfg.fanout = 0;
+    cfg.seed_rate = 400_000.0;
+    cfg.loss = 0.0;
+    let mut sim = Sim::new(cfg);
+    // Before any PEX message, each leecher knows the seed alone.
+    for i in 1..=19 {
+        assert_eq!(
+            sim.nodes[i].known,
+            [0],
+            "leecher {i} was introduced to the seed only"
+        );
+    }
+    sim.run_for(Duration::from_secs(30));
+    let mut by_pex = 0;
+    for i in 1..=19 {
+        let t = &sim.nodes[i].torrent;
+        if t.connections()
+            .any(|c| t.peer_source(c) == Some(torrentkit_peer::PeerSource::Pex))
+        {
+            by_pex += 1;
+        }
+    }
+    assert!(
+        by_pex >= 15,
+        "only {by_pex} of 19 leechers dialled a peer learnt by PEX"
+    );
+    let took = sim.run();
+    let mut met = vec![std::collections::BTreeSet::new(); 20];
+    for &(a, b, _) in &sim.dials {
+        if a != 0 && b != 0 {
+            met[a].insert(b);
+            met[b].insert(a);
+        }
+    }
+    for (i, others) in met.iter().enumerate().skip(1) {
+        assert_eq!(
+            sim.nodes[i].storage.contents(),
+            sim.data,
+            "peer {i} has a bad copy"
+        );
+        assert!(
+            others.len() >= 5,
+            "leecher {i} met only {others:?} through PEX"
+        );
+    }
+    let ratio = sim.piece_bytes_sent[0] as f64 / (8u64 << 20) as f64;
+    assert!(
+        ratio < 10.0,
+        "the seed uploaded {ratio:.1} copies: the leechers did not trade"
+    );
+    eprintln!("PEX swarm of 20: {took:?} virtual, seed uploaded {ratio:.2}x the file");
+}

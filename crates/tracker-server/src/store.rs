@@ -191,7 +191,11 @@ impl Store {
             let selection = Selection {
                 want: a.numwant,
                 requester: &req.peer_id,
-                requester_seeds: update.seeder,
+                // Seeds get no seeds, except in a `started` announce with nothing downloaded:
+                // a magnet client without the metadata says `left=0` (aria2 does) and would
+                // otherwise never meet the seeds that have it.
+                requester_seeds: update.seeder
+                    && !(req.event == Event::Started && req.downloaded == 0),
                 v6_first: v6,
                 both_families: a.both_families,
                 with_ids: a.with_ids,
@@ -371,6 +375,19 @@ mod tests {
             Totals::default(),
             "an empty swarm is dropped"
         );
+    }
+
+    /// Regression: aria2 fetching a magnet announces `left=0` and got no peers at all from a
+    /// swarm of seeds.
+    #[test]
+    fn a_started_announce_with_nothing_downloaded_gets_seeds_even_at_left_0() {
+        let t0 = Instant::now();
+        let store = Store::new(limits(), t0);
+        announce(&store, &req(1, 1, 0, Event::Started), [10, 0, 0, 1], t0);
+        let (_, peers) = announce(&store, &req(1, 3, 0, Event::Started), [10, 0, 0, 3], t0);
+        assert_eq!(peers.v4, vec![10, 0, 0, 1, 0x1a, 0xe1]);
+        let (_, peers) = announce(&store, &req(1, 3, 0, Event::None), [10, 0, 0, 3], t0);
+        assert_eq!(peers.len(), 0, "a seed's re-announce gets no seeds");
     }
 
     #[test]

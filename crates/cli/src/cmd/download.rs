@@ -9,9 +9,11 @@ use anyhow::{bail, Context};
 
 use torrentkit_peer::SeedLimits;
 
+use super::magnet_download::{is_magnet, resolve};
 use super::placement::{self, start_state};
 use super::source::load_source;
 use super::transfer::{self, NetArgs};
+use super::units::parse_size;
 
 /// `--seed-ratio`'s default.
 const SEED_RATIO: f64 = 1.0;
@@ -25,7 +27,8 @@ still match it, otherwise the data is hashed again). Ctrl-C or SIGTERM announces
 it and exits 0."
 )]
 pub(crate) struct Args {
-    /// The torrent: a .torrent file or an http:// URL of one.
+    /// The torrent: a .torrent file, an http:// URL of one, or a magnet link (BEP 9: the
+    /// metadata is fetched from the link's peers and trackers and --peer first).
     source: String,
     /// Save the data as this path: the file of a single-file torrent, the top directory of a
     /// multi-file one.
@@ -44,6 +47,13 @@ pub(crate) struct Args {
     /// Hash the data on disk even if the resume file matches it.
     #[arg(long)]
     check: bool,
+    /// Write the torrent (for a magnet link: once its metadata is fetched) to this path.
+    #[arg(long, value_name = "PATH")]
+    save_torrent: Option<PathBuf>,
+    /// The largest metadata a magnet link's peers may announce (e.g. 16M; libtorrent allows
+    /// 30M, aria2 8M).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "16M")]
+    max_metadata_size: u64,
     #[command(flatten)]
     net: NetArgs,
 }
@@ -58,16 +68,45 @@ impl Args {
             seed_ratio: SEED_RATIO,
             seed_time: None,
             check: false,
+            save_torrent: None,
+            max_metadata_size: torrentkit_peer::DEFAULT_MAX_METADATA_SIZE,
             net,
         }
     }
 }
 
-pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(mut args: Args) -> anyhow::Result<ExitCode> {
     if !(args.seed_ratio.is_finite() && args.seed_ratio >= 0.0) {
         bail!("--seed-ratio {}: must be a number >= 0", args.seed_ratio);
     }
-    let torrent = load_source(&args.source)?;
+    let torrent = if is_magnet(&args.source) {
+        // The metadata is kept in the download directory, beside the resume file.
+        let dir = match (&args.save_as, &args.output) {
+            (Some(p), _) => p
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .map_or_else(|| PathBuf::from("."), PathBuf::from),
+            (None, Some(d)) => d.clone(),
+            (None, None) => PathBuf::from("."),
+        };
+        let (torrent, hints) = resolve(
+            &args.source,
+            &dir,
+            &args.net,
+            args.max_metadata_size,
+            args.save_torrent.as_deref(),
+        )?;
+        args.net.magnet_peers = hints;
+        torrent
+    } else {
+        let torrent = load_source(&args.source)?;
+        if let Some(path) = &args.save_torrent {
+            torrent
+                .write_atomic(path)
+                .with_context(|| format!("--save-torrent {}", path.display()))?;
+        }
+        torrent
+    };
     let placement =
         placement::from_args(&torrent, args.save_as.as_deref(), args.output.as_deref())?;
     std::fs::create_dir_all(&placement.root)

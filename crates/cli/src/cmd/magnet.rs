@@ -14,7 +14,9 @@ use super::torrent_common::load;
 pub(crate) struct Args {
     /// A torrent file; or, with --parse, a magnet link.
     input: String,
-    /// Parse INPUT as a magnet link and print its parts as JSON (exit 1 if it is invalid).
+    /// Parse INPUT as a magnet link and print every parameter as JSON, under its own name
+    /// (`xt`, `dn`, `xl`, `tr`, `ws`, `x.pe`, `so`), with the info-hash in hex and base32
+    /// (exit 1 if it is invalid).
     #[arg(long)]
     parse: bool,
     /// Leave the trackers out of the link.
@@ -27,12 +29,14 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         let m = Magnet::parse(&args.input)?;
         let value = json!({
             "info_hash": m.info_hash.to_hex(),
-            "name": m.name,
-            "length": m.length,
-            "trackers": m.trackers,
-            "web_seeds": m.web_seeds,
-            "peers": m.peers,
-            "select_only": m.select_only.iter().map(|&(a, b)| json!([a, b])).collect::<Vec<_>>(),
+            "info_hash_base32": m.info_hash.to_base32(),
+            "xt": format!("urn:btih:{}", m.info_hash.to_hex()),
+            "dn": m.name,
+            "xl": m.length,
+            "tr": m.trackers,
+            "ws": m.web_seeds,
+            "x.pe": m.peers,
+            "so": m.select_only.iter().map(|&(a, b)| json!([a, b])).collect::<Vec<_>>(),
         });
         println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(ExitCode::SUCCESS);

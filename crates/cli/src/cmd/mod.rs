@@ -6,6 +6,7 @@ pub(crate) mod download;
 pub(crate) mod install_handler;
 pub(crate) mod launch_many;
 pub(crate) mod magnet;
+mod magnet_download;
 pub(crate) mod make;
 pub(crate) mod make_each;
 pub(crate) mod open;

@@ -16,7 +16,7 @@ use super::transfer::NetArgs;
 exists, else the current directory. Then it is seeded as `bt download` does (ratio 1.0)."
 )]
 pub(crate) struct Args {
-    /// A .torrent http:// URL, a file:// URL or a path (magnet links are not supported yet).
+    /// A .torrent http:// URL, a file:// URL, a path or a magnet link.
     target: String,
     /// Save the data in this directory.
     #[arg(short, long, value_name = "DIR")]
@@ -43,7 +43,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
 fn source(target: &str) -> anyhow::Result<String> {
     let lower = target.to_ascii_lowercase();
     if lower.starts_with("magnet:") {
-        bail!("{target}: magnet downloads are not supported yet; open the .torrent file instead");
+        return Ok(target.to_owned());
     }
     if lower.starts_with("file://") {
         let rest = &target[7..];
@@ -93,8 +93,11 @@ mod tests {
         );
         assert_eq!(source("file://localhost/x.torrent").unwrap(), "/x.torrent");
         assert_eq!(source("some/path.torrent").unwrap(), "some/path.torrent");
-        let e = source("magnet:?xt=urn:btih:00").unwrap_err().to_string();
-        assert!(e.contains("magnet downloads are not supported yet"), "{e}");
+        // Magnet links go to `bt download` as they are.
+        assert_eq!(
+            source("magnet:?xt=urn:btih:00&dn=a%20b").unwrap(),
+            "magnet:?xt=urn:btih:00&dn=a%20b"
+        );
         assert!(source("file:///a%zz").is_err());
         assert!(source("file://otherhost/a").is_err());
     }

@@ -79,6 +79,9 @@ pub(crate) struct NetArgs {
     /// makes the copies and this seed uploads about one.
     #[arg(long)]
     pub(crate) super_seed: bool,
+    /// A magnet link's `x.pe` peers (not a flag: `bt download MAGNET` fills it in).
+    #[arg(skip)]
+    pub(crate) magnet_peers: Vec<SocketAddr>,
 }
 
 impl NetArgs {
@@ -98,6 +101,7 @@ impl NetArgs {
             encryption: Encryption::Prefer,
             no_web_seeds: false,
             super_seed: false,
+            magnet_peers: Vec::new(),
         }
     }
 
@@ -238,7 +242,14 @@ async fn run_async(
     for p in &peers {
         session.add_peer(*p);
     }
-    if peers.is_empty() && torrent.trackers().is_empty() && !start.have.is_full() {
+    for p in &net.magnet_peers {
+        session.add_peer_from(*p, torrentkit_peer::PeerSource::MagnetHint);
+    }
+    if peers.is_empty()
+        && net.magnet_peers.is_empty()
+        && torrent.trackers().is_empty()
+        && !start.have.is_full()
+    {
         status.note(&format!(
             "bt: {name}: warning: the torrent names no tracker and no --peer was given; waiting for peers to connect"
         ));
@@ -268,6 +279,9 @@ async fn run_async(
     let mut completed_at: Option<Instant> = progress.borrow().complete.then(Instant::now);
     let total = info.total_size();
     let mut ended_by_itself = false;
+    // Every peer met during the run, last known state, for `--json`.
+    let mut seen: std::collections::BTreeMap<SocketAddr, torrentkit_peer::session::PeerInfo> =
+        std::collections::BTreeMap::new();
     let mut ended = loop {
         tokio::select! {
             _ = sigint.recv() => break Ended::Signal,
@@ -289,6 +303,9 @@ async fn run_async(
                     break Ended::Complete;
                 }
                 let p = progress.borrow_and_update().clone();
+                for peer in &p.peer_list {
+                    seen.insert(peer.addr, peer.clone());
+                }
                 status.refresh(&p);
                 web_errors.resize(p.web_seeds.len(), None);
                 for (w, seen) in p.web_seeds.iter().zip(&mut web_errors) {
@@ -330,10 +347,13 @@ async fn run_async(
                     }
                 }
             }
-            _ = redial.tick(), if !peers.is_empty() => {
+            _ = redial.tick(), if !peers.is_empty() || !net.magnet_peers.is_empty() => {
                 if progress.borrow().wants_peers() {
                     for p in &peers {
                         session.add_peer(*p);
+                    }
+                    for p in &net.magnet_peers {
+                        session.add_peer_from(*p, torrentkit_peer::PeerSource::MagnetHint);
                     }
                 }
             }
@@ -453,6 +473,7 @@ async fn run_async(
             "hash_failures": hash_failures,
             "seconds": secs,
             "port": port,
+            "peers": peer_list_json(seen.values()),
         });
         println!("{json}");
     }
@@ -463,6 +484,24 @@ async fn run_async(
         )));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Every peer met, for `--json`: each one's address, client, source and totals.
+fn peer_list_json<'a>(
+    peers: impl Iterator<Item = &'a torrentkit_peer::session::PeerInfo>,
+) -> serde_json::Value {
+    peers
+        .map(|peer| {
+            serde_json::json!({
+                "addr": peer.addr.to_string(),
+                "client": super::tui::client_name(peer),
+                "source": peer.source.as_str(),
+                "outgoing": peer.outgoing,
+                "downloaded": peer.downloaded,
+                "uploaded": peer.uploaded,
+            })
+        })
+        .collect()
 }
 
 /// Saves the resume file of `placement` for the verified pieces `have`.

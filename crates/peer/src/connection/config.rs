@@ -1,5 +1,6 @@
 //! The settings of one peer connection: timeouts, request queue bounds, message limits.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use torrentkit_wire::{Limits, Reserved};
@@ -39,6 +40,13 @@ pub struct ConnectionConfig {
     pub limits: Limits,
     /// Our listen port, advertised in the extension handshake.
     pub listen_port: Option<u16>,
+    /// The torrent's `info` dictionary, served to peers that ask (ut_metadata); `None`: their
+    /// requests are rejected.
+    pub metadata: Option<Arc<[u8]>>,
+    /// Advertise and take ut_pex (off for private torrents, BEP 27).
+    pub pex: bool,
+    /// Only the metadata is wanted (a magnet link's first phase): piece messages are ignored.
+    pub metadata_only: bool,
 }
 
 impl ConnectionConfig {
@@ -59,6 +67,9 @@ impl ConnectionConfig {
             max_peer_requests: 500,
             limits: Limits::default(),
             listen_port: None,
+            metadata: None,
+            pex: true,
+            metadata_only: false,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! What a connection reports to its torrent ([`ConnEvent`]).
 
 use bytes::Bytes;
-use torrentkit_wire::PeerId;
+use torrentkit_wire::{PeerId, PexMessage};
 
 use super::CloseReason;
 #[cfg(doc)]
@@ -30,6 +30,31 @@ pub enum ConnEvent {
         /// Its listen port (`p`).
         listen_port: Option<u16>,
     },
+    /// What the peer's extension handshake says of BEP 9 and 11 (right after
+    /// [`ConnEvent::ExtensionHandshake`]).
+    Extensions {
+        /// It takes ut_metadata.
+        ut_metadata: bool,
+        /// It takes ut_pex.
+        ut_pex: bool,
+        /// The size of the `info` dictionary it has (`metadata_size`).
+        metadata_size: Option<u64>,
+    },
+    /// A metadata piece arrived (ut_metadata `data`); its length matches `total_size`.
+    MetadataPiece {
+        /// The piece.
+        piece: u32,
+        /// The whole metadata's size as the peer gives it.
+        total_size: u64,
+        /// The bytes, a slice of the received buffer.
+        data: Bytes,
+    },
+    /// The peer rejected our request for this metadata piece.
+    MetadataRejected(u32),
+    /// A ut_pex message (not yet bounded: the torrent takes what it wants of it).
+    Pex(PexMessage),
+    /// An extension message was malformed or unknown and dropped; the text says why.
+    ExtensionIgnored(String),
     /// The peer's bitfield.
     Bitfield(Bitfield),
     /// The peer has every piece (BEP 6).

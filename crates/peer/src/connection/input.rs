@@ -132,6 +132,11 @@ impl Connection {
     /// Handles one message decoded from `buf`.
     fn on_message(&mut self, now: Instant, msg: Message<'_>, buf: &Bytes) {
         let pieces = self.cfg.piece_count;
+        if self.cfg.metadata_only && !matches!(msg, Message::Extended { .. }) {
+            // Fetching the metadata: the piece count is not known, so piece messages are not
+            // checked or passed on.
+            return;
+        }
         let result: Result<(), CloseReason> = match msg {
             Message::Choke => {
                 self.on_choke();
@@ -187,6 +192,10 @@ impl Connection {
                 block,
             } => self.on_piece(now, index, begin, buf.slice_ref(block)),
             Message::Extended { id: 0, payload } => self.on_extension_handshake(payload),
+            Message::Extended { id, payload } => {
+                self.on_extension_message(now, id, payload, buf);
+                Ok(())
+            }
             // Other extension messages (we advertise none) and future message kinds.
             _ => Ok(()),
         };

@@ -24,7 +24,7 @@ pub use event::ConnEvent;
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use torrentkit_wire::{BlockRequest as WireRequest, Handshake, Message, PeerId};
+use torrentkit_wire::{BlockRequest as WireRequest, ExtensionIds, Handshake, Message, PeerId};
 
 use crate::rate::RateMeter;
 use crate::{Bitfield, BlockRequest};
@@ -74,6 +74,10 @@ pub struct Connection {
     last_block: Option<Instant>,
     down: RateMeter,
     up: RateMeter,
+    /// The peer's extension ids (none until its extension handshake).
+    theirs: ExtensionIds,
+    /// Metadata requests from the peer: the start of the current window and the count in it.
+    metadata_window: (Instant, u32),
 }
 
 impl Connection {
@@ -104,6 +108,8 @@ impl Connection {
             last_block: None,
             down: RateMeter::new(),
             up: RateMeter::new(),
+            theirs: ExtensionIds::NONE,
+            metadata_window: (now, 0),
             cfg,
         };
         let mut hs = Handshake::new(c.cfg.info_hash, PeerId(c.cfg.peer_id));

@@ -10,6 +10,39 @@ use torrentkit_wire::PeerId;
 use super::{Command, Progress, SessionConfig};
 use crate::tracker::{AnnounceRequest, Announcer, TrackerClient};
 
+/// The announce task of a session (none without trackers), stopped with [`Task::stop`].
+pub(super) struct Task {
+    stop: watch::Sender<bool>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Task {
+    /// Starts announcing `config`'s trackers; the peers they name go to `commands`.
+    pub(super) fn spawn(
+        config: SessionConfig,
+        progress: watch::Receiver<Progress>,
+        commands: mpsc::UnboundedSender<Command>,
+    ) -> Task {
+        let (stop, stop_rx) = watch::channel(false);
+        let task = (!config.trackers.is_empty())
+            .then(|| tokio::spawn(run(config, progress, commands, stop_rx)));
+        Task { stop, task }
+    }
+
+    /// Ends it: the `stopped` announce gets a few seconds, never more.
+    pub(super) async fn stop(self) {
+        let _ = self.stop.send(true);
+        if let Some(mut task) = self.task {
+            if tokio::time::timeout(std::time::Duration::from_secs(5), &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+            }
+        }
+    }
+}
+
 pub(super) async fn run(
     config: SessionConfig,
     mut progress: watch::Receiver<Progress>,
@@ -125,7 +158,8 @@ async fn announce_until_stopped(
                     announcer.handle_success(Instant::now(), &resp);
                     if !stopping {
                         for peer in resp.peers {
-                            let _ = commands.send(Command::Connect(peer));
+                            let _ = commands
+                                .send(Command::ConnectFrom(peer, crate::PeerSource::Tracker));
                         }
                     }
                 }

@@ -217,6 +217,10 @@ impl Driver {
                 uploaded,
                 pieces: self.torrent.peer_piece_count(id),
                 encrypted: self.links.get(&id).is_some_and(Link::is_encrypted),
+                source: self
+                    .torrent
+                    .peer_source(id)
+                    .unwrap_or(crate::PeerSource::Manual),
             });
         }
         Progress {
@@ -236,6 +240,7 @@ impl Driver {
             verified: self.torrent.have().clone(),
             peer_list,
             web_seeds: self.torrent.web_seeds(),
+            metadata: None,
         }
     }
 }
@@ -304,16 +309,8 @@ pub(super) async fn run(
         .as_ref()
         .map(|s| s.route(config.torrent.info_hash, command_tx.clone()));
     let _ = progress_tx.send(d.progress());
-    let (stop_tx, stop_rx) = watch::channel(false);
     let incoming_tx = command_tx.clone();
-    let announcer = (!config.trackers.is_empty()).then(|| {
-        tokio::spawn(announce::run(
-            config.clone(),
-            progress_tx.subscribe(),
-            command_tx,
-            stop_rx,
-        ))
-    });
+    let announcer = announce::Task::spawn(config.clone(), progress_tx.subscribe(), command_tx);
 
     let mut error = None;
     let mut last_progress = Instant::now();
@@ -323,6 +320,7 @@ pub(super) async fn run(
             biased;
             cmd = commands.recv() => match cmd {
                 Some(Command::Connect(addr)) => d.torrent.add_peer(addr),
+                Some(Command::ConnectFrom(addr, source)) => d.torrent.add_peer_from(addr, source),
                 Some(Command::Incoming { addr, stream, prefix, streams }) => d.accept_incoming(addr, stream, prefix.into(), streams),
                 Some(Command::Pause) => d.torrent.pause(),
                 Some(Command::Resume) => d.torrent.resume(),
@@ -381,7 +379,14 @@ pub(super) async fn run(
                     Some(w) => tokio::time::sleep_until(w).await,
                     None => pending().await,
                 }
-            } => d.torrent.handle_timeout(std::time::Instant::now()),
+            } => {
+                // PEX's `added.f` says which peers are encrypted: the sockets know, the torrent
+                // is told before its timers (which send PEX) run.
+                for (&id, link) in &d.links {
+                    d.torrent.set_encrypted(id, link.is_encrypted());
+                }
+                d.torrent.handle_timeout(std::time::Instant::now());
+            }
         }
         if let Some(web) = &d.web {
             web.start(&mut d.torrent);
@@ -394,6 +399,8 @@ pub(super) async fn run(
         if last_progress.elapsed() >= Duration::from_millis(200)
             || complete != progress_tx.borrow().complete
             || d.torrent.is_paused() != progress_tx.borrow().paused
+            // Every connection shows in some snapshot, however short-lived (peer lists).
+            || d.links.len() != progress_tx.borrow().peers
         {
             last_progress = Instant::now();
             let _ = progress_tx.send(d.progress());
@@ -423,16 +430,7 @@ pub(super) async fn run(
             .unwrap_or_else(|_| Some(SessionError::Disk("flushing took over 60 s".into())));
     }
     let _ = progress_tx.send(d.progress());
-    let _ = stop_tx.send(true);
-    if let Some(mut task) = announcer {
-        // The `stopped` announce gets a few seconds, never more.
-        if tokio::time::timeout(Duration::from_secs(5), &mut task)
-            .await
-            .is_err()
-        {
-            task.abort();
-        }
-    }
+    announcer.stop().await;
     let p = d.progress();
     Summary {
         have: d.torrent.have().clone(),

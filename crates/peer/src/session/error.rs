@@ -12,6 +12,8 @@ pub enum SessionError {
     Storage(StorageError),
     /// The disk thread could not be started or died.
     Disk(String),
+    /// The metadata of a magnet link could not be had or used; the text says why.
+    Metadata(String),
 }
 
 impl fmt::Display for SessionError {
@@ -19,6 +21,7 @@ impl fmt::Display for SessionError {
         match self {
             SessionError::Storage(e) => write!(f, "session: {e}"),
             SessionError::Disk(m) => write!(f, "session: disk thread: {m}"),
+            SessionError::Metadata(m) => write!(f, "session: metadata: {m}"),
         }
     }
 }
@@ -27,7 +30,7 @@ impl std::error::Error for SessionError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             SessionError::Storage(e) => Some(e),
-            SessionError::Disk(_) => None,
+            SessionError::Disk(_) | SessionError::Metadata(_) => None,
         }
     }
 }

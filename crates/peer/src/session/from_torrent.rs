@@ -40,6 +40,10 @@ impl SessionConfig {
             piece_length,
             seed,
         );
+        let mut tc = tc;
+        // Every session serves its metadata (BEP 9); private torrents exchange no peers (BEP 27).
+        tc.connection.metadata = Some(info.raw().into());
+        tc.connection.pex = !info.is_private();
         let mut config = SessionConfig::new(tc, info.pieces().to_vec());
         config.trackers = torrent.trackers();
         config.web_seeds = crate::webseed::WebSeedConfig::from_info(

@@ -18,6 +18,7 @@ mod encryption;
 mod error;
 mod from_torrent;
 mod limit;
+mod magnet;
 mod progress;
 mod shared;
 mod sockets;
@@ -35,7 +36,8 @@ pub use config::SessionConfig;
 pub use disk::recheck;
 pub use encryption::Encryption;
 pub use error::SessionError;
-pub use progress::{PeerInfo, Percent, Progress};
+pub use magnet::{fetch_metadata, MagnetConfig};
+pub use progress::{MetadataProgress, PeerInfo, Percent, Progress};
 pub use shared::{Permit, Shared, SharedConfig};
 pub use sockets::bind_listener;
 pub use start::{RecheckReason, Start, StartError, StartKind, StartNote};
@@ -65,6 +67,8 @@ pub struct Summary {
 #[derive(Debug)]
 pub(super) enum Command {
     Connect(SocketAddr),
+    /// A peer learnt from somewhere other than the user (a tracker, a magnet link).
+    ConnectFrom(SocketAddr, crate::PeerSource),
     /// A peer that connected to a [`Shared`] listener; `prefix` holds the handshake bytes the
     /// listener read to find the torrent.
     Incoming {
@@ -115,10 +119,78 @@ impl Session {
         }
     }
 
+    /// Starts a session from a magnet link: first the metadata is fetched (BEP 9; its progress
+    /// in [`Progress::metadata`]), then `open` is given the torrent made of it and says how
+    /// to run it (the settings, usually [`SessionConfig::from_torrent`], the storage and the
+    /// pieces already there), and the session goes on as [`start`](Self::start)'s would.
+    /// The link's peers are dialled again with their source, unless the torrent is private
+    /// (BEP 27). A [`stop`](Self::stop) during the first phase ends it with nothing done; an
+    /// error of `open` ends it with that error.
+    pub fn start_magnet<F>(config: MagnetConfig, listener: Option<TcpListener>, open: F) -> Session
+    where
+        F: FnOnce(
+                &torrentkit_metainfo::Torrent,
+            ) -> Result<(SessionConfig, Arc<dyn Storage>, Bitfield), SessionError>
+            + Send
+            + 'static,
+    {
+        let (commands, mut command_rx) = mpsc::unbounded_channel();
+        let (progress_tx, progress) = watch::channel(Progress::default());
+        let announce_cmds = commands.clone();
+        let task =
+            tokio::spawn(async move {
+                let nothing = |error| Summary {
+                    have: Bitfield::new(0),
+                    downloaded: 0,
+                    uploaded: 0,
+                    duplicates: 0,
+                    error,
+                };
+                let torrent =
+                    match magnet::fetch(&config, listener.as_ref(), &mut command_rx, &progress_tx)
+                        .await
+                    {
+                        Ok(Some(t)) => t,
+                        Ok(None) => return nothing(None),
+                        Err(e) => return nothing(Some(e)),
+                    };
+                let (sc, storage, have) = match open(&torrent) {
+                    Ok(x) => x,
+                    Err(e) => return nothing(Some(e)),
+                };
+                if !torrent.info().is_private() {
+                    for &(addr, source) in &config.peers {
+                        let _ = announce_cmds.send(Command::ConnectFrom(addr, source));
+                    }
+                }
+                driver::run(
+                    sc,
+                    storage,
+                    have,
+                    listener,
+                    command_rx,
+                    announce_cmds,
+                    progress_tx,
+                )
+                .await
+            });
+        Session {
+            commands,
+            progress,
+            task,
+        }
+    }
+
     /// Connects to a peer (ignored if banned or already known; kept waiting at the connection
     /// limit; see [`Torrent::add_peer`]).
     pub fn add_peer(&self, addr: SocketAddr) {
         let _ = self.commands.send(Command::Connect(addr));
+    }
+
+    /// [`add_peer`](Self::add_peer) of a peer learnt from `source`, shown in its peer list
+    /// entry.
+    pub fn add_peer_from(&self, addr: SocketAddr, source: crate::PeerSource) {
+        let _ = self.commands.send(Command::ConnectFrom(addr, source));
     }
 
     /// Disconnects every peer, announces `stopped` to the trackers, and accepts or makes no

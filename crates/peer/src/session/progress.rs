@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use torrentkit_wire::PeerId;
 
-use crate::Bitfield;
+use crate::{Bitfield, PeerSource};
 
 /// A snapshot of a running session, for progress displays.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -45,6 +45,22 @@ pub struct Progress {
     pub peer_list: Vec<PeerInfo>,
     /// Every web seed (BEP 19/17), with its bytes and, once dropped, why.
     pub web_seeds: Vec<crate::webseed::WebSeedInfo>,
+    /// While a magnet link's metadata is being fetched: how far it is (then nothing else
+    /// is known yet).
+    pub metadata: Option<MetadataProgress>,
+}
+
+/// The metadata phase of a magnet link, for progress displays ("fetching metadata").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MetadataProgress {
+    /// Peers asked for the metadata (they support ut_metadata) so far.
+    pub peers_asked: usize,
+    /// Connections open now.
+    pub connections: usize,
+    /// Metadata pieces (16 KiB) received.
+    pub pieces: u32,
+    /// Metadata pieces in all (0 until a peer gave the size).
+    pub of: u32,
 }
 
 impl Progress {
@@ -169,6 +185,8 @@ pub struct PeerInfo {
     pub pieces: u32,
     /// The connection runs RC4 (protocol encryption, MSE/PE).
     pub encrypted: bool,
+    /// Where we learnt of it.
+    pub source: PeerSource,
 }
 
 impl PeerInfo {
@@ -220,6 +238,7 @@ mod tests {
             uploaded: 0,
             pieces: 0,
             encrypted: false,
+            source: PeerSource::Manual,
         }
     }
 

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use super::{Action, Peer, Torrent};
 use crate::connection::{CloseReason, Connection};
-use crate::ConnId;
+use crate::{ConnId, PeerSource};
 
 impl Torrent {
     /// A peer to connect to (from a tracker, the user, or another peer). Ignored if its address
@@ -16,9 +16,16 @@ impl Torrent {
     /// and not paused, otherwise kept in the pool (at most
     /// [`TorrentConfig::max_pool`](super::TorrentConfig::max_pool) addresses) until a slot frees.
     pub fn add_peer(&mut self, addr: SocketAddr) {
+        self.add_peer_from(addr, PeerSource::Manual);
+    }
+
+    /// [`add_peer`](Self::add_peer) of a peer learnt from `source`, which its peer list entry
+    /// keeps.
+    pub fn add_peer_from(&mut self, addr: SocketAddr, source: PeerSource) {
         if self.is_known(addr) || self.pool.len() >= self.cfg.max_pool {
             return;
         }
+        self.sources.insert(addr, source);
         self.pool.push_back(addr);
         self.fill_connections();
     }
@@ -48,6 +55,7 @@ impl Torrent {
             if !self.paused {
                 self.redial.failed(addr);
             }
+            self.sources.remove(&addr);
             self.fill_connections();
         }
     }
@@ -102,6 +110,7 @@ impl Torrent {
         for id in ids {
             if let Some(p) = self.peers.get(&id).filter(|p| p.outgoing) {
                 self.paused_peers.push(p.addr);
+                self.sources.insert(p.addr, p.source);
             }
             self.drop_peer(id, CloseReason::Local);
         }
@@ -139,6 +148,18 @@ impl Torrent {
         self.peers.get(&id).map(|p| p.addr)
     }
 
+    /// Where we learnt of the peer on `id`.
+    pub fn peer_source(&self, id: ConnId) -> Option<PeerSource> {
+        self.peers.get(&id).map(|p| p.source)
+    }
+
+    /// Marks the connection `id` as encrypted (or not), for the flags PEX gives it.
+    pub fn set_encrypted(&mut self, id: ConnId, encrypted: bool) {
+        if let Some(p) = self.peers.get_mut(&id) {
+            p.encrypted = encrypted;
+        }
+    }
+
     /// Whether we dialled the peer on `id` (rather than it us).
     pub fn is_outgoing(&self, id: ConnId) -> Option<bool> {
         self.peers.get(&id).map(|p| p.outgoing)
@@ -164,6 +185,7 @@ impl Torrent {
             self.redial.forget(addr);
         }
         self.pool.retain(|a| a.ip() != ip);
+        self.sources.retain(|a, _| a.ip() != ip);
         self.paused_peers.retain(|a| a.ip() != ip);
         self.actions.push_back(Action::Ban { conn: id });
         self.drop_peer(id, CloseReason::BadData);
@@ -203,6 +225,11 @@ impl Torrent {
 
     fn insert_peer(&mut self, now: Instant, id: ConnId, addr: SocketAddr, outgoing: bool) {
         let conn = Connection::new(self.cfg.connection.clone(), now);
+        let source = if outgoing {
+            self.sources.remove(&addr).unwrap_or(PeerSource::Manual)
+        } else {
+            PeerSource::Incoming
+        };
         self.peers.insert(
             id,
             Peer {
@@ -211,6 +238,10 @@ impl Torrent {
                 is_seed: false,
                 addr,
                 outgoing,
+                source,
+                listen_port: None,
+                encrypted: false,
+                pex: Default::default(),
             },
         );
     }

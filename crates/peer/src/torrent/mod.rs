@@ -10,6 +10,7 @@ mod action;
 mod blame;
 mod config;
 mod connections;
+mod pex;
 mod redial;
 mod seed_view;
 mod super_seed;
@@ -25,10 +26,13 @@ use bytes::Bytes;
 
 use crate::connection::{CloseReason, ConnEvent, Connection, ProtocolViolation};
 use crate::storage::piece_size;
-use crate::{Bitfield, BlockRequest, ChokeChanges, Choker, ConnId, PeerStats, Picker, Received};
+use crate::{
+    Bitfield, BlockRequest, ChokeChanges, Choker, ConnId, PeerSource, PeerStats, Picker, Received,
+};
 
 pub use action::{Action, DiskJob};
 pub use config::TorrentConfig;
+pub use pex::pex_flags;
 
 #[derive(Debug)]
 struct Peer {
@@ -38,6 +42,14 @@ struct Peer {
     addr: SocketAddr,
     /// We dialled it (rather than it us).
     outgoing: bool,
+    /// Where we learnt of it.
+    source: PeerSource,
+    /// The port it listens on, from its extension handshake (for PEX of incoming peers).
+    listen_port: Option<u16>,
+    /// The connection is encrypted (for PEX `added.f`; set by the driver).
+    encrypted: bool,
+    /// What we told it by PEX.
+    pex: pex::PexState,
 }
 
 /// A torrent's peers, pieces and choking, without sockets, disk or clock.
@@ -87,6 +99,8 @@ pub struct Torrent {
     super_seed: Option<super_seed::SuperSeed>,
     /// Failed and dropped peers to dial again, with backoff.
     redial: redial::Redial,
+    /// Where each address waiting in the pool or being dialled came from.
+    sources: HashMap<SocketAddr, PeerSource>,
 }
 
 impl Torrent {
@@ -133,6 +147,7 @@ impl Torrent {
                 .super_seed
                 .then(|| super_seed::SuperSeed::new(picker_pieces)),
             redial: redial::Redial::default(),
+            sources: HashMap::new(),
             cfg,
         }
     }
@@ -245,6 +260,7 @@ impl Torrent {
             .chain(self.choker.poll_timeout())
             .chain(self.web.poll_timeout())
             .chain(self.redial.next_due())
+            .chain(self.pex_timeout())
             .min()
     }
 
@@ -281,6 +297,7 @@ impl Torrent {
                 .handle_timeout(now, self.picker.is_complete(), &stats);
             self.apply_choke(now, changes);
         }
+        self.pex_tick(now);
     }
 
     /// The block a [`DiskJob::Read`] asked for (`None`: it could not be read; the request is
@@ -530,6 +547,9 @@ impl Torrent {
                         }));
                     }
                 }
+                ConnEvent::ExtensionHandshake { listen_port, .. } => p.listen_port = listen_port,
+                ConnEvent::Extensions { .. } => self.pex_start(now, id),
+                ConnEvent::Pex(msg) => self.pex_received(&msg),
                 ConnEvent::Closed(reason) => {
                     self.forget_peer(id);
                     self.actions.push_back(Action::Close { conn: id, reason });

@@ -214,3 +214,43 @@ fn a_choked_downloader_requests_its_allowed_fast_pieces() {
         .collect();
     assert_eq!(verify.len(), 1, "piece 3 arrived whole while choked");
 }
+
+/// PEX: received peers join the pool with their source, at most 100 per family and never with
+/// port 0; a private torrent (BEP 27) takes none.
+#[test]
+fn pex_peers_join_the_pool_bounded_and_never_for_private_torrents() {
+    use std::net::SocketAddrV4;
+    use torrentkit_wire::{PexFlags, PexMessage};
+    let now = Instant::now();
+    let mut msg = PexMessage::default();
+    for i in 0..3000u32 {
+        let ip = std::net::Ipv4Addr::from(0x0a01_0000 + i);
+        msg.added.push((SocketAddrV4::new(ip, 6881), PexFlags(0)));
+    }
+    msg.added
+        .insert(0, (SocketAddrV4::new([10, 9, 9, 9].into(), 0), PexFlags(0)));
+    let mut t = torrent(1);
+    t.pex_received(&msg);
+    assert_eq!(
+        t.dialling() + t.pool_len(),
+        99,
+        "100 taken, the port-0 one skipped"
+    );
+    let (conn, first) = dials(&mut t)[0];
+    assert!(t.handle_connected(now, conn));
+    assert_eq!(t.peer_addr(conn), Some(first));
+    assert_eq!(t.peer_source(conn), Some(crate::PeerSource::Pex));
+
+    let mut cfg = TorrentConfig::new([1; 20], [2; 20], 1 << 20, 1 << 16, 7);
+    cfg.connection.pex = false;
+    let mut private = Torrent::new(cfg, &Bitfield::new(16));
+    private.pex_received(&msg);
+    assert_eq!(private.dialling() + private.pool_len(), 0);
+}
+
+#[test]
+fn pex_flags_are_truthful() {
+    let f = super::pex_flags(true, true, false, true);
+    assert_eq!(f.0, 0x01 | 0x02 | 0x10);
+    assert_eq!(super::pex_flags(false, false, false, false).0, 0);
+}

@@ -9,6 +9,7 @@ mod encryption;
 mod http_seed;
 mod https;
 mod launch_many;
+mod magnet;
 mod make;
 mod paths;
 mod peer_bt_downloads;
@@ -72,4 +73,13 @@ pub(crate) const ALL: &[Case] = &[
     web_seed::CORRUPT,
     http_seed::CASE,
     https::CASE,
+    magnet::FROM_LIBTORRENT,
+    magnet::FROM_ARIA2,
+    magnet::FROM_TRANSMISSION,
+    magnet::TO_LIBTORRENT,
+    magnet::TO_ARIA2,
+    magnet::PEX_IN,
+    magnet::PEX_OUT,
+    magnet::METADATA_TIMING,
+    magnet::RESTART,
 ];

@@ -243,9 +243,22 @@ pub(super) fn aria2_with(
     seed: bool,
     extra: &[&str],
 ) -> anyhow::Result<Managed> {
+    aria2_on(ctx, name, torrents, dir, seed, net::free_port()?, extra)
+}
+
+/// [`aria2_of`] listening on `port` with `extra` aria2c options; a torrent may also be a
+/// magnet link.
+pub(super) fn aria2_on(
+    ctx: &Ctx,
+    name: &str,
+    torrents: &[&Path],
+    dir: &Path,
+    seed: bool,
+    port: u16,
+    extra: &[&str],
+) -> anyhow::Result<Managed> {
     packages::require(&[("aria2c", "aria2")])?;
     std::fs::create_dir_all(dir)?;
-    let port = net::free_port()?;
     let spawn = ctx
         .spawn(name, "aria2c")
         .arg(format!("--dir={}", dir.display()))
@@ -291,6 +304,8 @@ pub(super) fn aria2_with(
 pub(super) struct Transmission {
     _daemon: Managed,
     rpc: String,
+    /// The port it accepts peers on.
+    pub(super) peer_port: u16,
 }
 
 impl Transmission {
@@ -341,6 +356,7 @@ impl Transmission {
         let t = Transmission {
             _daemon: daemon,
             rpc: format!("127.0.0.1:{rpc_port}"),
+            peer_port,
         };
         let deadline = ctx.deadline_in(Duration::from_secs(30));
         while t.remote(ctx, &["-si"]).is_err() {

@@ -58,5 +58,5 @@ mod render;
 mod terminal;
 
 pub(crate) use keys::UserAction;
-pub(crate) use model::{state_of, TorrentView};
+pub(crate) use model::{client_name, state_of, TorrentView};
 pub(crate) use terminal::{Tui, NEEDS_TERMINAL};

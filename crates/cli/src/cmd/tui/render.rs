@@ -137,7 +137,7 @@ fn list_title(title: String, count: usize, skip: usize) -> String {
 }
 
 fn render_peers(frame: &mut Frame<'_>, area: Rect, v: &TorrentView, scroll: usize) {
-    let header = Row::new(["Address", "Client", "Flags", "Down", "Up", "Has"]).bold();
+    let header = Row::new(["Address", "Client", "Flags", "From", "Down", "Up", "Has"]).bold();
     let count = v.progress.peer_list.len() + v.progress.web_seeds.len();
     let skip = scroll.min(count.saturating_sub(1));
     let peers = v.progress.peer_list.iter().map(|peer| {
@@ -145,6 +145,7 @@ fn render_peers(frame: &mut Frame<'_>, area: Rect, v: &TorrentView, scroll: usiz
             Cell::from(peer.addr.to_string()),
             Cell::from(client_name(peer)),
             Cell::from(peer.flags()),
+            Cell::from(peer.source.as_str()),
             Cell::from(human_rate(peer.download_rate as f64)),
             Cell::from(human_rate(peer.upload_rate as f64)),
             Cell::from(v.peer_percent(peer)),
@@ -170,6 +171,7 @@ fn render_peers(frame: &mut Frame<'_>, area: Rect, v: &TorrentView, scroll: usiz
         Constraint::Length(24),
         Constraint::Fill(1),
         Constraint::Length(6),
+        Constraint::Length(9),
         Constraint::Length(12),
         Constraint::Length(12),
         Constraint::Length(7),
@@ -238,6 +240,7 @@ mod tests {
             uploaded: 0,
             pieces: 4,
             encrypted: false,
+            source: torrentkit_peer::PeerSource::Tracker,
         };
         let leech = PeerInfo {
             addr: "127.0.0.1:40000".parse().unwrap(),
@@ -247,6 +250,7 @@ mod tests {
             peer_interested: true,
             am_choking: false,
             pieces: 1,
+            source: torrentkit_peer::PeerSource::Incoming,
             download_rate: 0,
             upload_rate: 2048,
             ..seed.clone()

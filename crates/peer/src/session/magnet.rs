@@ -1,0 +1,441 @@
+//! The first phase of a magnet download: connections opened for the metadata only (BEP 9),
+//! peers from the link's `x.pe` hints, the caller, its `tr` trackers and other peers' PEX; the
+//! [`MetadataAssembler`] decides what to ask whom and whom to drop. It ends with the verified
+//! `info` dictionary made into a torrent, from which the session continues as for a `.torrent`.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use torrentkit_metainfo::{Magnet, Torrent as Metainfo};
+
+use super::encryption::{self, Encryption};
+use super::progress::MetadataProgress;
+use super::sockets::{self, accept, Link, Net, Wrap};
+use super::{announce, Command, Permit, Progress, SessionConfig, SessionError};
+use crate::connection::{ConnEvent, Connection, ConnectionConfig};
+use crate::tracker::{AnnouncerConfig, ClientConfig};
+use crate::{ConnId, MetadataAssembler, PeerSource, TorrentConfig, DEFAULT_MAX_METADATA_SIZE};
+
+/// Settings for fetching a magnet link's metadata.
+#[derive(Debug, Clone)]
+pub struct MagnetConfig {
+    /// The info-hash (`xt=urn:btih:`).
+    pub info_hash: [u8; 20],
+    /// Our peer id.
+    pub peer_id: [u8; 20],
+    /// Seed of the session's randomness.
+    pub seed: u64,
+    /// Tracker tiers (`tr`, one tier each, in the link's order).
+    pub trackers: Vec<Vec<String>>,
+    /// Peers to ask, with where they came from (`x.pe` hints, the user).
+    pub peers: Vec<(SocketAddr, PeerSource)>,
+    /// The largest metadata accepted (`--max-metadata-size`).
+    pub max_metadata_size: u64,
+    /// The port we accept peers on, for announces and the extension handshake.
+    pub listen_port: u16,
+    /// Most connections at once.
+    pub max_connections: usize,
+    /// Time limit for an outgoing TCP connect.
+    pub connect_timeout: Duration,
+    /// Tracker client settings.
+    pub tracker_client: ClientConfig,
+    /// Announce scheduling.
+    pub announcer: AnnouncerConfig,
+    /// Protocol encryption for the metadata connections we dial (as the session's).
+    pub encryption: Encryption,
+}
+
+impl MagnetConfig {
+    /// Defaults for `magnet`: its info-hash, trackers (one tier each) and `x.pe` peers that
+    /// resolve (the others are skipped), with our `peer_id` and the `seed` of the randomness.
+    pub fn from_magnet(magnet: &Magnet, peer_id: [u8; 20], seed: u64) -> Self {
+        let peers = magnet
+            .peers
+            .iter()
+            .filter_map(|p| p.to_socket_addrs().ok()?.next())
+            .map(|a| (a, PeerSource::MagnetHint))
+            .collect();
+        MagnetConfig {
+            info_hash: magnet.info_hash.0,
+            peer_id,
+            seed,
+            trackers: magnet.trackers.iter().map(|t| vec![t.clone()]).collect(),
+            peers,
+            max_metadata_size: DEFAULT_MAX_METADATA_SIZE,
+            listen_port: 6881,
+            max_connections: 50,
+            connect_timeout: Duration::from_secs(10),
+            tracker_client: ClientConfig::default(),
+            announcer: AnnouncerConfig::default(),
+            encryption: Encryption::default(),
+        }
+    }
+
+    /// The torrent made of the verified `info` bytes and these trackers.
+    pub fn torrent(&self, info: &[u8]) -> Result<Metainfo, SessionError> {
+        let mut out = b"d".to_vec();
+        let put = |out: &mut Vec<u8>, s: &[u8]| {
+            out.extend_from_slice(s.len().to_string().as_bytes());
+            out.push(b':');
+            out.extend_from_slice(s);
+        };
+        if let Some(first) = self.trackers.first().and_then(|t| t.first()) {
+            put(&mut out, b"announce");
+            put(&mut out, first.as_bytes());
+            put(&mut out, b"announce-list");
+            out.push(b'l');
+            for tier in &self.trackers {
+                out.push(b'l');
+                for t in tier {
+                    put(&mut out, t.as_bytes());
+                }
+                out.push(b'e');
+            }
+            out.push(b'e');
+        }
+        put(&mut out, b"info");
+        out.extend_from_slice(info);
+        out.push(b'e');
+        let t = Metainfo::from_bytes(&out)
+            .map_err(|e| SessionError::Metadata(format!("the fetched info dictionary: {e}")))?;
+        if t.info_hash().0 != self.info_hash {
+            return Err(SessionError::Metadata(
+                "the info-hash does not match".into(),
+            ));
+        }
+        Ok(t)
+    }
+
+    /// The settings the announce task needs, as for a torrent of unknown size.
+    fn announce_config(&self) -> SessionConfig {
+        let tc = TorrentConfig::new(self.info_hash, self.peer_id, 0, 16_384, self.seed);
+        let mut sc = SessionConfig::new(tc, Vec::new());
+        sc.trackers = self.trackers.clone();
+        sc.listen_port = self.listen_port;
+        sc.tracker_client = self.tracker_client.clone();
+        sc.announcer = self.announcer.clone();
+        sc
+    }
+}
+
+/// Fetches the metadata of `config`'s info-hash, accepting peers on `listener` too, with its
+/// progress in [`Progress::metadata`]. Waits (bounded only by the caller) until some peer has
+/// it.
+pub async fn fetch_metadata(
+    config: &MagnetConfig,
+    listener: Option<&TcpListener>,
+    progress: &watch::Sender<Progress>,
+) -> Result<Metainfo, SessionError> {
+    let (_keep, mut commands) = mpsc::unbounded_channel();
+    match fetch(config, listener, &mut commands, progress).await? {
+        Some(t) => Ok(t),
+        None => Err(SessionError::Metadata("stopped".into())),
+    }
+}
+
+struct Peer {
+    conn: Connection,
+    link: Option<Link>,
+    asked: bool,
+}
+
+impl Peer {
+    /// A metadata-only connection `id` on `stream` (wrapped as `wrap` says), our handshake
+    /// queued.
+    fn open(
+        id: ConnId,
+        stream: tokio::net::TcpStream,
+        wrap: Wrap,
+        cfg: &ConnectionConfig,
+        net: &mpsc::Sender<Net>,
+        now: std::time::Instant,
+    ) -> Peer {
+        let link = Link::spawn(
+            id,
+            stream,
+            Permit::unlimited(),
+            net.clone(),
+            Vec::new(),
+            Vec::new(),
+            wrap,
+        );
+        Peer {
+            conn: Connection::new(cfg.clone(), now),
+            link: Some(link),
+            asked: false,
+        }
+    }
+}
+
+/// The fetch loop; `None` when a [`Command::Stop`] came first.
+pub(super) async fn fetch(
+    config: &MagnetConfig,
+    listener: Option<&TcpListener>,
+    commands: &mut mpsc::UnboundedReceiver<Command>,
+    progress: &watch::Sender<Progress>,
+) -> Result<Option<Metainfo>, SessionError> {
+    let (net_tx, mut net_rx) = mpsc::channel::<Net>(256);
+    let (cmd_tx, mut announced) = mpsc::unbounded_channel::<Command>();
+    let mut ccfg = ConnectionConfig::new(config.info_hash, config.peer_id, 0);
+    ccfg.metadata_only = true;
+    ccfg.listen_port = Some(config.listen_port);
+    let mut asm = MetadataAssembler::new(config.info_hash, config.max_metadata_size);
+    let mut peers: HashMap<ConnId, Peer> = HashMap::new();
+    let mut dialling: HashMap<ConnId, SocketAddr> = HashMap::new();
+    let mut known: HashSet<SocketAddr> = HashSet::new();
+    let mut pool: VecDeque<SocketAddr> = VecDeque::new();
+    let mut next_id = 0u64;
+    let mut asked = 0usize;
+    for &(a, _) in &config.peers {
+        if known.insert(a) {
+            pool.push_back(a);
+        }
+    }
+    // Not a seed: the size is not known yet, so trackers are told one byte is left.
+    let _ = progress.send(Progress {
+        bytes_left: 1,
+        metadata: Some(MetadataProgress::default()),
+        ..Progress::default()
+    });
+    // Peers on our listener are told apart (plaintext or MSE) off this loop, then come back
+    // as `Command::Incoming` on the same channel as the announcer's peers.
+    let incoming_tx = cmd_tx.clone();
+    let classifying = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let announcer = announce::Task::spawn(config.announce_config(), progress.subscribe(), cmd_tx);
+    let result = loop {
+        // Dial from the pool while there is room.
+        while peers.len() + dialling.len() < config.max_connections {
+            let Some(addr) = pool.pop_front() else { break };
+            let id = ConnId(next_id);
+            next_id += 1;
+            dialling.insert(id, addr);
+            sockets::dial(id, addr, config.connect_timeout, net_tx.clone());
+        }
+        let now = std::time::Instant::now();
+        // Requests, drops and bytes out.
+        while let Some((id, piece)) = asm.poll_request(now) {
+            if let Some(p) = peers.get_mut(&id) {
+                p.conn.request_metadata(now, piece);
+            }
+        }
+        while let Some((id, _why)) = asm.poll_drop() {
+            if let Some(p) = peers.get_mut(&id) {
+                p.conn.close();
+            }
+        }
+        if let Some(info) = asm.take_metadata() {
+            break config.torrent(&info).map(Some);
+        }
+        let mut closed = Vec::new();
+        for (&id, p) in peers.iter_mut() {
+            while let Some(bytes) = p.conn.poll_transmit() {
+                if let Some(l) = &p.link {
+                    let _ = l.writer.send(bytes);
+                }
+            }
+            if !p.conn.is_open() {
+                closed.push(id);
+            }
+        }
+        for id in closed {
+            if let Some(p) = peers.remove(&id) {
+                if let Some(l) = p.link {
+                    l.reader.abort();
+                }
+            }
+            asm.remove_peer(id);
+        }
+        progress.send_modify(|p| {
+            let (pieces, of) = asm.pieces();
+            p.peers = peers.len();
+            p.metadata = Some(MetadataProgress {
+                peers_asked: asked,
+                connections: peers.len(),
+                pieces,
+                of,
+            });
+        });
+        let wake = peers
+            .values()
+            .filter_map(|p| p.conn.poll_timeout())
+            .chain(asm.poll_timeout())
+            .min()
+            .map(tokio::time::Instant::from_std);
+        let mut touched: Option<ConnId> = None;
+        tokio::select! {
+            cmd = commands.recv() => match cmd {
+                Some(Command::Connect(a)) | Some(Command::ConnectFrom(a, _)) => {
+                    if known.insert(a) {
+                        pool.push_back(a);
+                    }
+                }
+                Some(Command::Stop) | None => break Ok(None),
+                Some(Command::Incoming { addr: _, stream, prefix, streams }) => {
+                    let id = ConnId(next_id);
+                    next_id += 1;
+                    let wrap = Wrap::Ready(streams);
+                    peers.insert(id, Peer::open(id, stream, wrap, &ccfg, &net_tx, now));
+                    if let Some(p) = peers.get_mut(&id) {
+                        p.conn.handle_bytes(now, Bytes::from(prefix));
+                    }
+                    touched = Some(id);
+                }
+                Some(_) => {}
+            },
+            cmd = announced.recv() => match cmd {
+                Some(Command::ConnectFrom(a, _)) if known.insert(a) => pool.push_back(a),
+                Some(Command::Incoming { addr: _, stream, prefix, streams })
+                    if peers.len() < config.max_connections =>
+                {
+                    let id = ConnId(next_id);
+                    next_id += 1;
+                    let wrap = Wrap::Ready(streams);
+                    peers.insert(id, Peer::open(id, stream, wrap, &ccfg, &net_tx, now));
+                    if let Some(p) = peers.get_mut(&id) {
+                        p.conn.handle_bytes(now, Bytes::from(prefix));
+                    }
+                    touched = Some(id);
+                }
+                _ => {}
+            },
+            ev = net_rx.recv() => match ev {
+                Some(Net::Connected(id, stream)) if dialling.contains_key(&id) => {
+                    let addr = dialling.remove(&id);
+                    let wrap = match (config.encryption, addr) {
+                        (Encryption::Plaintext, _) | (_, None) => Wrap::Ready(None),
+                        (policy, Some(addr)) => Wrap::Dial {
+                            addr,
+                            policy,
+                            info_hash: config.info_hash,
+                        },
+                    };
+                    peers.insert(id, Peer::open(id, stream, wrap, &ccfg, &net_tx, now));
+                }
+                Some(Net::Connected(..)) => {}
+                Some(Net::ConnectFailed(id)) => {
+                    if let Some(a) = dialling.remove(&id) {
+                        // It may come back through a tracker or PEX.
+                        known.remove(&a);
+                    }
+                }
+                Some(Net::Data(id, bytes)) => {
+                    if let Some(p) = peers.get_mut(&id) {
+                        p.conn.handle_bytes(std::time::Instant::now(), bytes);
+                        touched = Some(id);
+                    }
+                }
+                Some(Net::Closed(id)) => {
+                    if let Some(p) = peers.get_mut(&id) {
+                        p.conn.close();
+                        touched = Some(id);
+                    }
+                }
+                None => {}
+            },
+            accepted = async {
+                match listener {
+                    Some(l) => accept(l).await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                if let Ok((stream, addr)) = accepted {
+                    if peers.len() < config.max_connections {
+                        encryption::spawn_classify(
+                            stream,
+                            addr,
+                            config.encryption,
+                            config.info_hash,
+                            incoming_tx.clone(),
+                            &classifying,
+                        );
+                    }
+                }
+            }
+            () = async {
+                match wake {
+                    Some(w) => tokio::time::sleep_until(w).await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                let now = std::time::Instant::now();
+                asm.handle_timeout(now);
+                for p in peers.values_mut() {
+                    if p.conn.poll_timeout().is_some_and(|t| t <= now) {
+                        p.conn.handle_timeout(now);
+                    }
+                }
+                let ids: Vec<ConnId> = peers.keys().copied().collect();
+                for id in ids {
+                    handle_events(id, &mut peers, &mut asm, &mut pool, &mut known, &mut asked);
+                }
+            }
+        }
+        if let Some(id) = touched {
+            handle_events(id, &mut peers, &mut asm, &mut pool, &mut known, &mut asked);
+        }
+    };
+    // The phase's connections end here; the session dials its peers afresh.
+    for (_, p) in peers.drain() {
+        if let Some(l) = p.link {
+            l.reader.abort();
+        }
+    }
+    announcer.stop().await;
+    result
+}
+
+/// Passes the events of connection `id` to the assembler and the pool.
+fn handle_events(
+    id: ConnId,
+    peers: &mut HashMap<ConnId, Peer>,
+    asm: &mut MetadataAssembler,
+    pool: &mut VecDeque<SocketAddr>,
+    known: &mut HashSet<SocketAddr>,
+    asked: &mut usize,
+) {
+    let Some(p) = peers.get_mut(&id) else { return };
+    while let Some(ev) = p.conn.poll_event() {
+        match ev {
+            ConnEvent::Extensions {
+                ut_metadata,
+                metadata_size,
+                ..
+            } => {
+                if ut_metadata && metadata_size.is_some() {
+                    if !p.asked {
+                        p.asked = true;
+                        *asked += 1;
+                    }
+                    asm.handle_peer(id, metadata_size);
+                } else {
+                    // It cannot give us the metadata.
+                    p.conn.close();
+                }
+            }
+            ConnEvent::Connected {
+                extensions: false, ..
+            } => p.conn.close(),
+            ConnEvent::MetadataPiece {
+                piece,
+                total_size,
+                data,
+            } => asm.handle_data(id, piece, total_size, &data),
+            ConnEvent::MetadataRejected(piece) => asm.handle_reject(id, piece),
+            ConnEvent::Pex(msg) => {
+                let v4 = msg.added.iter().map(|&(a, _)| SocketAddr::V4(a));
+                let v6 = msg.added6.iter().map(|&(a, _)| SocketAddr::V6(a));
+                for a in v4.chain(v6).take(100) {
+                    if a.port() != 0 && known.insert(a) {
+                        pool.push_back(a);
+                    }
+                }
+            }
+            ConnEvent::Closed(_) => asm.remove_peer(id),
+            _ => {}
+        }
+    }
+}
