@@ -197,7 +197,7 @@ impl Run {
             Event::Stopped(stopped) => {
                 let (line, json) = stopped_report(&stopped);
                 screen.note(&line);
-                self.summaries.push(json);
+                keep_last(&mut self.summaries, json);
             }
             _ => {}
         }
@@ -384,11 +384,48 @@ async fn run_async(args: Args, peers: Vec<SocketAddr>) -> anyhow::Result<ExitCod
     for stopped in manager.stop_all().await {
         let (line, json) = stopped_report(&stopped);
         eprintln!("bt: launch-many: {line}");
-        summaries.push(json);
+        keep_last(&mut summaries, json);
     }
     if args.net.json {
         // Every torrent stopped in this run, including those whose .torrent was removed.
         println!("{}", serde_json::Value::Array(summaries));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Adds a stopped torrent's `--json` summary, replacing an earlier one of the same info-hash: a
+/// torrent stopped and started again in one run (its .torrent rewritten while it was checked,
+/// say) is reported once, as it ended.
+fn keep_last(summaries: &mut Vec<serde_json::Value>, json: serde_json::Value) {
+    summaries.retain(|s| s["info_hash"] != json["info_hash"]);
+    summaries.push(json);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::keep_last;
+
+    #[test]
+    fn a_torrent_stopped_twice_is_summarised_once_as_it_ended() {
+        let mut all = Vec::new();
+        keep_last(
+            &mut all,
+            serde_json::json!({"info_hash": "aa", "name": "a"}),
+        );
+        keep_last(
+            &mut all,
+            serde_json::json!({"info_hash": "bb", "name": "b"}),
+        );
+        keep_last(
+            &mut all,
+            serde_json::json!({"info_hash": "aa", "name": "a", "complete": true}),
+        );
+        assert_eq!(
+            all,
+            vec![
+                serde_json::json!({"info_hash": "bb", "name": "b"}),
+                serde_json::json!({"info_hash": "aa", "name": "a", "complete": true}),
+            ]
+        );
+    }
 }

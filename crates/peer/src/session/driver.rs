@@ -168,6 +168,12 @@ impl Driver {
                             return Some(SessionError::Disk("the disk thread stopped".into()));
                         }
                     }
+                    Action::Ignored { conn, why } => {
+                        match self.links.get(&conn).and_then(|l| l.addr) {
+                            Some(addr) => log::info!("peer {addr}: dropped a message: {why}"),
+                            None => log::info!("connection {conn:?}: dropped a message: {why}"),
+                        }
+                    }
                     Action::Close { conn, reason } => {
                         match self.links.get(&conn).and_then(|l| l.addr) {
                             Some(addr) => log::info!("peer {addr}: closed: {reason}"),

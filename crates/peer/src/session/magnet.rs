@@ -47,6 +47,9 @@ pub struct MagnetConfig {
     pub announcer: AnnouncerConfig,
     /// Protocol encryption for the metadata connections we dial (as the session's).
     pub encryption: Encryption,
+    /// The link's `ws=` web seeds (BEP 19): written into the torrent as its `url-list`, so the
+    /// download uses them once the metadata is known.
+    pub web_seeds: Vec<String>,
 }
 
 impl MagnetConfig {
@@ -72,6 +75,7 @@ impl MagnetConfig {
             tracker_client: ClientConfig::default(),
             announcer: AnnouncerConfig::default(),
             encryption: Encryption::default(),
+            web_seeds: magnet.web_seeds.clone(),
         }
     }
 
@@ -99,6 +103,15 @@ impl MagnetConfig {
         }
         put(&mut out, b"info");
         out.extend_from_slice(info);
+        // Keys stay sorted: `url-list` comes after `info`.
+        if !self.web_seeds.is_empty() {
+            put(&mut out, b"url-list");
+            out.push(b'l');
+            for url in &self.web_seeds {
+                put(&mut out, url.as_bytes());
+            }
+            out.push(b'e');
+        }
         out.push(b'e');
         let t = Metainfo::from_bytes(&out)
             .map_err(|e| SessionError::Metadata(format!("the fetched info dictionary: {e}")))?;
@@ -144,6 +157,14 @@ struct Peer {
 }
 
 impl Peer {
+    /// `peer ADDR` for log lines (the connection id when the address is unknown).
+    fn describe(&self, id: ConnId) -> String {
+        match self.link.as_ref().and_then(|l| l.addr) {
+            Some(addr) => format!("peer {addr}"),
+            None => format!("connection {id:?}"),
+        }
+    }
+
     /// A metadata-only connection `id` on `stream` (wrapped as `wrap` says), our handshake
     /// queued.
     fn open(
@@ -222,8 +243,9 @@ pub(super) async fn fetch(
                 p.conn.request_metadata(now, piece);
             }
         }
-        while let Some((id, _why)) = asm.poll_drop() {
+        while let Some((id, why)) = asm.poll_drop() {
             if let Some(p) = peers.get_mut(&id) {
+                log::info!("metadata: dropping {}: {why}", p.describe(id));
                 p.conn.close();
             }
         }
@@ -434,8 +456,45 @@ fn handle_events(
                     }
                 }
             }
-            ConnEvent::Closed(_) => asm.remove_peer(id),
+            ConnEvent::Closed(reason) => {
+                log::info!("metadata: {} closed: {reason}", p.describe(id));
+                asm.remove_peer(id);
+            }
+            ConnEvent::ExtensionIgnored(why) => {
+                log::info!("metadata: {} sent a dropped message: {why}", p.describe(id));
+            }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sha1::{Digest, Sha1};
+    use torrentkit_metainfo::{InfoHash, Magnet};
+
+    use super::MagnetConfig;
+
+    /// A magnet's `ws=` web seeds become the torrent's `url-list`, so the download after the
+    /// metadata phase uses them; the info-hash still has to match.
+    #[test]
+    fn a_magnets_web_seeds_become_the_torrents_url_list() {
+        let mut info = b"d6:lengthi5e4:name1:a12:piece lengthi16384e6:pieces20:".to_vec();
+        info.extend_from_slice(&[7u8; 20]);
+        info.push(b'e');
+        let hash = InfoHash(Sha1::digest(&info).into());
+        let uri = format!(
+            "magnet:?xt=urn:btih:{}&ws=http%3A%2F%2F127.0.0.1%3A8080%2Fa",
+            hash.to_hex()
+        );
+        let magnet = Magnet::parse(&uri).unwrap();
+        let config = MagnetConfig::from_magnet(&magnet, [1; 20], 1);
+        let torrent = config.torrent(&info).unwrap();
+        assert_eq!(torrent.web_seeds(), ["http://127.0.0.1:8080/a"]);
+        assert_eq!(torrent.info_hash(), hash);
+
+        let mut other = info.clone();
+        other[12] = b'6';
+        assert!(config.torrent(&other).is_err(), "another info dictionary");
     }
 }

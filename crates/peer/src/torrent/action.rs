@@ -36,6 +36,14 @@ pub enum Action {
         /// The connection.
         conn: ConnId,
     },
+    /// A message of the peer's was dropped (a malformed or unknown extension message, a PEX
+    /// message over its bounds): nothing to do but say why, which the driver logs.
+    Ignored {
+        /// The connection.
+        conn: ConnId,
+        /// What was dropped and why.
+        why: String,
+    },
     /// A piece passed its hash check.
     PieceVerified(u32),
     /// Every piece is verified: the download is complete (a [`DiskJob::Flush`] came just

@@ -555,6 +555,9 @@ impl Torrent {
                     self.actions.push_back(Action::Close { conn: id, reason });
                     return;
                 }
+                ConnEvent::ExtensionIgnored(why) => {
+                    self.actions.push_back(Action::Ignored { conn: id, why });
+                }
                 _ => {}
             }
         }
