@@ -113,7 +113,9 @@ impl Link {
         let _ = stream.set_nodelay(true);
         let peer_addr = stream.peer_addr().ok();
         let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
-        let encrypted = Arc::new(AtomicBool::new(false));
+        // An incoming connection already settled its MSE handshake: it is encrypted from the
+        // first snapshot on (its handshake may be in `prefix`, read before this task runs).
+        let encrypted = Arc::new(AtomicBool::new(matches!(wrap, Wrap::Ready(Some(_)))));
         let flag = encrypted.clone();
         let reader = tokio::spawn(async move {
             let (stream, streams, first, payload) = match wrap {
