@@ -52,10 +52,10 @@ impl Torrent {
     /// forgotten until someone names it again.
     pub fn handle_connect_failed(&mut self, conn: ConnId) {
         if let Some(addr) = self.dialling.remove(&conn) {
-            if !self.paused {
-                self.redial.failed(addr);
+            // A peer dialled again keeps where we learnt of it (pex, tracker...).
+            if self.paused || !self.redial.failed(addr) {
+                self.sources.remove(&addr);
             }
-            self.sources.remove(&addr);
             self.fill_connections();
         }
     }
@@ -226,7 +226,11 @@ impl Torrent {
     fn insert_peer(&mut self, now: Instant, id: ConnId, addr: SocketAddr, outgoing: bool) {
         let conn = Connection::new(self.cfg.connection.clone(), now);
         let source = if outgoing {
-            self.sources.remove(&addr).unwrap_or(PeerSource::Manual)
+            // Kept while connected: a redial after a drop still knows it.
+            self.sources
+                .get(&addr)
+                .copied()
+                .unwrap_or(PeerSource::Manual)
         } else {
             PeerSource::Incoming
         };

@@ -200,6 +200,10 @@ impl Torrent {
         let Some(p) = self.peers.remove(&id) else {
             return false;
         };
+        // Where we learnt of it is kept only while it will be dialled again.
+        if !self.redial.is_due(&p.addr) {
+            self.sources.remove(&p.addr);
+        }
         let (d, u) = p.conn.transferred();
         self.closed_transfer.0 += d;
         self.closed_transfer.1 += u;
@@ -236,11 +240,11 @@ impl Torrent {
             .get(&id)
             .filter(|p| p.outgoing)
             .map(|p| (p.addr, p.is_seed));
-        if self.forget_peer(id) {
-            if let Some((addr, was_seed)) = dropped {
-                self.redial_dropped(addr, was_seed);
-            }
+        // The redial is scheduled first, so that forgetting the peer keeps its source for it.
+        if let Some((addr, was_seed)) = dropped {
+            self.redial_dropped(addr, was_seed);
         }
+        self.forget_peer(id);
     }
 
     /// Bytes to send on `id`.

@@ -23,19 +23,21 @@ pub(super) struct Redial {
 }
 
 impl Redial {
-    /// The dial of `addr` failed or its connection dropped: schedule the next try, if any.
-    pub(super) fn failed(&mut self, addr: SocketAddr) {
+    /// The dial of `addr` failed or its connection dropped: schedule the next try, if any;
+    /// `true` when one is scheduled.
+    pub(super) fn failed(&mut self, addr: SocketAddr) -> bool {
         let Some(now) = self.now else {
-            return;
+            return false;
         };
         let n = self.failures.entry(addr).or_insert(0);
         *n += 1;
         if *n > MAX_ATTEMPTS {
             self.failures.remove(&addr);
-            return;
+            return false;
         }
         let delay = FIRST_DELAY * (1u32 << (*n - 1).min(16));
         self.due.insert(addr, now + delay);
+        true
     }
 
     /// A dial of `addr` succeeded: its failures are forgotten (a later drop starts over).
@@ -48,6 +50,11 @@ impl Redial {
     pub(super) fn forget(&mut self, addr: SocketAddr) {
         self.failures.remove(&addr);
         self.due.remove(&addr);
+    }
+
+    /// Whether a redial of `addr` is scheduled.
+    pub(super) fn is_due(&self, addr: &SocketAddr) -> bool {
+        self.due.contains_key(addr)
     }
 
     /// When the next redial is due.

@@ -150,9 +150,10 @@ fn drive(
         r"{} +(downloading|paused|seeding|stopping) +(\d{{1,3}}\.\d)%",
         regex_lite::escape(FILE)
     ))?;
-    // `E`: both sides run `--encryption prefer` (the default), so the connection is RC4.
+    // `E`: both sides run `--encryption prefer` (the default), so the connection is RC4; the
+    // next column says where the peer came from: the tracker.
     let peer = Regex::new(&format!(
-        r"127\.0\.0\.1:\d+ +{} +DE +\S+ \S+/s",
+        r"127\.0\.0\.1:\d+ +{} +DE +tracker +\S+ \S+/s",
         regex_lite::escape(SEED_CLIENT)
     ))?;
     let file_row = Regex::new(&format!(
