@@ -200,8 +200,9 @@ impl Torrent {
         let Some(p) = self.peers.remove(&id) else {
             return false;
         };
-        // Where we learnt of it is kept only while it will be dialled again.
-        if !self.redial.is_due(&p.addr) {
+        // Where we learnt of it is kept only while it will be dialled again (a redial is due,
+        // or a pause will dial it on resume).
+        if !self.paused && !self.redial.is_due(&p.addr) {
             self.sources.remove(&p.addr);
         }
         let (d, u) = p.conn.transferred();
