@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
@@ -15,7 +16,12 @@ use crate::config::Config;
 use crate::event::{Event, LookupId, LookupResult};
 use crate::id::NodeId;
 use crate::node::Node;
+use crate::state::SavedState;
 use crate::stats::Stats;
+
+/// How many received datagrams an [`Inbox`] holds for the node before further ones are
+/// dropped (they are UDP: the sender's timeouts handle the loss).
+const INBOX_LEN: usize = 1024;
 
 /// A DHT node on a UDP socket, driven by a tokio task.
 ///
@@ -41,7 +47,14 @@ enum Command {
         implied_port: bool,
         reply: oneshot::Sender<usize>,
     },
+    Search {
+        info_hash: NodeId,
+        announce: Option<(u16, bool)>,
+        events: mpsc::UnboundedSender<SearchEvent>,
+    },
     AddNode(SocketAddr),
+    Restore(Vec<NodeInfo>),
+    State(oneshot::Sender<SavedState>),
     Stats(oneshot::Sender<Stats>),
     Nodes(oneshot::Sender<Vec<NodeInfo>>),
 }
@@ -55,6 +68,50 @@ enum Start {
 enum Waiter {
     Lookup(oneshot::Sender<LookupResult>),
     Announce(oneshot::Sender<usize>),
+    /// A search's events; `announce`: an `AnnounceDone` follows its `LookupDone`.
+    Search {
+        events: mpsc::UnboundedSender<SearchEvent>,
+        announce: bool,
+    },
+}
+
+/// What a [`Dht::search`] reports, as it happens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SearchEvent {
+    /// Peers not reported before.
+    Peers(Vec<SocketAddr>),
+    /// The lookup converged; `nodes` answered among the closest (0: the routing table was
+    /// empty, the DHT not joined yet). Without an announce this is the last event.
+    Done {
+        /// How many of the closest nodes answered.
+        nodes: usize,
+    },
+    /// The announce went to the closest nodes; this many acknowledged it. The last event.
+    Announced {
+        /// Acknowledgements.
+        acknowledged: usize,
+    },
+}
+
+/// Where the driver's datagrams come from: its own socket, or a demultiplexer that owns the
+/// socket and hands over the datagrams meant for the DHT ([`Dht::on_shared_socket`]).
+enum Input {
+    Socket,
+    Inbox(mpsc::Receiver<(SocketAddr, Vec<u8>)>),
+}
+
+/// The sending half of a [`Dht::on_shared_socket`] node's input: the owner of the socket puts
+/// the datagrams meant for the DHT here.
+#[derive(Debug, Clone)]
+pub struct Inbox(mpsc::Sender<(SocketAddr, Vec<u8>)>);
+
+impl Inbox {
+    /// Hands a datagram received from `from` to the node; false when it was dropped (the node
+    /// is behind by [`INBOX_LEN`] datagrams, or stopped).
+    pub fn deliver(&self, from: SocketAddr, datagram: &[u8]) -> bool {
+        self.0.try_send((from, datagram.to_vec())).is_ok()
+    }
 }
 
 fn stopped() -> io::Error {
@@ -71,14 +128,29 @@ impl Dht {
         let socket = UdpSocket::bind(addr).await?;
         let local_addr = socket.local_addr()?;
         config.ipv6 = local_addr.is_ipv6();
+        Ok(Dht::spawn(Arc::new(socket), local_addr, config, Input::Socket))
+    }
+
+    /// Starts the node on a socket another task owns and reads (one UDP port shared by the DHT
+    /// and uTP, demultiplexed by the owner): the node sends through `socket` and receives what
+    /// the owner puts in the returned [`Inbox`].
+    pub fn on_shared_socket(socket: Arc<UdpSocket>, mut config: Config) -> io::Result<(Dht, Inbox)> {
+        let local_addr = socket.local_addr()?;
+        config.ipv6 = local_addr.is_ipv6();
+        let (inbox, receiver) = mpsc::channel(INBOX_LEN);
+        let dht = Dht::spawn(socket, local_addr, config, Input::Inbox(receiver));
+        Ok((dht, Inbox(inbox)))
+    }
+
+    fn spawn(socket: Arc<UdpSocket>, local_addr: SocketAddr, config: Config, input: Input) -> Dht {
         let node = Node::new(config, Instant::now());
         let (commands, receiver) = mpsc::unbounded_channel();
-        let task = tokio::spawn(run(socket, node, receiver));
-        Ok(Dht {
+        let task = tokio::spawn(run(socket, input, node, receiver));
+        Dht {
             commands,
             local_addr,
             task,
-        })
+        }
     }
 
     /// The socket's address.
@@ -129,6 +201,42 @@ impl Dht {
         result.await.map_err(|_| stopped())
     }
 
+    /// Looks up peers of `info_hash` and, with `announce` (port, implied_port), announces us
+    /// to the closest nodes; the events come as they happen ([`SearchEvent`]), and the
+    /// receiver ends after the last.
+    pub fn search(
+        &self,
+        info_hash: NodeId,
+        announce: Option<(u16, bool)>,
+    ) -> io::Result<mpsc::UnboundedReceiver<SearchEvent>> {
+        let (events, receiver) = mpsc::unbounded_channel();
+        self.commands
+            .send(Command::Search {
+                info_hash,
+                announce,
+                events,
+            })
+            .map_err(|_| stopped())?;
+        Ok(receiver)
+    }
+
+    /// Puts saved nodes back into the routing table ([`Node::restore`]).
+    pub fn restore(&self, nodes: Vec<NodeInfo>) -> io::Result<()> {
+        self.commands
+            .send(Command::Restore(nodes))
+            .map_err(|_| stopped())
+    }
+
+    /// The node's id and routing table, to save ([`SavedState::encode`]) and restore at the
+    /// next start (with the id in [`Config::id`]).
+    pub async fn saved_state(&self) -> io::Result<SavedState> {
+        let (reply, result) = oneshot::channel();
+        self.commands
+            .send(Command::State(reply))
+            .map_err(|_| stopped())?;
+        result.await.map_err(|_| stopped())
+    }
+
     /// Pings `addr` and adds it to the routing table if it answers ([`Node::add_node`]).
     pub fn add_node(&self, addr: SocketAddr) -> io::Result<()> {
         self.commands
@@ -161,7 +269,12 @@ impl Drop for Dht {
     }
 }
 
-async fn run(socket: UdpSocket, mut node: Node, mut commands: mpsc::UnboundedReceiver<Command>) {
+async fn run(
+    socket: Arc<UdpSocket>,
+    mut input: Input,
+    mut node: Node,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+) {
     let mut buffer = vec![0; 65536];
     let mut waiters: HashMap<LookupId, Waiter> = HashMap::new();
     loop {
@@ -178,11 +291,15 @@ async fn run(socket: UdpSocket, mut node: Node, mut commands: mpsc::UnboundedRec
             .poll_timeout()
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
         tokio::select! {
-            received = socket.recv_from(&mut buffer) => {
+            received = socket.recv_from(&mut buffer), if matches!(input, Input::Socket) => {
                 // Errors (an ICMP port unreachable reported on the socket) carry no datagram.
                 if let Ok((len, from)) = received {
                     node.handle_datagram(from, &buffer[..len], Instant::now());
                 }
+            }
+            delivered = recv_inbox(&mut input) => {
+                let Some((from, datagram)) = delivered else { return };
+                node.handle_datagram(from, &datagram, Instant::now());
             }
             command = commands.recv() => {
                 let Some(command) = command else { return };
@@ -190,6 +307,15 @@ async fn run(socket: UdpSocket, mut node: Node, mut commands: mpsc::UnboundedRec
             }
             () = tokio::time::sleep_until(wake.into()) => node.handle_timeout(Instant::now()),
         }
+    }
+}
+
+/// The next datagram of an [`Input::Inbox`] (`None`: its owner is gone); never resolves for a
+/// socket of our own.
+async fn recv_inbox(input: &mut Input) -> Option<(SocketAddr, Vec<u8>)> {
+    match input {
+        Input::Inbox(receiver) => receiver.recv().await,
+        Input::Socket => std::future::pending().await,
     }
 }
 
@@ -213,7 +339,31 @@ fn handle(command: Command, node: &mut Node, waiters: &mut HashMap<LookupId, Wai
             let lookup = node.announce(info_hash, port, implied_port, now);
             waiters.insert(lookup, Waiter::Announce(reply));
         }
+        Command::Search {
+            info_hash,
+            announce,
+            events,
+        } => {
+            let lookup = match announce {
+                Some((port, implied_port)) => node.announce(info_hash, port, implied_port, now),
+                None => node.get_peers(info_hash, now),
+            };
+            waiters.insert(
+                lookup,
+                Waiter::Search {
+                    events,
+                    announce: announce.is_some(),
+                },
+            );
+        }
         Command::AddNode(addr) => node.add_node(addr, now),
+        Command::Restore(nodes) => node.restore(&nodes, now),
+        Command::State(reply) => {
+            let _ = reply.send(SavedState {
+                id: node.id(),
+                nodes: node.nodes(),
+            });
+        }
         Command::Stats(reply) => {
             let _ = reply.send(node.stats());
         }
@@ -225,6 +375,25 @@ fn handle(command: Command, node: &mut Node, waiters: &mut HashMap<LookupId, Wai
 
 fn dispatch(event: Event, waiters: &mut HashMap<LookupId, Waiter>) {
     match event {
+        Event::PeersFound { lookup, peers, .. } => {
+            if let Some(Waiter::Search { events, .. }) = waiters.get(&lookup) {
+                let _ = events.send(SearchEvent::Peers(peers));
+            }
+        }
+        Event::LookupDone(result)
+            if matches!(waiters.get(&result.lookup), Some(Waiter::Search { .. })) =>
+        {
+            let Some(Waiter::Search { events, announce }) = waiters.get(&result.lookup) else {
+                return;
+            };
+            let _ = events.send(SearchEvent::Done {
+                nodes: result.closest.len(),
+            });
+            // A plain get_peers ends here; an announce goes on to `AnnounceDone`.
+            if !announce {
+                waiters.remove(&result.lookup);
+            }
+        }
         Event::LookupDone(result) => {
             if let Some(Waiter::Lookup(_)) = waiters.get(&result.lookup) {
                 if let Some(Waiter::Lookup(reply)) = waiters.remove(&result.lookup) {
@@ -237,10 +406,15 @@ fn dispatch(event: Event, waiters: &mut HashMap<LookupId, Waiter>) {
             acknowledged,
             ..
         } => {
-            if let Some(Waiter::Announce(reply)) = waiters.remove(&lookup) {
-                let _ = reply.send(acknowledged);
+            match waiters.remove(&lookup) {
+                Some(Waiter::Announce(reply)) => {
+                    let _ = reply.send(acknowledged);
+                }
+                Some(Waiter::Search { events, .. }) => {
+                    let _ = events.send(SearchEvent::Announced { acknowledged });
+                }
+                _ => {}
             }
         }
-        Event::PeersFound { .. } => {}
     }
 }

@@ -93,6 +93,7 @@ mod krpc;
 mod lookup;
 mod node;
 mod routing;
+mod state;
 mod stats;
 mod store;
 mod throttle;
@@ -105,7 +106,7 @@ pub use compact::{
 };
 pub use config::Config;
 #[cfg(feature = "tokio")]
-pub use driver::Dht;
+pub use driver::{Dht, Inbox, SearchEvent};
 pub use error::Error;
 pub use event::{Event, LookupId, LookupResult, Transmit};
 pub use id::{Distance, NodeId};
@@ -117,6 +118,7 @@ pub use krpc::{
 pub use lookup::{ALPHA, MAX_LOOKUP_PEERS, MAX_LOOKUP_QUERIES};
 pub use node::{Node, REBOOTSTRAP_AFTER};
 pub use routing::{BAD_AFTER_FAILURES, K, QUESTIONABLE_AFTER};
+pub use state::{SavedState, StateError, MAX_SAVED_NODES};
 pub use stats::Stats;
 pub use store::PEER_TTL;
 pub use token::{SECRET_ROTATION, TOKEN_LEN};

@@ -56,3 +56,47 @@ async fn two_drivers_on_loopback_bootstrap_and_announce() {
     assert_eq!(found.peers, vec![SocketAddr::from(([127, 0, 0, 1], 6881))]);
     assert!(a.stats().await.unwrap().answers_sent >= 1);
 }
+
+/// Restart: a node that saved its state comes back on a new port with the saved id and table
+/// and finds peers with no bootstrap router at all.
+#[tokio::test]
+async fn a_restarted_node_looks_up_from_its_saved_table_without_bootstrap() {
+    use torrentkit_dht::{SavedState, SearchEvent};
+    let loopback: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let a = Dht::bind(loopback, config(11)).await.unwrap();
+    let info_hash = NodeId([0x42; 20]);
+    // c announces through a, which stores it.
+    let c = Dht::bind(loopback, config(13)).await.unwrap();
+    c.bootstrap(&[a.local_addr()]).await.unwrap();
+    assert_eq!(c.announce(info_hash, 7000, false).await.unwrap(), 1);
+
+    let b = Dht::bind(loopback, config(12)).await.unwrap();
+    b.bootstrap(&[a.local_addr()]).await.unwrap();
+    let saved = SavedState::decode(&b.saved_state().await.unwrap().encode()).unwrap();
+    assert!(saved.nodes.iter().any(|n| n.addr == a.local_addr()));
+    drop(b);
+
+    let mut restarted = config(99);
+    restarted.id = Some(saved.id);
+    let b = Dht::bind(loopback, restarted).await.unwrap();
+    b.restore(saved.nodes.clone()).unwrap();
+    let mut events = b.search(info_hash, None).unwrap();
+    let mut peers = Vec::new();
+    let mut done = None;
+    while let Some(event) = events.recv().await {
+        match event {
+            SearchEvent::Peers(p) => peers.extend(p),
+            SearchEvent::Done { nodes } => done = Some(nodes),
+            other => panic!("a plain search does not announce: {other:?}"),
+        }
+    }
+    // The saved table holds a and c (a named c): both answer.
+    assert_eq!(saved.nodes.len(), 2);
+    assert_eq!(done, Some(2), "the saved nodes answered");
+    assert_eq!(peers, vec![SocketAddr::from(([127, 0, 0, 1], 7000))]);
+    assert_eq!(
+        b.stats().await.unwrap().queries_sent,
+        4,
+        "a ping and a get_peers to each saved node, no bootstrap"
+    );
+}

@@ -186,6 +186,25 @@ impl Node {
         self.send_query(addr, None, Query::Ping, Purpose::Ping, now);
     }
 
+    /// Puts saved nodes (a [`SavedState`](crate::SavedState)'s) back into the routing table,
+    /// as questionable ones, and pings them: lookups can start from them at once, with no
+    /// bootstrap router, and those that are gone are dropped as they fail to answer. Nodes of
+    /// the other address family, our own id and ids that break BEP 42 are skipped.
+    pub fn restore(&mut self, nodes: &[NodeInfo], now: Instant) {
+        for node in nodes {
+            if node.addr.is_ipv6() != self.config.ipv6 || node.id == self.id {
+                continue;
+            }
+            if self.config.enforce_node_id && !bep42::id_matches_ip(&node.id, node.addr.ip()) {
+                self.stats.bad_node_ids += 1;
+                continue;
+            }
+            if let Inserted::Yes = self.table.insert(*node, Heard::Queried, false, now) {
+                self.send_query(node.addr, Some(node.id), Query::Ping, Purpose::Ping, now);
+            }
+        }
+    }
+
     /// Joins the DHT: a `find_node` lookup of our own id, starting from the routing table and
     /// from `routers` (addresses whose ids are not known, such as `router.bittorrent.com`).
     pub fn bootstrap(&mut self, routers: &[SocketAddr], now: Instant) -> LookupId {
