@@ -61,6 +61,8 @@ pub(crate) enum Command {
     WireDecode(crate::cmd::wire_decode::Args),
     /// Download a torrent's data from its swarm, then seed (btdownloadheadless).
     Download(crate::cmd::download::Args),
+    /// Run a standalone DHT node (BEP 5), or look up a torrent's peers in the DHT.
+    Dht(crate::cmd::dht::Args),
     /// Verify existing data against a torrent, then serve it to peers until Ctrl-C.
     Seed(crate::cmd::seed::Args),
     /// Download or seed every .torrent in a directory on one port, following the directory

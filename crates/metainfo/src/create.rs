@@ -63,6 +63,8 @@ pub struct TorrentBuilder {
     trackers: Vec<Vec<String>>,
     web_seeds: Vec<String>,
     http_seeds: Vec<String>,
+    /// DHT contacts (BEP 5 `nodes`): host and port.
+    dht_nodes: Vec<(String, u16)>,
     comment: Option<String>,
     source: Option<String>,
     created_by: Option<String>,
@@ -84,6 +86,7 @@ impl TorrentBuilder {
             trackers: Vec::new(),
             web_seeds: Vec::new(),
             http_seeds: Vec::new(),
+            dht_nodes: Vec::new(),
             comment: None,
             source: None,
             created_by: None,
@@ -110,6 +113,12 @@ impl TorrentBuilder {
     /// Sets the BEP 27 private flag.
     pub fn private(mut self, private: bool) -> Self {
         self.private = private;
+        self
+    }
+
+    /// Adds a DHT node (BEP 5 `nodes`: `[host, port]`), a contact for a trackerless torrent.
+    pub fn dht_node(mut self, host: impl Into<String>, port: u16) -> Self {
+        self.dht_nodes.push((host.into(), port));
         self
     }
 
@@ -413,6 +422,9 @@ impl TorrentBuilder {
             );
         }
         top.insert(b"info", Value::Dict(info));
+        if !self.dht_nodes.is_empty() {
+            top.insert(b"nodes", crate::nodes::nodes_value(&self.dht_nodes));
+        }
         if !self.web_seeds.is_empty() {
             top.insert(
                 b"url-list",

@@ -84,6 +84,7 @@ mod hybrid;
 mod info;
 mod infohash;
 mod magnet;
+mod nodes;
 mod path;
 pub mod percent;
 mod torrent;

@@ -270,6 +270,14 @@ impl Torrent {
         self.reparse()
     }
 
+    /// The exact bytes of the top-level entry `key`, if present.
+    pub(crate) fn entry(&self, key: &[u8]) -> Option<&[u8]> {
+        self.entries
+            .iter()
+            .find(|(k, _)| k.as_slice() == key)
+            .map(|(_, v)| v.as_slice())
+    }
+
     /// Replaces (or inserts in sorted place, or removes) one top-level entry.
     fn set_raw(&mut self, key: &[u8], value: Option<&Value<'_>>) {
         self.set_raw_bytes(key, value.map(encode));

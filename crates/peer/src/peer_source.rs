@@ -17,11 +17,13 @@ pub enum PeerSource {
     Manual,
     /// It connected to us.
     Incoming,
+    /// A DHT `get_peers` lookup (BEP 5).
+    Dht,
 }
 
 impl PeerSource {
     /// The lower-case name shown in peer lists and JSON: `tracker`, `pex`, `magnet`,
-    /// `manual`, `incoming`.
+    /// `manual`, `incoming`, `dht`.
     pub fn as_str(self) -> &'static str {
         match self {
             PeerSource::Tracker => "tracker",
@@ -29,6 +31,7 @@ impl PeerSource {
             PeerSource::MagnetHint => "magnet",
             PeerSource::Manual => "manual",
             PeerSource::Incoming => "incoming",
+            PeerSource::Dht => "dht",
         }
     }
 }

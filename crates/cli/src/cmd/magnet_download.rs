@@ -65,10 +65,10 @@ pub(crate) fn resolve(
                     .into_iter()
                     .map(|a| (a, PeerSource::Manual)),
             );
-            if mc.peers.is_empty() && mc.trackers.is_empty() {
-                bail!("{label}: the magnet link names no tracker and no peer (x.pe); give one with --peer HOST:PORT");
+            if mc.peers.is_empty() && mc.trackers.is_empty() && net.no_dht {
+                bail!("{label}: the magnet link names no tracker and no peer (x.pe), and --no-dht is given; give a peer with --peer HOST:PORT");
             }
-            let t = fetch(&mc, &label, net.status_interval)?;
+            let t = fetch(&mut mc, &label, net, seed)?;
             t.write_atomic(&kept)
                 .with_context(|| format!("keeping the metadata in {}", kept.display()))?;
             t
@@ -90,9 +90,31 @@ pub(crate) fn resolve(
 }
 
 /// Fetches the metadata, printing "fetching metadata" lines; Ctrl-C or SIGTERM gives up.
-fn fetch(mc: &MagnetConfig, label: &str, interval: f64) -> anyhow::Result<Torrent> {
+/// Unless `--no-dht`, a DHT node finds peers too; its table is saved when the fetch ends, so
+/// the download that follows starts from it.
+fn fetch(mc: &mut MagnetConfig, label: &str, net: &NetArgs, seed: u64) -> anyhow::Result<Torrent> {
+    let interval = net.status_interval;
     let started = std::time::Instant::now();
     transfer::runtime()?.block_on(async {
+        // A magnet link does not say whether the torrent is private: the DHT is used until the
+        // metadata says so, as libtorrent does.
+        let dht = net.start_dht(net.port, false, &[], seed).await;
+        mc.dht = dht.as_ref().map(|d| d.dht());
+        let result = fetch_with_progress(mc, label, interval, started).await;
+        if let Some(d) = &dht {
+            d.save().await;
+        }
+        result
+    })
+}
+
+async fn fetch_with_progress(
+    mc: &MagnetConfig,
+    label: &str,
+    interval: f64,
+    started: std::time::Instant,
+) -> anyhow::Result<Torrent> {
+    {
         let (tx, mut rx) = tokio::sync::watch::channel(Progress::default());
         let fetch = fetch_metadata(mc, None, &tx);
         tokio::pin!(fetch);
@@ -122,7 +144,7 @@ fn fetch(mc: &MagnetConfig, label: &str, interval: f64) -> anyhow::Result<Torren
                 }
             }
         }
-    })
+    }
 }
 
 #[cfg(test)]
@@ -139,7 +161,8 @@ mod tests {
 
     #[test]
     fn v2_only_and_sourceless_links_are_refused_clearly() {
-        let net = NetArgs::listening_on([127, 0, 0, 1].into(), 0);
+        let mut net = NetArgs::listening_on([127, 0, 0, 1].into(), 0);
+        net.no_dht = true;
         let dir = tempfile::tempdir().unwrap();
         let hash = "a".repeat(64);
         let e = resolve(

@@ -51,6 +51,9 @@ pub(crate) struct MakeOptions {
     /// An HTTP seed URL (BEP 17 `httpseeds`); repeat for more.
     #[arg(long = "http-seed", value_name = "URL")]
     http_seeds: Vec<String>,
+    /// A DHT node (BEP 5 `nodes`) for a trackerless torrent, as HOST:PORT; repeat for more.
+    #[arg(long = "dht-node", value_name = "HOST:PORT", value_parser = parse_dht_node)]
+    dht_nodes: Vec<(String, u16)>,
     /// The `source` tag in `info` (private trackers use it; it changes the info-hash).
     #[arg(short, long)]
     source: Option<String>,
@@ -79,6 +82,23 @@ impl MakeOptions {
     pub(crate) fn trackers(&self) -> &[String] {
         &self.trackers
     }
+}
+
+/// `--dht-node HOST:PORT`: a host name or address (IPv6 in brackets) and a port 1..65535.
+fn parse_dht_node(s: &str) -> Result<(String, u16), String> {
+    let (host, port) = s
+        .rsplit_once(':')
+        .ok_or_else(|| format!("{s}: not HOST:PORT"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let port: u16 = port
+        .parse()
+        .ok()
+        .filter(|p| *p != 0)
+        .ok_or_else(|| format!("{s}: the port must be 1..65535"))?;
+    if host.is_empty() {
+        return Err(format!("{s}: no host"));
+    }
+    Ok((host.to_owned(), port))
 }
 
 fn parse_piece_length(s: &str) -> Result<u64, String> {
@@ -162,6 +182,9 @@ pub(crate) fn make_one(
     }
     for h in &o.http_seeds {
         builder = builder.http_seed(h);
+    }
+    for (host, port) in &o.dht_nodes {
+        builder = builder.dht_node(host, *port);
     }
     for g in &o.exclude {
         builder = builder.exclude(g);

@@ -2,6 +2,8 @@
 
 pub(crate) mod copy_announce;
 mod decode;
+pub(crate) mod dht;
+mod dht_node;
 pub(crate) mod download;
 pub(crate) mod install_handler;
 pub(crate) mod launch_many;
@@ -60,6 +62,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Tracker(a) => tracker::run(a),
         Command::WireDecode(a) => wire_decode::run(a),
         Command::Download(a) => download::run(a),
+        Command::Dht(a) => dht::run(a),
         Command::LaunchMany(a) => launch_many::run(a),
         Command::Seed(a) => seed::run(a),
         Command::Swarm(a) => swarm::run(a),

@@ -79,6 +79,15 @@ pub(crate) struct NetArgs {
     /// makes the copies and this seed uploads about one.
     #[arg(long)]
     pub(crate) super_seed: bool,
+    /// Do not use the DHT (BEP 5): peers only from trackers, PEX and --peer. Private torrents
+    /// never use it.
+    #[arg(long)]
+    pub(crate) no_dht: bool,
+    /// A DHT bootstrap node (repeatable; default router.bittorrent.com:6881,
+    /// dht.transmissionbt.com:6881, router.utorrent.com:6881, asked only when no saved routing
+    /// table answers).
+    #[arg(long = "dht-bootstrap", value_name = "HOST:PORT")]
+    pub(crate) dht_bootstrap: Vec<String>,
     /// A magnet link's `x.pe` peers (not a flag: `bt download MAGNET` fills it in).
     #[arg(skip)]
     pub(crate) magnet_peers: Vec<SocketAddr>,
@@ -101,8 +110,43 @@ impl NetArgs {
             encryption: Encryption::Prefer,
             no_web_seeds: false,
             super_seed: false,
+            no_dht: false,
+            dht_bootstrap: Vec::new(),
             magnet_peers: Vec::new(),
         }
+    }
+
+    /// The `--dht-bootstrap` routers, or the well-known ones.
+    pub(crate) fn dht_routers(&self) -> Vec<String> {
+        if self.dht_bootstrap.is_empty() {
+            super::dht_node::DEFAULT_ROUTERS.map(String::from).to_vec()
+        } else {
+            self.dht_bootstrap.clone()
+        }
+    }
+
+    /// Starts the run's DHT node on UDP `port` (the peer listener's), unless `--no-dht` or
+    /// the torrent is `private`; `contacts` are its `nodes`.
+    pub(crate) async fn start_dht(
+        &self,
+        port: u16,
+        private: bool,
+        contacts: &[(String, u16)],
+        seed: u64,
+    ) -> Option<super::dht_node::DhtNode> {
+        if self.no_dht || private {
+            return None;
+        }
+        let state = super::dht_node::state_path("dht.dat");
+        super::dht_node::DhtNode::start(
+            self.bind,
+            port,
+            &self.dht_routers(),
+            contacts,
+            state,
+            seed,
+        )
+        .await
     }
 
     /// The `--peer` addresses, resolved.
@@ -216,6 +260,11 @@ async fn run_async(
     if net.no_web_seeds {
         sc.web_seeds = Default::default();
     }
+    // The DHT shares the listener's port number (on UDP); private torrents never start one.
+    let dht = net
+        .start_dht(port, info.is_private(), &torrent.dht_nodes(), seed)
+        .await;
+    sc.dht = dht.as_ref().map(|d| d.dht());
     let mut web_dropped = 0;
     let mut web_errors: Vec<Option<String>> = Vec::new();
 
@@ -245,9 +294,13 @@ async fn run_async(
     for p in &net.magnet_peers {
         session.add_peer_from(*p, torrentkit_peer::PeerSource::MagnetHint);
     }
+    if let Some(d) = &dht {
+        status.note(&format!("bt: {name}: DHT node on UDP {}", d.local_addr()));
+    }
     if peers.is_empty()
         && net.magnet_peers.is_empty()
         && torrent.trackers().is_empty()
+        && dht.is_none()
         && !start.have.is_full()
     {
         status.note(&format!(
@@ -282,6 +335,8 @@ async fn run_async(
     // Every peer met during the run, last known state, for `--json`.
     let mut seen: std::collections::BTreeMap<SocketAddr, torrentkit_peer::session::PeerInfo> =
         std::collections::BTreeMap::new();
+    let mut dht_save = tokio::time::interval(super::dht_node::SAVE_INTERVAL);
+    dht_save.tick().await;
     let mut ended = loop {
         tokio::select! {
             _ = sigint.recv() => break Ended::Signal,
@@ -357,6 +412,11 @@ async fn run_async(
                     }
                 }
             }
+            _ = dht_save.tick(), if dht.is_some() => {
+                if let Some(d) = &dht {
+                    d.save().await;
+                }
+            }
             _ = resume_tick.tick() => {
                 let verified = progress.borrow().verified.clone();
                 if let Err(e) = placement.save_resume_if_changed(&mut saved, &verified) {
@@ -374,6 +434,9 @@ async fn run_async(
         status.set_state("stopping");
         session.stop().await
     };
+    if let Some(d) = &dht {
+        d.save().await;
+    }
     status.finish();
     if summary.error.is_some() {
         ended = Ended::Error;

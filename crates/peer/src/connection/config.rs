@@ -47,6 +47,10 @@ pub struct ConnectionConfig {
     pub pex: bool,
     /// Only the metadata is wanted (a magnet link's first phase): piece messages are ignored.
     pub metadata_only: bool,
+    /// The UDP port of our DHT node, when we run one for this torrent: the handshake sets the
+    /// DHT bit and peers that set it too get a BEP 5 `port` message. `None` (private
+    /// torrents, `--no-dht`): neither.
+    pub dht_port: Option<u16>,
 }
 
 impl ConnectionConfig {
@@ -70,6 +74,7 @@ impl ConnectionConfig {
             metadata: None,
             pex: true,
             metadata_only: false,
+            dht_port: None,
         }
     }
 }

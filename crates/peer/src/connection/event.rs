@@ -94,6 +94,8 @@ pub enum ConnEvent {
     AllowedFast(u32),
     /// The peer suggests this piece (BEP 6).
     Suggest(u32),
+    /// The peer's DHT node listens on this UDP port (a BEP 5 `port` message).
+    DhtPort(u16),
     /// The connection is closed; drop the socket.
     Closed(CloseReason),
 }

@@ -119,6 +119,7 @@ impl Connection {
         self.fast = hs.reserved.fast() && self.cfg.reserved.fast();
         self.extensions =
             hs.reserved.extension_protocol() && self.cfg.reserved.extension_protocol();
+        self.peer_dht = hs.reserved.dht();
         self.events.push_back(ConnEvent::Connected {
             peer_id: hs.peer_id,
             fast: self.fast,
@@ -191,6 +192,11 @@ impl Connection {
                 begin,
                 block,
             } => self.on_piece(now, index, begin, buf.slice_ref(block)),
+            // BEP 5: the peer's DHT node; port 0 names nothing.
+            Message::Port(port) if port != 0 => {
+                self.events.push_back(ConnEvent::DhtPort(port));
+                Ok(())
+            }
             Message::Extended { id: 0, payload } => self.on_extension_handshake(payload),
             Message::Extended { id, payload } => {
                 self.on_extension_message(now, id, payload, buf);

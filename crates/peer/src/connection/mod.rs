@@ -7,6 +7,7 @@
 
 mod close;
 mod config;
+mod dht_port;
 mod event;
 mod extension;
 mod input;
@@ -58,6 +59,8 @@ pub struct Connection {
     /// Pieces we told the peer it may request while we choke it (BEP 6 allowed fast).
     allowed_out: Vec<u32>,
     extensions: bool,
+    /// The peer set the DHT bit in its handshake (BEP 5): it takes a `port` message.
+    peer_dht: bool,
     peer_reqq: u32,
     am_choking: bool,
     am_interested: bool,
@@ -92,6 +95,7 @@ impl Connection {
             fast: false,
             allowed_out: Vec::new(),
             extensions: false,
+            peer_dht: false,
             peer_reqq: DEFAULT_PEER_REQQ,
             am_choking: true,
             am_interested: false,
@@ -113,7 +117,7 @@ impl Connection {
             cfg,
         };
         let mut hs = Handshake::new(c.cfg.info_hash, PeerId(c.cfg.peer_id));
-        hs.reserved = c.cfg.reserved;
+        hs.reserved = c.cfg.reserved.with_dht(c.cfg.dht_port.is_some());
         hs.encode(&mut c.outbuf);
         c
     }

@@ -45,6 +45,12 @@ pub struct SessionConfig {
     pub encryption: Encryption,
     /// Web seeds (BEP 19 `url-list`, BEP 17 `httpseeds`) used beside peers; empty: none.
     pub web_seeds: crate::webseed::WebSeedConfig,
+    /// The DHT node to look peers up in and announce to (usually the one on the listener's
+    /// [`UdpPort`](super::UdpPort)); `None`: no DHT. Never used when `private` is set.
+    pub dht: Option<std::sync::Arc<torrentkit_dht::Dht>>,
+    /// The torrent is private (BEP 27): no DHT, whatever `dht` says
+    /// ([`from_torrent`](SessionConfig::from_torrent) sets it).
+    pub private: bool,
 }
 
 impl SessionConfig {
@@ -66,6 +72,8 @@ impl SessionConfig {
             shared: None,
             encryption: Encryption::default(),
             web_seeds: Default::default(),
+            dht: None,
+            private: false,
         }
     }
 }

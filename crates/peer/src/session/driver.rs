@@ -20,13 +20,15 @@ use super::limit;
 use super::sockets::{self, accept, Link, Net, Wrap};
 use super::webseeds;
 use super::{
-    announce, Command, PeerInfo, Permit, Progress, SessionConfig, SessionError, Shared, Summary,
+    announce, dht_search, Command, PeerInfo, Permit, Progress, SessionConfig, SessionError, Shared, Summary,
 };
 use crate::storage::Storage;
 use crate::{Action, Bitfield, ConnId, DiskJob, Torrent};
 
 struct Driver {
     torrent: Torrent,
+    /// The DHT node peers' `port` messages are added to (none: no DHT, or a private torrent).
+    dht: Option<Arc<torrentkit_dht::Dht>>,
     /// The socket side of every connection the torrent has.
     links: HashMap<ConnId, Link>,
     /// The shared-cap slots of the dials under way.
@@ -181,6 +183,11 @@ impl Driver {
                         }
                         self.forget(conn);
                     }
+                    Action::DhtNode(node) => {
+                        if let Some(dht) = &self.dht {
+                            let _ = dht.add_node(node);
+                        }
+                    }
                     // Bans are the torrent's to keep; verified pieces and completion show in
                     // the progress.
                     _ => {}
@@ -277,8 +284,11 @@ pub(super) async fn run(
     };
     let pieces = have.len();
     config.torrent.max_connections = config.max_connections;
+    let dht = dht_search::dht_for(&config);
+    config.torrent.connection.dht_port = dht.as_ref().map(|d| d.local_addr().port());
     let mut d = Driver {
         torrent: Torrent::new(config.torrent.clone(), &have),
+        dht: dht.clone(),
         links: HashMap::new(),
         dialling: HashMap::new(),
         shared: config.shared.clone(),
@@ -316,6 +326,13 @@ pub(super) async fn run(
         .map(|s| s.route(config.torrent.info_hash, command_tx.clone()));
     let _ = progress_tx.send(d.progress());
     let incoming_tx = command_tx.clone();
+    let dht_task = dht_search::Task::spawn(
+        dht,
+        config.torrent.info_hash,
+        config.listen_port,
+        progress_tx.subscribe(),
+        command_tx.clone(),
+    );
     let announcer = announce::Task::spawn(config.clone(), progress_tx.subscribe(), command_tx);
 
     let mut error = None;
@@ -436,6 +453,7 @@ pub(super) async fn run(
             .unwrap_or_else(|_| Some(SessionError::Disk("flushing took over 60 s".into())));
     }
     let _ = progress_tx.send(d.progress());
+    dht_task.stop();
     announcer.stop().await;
     let p = d.progress();
     Summary {

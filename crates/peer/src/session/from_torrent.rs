@@ -46,6 +46,7 @@ impl SessionConfig {
         tc.connection.pex = !info.is_private();
         let mut config = SessionConfig::new(tc, info.pieces().to_vec());
         config.trackers = torrent.trackers();
+        config.private = info.is_private();
         config.web_seeds = crate::webseed::WebSeedConfig::from_info(
             info,
             torrent.web_seeds().to_vec(),

@@ -50,6 +50,10 @@ pub struct MagnetConfig {
     /// The link's `ws=` web seeds (BEP 19): written into the torrent as its `url-list`, so the
     /// download uses them once the metadata is known.
     pub web_seeds: Vec<String>,
+    /// The DHT node to find peers in (and announce to) while the metadata is fetched; `None`:
+    /// none. A magnet link does not say whether its torrent is private, so the DHT is used
+    /// until the metadata says so (libtorrent does the same).
+    pub dht: Option<std::sync::Arc<torrentkit_dht::Dht>>,
 }
 
 impl MagnetConfig {
@@ -76,6 +80,7 @@ impl MagnetConfig {
             announcer: AnnouncerConfig::default(),
             encryption: Encryption::default(),
             web_seeds: magnet.web_seeds.clone(),
+            dht: None,
         }
     }
 
@@ -226,6 +231,13 @@ pub(super) async fn fetch(
     // as `Command::Incoming` on the same channel as the announcer's peers.
     let incoming_tx = cmd_tx.clone();
     let classifying = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let dht_task = super::dht_search::Task::spawn(
+        config.dht.clone(),
+        config.info_hash,
+        config.listen_port,
+        progress.subscribe(),
+        cmd_tx.clone(),
+    );
     let announcer = announce::Task::spawn(config.announce_config(), progress.subscribe(), cmd_tx);
     let result = loop {
         // Dial from the pool while there is room.
@@ -406,6 +418,7 @@ pub(super) async fn fetch(
             l.reader.abort();
         }
     }
+    dht_task.stop();
     announcer.stop().await;
     result
 }

@@ -12,6 +12,7 @@
 
 mod announce;
 mod config;
+mod dht_search;
 mod disk;
 mod driver;
 mod encryption;
@@ -23,6 +24,7 @@ mod progress;
 mod shared;
 mod sockets;
 mod start;
+mod udp_port;
 mod webseeds;
 
 use std::net::SocketAddr;
@@ -33,6 +35,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 pub use config::SessionConfig;
+pub use dht_search::DHT_ANNOUNCE_INTERVAL;
 pub use disk::recheck;
 pub use encryption::Encryption;
 pub use error::SessionError;
@@ -41,6 +44,7 @@ pub use progress::{MetadataProgress, PeerInfo, Percent, Progress};
 pub use shared::{Permit, Shared, SharedConfig};
 pub use sockets::bind_listener;
 pub use start::{RecheckReason, Start, StartError, StartKind, StartNote};
+pub use udp_port::{classify, UdpPort, UdpProtocol};
 
 use crate::storage::Storage;
 use crate::Bitfield;

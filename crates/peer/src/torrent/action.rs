@@ -44,6 +44,9 @@ pub enum Action {
         /// What was dropped and why.
         why: String,
     },
+    /// A peer named its DHT node (BEP 5 `port`): add it to the DHT's routing table. Only
+    /// given when the torrent runs a DHT ([`ConnectionConfig::dht_port`](crate::ConnectionConfig::dht_port)).
+    DhtNode(SocketAddr),
     /// A piece passed its hash check.
     PieceVerified(u32),
     /// Every piece is verified: the download is complete (a [`DiskJob::Flush`] came just

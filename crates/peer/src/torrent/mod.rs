@@ -452,6 +452,7 @@ impl Torrent {
                         ss.hide_from(id);
                     }
                     p.conn.send_bitfield(now, &have);
+                    p.conn.send_dht_port(now);
                     self.picker.add_peer(id);
                     self.super_reveal(now, id);
                 }
@@ -562,6 +563,11 @@ impl Torrent {
                 }
                 ConnEvent::ExtensionIgnored(why) => {
                     self.actions.push_back(Action::Ignored { conn: id, why });
+                }
+                // Only when we run a DHT for this torrent (never for a private one).
+                ConnEvent::DhtPort(port) if p.conn.runs_dht() => {
+                    let node = SocketAddr::new(p.addr.ip(), port);
+                    self.actions.push_back(Action::DhtNode(node));
                 }
                 _ => {}
             }
