@@ -18,7 +18,7 @@ pub(crate) const DEFAULT_ROUTERS: [&str; 3] = [
     "router.utorrent.com:6881",
 ];
 /// How long saved nodes get to answer before the routers are asked after all.
-const RESTORE_GRACE: Duration = Duration::from_secs(5);
+const RESTORE_GRACE: Duration = Duration::from_secs(2);
 /// How often the routing table is saved while the node runs.
 pub(crate) const SAVE_INTERVAL: Duration = Duration::from_secs(300);
 

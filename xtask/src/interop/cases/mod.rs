@@ -5,6 +5,7 @@ use std::time::Duration;
 use super::context::Ctx;
 
 mod decode;
+mod dht;
 mod encryption;
 mod http_seed;
 mod https;
@@ -82,4 +83,7 @@ pub(crate) const ALL: &[Case] = &[
     magnet::PEX_OUT,
     magnet::METADATA_TIMING,
     magnet::RESTART,
+    dht::LIBTORRENT_SEEDS_BT,
+    dht::BT_SEEDS_LIBTORRENT,
+    dht::ROUTING_TABLES,
 ];
