@@ -10,6 +10,7 @@
 mod aquatic;
 mod bencode;
 mod criterion;
+mod dht;
 mod make;
 mod table;
 mod tracker;
@@ -63,6 +64,10 @@ const BENCHES: &[Bench] = &[
     Bench {
         name: "web-seed",
         run: web_seed::run,
+    },
+    Bench {
+        name: "dht",
+        run: dht::run,
     },
 ];
 

@@ -82,6 +82,13 @@ pub(crate) const LT_PATHS: Snippet = Snippet {
     source: include_str!("py/lt_paths.py"),
 };
 
+/// `lt_dht.py node|seed|get ...`: libtorrent with the DHT on, on loopback (the DHT cases and
+/// `cargo xtask bench dht`).
+pub(crate) const LT_DHT: Snippet = Snippet {
+    file: "lt_dht.py",
+    source: include_str!("py/lt_dht.py"),
+};
+
 /// `infohash.py TORRENT...`: one v1 info-hash in hex per line.
 pub(crate) const INFOHASH: Snippet = Snippet {
     file: "infohash.py",

@@ -64,6 +64,10 @@ struct NodeArgs {
     /// Neither read nor save the routing table.
     #[arg(long)]
     no_state: bool,
+    /// Queries answered per source address per second; the rest are dropped and counted as
+    /// throttled (default 20; raise it to benchmark from one address).
+    #[arg(long, value_name = "N")]
+    max_answers_per_ip: Option<u32>,
 }
 
 impl NodeArgs {
@@ -75,7 +79,15 @@ impl NodeArgs {
         };
         let state = (!self.no_state).then(|| state_path("dht-node.dat")).flatten();
         let (_, seed) = transfer::identity();
-        let node = DhtNode::start(self.bind, self.port, &routers, &[], state, seed)
+        let node = DhtNode::start(
+            self.bind,
+            self.port,
+            &routers,
+            &[],
+            state,
+            seed,
+            self.max_answers_per_ip,
+        )
             .await
             .context("starting the DHT node")?;
         if self.port != 0 && node.local_addr().port() != self.port {

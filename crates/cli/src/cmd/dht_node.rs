@@ -55,6 +55,7 @@ impl DhtNode {
         contacts: &[(String, u16)],
         state: Option<PathBuf>,
         seed: u64,
+        answers_per_second: Option<u32>,
     ) -> Option<DhtNode> {
         let saved = state.as_ref().and_then(|path| {
             let bytes = std::fs::read(path).ok()?;
@@ -69,6 +70,9 @@ impl DhtNode {
         let mut config = Config::default();
         config.seed = seed;
         config.id = saved.as_ref().map(|s| s.id);
+        if let Some(n) = answers_per_second {
+            config.answers_per_second = n;
+        }
         let port = match UdpPort::bind(SocketAddr::new(bind, port), Some(config.clone())).await {
             Ok(p) => p,
             Err(e) if port != 0 => {

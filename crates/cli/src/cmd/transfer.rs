@@ -145,6 +145,7 @@ impl NetArgs {
             contacts,
             state,
             seed,
+            None,
         )
         .await
     }

@@ -12,14 +12,9 @@ use super::peer_clients::{bt_finished, DATA_LEN, FILE};
 use super::Case;
 use crate::interop::context::Ctx;
 use crate::interop::process::Managed;
-use crate::interop::python::Snippet;
+use crate::interop::python::LT_DHT;
 use crate::interop::{data, net};
 
-/// libtorrent as a DHT node, seed or magnet downloader.
-const LT_DHT: Snippet = Snippet {
-    file: "lt_dht.py",
-    source: include_str!("../py/lt_dht.py"),
-};
 
 /// Each case takes a few seconds; a minute is a generous bound.
 const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
