@@ -27,3 +27,39 @@ impl Connection {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::pair::Pair;
+    use crate::{ConnEvent, ConnectionConfig};
+
+    fn cfg(id: u8, pieces: u32) -> ConnectionConfig {
+        ConnectionConfig::new([9; 20], [id; 20], pieces)
+    }
+
+    #[test]
+    fn port_goes_only_between_peers_that_both_run_a_dht() {
+        for (a_dht, b_dht) in [(true, true), (true, false), (false, true), (false, false)] {
+            let mut a = cfg(1, 8);
+            a.dht_port = a_dht.then_some(6881);
+            let mut b = cfg(2, 8);
+            b.dht_port = b_dht.then_some(7000);
+            let mut p = Pair::new(a, b);
+            let now = p.now;
+            assert_eq!(p.a.send_dht_port(now), a_dht && b_dht);
+            assert_eq!(p.b.send_dht_port(now), a_dht && b_dht);
+            p.drive();
+            let got = |events: &[ConnEvent]| {
+                events
+                    .iter()
+                    .find_map(|e| match e {
+                        ConnEvent::DhtPort(port) => Some(*port),
+                        _ => None,
+                    })
+            };
+            let both = a_dht && b_dht;
+            assert_eq!(got(&p.ev_b), both.then_some(6881));
+            assert_eq!(got(&p.ev_a), both.then_some(7000));
+        }
+    }
+}

@@ -43,8 +43,11 @@ settings = {
 }
 if a.flood_ok:
     # The benchmark floods from one address: no per-IP blocking, room for many torrents.
-    settings.update({"dht_block_ratelimit": 1 << 30, "dht_max_torrents": 100000,
-                     "dht_max_peers": 100000, "dht_max_dht_items": 100000})
+    # The benchmark floods from one address: no per-IP blocking, no DHT upload cap (8 kB/s by
+    # default), room for many torrents.
+    settings.update({"dht_block_ratelimit": 1000000, "dht_upload_rate_limit": 100000000,
+                     "dht_max_torrents": 100000, "dht_max_peers": 100000,
+                     "dht_max_dht_items": 100000})
 ses = loopback_session(a.port, extra=settings)
 port = ses.listen_port()
 if a.bootstrap:
