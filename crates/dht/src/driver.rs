@@ -108,7 +108,7 @@ pub struct Inbox(mpsc::Sender<(SocketAddr, Vec<u8>)>);
 
 impl Inbox {
     /// Hands a datagram received from `from` to the node; false when it was dropped (the node
-    /// is behind by [`INBOX_LEN`] datagrams, or stopped).
+    /// is 1,024 datagrams behind, or stopped).
     pub fn deliver(&self, from: SocketAddr, datagram: &[u8]) -> bool {
         self.0.try_send((from, datagram.to_vec())).is_ok()
     }
@@ -128,13 +128,21 @@ impl Dht {
         let socket = UdpSocket::bind(addr).await?;
         let local_addr = socket.local_addr()?;
         config.ipv6 = local_addr.is_ipv6();
-        Ok(Dht::spawn(Arc::new(socket), local_addr, config, Input::Socket))
+        Ok(Dht::spawn(
+            Arc::new(socket),
+            local_addr,
+            config,
+            Input::Socket,
+        ))
     }
 
     /// Starts the node on a socket another task owns and reads (one UDP port shared by the DHT
     /// and uTP, demultiplexed by the owner): the node sends through `socket` and receives what
     /// the owner puts in the returned [`Inbox`].
-    pub fn on_shared_socket(socket: Arc<UdpSocket>, mut config: Config) -> io::Result<(Dht, Inbox)> {
+    pub fn on_shared_socket(
+        socket: Arc<UdpSocket>,
+        mut config: Config,
+    ) -> io::Result<(Dht, Inbox)> {
         let local_addr = socket.local_addr()?;
         config.ipv6 = local_addr.is_ipv6();
         let (inbox, receiver) = mpsc::channel(INBOX_LEN);
@@ -405,16 +413,14 @@ fn dispatch(event: Event, waiters: &mut HashMap<LookupId, Waiter>) {
             lookup,
             acknowledged,
             ..
-        } => {
-            match waiters.remove(&lookup) {
-                Some(Waiter::Announce(reply)) => {
-                    let _ = reply.send(acknowledged);
-                }
-                Some(Waiter::Search { events, .. }) => {
-                    let _ = events.send(SearchEvent::Announced { acknowledged });
-                }
-                _ => {}
+        } => match waiters.remove(&lookup) {
+            Some(Waiter::Announce(reply)) => {
+                let _ = reply.send(acknowledged);
             }
-        }
+            Some(Waiter::Search { events, .. }) => {
+                let _ = events.send(SearchEvent::Announced { acknowledged });
+            }
+            _ => {}
+        },
     }
 }

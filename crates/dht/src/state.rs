@@ -60,7 +60,14 @@ impl SavedState {
     pub fn encode(&self) -> Vec<u8> {
         let (mut v4, mut v6) = (Vec::new(), Vec::new());
         for node in self.nodes.iter().take(MAX_SAVED_NODES) {
-            put_node(node, if node.addr.is_ipv4() { &mut v4 } else { &mut v6 });
+            put_node(
+                node,
+                if node.addr.is_ipv4() {
+                    &mut v4
+                } else {
+                    &mut v6
+                },
+            );
         }
         let mut top = Dict::new();
         top.insert(b"id", Value::Bytes(&self.id.0));
@@ -119,7 +126,10 @@ mod tests {
 
     #[test]
     fn bad_files_are_named_errors() {
-        assert_eq!(SavedState::decode(b"garbage"), Err(StateError::NotADictionary));
+        assert_eq!(
+            SavedState::decode(b"garbage"),
+            Err(StateError::NotADictionary)
+        );
         assert_eq!(SavedState::decode(b"d2:id3:abce"), Err(StateError::BadId));
         let bad = b"d2:id20:aaaaaaaaaaaaaaaaaaaa5:nodes3:abce";
         assert_eq!(

@@ -42,7 +42,10 @@ pub(crate) fn nodes_value(nodes: &[(String, u16)]) -> Value<'_> {
         nodes
             .iter()
             .map(|(host, port)| {
-                Value::List(vec![Value::from(host.as_str()), Value::Int(i64::from(*port))])
+                Value::List(vec![
+                    Value::from(host.as_str()),
+                    Value::Int(i64::from(*port)),
+                ])
             })
             .collect(),
     )
@@ -63,11 +66,15 @@ mod tests {
             .unwrap();
         assert_eq!(
             t.dht_nodes(),
-            [("127.0.0.1".to_owned(), 6881), ("router.example".to_owned(), 1)]
+            [
+                ("127.0.0.1".to_owned(), 6881),
+                ("router.example".to_owned(), 1)
+            ]
         );
         let again = Torrent::from_bytes(&t.to_bytes()).unwrap();
         assert_eq!(again.dht_nodes(), t.dht_nodes());
-        let info = "4:infod6:lengthi5e4:name1:a12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaae";
+        let info =
+            "4:infod6:lengthi5e4:name1:a12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaae";
         let odd = format!("d{info}5:nodesll1:hi70000eei5el1:hi7eeee");
         let t = Torrent::from_bytes(odd.as_bytes()).unwrap();
         assert_eq!(t.dht_nodes(), [("h".to_owned(), 7)]);

@@ -57,8 +57,20 @@ pub(super) fn run(root: &Path, _passthrough: &[String]) -> anyhow::Result<Outcom
         .spawn("bt-dht", "taskset")
         .args(["-c", "0"])
         .arg(bt)
-        .args(["dht", "--port", &port.to_string(), "--bind", "127.0.0.1", "--no-state"])
-        .args(["--max-answers-per-ip", "4000000000", "--stats-interval", "3600"])
+        .args([
+            "dht",
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--no-state",
+        ])
+        .args([
+            "--max-answers-per-ip",
+            "4000000000",
+            "--stats-interval",
+            "3600",
+        ])
         .start()?;
     bt_node.wait_for_line("on UDP", ctx.deadline())?;
     let ours = flood(&ctx, &mut bt_node, "bt dht", port)?;
@@ -70,14 +82,24 @@ pub(super) fn run(root: &Path, _passthrough: &[String]) -> anyhow::Result<Outcom
         .spawn("lt-dht", "taskset")
         .args(["-c", "0", crate::interop::python::PYTHON, "-u"])
         .arg(script)
-        .args(["node", "--port", &lt_port.to_string(), "--flood-ok", "--time", "120"])
+        .args([
+            "node",
+            "--port",
+            &lt_port.to_string(),
+            "--flood-ok",
+            "--time",
+            "120",
+        ])
         .start()?;
     lt_node.wait_for_line("NODE port=", ctx.deadline())?;
     let theirs = flood(&ctx, &mut lt_node, "libtorrent", lt_port)?;
     drop(lt_node);
 
     let mut md = String::new();
-    writeln!(md, "## dht: get_peers flood on loopback, node on one core\n")?;
+    writeln!(
+        md,
+        "## dht: get_peers flood on loopback, node on one core\n"
+    )?;
     writeln!(
         md,
         "| node | answers/s | answers | unanswered | RSS before | peak RSS |\n|---|---|---|---|---|---|"

@@ -77,7 +77,9 @@ impl NodeArgs {
         } else {
             self.dht_bootstrap.clone()
         };
-        let state = (!self.no_state).then(|| state_path("dht-node.dat")).flatten();
+        let state = (!self.no_state)
+            .then(|| state_path("dht-node.dat"))
+            .flatten();
         let (_, seed) = transfer::identity();
         let node = DhtNode::start(
             self.bind,
@@ -88,8 +90,8 @@ impl NodeArgs {
             seed,
             self.max_answers_per_ip,
         )
-            .await
-            .context("starting the DHT node")?;
+        .await
+        .context("starting the DHT node")?;
         if self.port != 0 && node.local_addr().port() != self.port {
             bail!("UDP port {} is taken", self.port);
         }

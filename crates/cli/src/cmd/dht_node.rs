@@ -90,12 +90,7 @@ impl DhtNode {
         if restored {
             let _ = dht.restore(nodes);
         }
-        let joining = tokio::spawn(join(
-            dht,
-            restored,
-            routers.to_vec(),
-            contacts.to_vec(),
-        ));
+        let joining = tokio::spawn(join(dht, restored, routers.to_vec(), contacts.to_vec()));
         Some(DhtNode {
             port,
             state,
@@ -131,7 +126,10 @@ impl DhtNode {
                 torrentkit_metainfo::write_atomic(path, &state.encode()).map_err(|e| e.to_string())
             });
         if let Err(e) = written {
-            eprintln!("bt: warning: saving the DHT table to {}: {e}", path.display());
+            eprintln!(
+                "bt: warning: saving the DHT table to {}: {e}",
+                path.display()
+            );
         }
     }
 }

@@ -118,7 +118,8 @@ async fn fetch_with_progress(
         let (tx, mut rx) = tokio::sync::watch::channel(Progress::default());
         let fetch = fetch_metadata(mc, None, &tx);
         tokio::pin!(fetch);
-        let signal = |kind| tokio::signal::unix::signal(kind).context("installing a signal handler");
+        let signal =
+            |kind| tokio::signal::unix::signal(kind).context("installing a signal handler");
         let mut sigint = signal(tokio::signal::unix::SignalKind::interrupt())?;
         let mut sigterm = signal(tokio::signal::unix::SignalKind::terminate())?;
         let mut tick = tokio::time::interval(Duration::from_secs_f64(interval.clamp(0.05, 3600.0)));

@@ -50,12 +50,10 @@ mod tests {
             assert_eq!(p.b.send_dht_port(now), a_dht && b_dht);
             p.drive();
             let got = |events: &[ConnEvent]| {
-                events
-                    .iter()
-                    .find_map(|e| match e {
-                        ConnEvent::DhtPort(port) => Some(*port),
-                        _ => None,
-                    })
+                events.iter().find_map(|e| match e {
+                    ConnEvent::DhtPort(port) => Some(*port),
+                    _ => None,
+                })
             };
             let both = a_dht && b_dht;
             assert_eq!(got(&p.ev_b), both.then_some(6881));

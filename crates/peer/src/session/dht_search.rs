@@ -41,9 +41,11 @@ impl Task {
         progress: watch::Receiver<Progress>,
         commands: mpsc::UnboundedSender<Command>,
     ) -> Task {
-        Task(dht.map(|dht| {
-            tokio::spawn(run(dht, NodeId(info_hash), listen_port, progress, commands))
-        }))
+        Task(
+            dht.map(|dht| {
+                tokio::spawn(run(dht, NodeId(info_hash), listen_port, progress, commands))
+            }),
+        )
     }
 
     /// Ends the lookups (the DHT forgets announces by itself after 30 minutes).

@@ -20,7 +20,8 @@ use super::limit;
 use super::sockets::{self, accept, Link, Net, Wrap};
 use super::webseeds;
 use super::{
-    announce, dht_search, Command, PeerInfo, Permit, Progress, SessionConfig, SessionError, Shared, Summary,
+    announce, dht_search, Command, PeerInfo, Permit, Progress, SessionConfig, SessionError, Shared,
+    Summary,
 };
 use crate::storage::Storage;
 use crate::{Action, Bitfield, ConnId, DiskJob, Torrent};

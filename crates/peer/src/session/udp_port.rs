@@ -5,7 +5,7 @@
 //!
 //! [`UdpPort`] owns the socket and its receive task. DHT datagrams go to a
 //! [`torrentkit_dht::Dht`] started on the same socket ([`Dht::on_shared_socket`]); everything
-//! else goes to [`to_utp`], the hook uTP fills (for now it counts the datagram and drops it).
+//! else goes to `to_utp`, the hook uTP fills (for now it counts the datagram and drops it).
 
 use std::io;
 use std::net::SocketAddr;
@@ -21,7 +21,7 @@ use torrentkit_dht::{Config as DhtConfig, Dht, Inbox};
 pub enum UdpProtocol {
     /// A KRPC message (starts with `d`): the DHT's.
     Dht,
-    /// Anything else: uTP's (BEP 29), handed to [`to_utp`].
+    /// Anything else: uTP's (BEP 29), handed to the uTP hook (`to_utp`, counted in [`UdpPort::utp_dropped`] until uTP is wired in).
     Utp,
 }
 
@@ -165,7 +165,10 @@ mod tests {
         probe.send_to(&[0x41, 1, 0, 0], addr).await.unwrap();
         let start = std::time::Instant::now();
         while port.utp_dropped() == 0 {
-            assert!(start.elapsed().as_secs() < 5, "the uTP datagram never arrived");
+            assert!(
+                start.elapsed().as_secs() < 5,
+                "the uTP datagram never arrived"
+            );
             tokio::task::yield_now().await;
         }
         assert_eq!(port.dht().unwrap().stats().await.unwrap().malformed, 0);

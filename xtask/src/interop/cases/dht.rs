@@ -15,7 +15,6 @@ use crate::interop::process::Managed;
 use crate::interop::python::LT_DHT;
 use crate::interop::{data, net};
 
-
 /// Each case takes a few seconds; a minute is a generous bound.
 const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -84,7 +83,13 @@ fn bt_node(ctx: &Ctx) -> anyhow::Result<(Managed, u16)> {
     let port = net::free_port()?;
     let node = bt(ctx, "bt-dht")?
         .arg("dht")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--no-state"])
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--no-state",
+        ])
         .args(["--json", "--stats-interval", "0.2"])
         .start()?;
     Ok((node, port))
@@ -128,7 +133,15 @@ fn libtorrent_seeds_bt(ctx: &Ctx) -> anyhow::Result<()> {
         .arg(&p.magnet)
         .arg("--output")
         .arg(&out)
-        .args(["--port", "0", "--bind", "127.0.0.1", "--json", "--seed-time", "0"])
+        .args([
+            "--port",
+            "0",
+            "--bind",
+            "127.0.0.1",
+            "--json",
+            "--seed-time",
+            "0",
+        ])
         .args(["--dht-bootstrap", &bootstrap])
         .start()?;
     let summary = bt_finished(ctx, &mut dl)?;
@@ -157,7 +170,14 @@ fn bt_seeds_libtorrent(ctx: &Ctx) -> anyhow::Result<()> {
         .arg("seed")
         .arg(&p.torrent)
         .arg(p.seed_dir.join(FILE))
-        .args(["--port", "0", "--bind", "127.0.0.1", "--dht-bootstrap", &bootstrap])
+        .args([
+            "--port",
+            "0",
+            "--bind",
+            "127.0.0.1",
+            "--dht-bootstrap",
+            &bootstrap,
+        ])
         .start()?;
     // libtorrent asks the DHT once, at the start: the seed's announce must be in first.
     node.wait_for_line("\"stored_peers\":1", ctx.deadline())?;
@@ -208,7 +228,9 @@ fn routing_tables(ctx: &Ctx) -> anyhow::Result<()> {
     let line = lt.wait_for_line(format!("127.0.0.1:{port}").as_str(), ctx.deadline())?;
     // ...and bt's holds libtorrent's.
     node.wait_for_line(format!("\"127.0.0.1:{lt_port}\"").as_str(), ctx.deadline())?;
-    ctx.note(format!("libtorrent: {line}; bt's table lists 127.0.0.1:{lt_port}"));
+    ctx.note(format!(
+        "libtorrent: {line}; bt's table lists 127.0.0.1:{lt_port}"
+    ));
     drop(lt);
     drop(node);
     Ok(())
