@@ -1,6 +1,7 @@
 //! End-to-end tests of the `bt` binary, one test binary for the crate.
 
 mod decode;
+mod dht;
 mod launch_many;
 mod publish;
 mod torrent;

@@ -126,9 +126,12 @@ mod tests {
     /// BEP 27: a private torrent's session gets no DHT, whatever it was handed.
     #[tokio::test]
     async fn private_torrents_never_get_the_dht() {
-        let dht = Dht::bind("127.0.0.1:0".parse().unwrap(), torrentkit_dht::Config::default())
-            .await
-            .unwrap();
+        let dht = Dht::bind(
+            "127.0.0.1:0".parse().unwrap(),
+            torrentkit_dht::Config::default(),
+        )
+        .await
+        .unwrap();
         let tc = TorrentConfig::new([1; 20], [2; 20], 100, 16_384, 0);
         let mut config = SessionConfig::new(tc, vec![[0; 20]]);
         config.dht = Some(Arc::new(dht));

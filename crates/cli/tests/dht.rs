@@ -1,0 +1,160 @@
+//! The DHT through `bt`: `bt dht`, `bt seed` announcing, `bt dht get-peers` and its saved table,
+//! all on 127.0.0.1 with port 0.
+
+use std::path::Path;
+
+use crate::util::{bt, stderr, Lines, Running, Scratch};
+
+/// `bt dht` on a free loopback port; returns it and its UDP port.
+fn node(scratch: &Scratch) -> (Running, u16) {
+    let state = scratch.path().join("node-state");
+    let mut node = Running::spawn_in(
+        &[
+            "dht",
+            "--port",
+            "0",
+            "--bind",
+            "127.0.0.1",
+            "--no-state",
+            "--json",
+            "--stats-interval",
+            "0.1",
+        ],
+        None,
+        &[("XDG_STATE_HOME", &state)],
+        Lines::Both,
+    );
+    let port = node.wait_for(30, |l| {
+        l.split_once("on UDP 127.0.0.1:")
+            .and_then(|(_, p)| p.trim().parse::<u16>().ok())
+    });
+    (node, port)
+}
+
+fn get_peers(hash: &str, bootstrap: &str, state: &Path) -> (bool, String, String) {
+    let run = Running::spawn_in(
+        &[
+            "dht",
+            "get-peers",
+            hash,
+            "--port",
+            "0",
+            "--bind",
+            "127.0.0.1",
+            "--dht-bootstrap",
+            bootstrap,
+            "--timeout",
+            "20",
+        ],
+        None,
+        &[("XDG_STATE_HOME", state)],
+        Lines::Stderr,
+    );
+    let (status, out, err) = run.finish(30);
+    (status.success(), out, err)
+}
+
+/// Restart: `bt dht get-peers` saves its routing table; run again with only an unreachable
+/// bootstrap router, it finds the peers from the saved table alone.
+#[test]
+fn get_peers_finds_a_dht_seed_and_again_from_the_saved_table_without_bootstrap() {
+    let scratch = Scratch::new("dht-restart");
+    let data = scratch.write("data.bin", &vec![7u8; 100_000]);
+    let torrent = scratch.path().join("data.torrent");
+    let t = torrent.to_str().unwrap();
+    let out = bt(&["make", data.to_str().unwrap(), "-o", t, "--no-date"], b"");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (mut node, port) = node(&scratch);
+    let bootstrap = format!("127.0.0.1:{port}");
+
+    let seed_state = scratch.path().join("seed-state");
+    let mut seed = Running::spawn_env(
+        &[
+            "seed",
+            t,
+            data.to_str().unwrap(),
+            "--port",
+            "0",
+            "--bind",
+            "127.0.0.1",
+            "--dht-bootstrap",
+            &bootstrap,
+        ],
+        &[("XDG_STATE_HOME", &seed_state)],
+    );
+    let seed_port = seed.port();
+    // The node stored the seed's announce.
+    node.wait_for(30, |l| l.contains("\"stored_peers\":1").then_some(()));
+
+    let magnet = bt(&["magnet", t], b"");
+    let link = String::from_utf8_lossy(&magnet.stdout).into_owned();
+    let hash = link
+        .split("btih:")
+        .nth(1)
+        .and_then(|r| r.get(..40))
+        .expect("the magnet link names the info-hash")
+        .to_owned();
+    let state = scratch.path().join("state");
+    let want = format!("127.0.0.1:{seed_port}");
+    let (ok, out, err) = get_peers(&hash, &bootstrap, &state);
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), want, "{err}");
+    assert!(
+        state.join("torrentkit/dht-node.dat").is_file(),
+        "the table was saved"
+    );
+
+    // Port 1 answers nothing: only the saved table can lead to the node.
+    let (ok, out, err) = get_peers(&hash, "127.0.0.1:1", &state);
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), want, "{err}");
+}
+
+#[test]
+fn bad_info_hashes_and_dht_nodes_are_refused_clearly() {
+    let out = bt(
+        &["dht", "get-peers", "xyz", "--port", "0", "--no-state"],
+        b"",
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("xyz: not an info-hash"),
+        "{}",
+        stderr(&out)
+    );
+    let scratch = Scratch::new("dht-make");
+    let data = scratch.write("d.bin", b"hello");
+    let out = bt(
+        &["make", data.to_str().unwrap(), "--dht-node", "nohost"],
+        b"",
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("nohost: not HOST:PORT"),
+        "{}",
+        stderr(&out)
+    );
+    let out = bt(
+        &[
+            "make",
+            data.to_str().unwrap(),
+            "--dht-node",
+            "127.0.0.1:6881",
+            "--no-date",
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let show = bt(
+        &[
+            "decode",
+            scratch.path().join("d.bin.torrent").to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert!(
+        String::from_utf8_lossy(&show.stdout).contains("6881"),
+        "the nodes key is written: {}",
+        String::from_utf8_lossy(&show.stdout)
+    );
+}
