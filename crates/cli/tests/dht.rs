@@ -158,3 +158,62 @@ fn bad_info_hashes_and_dht_nodes_are_refused_clearly() {
         String::from_utf8_lossy(&show.stdout)
     );
 }
+
+/// BEP 5 `port`: a downloader given the seed with `--peer` (and no reachable bootstrap) learns
+/// the seed's DHT node from its `port` message; the node is in the table it saves on exit.
+#[test]
+fn the_port_message_puts_the_peers_dht_node_in_the_table() {
+    let scratch = Scratch::new("dht-port");
+    let data = scratch.write("data.bin", &vec![9u8; 100_000]);
+    let torrent = scratch.path().join("data.torrent");
+    let t = torrent.to_str().unwrap();
+    let out = bt(&["make", data.to_str().unwrap(), "-o", t, "--no-date"], b"");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut seed = Running::spawn_env(
+        &[
+            "seed",
+            t,
+            data.to_str().unwrap(),
+            "--port",
+            "0",
+            "--bind",
+            "127.0.0.1",
+            "--dht-bootstrap",
+            "127.0.0.1:1",
+        ],
+        &[("XDG_STATE_HOME", &scratch.path().join("seed-state"))],
+    );
+    let seed_port = seed.port();
+    let state = scratch.path().join("state");
+    let peer = format!("127.0.0.1:{seed_port}");
+    let out_dir = scratch.path().join("out");
+    let dl = Running::spawn_env(
+        &[
+            "download",
+            t,
+            "--output",
+            out_dir.to_str().unwrap(),
+            "--port",
+            "0",
+            "--bind",
+            "127.0.0.1",
+            "--peer",
+            &peer,
+            "--dht-bootstrap",
+            "127.0.0.1:1",
+            "--seed-time",
+            "1",
+        ],
+        &[("XDG_STATE_HOME", &state)],
+    );
+    let (status, _, err) = dl.finish(60);
+    assert!(status.success(), "{err}");
+    let saved = std::fs::read(state.join("torrentkit/dht.dat")).expect("the table was saved");
+    // A compact node: 20-byte id, then 127.0.0.1 and the seed's port (its DHT shares it).
+    let mut addr = vec![127, 0, 0, 1];
+    addr.extend_from_slice(&seed_port.to_be_bytes());
+    assert!(
+        saved.windows(6).any(|w| w == addr.as_slice()),
+        "the seed's DHT node is in the saved table: {saved:?}\n{err}"
+    );
+}
