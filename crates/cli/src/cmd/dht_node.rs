@@ -175,12 +175,26 @@ async fn join(dht: Arc<Dht>, restored: bool, routers: Vec<String>, contacts: Vec
 }
 
 /// `HOST:PORT`'s addresses of the node's family (`v4`); none, logged, when it does not resolve.
+/// The lookup runs on a thread of its own, not tokio's blocking pool, so that a resolver that
+/// hangs never holds up the runtime's shutdown at exit.
 async fn resolve(host_port: &str, v4: bool) -> Vec<SocketAddr> {
-    match tokio::net::lookup_host(host_port).await {
-        Ok(addrs) => addrs.filter(|a| a.is_ipv4() == v4).collect(),
-        Err(e) => {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let name = host_port.to_owned();
+    let spawned = std::thread::Builder::new()
+        .name("bt-dht-resolve".into())
+        .spawn(move || {
+            let _ = tx.send(std::net::ToSocketAddrs::to_socket_addrs(&name).map(Vec::from_iter));
+        });
+    if let Err(e) = spawned {
+        log::info!("dht: {host_port}: {e}");
+        return Vec::new();
+    }
+    match rx.await {
+        Ok(Ok(addrs)) => addrs.into_iter().filter(|a| a.is_ipv4() == v4).collect(),
+        Ok(Err(e)) => {
             log::info!("dht: {host_port}: {e}");
             Vec::new()
         }
+        Err(_) => Vec::new(),
     }
 }
