@@ -31,6 +31,40 @@ fn node(scratch: &Scratch) -> (Running, u16) {
     (node, port)
 }
 
+/// A 100,000-byte file and a torrent of it in `scratch`: (data, torrent) paths as text.
+fn made(scratch: &Scratch, byte: u8) -> (String, String) {
+    let data = scratch.write("data.bin", &vec![byte; 100_000]);
+    let torrent = scratch.path().join("data.torrent");
+    let (d, t) = (
+        data.to_str().unwrap().to_owned(),
+        torrent.to_str().unwrap().to_owned(),
+    );
+    let out = bt(&["make", &d, "-o", &t, "--no-date"], b"");
+    assert!(out.status.success(), "{}", stderr(&out));
+    (d, t)
+}
+
+/// `bt seed` of `made`'s torrent on a free port with `bootstrap`; returns it and its port.
+fn seed(scratch: &Scratch, (data, torrent): &(String, String), bootstrap: &str) -> (Running, u16) {
+    let state = scratch.path().join("seed-state");
+    let mut seed = Running::spawn_env(
+        &[
+            "seed",
+            torrent,
+            data,
+            "--port",
+            "0",
+            "--bind",
+            "127.0.0.1",
+            "--dht-bootstrap",
+            bootstrap,
+        ],
+        &[("XDG_STATE_HOME", &state)],
+    );
+    let port = seed.port();
+    (seed, port)
+}
+
 fn get_peers(hash: &str, bootstrap: &str, state: &Path) -> (bool, String, String) {
     let run = Running::spawn_in(
         &[
@@ -59,30 +93,11 @@ fn get_peers(hash: &str, bootstrap: &str, state: &Path) -> (bool, String, String
 #[test]
 fn get_peers_finds_a_dht_seed_and_again_from_the_saved_table_without_bootstrap() {
     let scratch = Scratch::new("dht-restart");
-    let data = scratch.write("data.bin", &vec![7u8; 100_000]);
-    let torrent = scratch.path().join("data.torrent");
-    let t = torrent.to_str().unwrap();
-    let out = bt(&["make", data.to_str().unwrap(), "-o", t, "--no-date"], b"");
-    assert!(out.status.success(), "{}", stderr(&out));
+    let files = made(&scratch, 7);
+    let t = files.1.as_str();
     let (mut node, port) = node(&scratch);
     let bootstrap = format!("127.0.0.1:{port}");
-
-    let seed_state = scratch.path().join("seed-state");
-    let mut seed = Running::spawn_env(
-        &[
-            "seed",
-            t,
-            data.to_str().unwrap(),
-            "--port",
-            "0",
-            "--bind",
-            "127.0.0.1",
-            "--dht-bootstrap",
-            &bootstrap,
-        ],
-        &[("XDG_STATE_HOME", &seed_state)],
-    );
-    let seed_port = seed.port();
+    let (_seed, seed_port) = seed(&scratch, &files, &bootstrap);
     // The node stored the seed's announce.
     node.wait_for(30, |l| l.contains("\"stored_peers\":1").then_some(()));
 
@@ -110,29 +125,29 @@ fn get_peers_finds_a_dht_seed_and_again_from_the_saved_table_without_bootstrap()
     assert_eq!(out.trim(), want, "{err}");
 }
 
+/// `bt args` fails, saying `needle`.
+fn refused(args: &[&str], needle: &str) {
+    let out = bt(args, b"");
+    assert!(!out.status.success(), "{args:?} succeeded");
+    assert!(stderr(&out).contains(needle), "{}", stderr(&out));
+}
+
 #[test]
 fn bad_info_hashes_and_dht_nodes_are_refused_clearly() {
-    let out = bt(
+    refused(
         &["dht", "get-peers", "xyz", "--port", "0", "--no-state"],
-        b"",
-    );
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("xyz: not an info-hash"),
-        "{}",
-        stderr(&out)
+        "xyz: not an info-hash",
     );
     let scratch = Scratch::new("dht-make");
     let data = scratch.write("d.bin", b"hello");
-    let out = bt(
-        &["make", data.to_str().unwrap(), "--dht-node", "nohost"],
-        b"",
+    let d = data.to_str().unwrap();
+    refused(
+        &["make", d, "--dht-node", "nohost"],
+        "nohost: not HOST:PORT",
     );
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("nohost: not HOST:PORT"),
-        "{}",
-        stderr(&out)
+    refused(
+        &["make", d, "--dht-node", "h:0"],
+        "h:0: the port must be 1..65535",
     );
     let out = bt(
         &[
@@ -164,26 +179,9 @@ fn bad_info_hashes_and_dht_nodes_are_refused_clearly() {
 #[test]
 fn the_port_message_puts_the_peers_dht_node_in_the_table() {
     let scratch = Scratch::new("dht-port");
-    let data = scratch.write("data.bin", &vec![9u8; 100_000]);
-    let torrent = scratch.path().join("data.torrent");
-    let t = torrent.to_str().unwrap();
-    let out = bt(&["make", data.to_str().unwrap(), "-o", t, "--no-date"], b"");
-    assert!(out.status.success(), "{}", stderr(&out));
-    let mut seed = Running::spawn_env(
-        &[
-            "seed",
-            t,
-            data.to_str().unwrap(),
-            "--port",
-            "0",
-            "--bind",
-            "127.0.0.1",
-            "--dht-bootstrap",
-            "127.0.0.1:1",
-        ],
-        &[("XDG_STATE_HOME", &scratch.path().join("seed-state"))],
-    );
-    let seed_port = seed.port();
+    let files = made(&scratch, 9);
+    let t = files.1.as_str();
+    let (_seed, seed_port) = seed(&scratch, &files, "127.0.0.1:1");
     let state = scratch.path().join("state");
     let peer = format!("127.0.0.1:{seed_port}");
     let out_dir = scratch.path().join("out");

@@ -4,16 +4,15 @@
 //! only the magnet and the bootstrap node, finds bt and completes; (c) a bt node and a
 //! libtorrent node each hold the other in their routing tables.
 
-use std::path::{Path, PathBuf};
+use anyhow::bail;
 
-use anyhow::{bail, Context as _};
-
-use super::peer_clients::{bt_finished, DATA_LEN, FILE};
+use super::magnet::{check_copy, payload};
+use super::peer_clients::{bt_finished, FILE};
 use super::Case;
 use crate::interop::context::Ctx;
+use crate::interop::net;
 use crate::interop::process::Managed;
 use crate::interop::python::LT_DHT;
-use crate::interop::{data, net};
 
 /// Each case takes a few seconds; a minute is a generous bound.
 const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
@@ -39,38 +38,6 @@ pub(super) const ROUTING_TABLES: Case = Case {
     run: routing_tables,
 };
 
-/// The payload, a torrent of it with no tracker, and its magnet link.
-struct Payload {
-    seed_dir: PathBuf,
-    torrent: PathBuf,
-    magnet: String,
-}
-
-fn payload(ctx: &Ctx) -> anyhow::Result<Payload> {
-    let seed_dir = ctx.path("seed");
-    data::write_file(&seed_dir.join(FILE), DATA_LEN, 15)?;
-    let torrent = ctx.path("payload.torrent");
-    ctx.spawn("bt-make", ctx.bt()?)
-        .arg("make")
-        .arg(seed_dir.join(FILE))
-        .arg("-o")
-        .arg(&torrent)
-        .args(["--force", "--no-date", "-l", "64K"])
-        .run(ctx.deadline())?;
-    let out = ctx
-        .spawn("bt-magnet", ctx.bt()?)
-        .arg("magnet")
-        .arg(&torrent)
-        .arg("--no-trackers")
-        .run(ctx.deadline())?;
-    let magnet = String::from_utf8(out)?.trim().to_owned();
-    Ok(Payload {
-        seed_dir,
-        torrent,
-        magnet,
-    })
-}
-
 /// `bt` with the case's own state directory (the saved routing table stays in the case).
 fn bt(ctx: &Ctx, name: &str) -> anyhow::Result<crate::interop::process::Spawn> {
     Ok(ctx
@@ -93,16 +60,6 @@ fn bt_node(ctx: &Ctx) -> anyhow::Result<(Managed, u16)> {
         .args(["--json", "--stats-interval", "0.2"])
         .start()?;
     Ok((node, port))
-}
-
-fn check_copy(p: &Payload, dir: &Path, who: &str) -> anyhow::Result<()> {
-    let want = std::fs::read(p.seed_dir.join(FILE))?;
-    let got = std::fs::read(dir.join(FILE))
-        .with_context(|| format!("{who}: reading {}", dir.join(FILE).display()))?;
-    if got != want {
-        bail!("{who}: the copy differs from the seed's data");
-    }
-    Ok(())
 }
 
 fn libtorrent_seeds_bt(ctx: &Ctx) -> anyhow::Result<()> {

@@ -88,14 +88,14 @@ pub(super) const RESTART: Case = Case {
 };
 
 /// A few MiB in `seed/payload.bin` and a torrent of it naming no tracker.
-struct Payload {
-    seed_dir: PathBuf,
-    torrent: PathBuf,
+pub(super) struct Payload {
+    pub(super) seed_dir: PathBuf,
+    pub(super) torrent: PathBuf,
     /// Its magnet link, without trackers.
-    magnet: String,
+    pub(super) magnet: String,
 }
 
-fn payload(ctx: &Ctx) -> anyhow::Result<Payload> {
+pub(super) fn payload(ctx: &Ctx) -> anyhow::Result<Payload> {
     let seed_dir = ctx.path("seed");
     data::write_file(&seed_dir.join(FILE), DATA_LEN, 14)?;
     let torrent = ctx.path("payload.torrent");
@@ -188,7 +188,7 @@ fn bt_summary(ctx: &Ctx, bt: &mut Managed) -> anyhow::Result<serde_json::Value> 
 }
 
 /// Checks `dir/payload.bin` against the seed's copy.
-fn check_copy(p: &Payload, dir: &Path, who: &str) -> anyhow::Result<()> {
+pub(super) fn check_copy(p: &Payload, dir: &Path, who: &str) -> anyhow::Result<()> {
     let want = std::fs::read(p.seed_dir.join(FILE))?;
     let got = std::fs::read(dir.join(FILE))
         .with_context(|| format!("{who}: reading {}", dir.join(FILE).display()))?;
