@@ -215,3 +215,22 @@ fn the_port_message_puts_the_peers_dht_node_in_the_table() {
         "the seed's DHT node is in the saved table: {saved:?}\n{err}"
     );
 }
+
+/// A trackerless torrent's `nodes` (written by `bt make --dht-node`) are the seed's way into
+/// the DHT: with only an unreachable bootstrap router, it still announces to that node.
+#[test]
+fn a_torrents_nodes_key_leads_into_the_dht() {
+    let scratch = Scratch::new("dht-nodes-key");
+    let (mut node, port) = node(&scratch);
+    let data = scratch.write("data.bin", &vec![5u8; 50_000]);
+    let torrent = scratch.path().join("data.torrent");
+    let (d, t) = (data.to_str().unwrap(), torrent.to_str().unwrap());
+    let contact = format!("127.0.0.1:{port}");
+    let out = bt(
+        &["make", d, "-o", t, "--no-date", "--dht-node", &contact],
+        b"",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (_seed, _) = seed(&scratch, &(d.to_owned(), t.to_owned()), "127.0.0.1:1");
+    node.wait_for(30, |l| l.contains("\"stored_peers\":1").then_some(()));
+}
