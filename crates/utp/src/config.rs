@@ -5,7 +5,6 @@ use std::time::Duration;
 /// How an [`Endpoint`](crate::Endpoint) behaves; every bound on what a remote host can make it
 /// hold is here. `Default` gives BEP 29's constants and sizes that suit BitTorrent.
 #[derive(Debug, Clone)]
-#[non_exhaustive]
 pub struct Config {
     /// The datagram size (header included) used with peers that do not say they take larger
     /// ones, and towards any address that is not loopback: 1,400 bytes, which passes almost

@@ -147,6 +147,9 @@ pub(crate) struct Conn {
     keepalive: std::time::Duration,
     idle_timeout: std::time::Duration,
     linger: std::time::Duration,
+    /// The latest time handed in, for the instant a close happens.
+    clock: Instant,
+    closed_at: Option<Instant>,
 }
 
 impl Conn {
@@ -218,6 +221,8 @@ impl Conn {
             keepalive: config.keepalive,
             idle_timeout: config.idle_timeout,
             linger: config.linger,
+            clock: now,
+            closed_at: None,
         }
     }
 
@@ -328,12 +333,20 @@ impl Conn {
         self.ledbat.delays.queueing_delay()
     }
 
+    /// A finished connection stays this long after both FINs ("time-wait"), acknowledging a
+    /// FIN of the peer's sent again because our ack of it was lost.
+    fn time_wait(&self) -> std::time::Duration {
+        (self.rtt.rto * 2).min(self.linger)
+    }
+
     /// Whether everything is done and nothing remains to send: the endpoint may drop it.
-    pub(crate) fn removable(&self) -> bool {
-        matches!(self.state, State::Closed(_))
-            && self.released
-            && !self.need_ack
-            && !self.send_reset
+    pub(crate) fn removable(&self, now: Instant) -> bool {
+        let State::Closed(reason) = self.state else {
+            return false;
+        };
+        let waited = reason != CloseReason::Finished
+            || self.closed_at.is_none_or(|t| now >= t + self.time_wait());
+        self.released && !self.need_ack && !self.send_reset && waited
     }
 
     fn advertised_window(&self) -> usize {
@@ -344,6 +357,7 @@ impl Conn {
     fn close(&mut self, reason: CloseReason) {
         if !matches!(self.state, State::Closed(_)) {
             self.state = State::Closed(reason);
+            self.closed_at = Some(self.clock);
             self.pending.closed = true;
             self.pending.readable = true;
             self.pending.writable = true;
@@ -422,6 +436,7 @@ impl Conn {
 
     /// The application is done with the connection.
     pub(crate) fn release(&mut self, now: Instant) {
+        self.clock = now;
         self.released = true;
         self.shutdown(now);
         self.recv_buf.clear();
@@ -449,6 +464,7 @@ impl Conn {
         now_us: u32,
         stats: &mut Stats,
     ) -> bool {
+        self.clock = now;
         let h = &p.header;
         if let State::Closed(_) = self.state {
             // Ack a retransmitted FIN so the peer can finish too; nothing else matters.
@@ -947,6 +963,9 @@ impl Conn {
         let mut t = self.rto_deadline;
         let mut min = |x: Instant| t = Some(t.map_or(x, |t| t.min(x)));
         match self.state {
+            State::Closed(CloseReason::Finished) if self.released => {
+                return self.closed_at.map(|c| c + self.time_wait());
+            }
             State::Closed(_) => return None,
             State::Connected | State::SynRecv => {
                 min(self.last_sent + self.keepalive);
@@ -971,6 +990,7 @@ impl Conn {
     }
 
     pub(crate) fn handle_timeout(&mut self, now: Instant, stats: &mut Stats) {
+        self.clock = now;
         if matches!(self.state, State::Closed(_)) {
             return;
         }

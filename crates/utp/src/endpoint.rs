@@ -247,13 +247,13 @@ impl Endpoint {
                 return Some(Transmit { destination, len });
             }
             self.dirty.pop_front();
-            self.collect(h);
+            self.collect(h, now);
         }
         None
     }
 
     /// Moves events out of a connection and removes it once it is finished and released.
-    fn collect(&mut self, h: u64) {
+    fn collect(&mut self, h: u64, now: Instant) {
         let Some(c) = self.conns.get_mut(&h) else {
             return;
         };
@@ -263,7 +263,7 @@ impl Endpoint {
             // `after` queued it again; it has nothing to send, that is harmless.
         }
         let Some(c) = self.conns.get(&h) else { return };
-        if c.removable() {
+        if c.removable(now) {
             let key = (c.remote, c.recv_id);
             self.by_id.remove(&key);
             self.conns.remove(&h);

@@ -1,1 +1,4 @@
+//! Integration tests of torrentkit-utp, one binary.
+
+mod net;
 mod simulation;
