@@ -150,6 +150,7 @@ pub(crate) struct Conn {
     /// The latest time handed in, for the instant a close happens.
     clock: Instant,
     closed_at: Option<Instant>,
+    closed_half_open: bool,
 }
 
 impl Conn {
@@ -223,6 +224,7 @@ impl Conn {
             linger: config.linger,
             clock: now,
             closed_at: None,
+            closed_half_open: false,
         }
     }
 
@@ -346,7 +348,9 @@ impl Conn {
         };
         let waited = reason != CloseReason::Finished
             || self.closed_at.is_none_or(|t| now >= t + self.time_wait());
-        self.released && !self.need_ack && !self.send_reset && waited
+        // One that never got past the handshake is dropped unreleased: it never carried a
+        // byte, and a SYN flood must not fill the table with them.
+        (self.released || self.closed_half_open) && !self.need_ack && !self.send_reset && waited
     }
 
     fn advertised_window(&self) -> usize {
@@ -356,6 +360,7 @@ impl Conn {
 
     fn close(&mut self, reason: CloseReason) {
         if !matches!(self.state, State::Closed(_)) {
+            self.closed_half_open = self.state == State::SynRecv;
             self.state = State::Closed(reason);
             self.closed_at = Some(self.clock);
             self.pending.closed = true;
