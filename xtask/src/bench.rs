@@ -15,6 +15,7 @@ mod table;
 mod tracker;
 mod transfer;
 mod udp_load;
+mod utp;
 mod web_seed;
 mod wire;
 
@@ -63,6 +64,10 @@ const BENCHES: &[Bench] = &[
     Bench {
         name: "web-seed",
         run: web_seed::run,
+    },
+    Bench {
+        name: "utp",
+        run: utp::run,
     },
 ];
 

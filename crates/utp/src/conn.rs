@@ -255,7 +255,7 @@ impl Conn {
             lost: true,
         });
         c.lost_count = 1;
-        c.seq_nr = seq_nr.add(1);
+        c.seq_nr = seq_nr.plus(1);
         c
     }
 
@@ -496,7 +496,7 @@ impl Conn {
                 return false;
             }
             // The answer's sequence number is that of the first data packet to come.
-            self.ack_nr = h.seq_nr.sub(1);
+            self.ack_nr = h.seq_nr.minus(1);
             self.state = State::Connected;
             self.pending.connected = true;
             self.pending.writable = true;
@@ -536,7 +536,7 @@ impl Conn {
     /// packets we never sent.
     fn handle_ack(&mut self, p: &Packet<'_>, now: Instant, stats: &mut Stats) -> bool {
         let ack = p.header.ack_nr;
-        let last_sent = self.seq_nr.sub(1);
+        let last_sent = self.seq_nr.minus(1);
         if last_sent.before(ack) {
             stats.acks_for_unsent += 1;
             return false;
@@ -565,7 +565,7 @@ impl Conn {
                     Kind::Syn => {}
                 }
             }
-            self.first_in_flight = ack.add(1);
+            self.first_in_flight = ack.plus(1);
             if let Some(to) = release_to {
                 let n = (to - self.send_base) as usize;
                 self.send_buf.drain(..n);
@@ -584,7 +584,7 @@ impl Conn {
         } else if p.header.packet_type == PacketType::State
             && p.sack.is_none()
             && !self.in_flight.is_empty()
-            && ack == self.first_in_flight.sub(1)
+            && ack == self.first_in_flight.minus(1)
         {
             self.dup_acks += 1;
             if self.dup_acks == LOSS_THRESHOLD as u32 {
@@ -594,7 +594,7 @@ impl Conn {
         }
         if let Some(mask) = p.sack {
             // Bit i: packet ack + 2 + i. Bits past what is in flight are ignored.
-            let base = ack.add(2);
+            let base = ack.plus(2);
             let mut sacked_after = 0usize;
             let mut loss = false;
             let len = self.in_flight.len();
@@ -661,7 +661,7 @@ impl Conn {
     fn loss_event(&mut self) {
         if self.recovery_until.is_none() {
             self.ledbat.on_loss();
-            self.recovery_until = Some(self.seq_nr.sub(1));
+            self.recovery_until = Some(self.seq_nr.minus(1));
         }
     }
 
@@ -704,10 +704,10 @@ impl Conn {
             }
             self.recv_buf.extend(keep);
             self.ack_nr = seq;
-            while let Some(next) = self.out_of_order.remove(&self.ack_nr.add(1).0) {
+            while let Some(next) = self.out_of_order.remove(&self.ack_nr.plus(1).0) {
                 self.ooo_bytes -= next.len();
                 self.recv_buf.extend(&next);
-                self.ack_nr = self.ack_nr.add(1);
+                self.ack_nr = self.ack_nr.plus(1);
             }
             if self.fin_seq == Some(self.ack_nr) {
                 self.eof = true;
@@ -735,7 +735,7 @@ impl Conn {
         }
         let mut top = 0usize;
         for &s in self.out_of_order.keys() {
-            let i = Seq(s).since(self.ack_nr.add(2)) as usize;
+            let i = Seq(s).since(self.ack_nr.plus(2)) as usize;
             if i < MAX_SACK_LEN * 8 {
                 mask[i / 8] |= 1 << (i % 8);
                 top = top.max(i + 1);
@@ -858,7 +858,7 @@ impl Conn {
                 if self.rto_deadline.is_none() {
                     self.rto_deadline = Some(now + self.rtt.rto);
                 }
-                let seq = self.first_in_flight.add(idx as u16);
+                let seq = self.first_in_flight.plus(idx as u16);
                 let t = if kind == Kind::Fin {
                     PacketType::Fin
                 } else {
@@ -889,7 +889,7 @@ impl Conn {
             if !short_waits && fits && peer_open {
                 let is_fin = len == 0;
                 let seq = self.seq_nr;
-                self.seq_nr = seq.add(1);
+                self.seq_nr = seq.plus(1);
                 self.in_flight.push_back(Sent {
                     kind: if is_fin { Kind::Fin } else { Kind::Data },
                     offset: self.next_offset,
@@ -1034,7 +1034,7 @@ impl Conn {
                 }
                 self.rtt.back_off();
                 self.ledbat.on_timeout();
-                self.recovery_until = Some(self.seq_nr.sub(1));
+                self.recovery_until = Some(self.seq_nr.minus(1));
                 for i in 0..self.in_flight.len() {
                     self.mark_lost(i);
                 }

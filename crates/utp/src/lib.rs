@@ -67,6 +67,32 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! With the `tokio` feature, two endpoints over loopback, one stream between them:
+//!
+//! ```rust
+//! # #[cfg(feature = "tokio")]
+//! # tokio::runtime::Runtime::new()?.block_on(async {
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//! use torrentkit_utp::UtpSocket;
+//!
+//! let a = UtpSocket::bind("127.0.0.1:0".parse().unwrap()).await?;
+//! let b = UtpSocket::bind("127.0.0.1:0".parse().unwrap()).await?;
+//! let to = b.local_addr();
+//! let server = tokio::spawn(async move {
+//!     let mut stream = b.accept().await?;
+//!     let mut got = Vec::new();
+//!     stream.read_to_end(&mut got).await?; // until the FIN
+//!     Ok::<_, std::io::Error>(got)
+//! });
+//! let mut stream = a.connect(to).await?;
+//! stream.write_all(b"hello over utp").await?;
+//! stream.shutdown().await?; // FIN
+//! assert_eq!(server.await.unwrap()?, b"hello over utp");
+//! # Ok::<(), std::io::Error>(())
+//! # })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Feature flags
 //!
 //! - `tokio` (off by default): [`UtpSocket`] and [`UtpStream`], a tokio UDP socket driving an
@@ -97,3 +123,8 @@ pub use event::{CloseReason, ConnectionHandle, Event, Transmit};
 pub use packet::{Header, Packet, PacketType, HEADER_LEN, MAX_EXTENSIONS, MAX_SACK_LEN, VERSION};
 pub use seq::Seq;
 pub use stats::Stats;
+
+/// The README's examples, compiled and run as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

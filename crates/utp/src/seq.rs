@@ -9,12 +9,12 @@ pub struct Seq(pub u16);
 
 impl Seq {
     /// The number `n` after this one (wrapping).
-    pub fn add(self, n: u16) -> Seq {
+    pub fn plus(self, n: u16) -> Seq {
         Seq(self.0.wrapping_add(n))
     }
 
     /// The number `n` before this one (wrapping).
-    pub fn sub(self, n: u16) -> Seq {
+    pub fn minus(self, n: u16) -> Seq {
         Seq(self.0.wrapping_sub(n))
     }
 
@@ -46,8 +46,8 @@ mod tests {
         assert!(Seq(65000).before(Seq(200)));
         assert!(!Seq(200).before(Seq(65000)));
         assert!(!Seq(7).before(Seq(7)));
-        assert_eq!(Seq(65535).add(2), Seq(1));
+        assert_eq!(Seq(65535).plus(2), Seq(1));
         assert_eq!(Seq(1).since(Seq(65535)), 2);
-        assert_eq!(Seq(0).sub(1), Seq(65535));
+        assert_eq!(Seq(0).minus(1), Seq(65535));
     }
 }

@@ -111,7 +111,7 @@ fn acks_for_unsent_data_are_dropped_and_the_connection_goes_on() {
     let forged = state(
         p.header.connection_id.wrapping_sub(1),
         0,
-        p.header.seq_nr.add(1000).0,
+        p.header.seq_nr.plus(1000).0,
     );
     a.handle_datagram(addr(2), &forged, now);
     assert_eq!(a.stats().acks_for_unsent, 1);
@@ -197,7 +197,7 @@ fn a_selective_ack_longer_than_the_window_is_refused_and_one_past_it_ignored() {
         .wrapping_sub(1);
     let seq = Packet::decode(&first).unwrap().header.seq_nr;
     // 128 bytes of ones: bits for 1,024 packets, nearly all never sent.
-    let mut sack = state(id, 0, seq.sub(1).0);
+    let mut sack = state(id, 0, seq.minus(1).0);
     sack[1] = 1;
     sack.extend_from_slice(&[0, 128]);
     sack.extend_from_slice(&[0xff; 128]);
@@ -229,7 +229,7 @@ proptest! {
             if steer && d.len() >= 20 {
                 // Make many of them look like packets of the live connection.
                 d[0] = (d[0] % 5) << 4 | 1;
-                d[1] = d[1] % 3;
+                d[1] %= 3;
             }
             t += Duration::from_millis(3);
             a.handle_datagram(addr(2), &d, t);

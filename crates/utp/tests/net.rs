@@ -47,6 +47,9 @@ struct LinkState {
     dropped: u64,
 }
 
+/// A datagram on the wire: delivery time, a tie-breaking order, from, to, bytes.
+type InFlight = (Instant, u64, usize, usize, Vec<u8>);
+
 pub(crate) struct Net {
     pub(crate) now: Instant,
     pub(crate) start: Instant,
@@ -54,7 +57,7 @@ pub(crate) struct Net {
     pub(crate) addrs: Vec<SocketAddr>,
     /// links[from][to]
     links: Vec<Vec<LinkState>>,
-    queue: BinaryHeap<Reverse<(Instant, u64, usize, usize, Vec<u8>)>>,
+    queue: BinaryHeap<Reverse<InFlight>>,
     order: u64,
     rng: fastrand::Rng,
     buf: Vec<u8>,
