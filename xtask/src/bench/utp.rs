@@ -39,7 +39,8 @@ fn parse(line: &str) -> anyhow::Result<Measured> {
         bail!("malformed result line `{line}` (want: impl packets wall_s cpu_s bytes)");
     };
     let num = |s: &str, what: &str| -> anyhow::Result<f64> {
-        s.parse().with_context(|| format!("{what} `{s}` in result line `{line}`"))
+        s.parse()
+            .with_context(|| format!("{what} `{s}` in result line `{line}`"))
     };
     Ok(Measured {
         name: name.to_owned(),
@@ -52,8 +53,16 @@ fn parse(line: &str) -> anyhow::Result<Measured> {
 
 pub(crate) fn run(root: &Path, passthrough: &[String]) -> anyhow::Result<Outcome> {
     let run = criterion::run(root, "utp", passthrough)?;
-    let results = run.results.iter().map(|l| parse(l)).collect::<anyhow::Result<Vec<_>>>()?;
-    let find = |name: &str, packets: &str| results.iter().find(|m| m.name == name && m.packets == packets);
+    let results = run
+        .results
+        .iter()
+        .map(|l| parse(l))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let find = |name: &str, packets: &str| {
+        results
+            .iter()
+            .find(|m| m.name == name && m.packets == packets)
+    };
     let estimate = |m: Option<&Measured>| {
         m.map(|m| Estimate {
             mean_ns: m.wall_s * 1e9,
@@ -69,9 +78,13 @@ pub(crate) fn run(root: &Path, passthrough: &[String]) -> anyhow::Result<Outcome
         let ours = find("torrentkit", packets);
         let theirs = find("librqbit-utp", packets);
         let mbps = |m: Option<&Measured>| {
-            m.map(|m| format!("{:.0}", m.bytes as f64 / m.wall_s / 1e6)).unwrap_or_else(|| "—".into())
+            m.map(|m| format!("{:.0}", m.bytes as f64 / m.wall_s / 1e6))
+                .unwrap_or_else(|| "—".into())
         };
-        let secs = |m: Option<&Measured>| m.map(|m| format!("{:.2}", m.cpu_s)).unwrap_or_else(|| "—".into());
+        let secs = |m: Option<&Measured>| {
+            m.map(|m| format!("{:.2}", m.cpu_s))
+                .unwrap_or_else(|| "—".into())
+        };
         cpu.push_str(&format!(
             "| {packets} | {} | {} | {} | {} |\n",
             mbps(ours),
@@ -86,7 +99,8 @@ pub(crate) fn run(root: &Path, passthrough: &[String]) -> anyhow::Result<Outcome
             target: TARGET,
         });
     }
-    let mut markdown = String::from("## utp: torrentkit-utp against librqbit-utp, 256 MiB over loopback\n\n");
+    let mut markdown =
+        String::from("## utp: torrentkit-utp against librqbit-utp, 256 MiB over loopback\n\n");
     markdown.push_str(ABOUT);
     markdown.push_str("\n\n");
     markdown.push_str(&table.markdown());

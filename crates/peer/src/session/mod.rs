@@ -23,6 +23,7 @@ mod progress;
 mod shared;
 mod sockets;
 mod start;
+mod udp_port;
 mod webseeds;
 
 use std::net::SocketAddr;
