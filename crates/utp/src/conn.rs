@@ -86,6 +86,8 @@ pub(crate) struct Conn {
     pub(crate) pending: Pending,
     /// The application closed its handle: drop what arrives, remove once done.
     pub(crate) released: bool,
+    /// In the endpoint's queue of connections that may have output.
+    pub(crate) queued: bool,
 
     // Sizes.
     packet_size: usize,
@@ -171,6 +173,7 @@ impl Conn {
             state,
             pending: Pending::default(),
             released: false,
+            queued: false,
             packet_size,
             max_packet_size: config.max_packet_size.clamp(packet_size, 65_507),
             recv_window: config.recv_window as usize,

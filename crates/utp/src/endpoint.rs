@@ -84,8 +84,11 @@ impl Endpoint {
     }
 
     fn mark_dirty(&mut self, h: u64) {
-        if !self.dirty.contains(&h) {
-            self.dirty.push_back(h);
+        if let Some(c) = self.conns.get_mut(&h) {
+            if !c.queued {
+                c.queued = true;
+                self.dirty.push_back(h);
+            }
         }
     }
 
@@ -246,6 +249,7 @@ impl Endpoint {
                 let destination = c.remote;
                 return Some(Transmit { destination, len });
             }
+            c.queued = false;
             self.dirty.pop_front();
             self.collect(h, now);
         }
