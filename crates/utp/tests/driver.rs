@@ -4,13 +4,30 @@
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use torrentkit_utp::{Config, UtpSocket};
+use torrentkit_utp::{Config, UtpSocket, UtpStream};
 
 fn pattern(len: usize, seed: u64) -> Vec<u8> {
     let mut rng = fastrand::Rng::with_seed(seed);
     (0..len).map(|_| rng.u8(..)).collect()
 }
 
+/// Sends `out` and reads to the end at the same time; returns what was read.
+async fn send_and_receive(s: &mut UtpStream, out: &[u8]) -> Vec<u8> {
+    let (mut r, mut w) = tokio::io::split(s);
+    let send = async {
+        w.write_all(out).await.unwrap();
+        w.shutdown().await.unwrap();
+    };
+    let recv = async {
+        let mut got = Vec::new();
+        r.read_to_end(&mut got).await.unwrap();
+        got
+    };
+    tokio::join!(send, recv).1
+}
+
+/// `a` dials `b`; `len` bytes go to `b` and `len / 2` come back, at once. Returns the packet
+/// size `a` used and the datagrams `b` received.
 async fn exchange(a: UtpSocket, b: UtpSocket, len: usize) -> (usize, usize) {
     let to_b = pattern(len, 1);
     let to_a = pattern(len / 2, 2);
@@ -18,17 +35,7 @@ async fn exchange(a: UtpSocket, b: UtpSocket, len: usize) -> (usize, usize) {
     let b_addr = b.local_addr();
     let server = tokio::spawn(async move {
         let mut s = b.accept().await.unwrap();
-        let (mut r, mut w) = tokio::io::split(&mut s);
-        let send = async {
-            w.write_all(&to_a).await.unwrap();
-            w.shutdown().await.unwrap();
-        };
-        let recv = async {
-            let mut got = Vec::new();
-            r.read_to_end(&mut got).await.unwrap();
-            got
-        };
-        let ((), got) = tokio::join!(send, recv);
+        let got = send_and_receive(&mut s, &to_a).await;
         assert!(
             got == want_b,
             "b got {} bytes, different from what a sent",
@@ -39,17 +46,7 @@ async fn exchange(a: UtpSocket, b: UtpSocket, len: usize) -> (usize, usize) {
     });
     let mut s = a.connect(b_addr).await.unwrap();
     let packet = s.info().unwrap().packet_size;
-    let (mut r, mut w) = tokio::io::split(&mut s);
-    let send = async {
-        w.write_all(&to_b).await.unwrap();
-        w.shutdown().await.unwrap();
-    };
-    let recv = async {
-        let mut got = Vec::new();
-        r.read_to_end(&mut got).await.unwrap();
-        got
-    };
-    let ((), got) = tokio::join!(send, recv);
+    let got = send_and_receive(&mut s, &to_b).await;
     assert!(
         got == want_a,
         "a got {} bytes, different from what b sent",
