@@ -16,6 +16,7 @@ mod table;
 mod tracker;
 mod transfer;
 mod udp_load;
+mod utp;
 mod web_seed;
 mod wire;
 
@@ -68,6 +69,10 @@ const BENCHES: &[Bench] = &[
     Bench {
         name: "dht",
         run: dht::run,
+    },
+    Bench {
+        name: "utp",
+        run: utp::run,
     },
 ];
 

@@ -14,6 +14,9 @@ use crate::interop::workspace;
 const SKIP_PREFIX: &str = "skip: ";
 /// Lines starting with this say something about the whole run (such as the clock used).
 const NOTE_PREFIX: &str = "note: ";
+/// Lines starting with this carry a measurement the binary took itself (benchmarks that are
+/// not criterion's, such as `utp`'s timed transfers).
+const RESULT_PREFIX: &str = "RESULT ";
 
 /// The results of one run of a criterion benchmark binary.
 pub(crate) struct Run {
@@ -25,6 +28,8 @@ pub(crate) struct Run {
     pub(crate) skipped: Vec<String>,
     /// What the binary said about the run, without the prefix.
     pub(crate) notes: Vec<String>,
+    /// The binary's own measurements (`RESULT ...` lines), without the prefix.
+    pub(crate) results: Vec<String>,
 }
 
 /// One measured function.
@@ -63,6 +68,7 @@ pub(crate) fn run(root: &Path, bench: &str, passthrough: &[String]) -> anyhow::R
     let mut child = command.spawn().context("starting cargo bench")?;
     let mut skipped = Vec::new();
     let mut notes = Vec::new();
+    let mut results = Vec::new();
     let stdout = child.stdout.take().context("cargo bench has no stdout")?;
     for line in BufReader::new(stdout).lines() {
         let line = line.context("reading cargo bench's output")?;
@@ -71,6 +77,8 @@ pub(crate) fn run(root: &Path, bench: &str, passthrough: &[String]) -> anyhow::R
             skipped.push(note.to_owned());
         } else if let Some(note) = line.strip_prefix(NOTE_PREFIX) {
             notes.push(note.to_owned());
+        } else if let Some(result) = line.strip_prefix(RESULT_PREFIX) {
+            results.push(result.to_owned());
         }
     }
     let status = child.wait().context("waiting for cargo bench")?;
@@ -82,6 +90,7 @@ pub(crate) fn run(root: &Path, bench: &str, passthrough: &[String]) -> anyhow::R
         started,
         skipped,
         notes,
+        results,
     })
 }
 

@@ -3,25 +3,26 @@
 //! libtorrent does: a KRPC message is a bencoded dictionary and starts with `d`; a uTP packet
 //! starts with its type and version byte (`0x01`, `0x11`, `0x21`, `0x31`, `0x41`), never `d`.
 //!
-//! [`UdpPort`] owns the socket and its receive task. DHT datagrams go to a
-//! [`torrentkit_dht::Dht`] started on the same socket ([`Dht::on_shared_socket`]); everything
-//! else goes to `to_utp`, the hook uTP fills (for now it counts the datagram and drops it).
+//! The uTP endpoint ([`UtpSocket`]) owns the socket and its receive task (batched, as its
+//! driver does it); every datagram is shown first to a hook that takes the DHT's and hands them
+//! to a [`torrentkit_dht::Dht`] started on the same socket ([`Dht::on_shared_socket`]), which
+//! sends on it directly. The UDP tracker client keeps its own socket.
 
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use tokio::net::UdpSocket;
-use tokio::task::JoinHandle;
 use torrentkit_dht::{Config as DhtConfig, Dht, Inbox};
+use torrentkit_utp::{Config as UtpConfig, DatagramHook, UtpSocket};
 
 /// Which protocol a datagram on the shared port belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UdpProtocol {
     /// A KRPC message (starts with `d`): the DHT's.
     Dht,
-    /// Anything else: uTP's (BEP 29), handed to the uTP hook (`to_utp`, counted in [`UdpPort::utp_dropped`] until uTP is wired in).
+    /// Anything else: uTP's (BEP 29).
     Utp,
 }
 
@@ -33,55 +34,71 @@ pub fn classify(datagram: &[u8]) -> UdpProtocol {
     }
 }
 
-/// What the port received and could not hand on.
-#[derive(Debug, Default)]
-struct Counters {
-    /// Datagrams for uTP, dropped while uTP is not wired in.
-    utp_dropped: AtomicU64,
-    /// DHT datagrams dropped: no DHT on this port, or its inbox was full.
-    dht_dropped: AtomicU64,
+/// Where the hook sends DHT datagrams: set once the DHT node exists (it needs the socket the
+/// uTP endpoint has just taken), never when the port runs without a DHT.
+type DhtInbox = Arc<OnceLock<Inbox>>;
+
+/// The demultiplexer the uTP driver shows every datagram first: the DHT's are taken (handed to
+/// its inbox, or counted in `dropped` when there is no DHT or it is too far behind), the rest
+/// are left to uTP.
+fn dht_hook(inbox: DhtInbox, dropped: Arc<AtomicU64>) -> DatagramHook {
+    Box::new(move |from, datagram| {
+        if classify(datagram) != UdpProtocol::Dht {
+            return false;
+        }
+        if !inbox.get().is_some_and(|d| d.deliver(from, datagram)) {
+            dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        true
+    })
 }
 
-/// The uTP hook: every datagram of the shared port that is not the DHT's comes here. uTP is
-/// not wired in yet, so it is counted ([`UdpPort::utp_dropped`]) and dropped.
-fn to_utp(_from: SocketAddr, _datagram: &[u8], counters: &Counters) {
-    counters.utp_dropped.fetch_add(1, Ordering::Relaxed);
-}
-
-/// The shared UDP socket, its receive task and the DHT node on it. Dropping it stops both.
+/// The shared UDP socket: the uTP endpoint on it and the DHT node, if any. Dropping it stops
+/// both (the uTP task once its last stream is gone).
 #[derive(Debug)]
 pub struct UdpPort {
-    socket: Arc<UdpSocket>,
+    utp: UtpSocket,
     dht: Option<Arc<Dht>>,
-    counters: Arc<Counters>,
-    task: JoinHandle<()>,
+    dht_dropped: Arc<AtomicU64>,
 }
 
 impl UdpPort {
     /// Binds `addr` (the peer listener's address and port, so both share one port number) and
     /// starts a DHT node on it with `dht` when given. Must be called inside a tokio runtime.
     pub async fn bind(addr: SocketAddr, dht: Option<DhtConfig>) -> io::Result<UdpPort> {
-        let socket = Arc::new(UdpSocket::bind(addr).await?);
-        let counters = Arc::new(Counters::default());
-        let (dht, inbox) = match dht {
-            Some(config) => {
-                let (dht, inbox) = Dht::on_shared_socket(socket.clone(), config)?;
-                (Some(Arc::new(dht)), Some(inbox))
-            }
-            None => (None, None),
+        let socket = UdpSocket::bind(addr).await?;
+        let inbox = DhtInbox::default();
+        let dht_dropped = Arc::new(AtomicU64::new(0));
+        let config = UtpConfig {
+            // 64 KiB datagrams are offered to torrentkit peers on loopback; everyone else gets
+            // 1,400-byte ones.
+            max_packet_size: 65_000,
+            ..UtpConfig::default()
         };
-        let task = tokio::spawn(receive(socket.clone(), inbox, counters.clone()));
-        Ok(UdpPort {
+        let utp = UtpSocket::from_socket(
             socket,
+            config,
+            Some(dht_hook(inbox.clone(), dht_dropped.clone())),
+        )?;
+        let dht = match dht {
+            Some(config) => {
+                let (dht, receiver) = Dht::on_shared_socket(utp.udp_socket(), config)?;
+                // Just created: nothing else can have set it.
+                let _ = inbox.set(receiver);
+                Some(Arc::new(dht))
+            }
+            None => None,
+        };
+        Ok(UdpPort {
+            utp,
             dht,
-            counters,
-            task,
+            dht_dropped,
         })
     }
 
     /// The socket's address.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.socket.local_addr()
+        Ok(self.utp.local_addr())
     }
 
     /// The DHT node on this port, if one was started.
@@ -89,47 +106,21 @@ impl UdpPort {
         self.dht.as_ref()
     }
 
-    /// Datagrams for uTP received and dropped (uTP is not wired in yet).
-    pub fn utp_dropped(&self) -> u64 {
-        self.counters.utp_dropped.load(Ordering::Relaxed)
+    /// The uTP endpoint on this port: `connect` to dial peers, `accept` for incoming ones.
+    pub fn utp(&self) -> &UtpSocket {
+        &self.utp
     }
 
     /// DHT datagrams dropped (no DHT on this port, or it was too far behind).
     pub fn dht_dropped(&self) -> u64 {
-        self.counters.dht_dropped.load(Ordering::Relaxed)
-    }
-}
-
-impl Drop for UdpPort {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-/// The receive loop: one datagram at a time, to the DHT's inbox or to [`to_utp`].
-async fn receive(socket: Arc<UdpSocket>, dht: Option<Inbox>, counters: Arc<Counters>) {
-    // The largest UDP payload: nothing is cut short, whatever the DHT or uTP accept.
-    let mut buffer = vec![0; 65_536];
-    loop {
-        // An error (an ICMP port unreachable reported on the socket) carries no datagram.
-        let Ok((len, from)) = socket.recv_from(&mut buffer).await else {
-            continue;
-        };
-        let datagram = &buffer[..len];
-        match classify(datagram) {
-            UdpProtocol::Dht => {
-                if !dht.as_ref().is_some_and(|d| d.deliver(from, datagram)) {
-                    counters.dht_dropped.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            UdpProtocol::Utp => to_utp(from, datagram, &counters),
-        }
+        self.dht_dropped.load(Ordering::Relaxed)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     #[test]
     fn krpc_goes_to_the_dht_and_utp_headers_do_not() {
@@ -142,7 +133,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn one_port_serves_the_dht_and_counts_the_rest() {
+    async fn one_port_serves_the_dht_and_utp() {
         let port = UdpPort::bind("127.0.0.1:0".parse().unwrap(), Some(DhtConfig::default()))
             .await
             .unwrap();
@@ -160,17 +151,50 @@ mod tests {
         assert_eq!(joined.closest[0].addr, addr);
         let stats = port.dht().unwrap().stats().await.unwrap();
         assert!(stats.answers_sent >= 1, "{stats:?}");
-        // A uTP SYN is counted and dropped, not fed to the DHT.
+
+        // uTP on the same port works beside it.
+        let dialer = UtpSocket::bind("127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let dial = tokio::spawn(async move {
+            let mut s = dialer.connect(addr).await.unwrap();
+            s.write_all(b"hello").await.unwrap();
+            s.shutdown().await.unwrap();
+            let mut rest = Vec::new();
+            s.read_to_end(&mut rest).await.unwrap();
+        });
+        let mut s = port.utp().accept().await.unwrap();
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, b"hello");
+        drop(s);
+        dial.await.unwrap();
+        assert_eq!(port.utp().stats().malformed, 0, "no KRPC reached uTP");
+        assert_eq!(port.dht().unwrap().stats().await.unwrap().malformed, 0);
+        assert_eq!(port.dht_dropped(), 0);
+    }
+
+    #[tokio::test]
+    async fn without_a_dht_its_datagrams_are_counted_and_dropped() {
+        let port = UdpPort::bind("127.0.0.1:0".parse().unwrap(), None)
+            .await
+            .unwrap();
         let probe = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        probe.send_to(&[0x41, 1, 0, 0], addr).await.unwrap();
+        probe
+            .send_to(
+                b"d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe",
+                port.local_addr().unwrap(),
+            )
+            .await
+            .unwrap();
         let start = std::time::Instant::now();
-        while port.utp_dropped() == 0 {
+        while port.dht_dropped() == 0 {
             assert!(
                 start.elapsed().as_secs() < 5,
-                "the uTP datagram never arrived"
+                "the KRPC datagram never arrived"
             );
             tokio::task::yield_now().await;
         }
-        assert_eq!(port.dht().unwrap().stats().await.unwrap().malformed, 0);
+        assert_eq!(port.utp().stats().malformed, 0);
     }
 }
