@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use crate::util::{Lines, Running, Scratch};
+use crate::util::{bt_command, Lines, Running, Scratch};
 
 fn data(len: usize) -> Vec<u8> {
     let mut x = 0x9e37_79b9_7f4a_7c15u64;
@@ -70,7 +70,7 @@ fn published_torrent_downloads_from_its_tracker_url_with_bt_download_and_bt_open
     });
 
     // A wrong token is refused with the tracker's reason, before any seeding.
-    let bad = Command::new(env!("CARGO_BIN_EXE_bt"))
+    let bad = bt_command()
         .args([
             "publish",
             "movie.bin",
@@ -119,7 +119,7 @@ fn published_torrent_downloads_from_its_tracker_url_with_bt_download_and_bt_open
     assert!(src.join("movie.bin.torrent").is_file());
     publish.wait_for(60, |l| l.contains("listening for peers on").then_some(()));
 
-    let out = Command::new(env!("CARGO_BIN_EXE_bt"))
+    let out = bt_command()
         .args(["download", &url, "--seed-time", "0"])
         .args(NET)
         .current_dir(&dl)

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::{bt, stderr, Scratch};
+use crate::util::{bt, bt_command, stderr, Scratch};
 
 /// A running `bt tracker` with its output in files.
 struct Running {
@@ -20,7 +20,7 @@ struct Running {
 fn start(dir: &Path, name: &str, extra: &[&str]) -> Running {
     let out = dir.join(format!("{name}.stdout"));
     let err = dir.join(format!("{name}.stderr"));
-    let child = Command::new(env!("CARGO_BIN_EXE_bt"))
+    let child = bt_command()
         .args(["tracker", "--port", "0", "--bind", "127.0.0.1"])
         .args(extra)
         .stdin(Stdio::null())

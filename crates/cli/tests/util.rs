@@ -35,9 +35,20 @@ impl Drop for Scratch {
     }
 }
 
+/// `bt` as the tests run it: its state directory (`XDG_STATE_HOME`, where the DHT routing
+/// table is saved) is under the target directory, never the user's; a test may set its own.
+pub(crate) fn bt_command() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bt"));
+    cmd.env(
+        "XDG_STATE_HOME",
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("xdg-state"),
+    );
+    cmd
+}
+
 /// Runs `bt` with `args`, feeding `stdin`, and returns its output.
 pub(crate) fn bt(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bt"))
+    let mut child = bt_command()
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -85,7 +96,7 @@ impl Running {
         env: &[(&str, &Path)],
         which: Lines,
     ) -> Running {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_bt"));
+        let mut cmd = bt_command();
         cmd.args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -62,12 +62,15 @@ impl Ctx {
     }
 
     /// A process logging into the case directory, killed when the case ends, and bounded in life
-    /// by the case deadline even if xtask dies.
+    /// by the case deadline even if xtask dies. Its state directory (`XDG_STATE_HOME`, where
+    /// `bt` keeps its DHT routing table) is the case's, so no case reads another's or the
+    /// user's saved state; a case may set its own after this.
     pub(crate) fn spawn(&self, name: &str, program: impl AsRef<OsStr>) -> Spawn {
         let lifetime = self.deadline.saturating_duration_since(Instant::now()) + LIFETIME_SLACK;
         Spawn::new(name, program, &self.dir)
             .lifetime(lifetime)
             .groups(self.groups.clone())
+            .env("XDG_STATE_HOME", self.dir.join("xdg-state"))
     }
 
     /// The release `bt` binary under test.
