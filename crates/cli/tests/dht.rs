@@ -125,6 +125,63 @@ fn get_peers_finds_a_dht_seed_and_again_from_the_saved_table_without_bootstrap()
     assert_eq!(out.trim(), want, "{err}");
 }
 
+/// `bt launch-many` runs one DHT node for its torrents: a public torrent of its directory is
+/// announced there, and `bt dht get-peers` finds launch-many's port.
+#[test]
+fn launch_many_announces_its_public_torrents_in_the_dht() {
+    let scratch = Scratch::new("dht-launch-many");
+    let dir = scratch.path().join("torrents");
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = dir.join("data.bin");
+    std::fs::write(&data, vec![3u8; 100_000]).unwrap();
+    let torrent = dir.join("data.torrent");
+    let out = bt(
+        &[
+            "make",
+            data.to_str().unwrap(),
+            "-o",
+            torrent.to_str().unwrap(),
+            "--no-date",
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (mut node, port) = node(&scratch);
+    let bootstrap = format!("127.0.0.1:{port}");
+    let state = scratch.path().join("many-state");
+    let mut many = Running::spawn_env(
+        &[
+            "launch-many",
+            dir.to_str().unwrap(),
+            "--port",
+            "0",
+            "--bind",
+            "127.0.0.1",
+            "--dht-bootstrap",
+            &bootstrap,
+        ],
+        &[("XDG_STATE_HOME", &state)],
+    );
+    // "listening for peers on 127.0.0.1:PORT; watching DIR"
+    let many_port: u16 = many.wait_for(60, |l| {
+        l.split_once("listening for peers on 127.0.0.1:")
+            .and_then(|(_, rest)| rest.split(';').next()?.parse().ok())
+    });
+    node.wait_for(30, |l| l.contains("\"stored_peers\":1").then_some(()));
+
+    let magnet = bt(&["magnet", torrent.to_str().unwrap()], b"");
+    let link = String::from_utf8_lossy(&magnet.stdout).into_owned();
+    let hash = link
+        .split("btih:")
+        .nth(1)
+        .and_then(|r| r.get(..40))
+        .expect("the magnet link names the info-hash")
+        .to_owned();
+    let (ok, out, err) = get_peers(&hash, &bootstrap, &scratch.path().join("get-state"));
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), format!("127.0.0.1:{many_port}"), "{err}");
+}
+
 /// `bt args` fails, saying `needle`.
 fn refused(args: &[&str], needle: &str) {
     let out = bt(args, b"");

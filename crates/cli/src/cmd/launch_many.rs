@@ -289,6 +289,10 @@ async fn run_async(args: Args, peers: Vec<SocketAddr>) -> anyhow::Result<ExitCod
     config.listen_port = port;
     config.announce_ip = net.ip;
     config.peers = peers;
+    // One DHT node for every torrent of the directory, on the listener's port; private ones
+    // never use it (their sessions ignore it).
+    let dht = net.start_dht(port, false, &[], seed).await;
+    config.dht = dht.as_ref().map(|d| d.dht());
     let redial_peers = !config.peers.is_empty();
     let mut manager = Manager::new(config);
     manager.serve(listener);
@@ -344,6 +348,11 @@ async fn run_async(args: Args, peers: Vec<SocketAddr>) -> anyhow::Result<ExitCod
     resume_tick.tick().await;
     let mut redial = tokio::time::interval(PEER_RETRY);
     redial.tick().await;
+    let mut dht_save = tokio::time::interval(super::dht_node::SAVE_INTERVAL);
+    dht_save.tick().await;
+    if let Some(d) = &dht {
+        screen.note(&format!("DHT node on UDP {}", d.local_addr()));
+    }
     loop {
         tokio::select! {
             _ = sigint.recv() => break,
@@ -369,6 +378,11 @@ async fn run_async(args: Args, peers: Vec<SocketAddr>) -> anyhow::Result<ExitCod
                     screen.note(&format!("warning: {}: {err}", run.name(&hash)));
                 }
             }
+            _ = dht_save.tick(), if dht.is_some() => {
+                if let Some(d) = &dht {
+                    d.save().await;
+                }
+            }
         }
     }
 
@@ -385,6 +399,9 @@ async fn run_async(args: Args, peers: Vec<SocketAddr>) -> anyhow::Result<ExitCod
         let (line, json) = stopped_report(&stopped);
         eprintln!("bt: launch-many: {line}");
         keep_last(&mut summaries, json);
+    }
+    if let Some(d) = &dht {
+        d.save().await;
     }
     if args.net.json {
         // Every torrent stopped in this run, including those whose .torrent was removed.

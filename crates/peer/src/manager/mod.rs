@@ -52,11 +52,14 @@ pub struct ManagerConfig {
     pub announce_ip: Option<IpAddr>,
     /// Peers every torrent dials when its session starts and on [`Manager::dial_peers`].
     pub peers: Vec<SocketAddr>,
+    /// The DHT node every public torrent looks peers up in and announces to (one for all, on
+    /// the listener's port); `None`: no DHT. Private torrents never use it.
+    pub dht: Option<Arc<torrentkit_dht::Dht>>,
 }
 
 impl ManagerConfig {
     /// Defaults for our `peer_id` and randomness `seed`: 200 connections, 64 open files, no
-    /// rate limits, port 6881, no extra peers.
+    /// rate limits, port 6881, no extra peers, no DHT.
     pub fn new(peer_id: [u8; 20], seed: u64) -> Self {
         ManagerConfig {
             shared: SharedConfig::default(),
@@ -66,6 +69,7 @@ impl ManagerConfig {
             listen_port: 6881,
             announce_ip: None,
             peers: Vec::new(),
+            dht: None,
         }
     }
 }
@@ -389,6 +393,7 @@ impl Manager {
         sc.announce_ip = c.announce_ip;
         sc.shared = Some(self.shared.clone());
         sc.encryption = c.shared.encryption;
+        sc.dht = c.dht.clone();
         entry.saved = start.have.clone();
         let session = Session::start(sc, Arc::new(storage), start.have.clone(), None);
         for p in &c.peers {
