@@ -77,16 +77,21 @@
 
 mod atomic;
 mod create;
+mod create_v2;
 mod error;
+mod filetree;
 mod glob;
 mod hash;
 mod hybrid;
 mod info;
 mod infohash;
+mod layers;
 mod magnet;
+pub mod merkle;
 mod path;
 pub mod percent;
 mod torrent;
+mod v2pieces;
 mod verify;
 mod warning;
 
@@ -96,10 +101,11 @@ pub use create::{
 };
 pub use error::{Error, Result};
 pub use hash::Progress;
-pub use info::{FileEntry, Info, MAX_LENGTH, MAX_PIECES, MAX_PIECE_LENGTH};
-pub use infohash::InfoHash;
+pub use info::{FileEntry, Info, MetaVersion, MAX_LENGTH, MAX_PIECES, MAX_PIECE_LENGTH};
+pub use infohash::{InfoHash, InfoHashV2};
 pub use magnet::Magnet;
 pub use torrent::Torrent;
+pub use v2pieces::V2Piece;
 pub use verify::{file_locations, verify, FileStatus, VerifyReport};
 pub use warning::Warning;
 

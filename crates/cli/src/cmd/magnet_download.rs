@@ -138,7 +138,7 @@ mod tests {
     }
 
     #[test]
-    fn v2_only_and_sourceless_links_are_refused_clearly() {
+    fn sourceless_links_are_refused_clearly() {
         let net = NetArgs::listening_on([127, 0, 0, 1].into(), 0);
         let dir = tempfile::tempdir().unwrap();
         let hash = "a".repeat(64);
@@ -150,8 +150,9 @@ mod tests {
             None,
         )
         .unwrap_err();
+        // A v2-only link is understood; it fails only for naming no source.
         assert!(
-            format!("{e:#}").contains("v2-only torrents are not supported yet"),
+            format!("{e:#}").contains("names no tracker and no peer"),
             "{e:#}"
         );
         let e = resolve(

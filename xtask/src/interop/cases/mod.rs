@@ -22,6 +22,7 @@ mod tracker_restart;
 mod tracker_slow_clients;
 mod tracker_swarm;
 mod tui;
+mod v2_make;
 mod web_seed;
 mod wire;
 
@@ -46,6 +47,7 @@ pub(crate) const ALL: &[Case] = &[
     make::CASE,
     show::CASE,
     paths::CASE,
+    v2_make::CASE,
     tracker_swarm::HTTP,
     tracker_swarm::UDP,
     tracker_restart::CASE,
