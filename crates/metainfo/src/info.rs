@@ -465,6 +465,8 @@ fn v2_files(tree: &[TreeFile], piece_length: u64, multi_file: bool) -> Vec<FileE
             pieces_root: t.pieces_root,
         });
         let tail = t.length % piece_length;
+        // Even a single file gets its tail pad, as libtorrent lists it: peers count it in the
+        // last piece's size.
         if tail != 0 {
             files.push(pad_entry(piece_length - tail));
         }

@@ -23,6 +23,7 @@ mod tracker_slow_clients;
 mod tracker_swarm;
 mod tui;
 mod v2_make;
+mod v2_swarm;
 mod web_seed;
 mod wire;
 
@@ -60,6 +61,9 @@ pub(crate) const ALL: &[Case] = &[
     peer_bt_downloads::ARIA2,
     peer_bt_downloads::TRANSMISSION,
     peer_mixed::CASE,
+    v2_swarm::LIBTORRENT_SEEDS_BT,
+    v2_swarm::BT_SEEDS_LIBTORRENT,
+    v2_swarm::HYBRID,
     publish::CASE,
     tui::CASE,
     tui::LAUNCH_MANY,
