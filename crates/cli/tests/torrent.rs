@@ -249,11 +249,14 @@ fn magnet_links() {
         ],
         b"",
     );
-    assert_eq!(v2.status.code(), Some(1));
-    assert!(
-        stderr(&v2).contains("v2-only torrents are not supported yet"),
-        "{}",
-        stderr(&v2)
+    assert_eq!(v2.status.code(), Some(0), "{}", stderr(&v2));
+    let parsed: serde_json::Value = serde_json::from_slice(&v2.stdout).unwrap();
+    assert_eq!(parsed["info_hash_v2"], serde_json::json!("ab".repeat(32)));
+    // The swarm's 20-byte hash is the v2 hash truncated (BEP 52).
+    assert_eq!(parsed["info_hash"], serde_json::json!("ab".repeat(20)));
+    assert_eq!(
+        parsed["xt"],
+        serde_json::json!(format!("urn:btmh:1220{}", "ab".repeat(32)))
     );
     let bad = bt(&["magnet", "--parse", "magnet:?dn=x"], b"");
     assert_eq!(bad.status.code(), Some(1));
@@ -299,7 +302,7 @@ fn malformed_torrents_fail_cleanly() {
         (b"d4:infod6:lengthi5e4:name1:a12:piece lengthi16384e6:pieces2", "unexpected end of input"),
         (b"d4:infod6:lengthi-5e4:name1:a12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaaee", "invalid length"),
         (b"d4:infod6:lengthi99999e4:name1:a12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaaee", "incorrect number of piece hashes"),
-        (b"d4:infod12:meta versioni2e4:name1:a12:piece lengthi16384eee", "v2-only torrents are not supported yet"),
+        (b"d4:infod12:meta versioni2e4:name1:a12:piece lengthi16384eee", "missing or invalid `info.file tree`"),
     ];
     for (i, (bytes, want)) in cases.iter().enumerate() {
         let path = scratch.write(&format!("bad{i}.torrent"), bytes);

@@ -1,14 +1,16 @@
-//! [`TorrentBuilder`]: making a torrent from a file or a directory, hashing on every core.
+//! [`TorrentBuilder`]: making a v1, v2 or hybrid torrent from a file or a directory, hashing on
+//! every core (the v2 half is in `create_v2.rs`).
 
 use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use torrentkit_bencode::{Dict, Value};
+use torrentkit_bencode::{decode, encode, Dict, Value};
 
 use crate::error::{Error, Result};
 use crate::glob;
 use crate::hash::{hash_pieces, Progress, Span};
+use crate::info::MetaVersion;
 use crate::torrent::Torrent;
 
 /// The smallest piece length [`auto_piece_length`] chooses: 16 KiB.
@@ -48,7 +50,7 @@ pub struct SourceFile {
     pub length: u64,
 }
 
-/// Creates a v1 torrent from a file or a directory.
+/// Creates a v1, v2 or hybrid torrent from a file or a directory.
 ///
 /// A directory contributes every regular file below it, sorted by relative path as bytes (as
 /// mktorrent sorts them), so the result is deterministic. Symbolic links are skipped unless
@@ -73,6 +75,7 @@ pub struct TorrentBuilder {
     exclude: Vec<String>,
     skip_classic: bool,
     threads: usize,
+    version: MetaVersion,
 }
 
 impl TorrentBuilder {
@@ -95,6 +98,7 @@ impl TorrentBuilder {
             exclude: Vec::new(),
             skip_classic: false,
             threads: 0,
+            version: MetaVersion::V1,
         }
     }
 
@@ -182,6 +186,15 @@ impl TorrentBuilder {
     /// Leaves out entries named `CVS` or `core`, as BitTorrent's original `btmakemetafile` did.
     pub fn skip_cvs_and_core(mut self, skip: bool) -> Self {
         self.skip_classic = skip;
+        self
+    }
+
+    /// Which metadata to write (default [`MetaVersion::V1`]). [`MetaVersion::V2`] writes a BEP 52
+    /// `file tree` with per-file Merkle roots and `piece layers`; [`MetaVersion::Hybrid`] writes
+    /// both halves, with pad files aligning every file to a piece as libtorrent does. v2 and
+    /// hybrid torrents list files in path order, component by component.
+    pub fn meta_version(mut self, version: MetaVersion) -> Self {
+        self.version = version;
         self
     }
 
@@ -339,51 +352,27 @@ impl TorrentBuilder {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         };
-        let spans: Vec<Span> = files
-            .iter()
-            .map(|f| Span {
-                path: Some(f.disk_path.clone()),
-                length: f.length,
-            })
-            .collect();
-        let hashes = hash_pieces(&spans, piece_length, threads, true, progress)?;
-        let mut pieces = Vec::with_capacity(hashes.len() * 20);
-        for h in hashes.into_iter().flatten() {
-            pieces.extend_from_slice(&h);
-        }
-
-        let mut info = Dict::new();
-        if single {
-            info.insert(b"length", Value::Int(total as i64));
+        let (info_bytes, layers_bytes) = if self.version.has_v2() {
+            let mut sorted = files.to_vec();
+            crate::create_v2::sort(&mut sorted);
+            let params = crate::create_v2::Params {
+                version: self.version,
+                name: &name,
+                piece_length,
+                threads,
+                private: self.private,
+                source: self.source.as_deref(),
+            };
+            let e = crate::create_v2::build(&sorted, &params, progress)?;
+            (e.info, Some(e.piece_layers))
         } else {
-            let list = files
-                .iter()
-                .map(|f| {
-                    let mut d = Dict::new();
-                    d.insert(b"length", Value::Int(f.length as i64));
-                    d.insert(
-                        b"path",
-                        Value::List(
-                            f.torrent_path
-                                .iter()
-                                .map(|c| Value::from(c.as_str()))
-                                .collect(),
-                        ),
-                    );
-                    Value::Dict(d)
-                })
-                .collect();
-            info.insert(b"files", Value::List(list));
-        }
-        info.insert(b"name", Value::from(name.as_str()));
-        info.insert(b"piece length", Value::Int(piece_length as i64));
-        info.insert(b"pieces", Value::Bytes(&pieces));
-        if self.private {
-            info.insert(b"private", Value::Int(1));
-        }
-        if let Some(s) = &self.source {
-            info.insert(b"source", Value::from(s.as_str()));
-        }
+            (
+                self.v1_info(files, single, &name, piece_length, threads, progress)?,
+                None,
+            )
+        };
+        let info = decode(&info_bytes)?;
+        let layers = layers_bytes.as_deref().map(decode).transpose()?;
 
         let mut top = Dict::new();
         let tiers: Vec<&Vec<String>> = self.trackers.iter().collect();
@@ -421,7 +410,10 @@ impl TorrentBuilder {
                 ),
             );
         }
-        top.insert(b"info", Value::Dict(info));
+        top.insert(b"info", info);
+        if let Some(layers) = layers {
+            top.insert(b"piece layers", layers);
+        }
         if !self.dht_nodes.is_empty() {
             top.insert(b"nodes", crate::nodes::nodes_value(&self.dht_nodes));
         }
@@ -437,6 +429,67 @@ impl TorrentBuilder {
             );
         }
         Torrent::from_parts(top)
+    }
+}
+
+impl TorrentBuilder {
+    /// Hashes `files` into a v1 `info` dictionary and encodes it.
+    fn v1_info(
+        &self,
+        files: &[SourceFile],
+        single: bool,
+        name: &str,
+        piece_length: u64,
+        threads: usize,
+        progress: Progress<'_>,
+    ) -> Result<Vec<u8>> {
+        let total: u64 = files.iter().map(|f| f.length).sum();
+        let spans: Vec<Span> = files
+            .iter()
+            .map(|f| Span {
+                path: Some(f.disk_path.clone()),
+                length: f.length,
+            })
+            .collect();
+        let hashes = hash_pieces(&spans, piece_length, threads, true, progress)?;
+        let mut pieces = Vec::with_capacity(hashes.len() * 20);
+        for h in hashes.into_iter().flatten() {
+            pieces.extend_from_slice(&h);
+        }
+
+        let mut info = Dict::new();
+        if single {
+            info.insert(b"length", Value::Int(total as i64));
+        } else {
+            let list = files
+                .iter()
+                .map(|f| {
+                    let mut d = Dict::new();
+                    d.insert(b"length", Value::Int(f.length as i64));
+                    d.insert(
+                        b"path",
+                        Value::List(
+                            f.torrent_path
+                                .iter()
+                                .map(|c| Value::from(c.as_str()))
+                                .collect(),
+                        ),
+                    );
+                    Value::Dict(d)
+                })
+                .collect();
+            info.insert(b"files", Value::List(list));
+        }
+        info.insert(b"name", Value::from(name));
+        info.insert(b"piece length", Value::Int(piece_length as i64));
+        info.insert(b"pieces", Value::Bytes(&pieces));
+        if self.private {
+            info.insert(b"private", Value::Int(1));
+        }
+        if let Some(s) = &self.source {
+            info.insert(b"source", Value::from(s.as_str()));
+        }
+        Ok(encode(&Value::Dict(info)))
     }
 }
 

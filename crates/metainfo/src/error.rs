@@ -15,8 +15,6 @@ pub enum Error {
     NotADictionary,
     /// The `info` key is missing or is not a dictionary.
     MissingInfo,
-    /// The torrent has only BitTorrent v2 metadata (`meta version` 2 and no `pieces`).
-    V2Only,
     /// A required field is missing or has the wrong type.
     Missing {
         /// The field, such as `info.name` or `info.files[2].path`.
@@ -114,9 +112,6 @@ impl fmt::Display for Error {
             Error::Bencode(e) => write!(f, "invalid bencoding: {e}"),
             Error::NotADictionary => f.write_str("torrent file is not a dictionary"),
             Error::MissingInfo => f.write_str("missing or invalid `info` dictionary"),
-            Error::V2Only => f.write_str(
-                "v2-only torrents are not supported yet (this torrent has no v1 `pieces`)",
-            ),
             Error::Missing { field } => write!(f, "missing or invalid `{field}`"),
             Error::Invalid { field, reason } => write!(f, "invalid `{field}`: {reason}"),
             Error::NoFiles => f.write_str("no files in torrent (`info.files` is empty)"),

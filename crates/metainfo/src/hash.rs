@@ -1,8 +1,9 @@
 //! Parallel piece hashing over a list of files read as one stream, shared by creation and
-//! verification.
+//! verification, for v1 (SHA-1 per piece) and v2 (SHA-256 per 16 KiB block of file data, the
+//! leaves of BEP 52's Merkle trees) at once.
 //!
 //! The pieces are cut into jobs of consecutive pieces that free threads take in order; each job
-//! is read once, in large sequential reads across file boundaries, feeding SHA-1 as it goes.
+//! is read once, in large sequential reads across file boundaries, feeding the hashers as it goes.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -11,8 +12,10 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha1::{Digest, Sha1};
+use sha2::Sha256;
 
 use crate::error::{Error, Result};
+use crate::merkle::{Hash256, BLOCK_SIZE};
 
 /// Bytes per read: small enough that the data is still in the CPU cache when it is hashed,
 /// large enough that system calls cost nothing.
@@ -33,7 +36,25 @@ pub(crate) struct Span {
 /// A progress callback: bytes hashed so far and bytes in all, callable from any thread.
 pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Sync);
 
-/// Hashes every piece of the concatenation of `spans`.
+/// Which hashes to take of each piece.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Want {
+    /// SHA-1 of the whole piece (v1).
+    pub(crate) sha1: bool,
+    /// SHA-256 of each 16 KiB block of file data in it, pad spans left out (v2 leaves).
+    pub(crate) leaves: bool,
+}
+
+/// The hashes of one piece.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PieceDigest {
+    /// Its SHA-1, when asked for.
+    pub(crate) sha1: Option<[u8; 20]>,
+    /// The SHA-256 of each 16 KiB block of file data (the last one short), when asked for.
+    pub(crate) leaves: Vec<Hash256>,
+}
+
+/// Hashes every piece of the concatenation of `spans` with SHA-1.
 ///
 /// With `strict`, any read failure or short file is an error (creation); otherwise the pieces
 /// it touches come back as `None` (verification).
@@ -44,10 +65,48 @@ pub(crate) fn hash_pieces(
     strict: bool,
     progress: Progress<'_>,
 ) -> Result<Vec<Option<[u8; 20]>>> {
-    hash_pieces_in_jobs(spans, piece_length, threads, strict, progress, JOB_BYTES)
+    let want = Want {
+        sha1: true,
+        leaves: false,
+    };
+    let digests = digest_pieces_in_jobs(
+        spans,
+        piece_length,
+        threads,
+        strict,
+        want,
+        progress,
+        JOB_BYTES,
+    )?;
+    Ok(digests
+        .into_iter()
+        .map(|d| d.and_then(|d| d.sha1))
+        .collect())
+}
+
+/// Hashes every piece of the concatenation of `spans` as `want` says (see [`hash_pieces`] for
+/// `strict`).
+pub(crate) fn digest_pieces(
+    spans: &[Span],
+    piece_length: u64,
+    threads: usize,
+    strict: bool,
+    want: Want,
+    progress: Progress<'_>,
+) -> Result<Vec<Option<PieceDigest>>> {
+    digest_pieces_in_jobs(
+        spans,
+        piece_length,
+        threads,
+        strict,
+        want,
+        progress,
+        JOB_BYTES,
+    )
 }
 
 /// [`hash_pieces`] with jobs of about `job_bytes` (tests use small ones).
+#[cfg(test)]
 fn hash_pieces_in_jobs(
     spans: &[Span],
     piece_length: u64,
@@ -56,6 +115,35 @@ fn hash_pieces_in_jobs(
     progress: Progress<'_>,
     job_bytes: u64,
 ) -> Result<Vec<Option<[u8; 20]>>> {
+    let want = Want {
+        sha1: true,
+        leaves: false,
+    };
+    let digests = digest_pieces_in_jobs(
+        spans,
+        piece_length,
+        threads,
+        strict,
+        want,
+        progress,
+        job_bytes,
+    )?;
+    Ok(digests
+        .into_iter()
+        .map(|d| d.and_then(|d| d.sha1))
+        .collect())
+}
+
+/// [`digest_pieces`] with jobs of about `job_bytes`.
+fn digest_pieces_in_jobs(
+    spans: &[Span],
+    piece_length: u64,
+    threads: usize,
+    strict: bool,
+    want: Want,
+    progress: Progress<'_>,
+    job_bytes: u64,
+) -> Result<Vec<Option<PieceDigest>>> {
     let mut offsets = Vec::with_capacity(spans.len());
     let mut total = 0u64;
     for s in spans {
@@ -77,6 +165,7 @@ fn hash_pieces_in_jobs(
         piece_length,
         total,
         strict,
+        want,
         done: &done,
         progress,
     };
@@ -118,7 +207,7 @@ fn hash_pieces_in_jobs(
 }
 
 /// A job's index and the hashes of its pieces (`None`: unreadable).
-type JobResult = (u64, Vec<Option<[u8; 20]>>);
+type JobResult = (u64, Vec<Option<PieceDigest>>);
 
 struct Job<'a> {
     spans: &'a [Span],
@@ -126,6 +215,7 @@ struct Job<'a> {
     piece_length: u64,
     total: u64,
     strict: bool,
+    want: Want,
     done: &'a AtomicU64,
     progress: Progress<'a>,
 }
@@ -140,12 +230,15 @@ struct Open {
 }
 
 impl Job<'_> {
-    fn run(&self, pieces: Range<u64>) -> Result<Vec<Option<[u8; 20]>>> {
+    fn run(&self, pieces: Range<u64>) -> Result<Vec<Option<PieceDigest>>> {
         let mut out = Vec::with_capacity((pieces.end - pieces.start) as usize);
         let start = pieces.start * self.piece_length;
         let end = (pieces.end * self.piece_length).min(self.total);
         let mut buf = vec![0u8; CHUNK];
         let mut hasher = Sha1::new();
+        let mut leaf = Sha256::new();
+        let mut in_leaf = 0u64;
+        let mut leaves = Vec::new();
         let mut in_piece = 0u64;
         let mut piece_ok = true;
         let mut open: Option<Open> = None;
@@ -154,6 +247,22 @@ impl Job<'_> {
             .partition_point(|&o| o <= start)
             .saturating_sub(1);
         let mut pos = start;
+        let mut finish = |hasher: &mut Sha1,
+                          leaf: &mut Sha256,
+                          in_leaf: &mut u64,
+                          leaves: &mut Vec<Hash256>,
+                          ok: bool| {
+            if *in_leaf > 0 {
+                leaves.push(leaf.finalize_reset().into());
+                *in_leaf = 0;
+            }
+            let sha1 = self.want.sha1.then(|| hasher.finalize_reset().into());
+            let digest = PieceDigest {
+                sha1,
+                leaves: std::mem::take(leaves),
+            };
+            out.push(ok.then_some(digest));
+        };
         while pos < end {
             let span_end = self.offsets[index] + self.spans[index].length;
             if pos >= span_end {
@@ -162,18 +271,33 @@ impl Job<'_> {
             }
             let n = (CHUNK as u64).min(end - pos).min(span_end - pos) as usize;
             let good = self.read(index, pos - self.offsets[index], &mut buf[..n], &mut open)?;
+            let is_data = self.want.leaves && self.spans[index].path.is_some();
             let mut data = &buf[..n];
             let mut used = 0;
             while !data.is_empty() {
                 let take = data.len().min((self.piece_length - in_piece) as usize);
-                hasher.update(&data[..take]);
+                if self.want.sha1 {
+                    hasher.update(&data[..take]);
+                }
+                if is_data {
+                    let mut rest = &data[..take];
+                    while !rest.is_empty() {
+                        let k = rest.len().min((BLOCK_SIZE - in_leaf) as usize);
+                        leaf.update(&rest[..k]);
+                        in_leaf += k as u64;
+                        rest = &rest[k..];
+                        if in_leaf == BLOCK_SIZE {
+                            leaves.push(leaf.finalize_reset().into());
+                            in_leaf = 0;
+                        }
+                    }
+                }
                 in_piece += take as u64;
                 used += take;
                 piece_ok &= used <= good;
                 data = &data[take..];
                 if in_piece == self.piece_length {
-                    let digest = hasher.finalize_reset();
-                    out.push(piece_ok.then(|| digest.into()));
+                    finish(&mut hasher, &mut leaf, &mut in_leaf, &mut leaves, piece_ok);
                     in_piece = 0;
                     piece_ok = true;
                 }
@@ -183,8 +307,7 @@ impl Job<'_> {
             (self.progress)(done, self.total);
         }
         if in_piece > 0 {
-            let digest = hasher.finalize_reset();
-            out.push(piece_ok.then(|| digest.into()));
+            finish(&mut hasher, &mut leaf, &mut in_leaf, &mut leaves, piece_ok);
         }
         Ok(out)
     }

@@ -1,9 +1,12 @@
-//! [`Info`]: the validated `info` dictionary of a v1 (or hybrid) torrent, with its files.
+//! [`Info`]: the validated `info` dictionary of a v1, v2 (BEP 52) or hybrid torrent, with its
+//! files.
 
 use torrentkit_bencode::{Dict, Value};
 
 use crate::error::{Error, Result};
+use crate::filetree::TreeFile;
 use crate::infohash::InfoHash;
+use crate::merkle::{Hash256, BLOCK_SIZE};
 use crate::path::{resolve_duplicates, sanitize_component, sanitize_path};
 use crate::warning::Warning;
 
@@ -15,6 +18,39 @@ pub const MAX_PIECES: u64 = (i32::MAX / 20) as u64;
 /// The largest length of one file or of the whole torrent: 2^62 bytes.
 pub const MAX_LENGTH: u64 = 1 << 62;
 
+/// Which BitTorrent versions a torrent's metadata serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MetaVersion {
+    /// BitTorrent v1 only: SHA-1 `pieces`.
+    V1,
+    /// BitTorrent v2 only (BEP 52): a `file tree` of per-file Merkle roots, no `pieces`.
+    V2,
+    /// Both: v1 `pieces` and `files` (with pad files aligning each file to a piece) and a v2
+    /// `file tree` describing the same files.
+    Hybrid,
+}
+
+impl MetaVersion {
+    /// True when the torrent has v2 metadata (v2-only or hybrid).
+    pub fn has_v2(self) -> bool {
+        self != MetaVersion::V1
+    }
+
+    /// True when the torrent has v1 metadata (v1-only or hybrid).
+    pub fn has_v1(self) -> bool {
+        self != MetaVersion::V2
+    }
+
+    /// `v1`, `v2` or `hybrid`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetaVersion::V1 => "v1",
+            MetaVersion::V2 => "v2",
+            MetaVersion::Hybrid => "hybrid",
+        }
+    }
+}
+
 /// The `info` dictionary: name, piece length, piece hashes and files.
 ///
 /// Names and paths here are already sanitised (see the crate documentation); the exact bytes the
@@ -22,6 +58,7 @@ pub const MAX_LENGTH: u64 = 1 << 62;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Info {
     raw: Vec<u8>,
+    version: MetaVersion,
     name: String,
     piece_length: u64,
     pieces: Vec<[u8; 20]>,
@@ -53,6 +90,9 @@ pub struct FileEntry {
     /// For a BEP 47 symlink (`attr` contains `l`), its sanitised target relative to the torrent's
     /// top directory.
     pub symlink: Option<Vec<String>>,
+    /// For v2 and hybrid torrents, the file's BEP 52 `pieces root` (the Merkle root of its
+    /// 16 KiB blocks); `None` for empty files, symlinks, pad files and v1 torrents.
+    pub pieces_root: Option<Hash256>,
 }
 
 impl FileEntry {
@@ -68,6 +108,11 @@ impl Info {
         &self.raw
     }
 
+    /// Whether the metadata is v1, v2 or hybrid.
+    pub fn version(&self) -> MetaVersion {
+        self.version
+    }
+
     /// The sanitised name: the file name of a single-file torrent, the top directory of a
     /// multi-file one.
     pub fn name(&self) -> &str {
@@ -79,14 +124,15 @@ impl Info {
         self.piece_length
     }
 
-    /// The SHA-1 of every piece.
+    /// The SHA-1 of every piece (empty for a v2-only torrent, whose piece hashes are in its
+    /// `piece layers`).
     pub fn pieces(&self) -> &[[u8; 20]] {
         &self.pieces
     }
 
     /// The number of pieces.
     pub fn piece_count(&self) -> usize {
-        self.pieces.len()
+        self.total_size.div_ceil(self.piece_length) as usize
     }
 
     /// The length of piece `index` (the last one may be shorter).
@@ -123,11 +169,13 @@ impl Info {
     /// Reads and validates an `info` dictionary. `raw` is its exact bytes, `dict` their decoding.
     pub(crate) fn parse(raw: &[u8], dict: &Dict<'_>, warnings: &mut Vec<Warning>) -> Result<Info> {
         let has_pieces = dict.get(b"pieces").is_some();
-        let v2 = dict.get(b"meta version").and_then(Value::as_int) == Some(2)
-            || dict.get(b"file tree").is_some();
-        if v2 && !has_pieces {
-            return Err(Error::V2Only);
-        }
+        // libtorrent reads the v2 half only when `meta version` is 2.
+        let v2 = dict.get(b"meta version").and_then(Value::as_int) == Some(2);
+        let version = match (v2, has_pieces) {
+            (false, _) => MetaVersion::V1,
+            (true, false) => MetaVersion::V2,
+            (true, true) => MetaVersion::Hybrid,
+        };
 
         let raw_name = utf8_variant(dict, "name").ok_or_else(|| Error::missing("info.name"))?;
 
@@ -142,9 +190,24 @@ impl Info {
             None => return Err(Error::missing("info.piece length")),
         };
 
-        let multi_file = dict.get(b"files").is_some();
+        let tree = if v2 {
+            if !piece_length.is_power_of_two() || piece_length < BLOCK_SIZE {
+                return Err(Error::invalid(
+                    "info.piece length",
+                    format!("{piece_length} is not a power of two of at least 16 KiB (BEP 52)"),
+                ));
+            }
+            crate::filetree::parse(dict)?
+        } else {
+            Vec::new()
+        };
+
+        let mut multi_file = dict.get(b"files").is_some();
         let mut files = Vec::new();
-        if let Some(list) = dict.get(b"files") {
+        if version == MetaVersion::V2 {
+            multi_file = !(tree.len() == 1 && tree[0].path.len() == 1);
+            files = v2_files(&tree, piece_length, multi_file);
+        } else if let Some(list) = dict.get(b"files") {
             let list = list
                 .as_list()
                 .ok_or_else(|| Error::invalid("info.files", "not a list"))?;
@@ -164,6 +227,7 @@ impl Info {
                 executable: false,
                 hidden: false,
                 symlink: None,
+                pieces_root: None,
             });
         }
 
@@ -197,11 +261,14 @@ impl Info {
                 pieces: piece_count,
             });
         }
-        let pieces_bytes = dict
-            .get(b"pieces")
-            .and_then(Value::as_bytes)
-            .ok_or_else(|| Error::missing("info.pieces"))?;
-        if pieces_bytes.len() as u64 != piece_count * 20 {
+        let pieces_bytes = match version {
+            MetaVersion::V2 => &[][..],
+            _ => dict
+                .get(b"pieces")
+                .and_then(Value::as_bytes)
+                .ok_or_else(|| Error::missing("info.pieces"))?,
+        };
+        if version.has_v1() && pieces_bytes.len() as u64 != piece_count * 20 {
             return Err(Error::PieceCount {
                 expected: piece_count,
                 found_bytes: pieces_bytes.len() as u64,
@@ -216,8 +283,8 @@ impl Info {
             })
             .collect();
 
-        if v2 {
-            crate::hybrid::check(dict, raw_name, &files, multi_file, piece_length)?;
+        if version == MetaVersion::Hybrid {
+            crate::hybrid::check(&tree, raw_name, &mut files, multi_file, piece_length)?;
         }
 
         // The name, by rule 7 of the path module.
@@ -252,6 +319,7 @@ impl Info {
 
         Ok(Info {
             raw: raw.to_vec(),
+            version,
             name,
             piece_length,
             pieces,
@@ -371,7 +439,53 @@ fn parse_file(i: usize, entry: &Value<'_>, warnings: &mut Vec<Warning>) -> Resul
         executable: attr.contains(&b'x'),
         hidden: attr.contains(&b'h'),
         symlink,
+        pieces_root: None,
     })
+}
+
+/// A v2-only torrent's files in data order, as libtorrent lays them out: each file starts on a
+/// piece boundary, so a pad file (`.pad/N`, never written) follows every file whose length is
+/// not a multiple of the piece length, the last one included. Paths are relative to the top
+/// directory (a single-file torrent's one file has an empty path, like v1's).
+fn v2_files(tree: &[TreeFile], piece_length: u64, multi_file: bool) -> Vec<FileEntry> {
+    let mut files = Vec::with_capacity(tree.len() * 2);
+    for t in tree {
+        files.push(FileEntry {
+            path: if multi_file {
+                t.path.clone()
+            } else {
+                Vec::new()
+            },
+            length: t.length,
+            offset: 0,
+            pad: false,
+            executable: t.executable,
+            hidden: t.hidden,
+            symlink: t.symlink.clone(),
+            pieces_root: t.pieces_root,
+        });
+        let tail = t.length % piece_length;
+        // Even a single file gets its tail pad, as libtorrent lists it: peers count it in the
+        // last piece's size.
+        if tail != 0 {
+            files.push(pad_entry(piece_length - tail));
+        }
+    }
+    files
+}
+
+/// A BEP 47 pad file of `length` zeros, named as libtorrent names them.
+pub(crate) fn pad_entry(length: u64) -> FileEntry {
+    FileEntry {
+        path: vec![".pad".to_owned(), length.to_string()],
+        length,
+        offset: 0,
+        pad: true,
+        executable: false,
+        hidden: false,
+        symlink: None,
+        pieces_root: None,
+    }
 }
 
 /// A list whose every item must be a byte string.

@@ -1,4 +1,5 @@
-//! [`InfoHash`]: the SHA-1 of a torrent's `info` dictionary, in hex and base32.
+//! [`InfoHash`]: the SHA-1 of a torrent's `info` dictionary, in hex and base32; [`InfoHashV2`]:
+//! its SHA-256 (BEP 52), whose first 20 bytes stand in for it on the wire and at trackers.
 
 use std::fmt;
 use std::str::FromStr;
@@ -128,6 +129,74 @@ impl fmt::Debug for InfoHash {
     }
 }
 
+/// A BitTorrent v2 info-hash (BEP 52): SHA-256 over the exact bytes of the `info` dictionary.
+///
+/// Displays as 64 lower-case hex digits. Handshakes, trackers and the DHT carry its first 20
+/// bytes, [`truncated`](Self::truncated).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct InfoHashV2(pub [u8; 32]);
+
+impl InfoHashV2 {
+    /// SHA-256 of `info_bytes`, the `info` dictionary exactly as it appears in the file.
+    pub fn of_info_bytes(info_bytes: &[u8]) -> Self {
+        InfoHashV2(sha2::Sha256::digest(info_bytes).into())
+    }
+
+    /// The first 20 bytes, which v2 peers put in the handshake and send to trackers.
+    pub fn truncated(&self) -> InfoHash {
+        let mut h = [0u8; 20];
+        h.copy_from_slice(&self.0[..20]);
+        InfoHash(h)
+    }
+
+    /// 64 lower-case hex digits.
+    pub fn to_hex(&self) -> String {
+        hex(&self.0)
+    }
+
+    /// Parses 64 hex digits.
+    pub fn from_hex(s: &str) -> Result<Self, Error> {
+        let bytes = s.as_bytes();
+        if bytes.len() != 64 {
+            return Err(Error::magnet(format!(
+                "v2 info-hash `{s}` has {} characters; hex needs 64",
+                bytes.len()
+            )));
+        }
+        let mut out = [0u8; 32];
+        for (i, pair) in bytes.chunks(2).enumerate() {
+            let (Some(hi), Some(lo)) = (hex_digit(pair[0]), hex_digit(pair[1])) else {
+                return Err(Error::magnet(format!(
+                    "v2 info-hash `{s}` has a non-hex character"
+                )));
+            };
+            out[i] = (hi << 4) | lo;
+        }
+        Ok(InfoHashV2(out))
+    }
+}
+
+impl FromStr for InfoHashV2 {
+    type Err = Error;
+
+    /// 64 hex digits.
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Self::from_hex(s)
+    }
+}
+
+impl fmt::Display for InfoHashV2 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl fmt::Debug for InfoHashV2 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "InfoHashV2({})", self.to_hex())
+    }
+}
+
 pub(crate) fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
@@ -149,6 +218,23 @@ mod tests {
             InfoHash::of_info_bytes(b"abc").to_hex(),
             "a9993e364706816aba3e25717850c26c9cd0d89d"
         );
+    }
+
+    #[test]
+    fn v2_hash_is_sha256_and_truncates_to_its_first_20_bytes() {
+        // SHA-256("abc") from FIPS 180-2.
+        let h = InfoHashV2::of_info_bytes(b"abc");
+        assert_eq!(
+            h.to_hex(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(
+            h.truncated().to_hex(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a3"
+        );
+        assert_eq!(InfoHashV2::from_hex(&h.to_hex()).unwrap(), h);
+        let e = InfoHashV2::from_hex("abcd").unwrap_err().to_string();
+        assert!(e.contains("needs 64"), "{e}");
     }
 
     #[test]

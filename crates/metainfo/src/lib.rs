@@ -1,7 +1,7 @@
 //! BitTorrent metainfo (`.torrent`) files and magnet links: read, create, edit, verify.
 //!
-//! [`Torrent`] reads a v1 torrent (a hybrid v1/v2 torrent is read as v1) the way libtorrent
-//! does: soft defects such as unsorted keys load with a [`Warning`], hard defects are an
+//! [`Torrent`] reads v1, v2 (BEP 52) and hybrid torrents the way libtorrent does (v2 files
+//! carry their Merkle `pieces root`, see [`merkle`] and [`InfoHashV2`]): soft defects such as unsorted keys load with a [`Warning`], hard defects are an
 //! [`Error`] naming the field. The [`InfoHash`] is the SHA-1 of the `info` dictionary's exact
 //! bytes; every top-level entry is kept byte for byte, so unknown keys survive and edits outside
 //! `info` ([`Torrent::set_trackers`], [`Torrent::set_web_seeds`]...) leave the info-hash alone.
@@ -73,21 +73,27 @@
 //!
 //! # Feature flags
 //!
-//! None. SHA-1 comes from the `sha1` crate, which uses the CPU's SHA instructions when present.
+//! None. SHA-1 and SHA-256 come from the `sha1` and `sha2` crates, which use the CPU's SHA
+//! instructions when present.
 
 mod atomic;
 mod create;
+mod create_v2;
 mod error;
+mod filetree;
 mod glob;
 mod hash;
 mod hybrid;
 mod info;
 mod infohash;
+mod layers;
 mod magnet;
+pub mod merkle;
 mod nodes;
 mod path;
 pub mod percent;
 mod torrent;
+mod v2pieces;
 mod verify;
 mod warning;
 
@@ -97,10 +103,11 @@ pub use create::{
 };
 pub use error::{Error, Result};
 pub use hash::Progress;
-pub use info::{FileEntry, Info, MAX_LENGTH, MAX_PIECES, MAX_PIECE_LENGTH};
-pub use infohash::InfoHash;
+pub use info::{FileEntry, Info, MetaVersion, MAX_LENGTH, MAX_PIECES, MAX_PIECE_LENGTH};
+pub use infohash::{InfoHash, InfoHashV2};
 pub use magnet::Magnet;
 pub use torrent::Torrent;
+pub use v2pieces::V2Piece;
 pub use verify::{file_locations, verify, FileStatus, VerifyReport};
 pub use warning::Warning;
 

@@ -1,23 +1,29 @@
-//! [`Magnet`]: BEP 9 magnet links, parsed and generated.
+//! [`Magnet`]: BEP 9 magnet links (with BEP 52's `urn:btmh:` v2 topic), parsed and generated.
 
 use std::fmt;
 use std::str::FromStr;
 
 use crate::error::{Error, Result};
-use crate::infohash::InfoHash;
+use crate::infohash::{InfoHash, InfoHashV2};
 use crate::percent;
 use crate::torrent::Torrent;
 
-/// A BEP 9 magnet link for a v1 torrent.
+/// A BEP 9 magnet link for a v1, v2 or hybrid torrent.
 ///
-/// Understood parameters: `xt=urn:btih:` (40 hex or 32 base32 characters), `dn` (name), `xl`
+/// Understood parameters: `xt=urn:btih:` (40 hex or 32 base32 characters), `xt=urn:btmh:1220`
+/// (a SHA-256 multihash, BEP 52; a hybrid's link carries both topics), `dn` (name), `xl`
 /// (length), `tr` (trackers, any number), `ws` (BEP 19 web seeds), `x.pe` (peer addresses) and
 /// `so` (BEP 53 file selection such as `0,2,4-6`). Other parameters are ignored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Magnet {
-    /// The info-hash (`xt`).
+    /// The 20-byte info-hash the swarm uses: the v1 one (`urn:btih`), or for a v2-only link the
+    /// v2 one truncated (BEP 52).
     pub info_hash: InfoHash,
+    /// Whether the link names a v1 info-hash (`urn:btih`); false for a v2-only link.
+    pub has_v1: bool,
+    /// The v2 info-hash (`urn:btmh:1220...`), if the link has one.
+    pub info_hash_v2: Option<InfoHashV2>,
     /// The display name (`dn`).
     pub name: Option<String>,
     /// The exact length in bytes (`xl`).
@@ -37,6 +43,8 @@ impl Magnet {
     pub fn new(info_hash: InfoHash) -> Self {
         Magnet {
             info_hash,
+            has_v1: true,
+            info_hash_v2: None,
             name: None,
             length: None,
             trackers: Vec::new(),
@@ -46,10 +54,25 @@ impl Magnet {
         }
     }
 
-    /// The link for a torrent: info-hash, name, length, every tracker (tiers flattened) and web
-    /// seeds.
+    /// A magnet link with only a v2 info-hash (a v2-only torrent).
+    pub fn new_v2(info_hash_v2: InfoHashV2) -> Self {
+        let mut m = Magnet::new(info_hash_v2.truncated());
+        m.has_v1 = false;
+        m.info_hash_v2 = Some(info_hash_v2);
+        m
+    }
+
+    /// The link for a torrent: info-hashes (v1, v2 or both), name, length, every tracker (tiers
+    /// flattened) and web seeds.
     pub fn from_torrent(torrent: &Torrent) -> Self {
-        let mut m = Magnet::new(torrent.info_hash());
+        let mut m = match (torrent.info_hash_v1(), torrent.info_hash_v2()) {
+            (None, Some(v2)) => Magnet::new_v2(v2),
+            (_, v2) => {
+                let mut m = Magnet::new(torrent.info_hash());
+                m.info_hash_v2 = v2;
+                m
+            }
+        };
         m.name = Some(torrent.info().name().to_owned());
         m.length = Some(torrent.info().total_size());
         m.trackers = torrent.trackers().into_iter().flatten().collect();
@@ -94,6 +117,16 @@ impl Magnet {
                             }
                             _ => hash = Some(h),
                         }
+                    } else if let Some(h) = lower.strip_prefix("urn:btmh:") {
+                        let h = parse_btmh(h)?;
+                        match m.info_hash_v2 {
+                            Some(prev) if prev != h => {
+                                return Err(Error::magnet(format!(
+                                    "two different v2 info-hashes: {prev} and {h}"
+                                )))
+                            }
+                            _ => m.info_hash_v2 = Some(h),
+                        }
                     } else {
                         other_xt = Some(value);
                     }
@@ -112,20 +145,19 @@ impl Magnet {
                 _ => {}
             }
         }
-        m.info_hash = match (hash, other_xt) {
-            (Some(h), _) => h,
-            (None, Some(xt)) if xt.to_ascii_lowercase().starts_with("urn:btmh:") => {
-                return Err(Error::magnet(
-                    "only a v2 info-hash (`urn:btmh`); v2-only torrents are not supported yet",
-                ))
+        match (hash, m.info_hash_v2, other_xt) {
+            (Some(h), _, _) => m.info_hash = h,
+            (None, Some(v2), _) => {
+                m.info_hash = v2.truncated();
+                m.has_v1 = false;
             }
-            (None, Some(xt)) => {
+            (None, None, Some(xt)) => {
                 return Err(Error::magnet(format!(
-                    "`xt={xt}` is not a BitTorrent info-hash (`urn:btih:...`)"
+                    "`xt={xt}` is not a BitTorrent info-hash (`urn:btih:...` or `urn:btmh:1220...`)"
                 )))
             }
-            (None, None) => return Err(Error::magnet("no `xt` (exact topic) parameter")),
-        };
+            (None, None, None) => return Err(Error::magnet("no `xt` (exact topic) parameter")),
+        }
         Ok(m)
     }
 }
@@ -142,7 +174,17 @@ impl fmt::Display for Magnet {
     /// `magnet:?xt=urn:btih:<hex>&dn=...&xl=...&tr=...&ws=...&x.pe=...&so=...`, values
     /// percent-encoded.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "magnet:?xt=urn:btih:{}", self.info_hash.to_hex())?;
+        let mut sep = '?';
+        if self.has_v1 {
+            write!(f, "magnet:?xt=urn:btih:{}", self.info_hash.to_hex())?;
+            sep = '&';
+        }
+        if let Some(v2) = &self.info_hash_v2 {
+            if sep == '?' {
+                f.write_str("magnet:")?;
+            }
+            write!(f, "{sep}xt=urn:btmh:1220{}", v2.to_hex())?;
+        }
         if let Some(n) = &self.name {
             write!(f, "&dn={}", percent_encode(n))?;
         }
@@ -174,6 +216,16 @@ impl fmt::Display for Magnet {
         }
         Ok(())
     }
+}
+
+/// A BEP 52 multihash after `urn:btmh:`: `12` (SHA-256), `20` (32 bytes), then 64 hex digits.
+fn parse_btmh(multihash: &str) -> Result<InfoHashV2> {
+    let digest = multihash.strip_prefix("1220").ok_or_else(|| {
+        Error::magnet(format!(
+            "`urn:btmh:{multihash}` is not a SHA-256 multihash (it must start with `1220`)"
+        ))
+    })?;
+    InfoHashV2::from_hex(digest)
 }
 
 /// Decodes `%XX` escapes (and `+` as a space when `plus_is_space`); the result must be UTF-8.
@@ -275,12 +327,33 @@ mod tests {
     }
 
     #[test]
+    fn v2_and_hybrid_links() {
+        let v2 = InfoHashV2::of_info_bytes(b"info");
+        let text = format!("magnet:?xt=urn:btmh:1220{}&dn=x", v2.to_hex());
+        let m = Magnet::parse(&text).unwrap();
+        assert_eq!(m.info_hash_v2, Some(v2));
+        assert!(!m.has_v1);
+        assert_eq!(m.info_hash, v2.truncated());
+        assert_eq!(m.to_string(), text);
+
+        let v1 = InfoHash::from_hex(HEX).unwrap();
+        let text = format!("magnet:?xt=urn:btih:{HEX}&xt=urn:btmh:1220{}", v2.to_hex());
+        let m = Magnet::parse(&text).unwrap();
+        assert_eq!(
+            (m.info_hash, m.has_v1, m.info_hash_v2),
+            (v1, true, Some(v2))
+        );
+        assert_eq!(m.to_string(), text);
+    }
+
+    #[test]
     fn bad_magnets_are_rejected_with_a_reason() {
         let cases = [
             ("http://x", "does not start with `magnet:?`"),
             ("magnet:?dn=x", "no `xt`"),
             ("magnet:?xt=urn:sha1:abc", "not a BitTorrent info-hash"),
-            ("magnet:?xt=urn:btmh:1220abcd", "v2-only"),
+            ("magnet:?xt=urn:btmh:1220abcd", "needs 64"),
+            ("magnet:?xt=urn:btmh:1114abcd", "not a SHA-256 multihash"),
             ("magnet:?xt=urn:btih:abc", "needs 40"),
             ("magnet:?xt=urn:btih:zz", "needs 40"),
             ("magnet:?xt=urn:btih:c0fda1edafdbdbb96443424e0b3899af7159d10g", "non-hex"),

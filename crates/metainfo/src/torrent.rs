@@ -9,10 +9,12 @@ use torrentkit_bencode::{
 
 use crate::error::{Error, Result};
 use crate::info::Info;
-use crate::infohash::InfoHash;
+use crate::infohash::{InfoHash, InfoHashV2};
+use crate::layers::Layers;
+use crate::merkle::Hash256;
 use crate::warning::Warning;
 
-/// A v1 (or hybrid, read as v1) torrent file.
+/// A v1, v2 (BEP 52) or hybrid torrent file.
 ///
 /// Reading keeps every top-level entry's bytes exactly as they were, so writing an unedited
 /// torrent reproduces the file byte for byte, unknown keys included, and an edit outside `info`
@@ -23,6 +25,8 @@ pub struct Torrent {
     entries: Vec<(Vec<u8>, Vec<u8>)>,
     info: Info,
     info_hash: InfoHash,
+    info_hash_v2: Option<InfoHashV2>,
+    piece_layers: Layers,
     announce: Option<String>,
     announce_list: Vec<Vec<String>>,
     comment: Option<String>,
@@ -54,11 +58,25 @@ impl Torrent {
             .and_then(Value::as_dict)
             .ok_or(Error::MissingInfo)?;
         let info = Info::parse(info_raw, info_dict, &mut warnings)?;
-        let info_hash = InfoHash::of_info_bytes(info_raw);
+        let info_hash_v2 = info
+            .version()
+            .has_v2()
+            .then(|| InfoHashV2::of_info_bytes(info_raw));
+        let info_hash = match info_hash_v2 {
+            Some(v2) if !info.version().has_v1() => v2.truncated(),
+            _ => InfoHash::of_info_bytes(info_raw),
+        };
+        let piece_layers = if info.version().has_v2() {
+            crate::layers::parse(dict, &info, &mut warnings)?
+        } else {
+            Layers::new()
+        };
 
         let mut torrent = Torrent {
             info,
             info_hash,
+            info_hash_v2,
+            piece_layers,
             announce: url(dict, "announce", &mut warnings),
             announce_list: tiers(dict, &mut warnings),
             comment: text(dict, "comment"),
@@ -109,9 +127,27 @@ impl Torrent {
         crate::atomic::write_atomic(path.as_ref(), &self.to_bytes())
     }
 
-    /// The info-hash: SHA-1 over the `info` bytes exactly as read.
+    /// The 20-byte info-hash peers and trackers use: SHA-1 over the `info` bytes exactly as
+    /// read, or for a v2-only torrent the first 20 bytes of their SHA-256 (BEP 52).
     pub fn info_hash(&self) -> InfoHash {
         self.info_hash
+    }
+
+    /// The v1 info-hash (SHA-1), `None` for a v2-only torrent.
+    pub fn info_hash_v1(&self) -> Option<InfoHash> {
+        self.info.version().has_v1().then_some(self.info_hash)
+    }
+
+    /// The v2 info-hash (SHA-256 of the `info` bytes), for v2 and hybrid torrents.
+    pub fn info_hash_v2(&self) -> Option<InfoHashV2> {
+        self.info_hash_v2
+    }
+
+    /// The BEP 52 piece layer of the file whose `pieces root` is `root`: one SHA-256 per piece.
+    /// `None` when the torrent carries none for it (files of at most one piece never have one,
+    /// and a magnet link gives none: peers send them).
+    pub fn piece_layer(&self, root: &Hash256) -> Option<&[Hash256]> {
+        self.piece_layers.get(root).map(Vec::as_slice)
     }
 
     /// The `info` dictionary.
@@ -176,7 +212,8 @@ impl Torrent {
 
     /// Top-level keys this crate does not interpret, in file order (kept and written back).
     pub fn unknown_keys(&self) -> impl Iterator<Item = &[u8]> + '_ {
-        const KNOWN: [&[u8]; 11] = [
+        const KNOWN: [&[u8]; 12] = [
+            b"piece layers",
             b"announce",
             b"announce-list",
             b"comment",

@@ -1,9 +1,10 @@
-//! Checking data on disk against a torrent: which pieces and which files are complete.
+//! Checking data on disk against a torrent: which pieces and which files are complete, by SHA-1
+//! for v1 torrents and by the BEP 52 Merkle trees for v2 and hybrid ones.
 
 use std::path::{Path, PathBuf};
 
 use crate::error::Result;
-use crate::hash::{hash_pieces, Progress, Span};
+use crate::hash::{digest_pieces, hash_pieces, Progress, Span, Want};
 use crate::torrent::Torrent;
 
 /// The state of one file after [`verify`].
@@ -94,12 +95,21 @@ pub fn verify(
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     };
-    let hashes = hash_pieces(&spans, info.piece_length(), threads, false, progress)?;
-    let pieces: Vec<bool> = hashes
-        .iter()
-        .zip(info.pieces())
-        .map(|(got, want)| got.as_ref() == Some(want))
-        .collect();
+    let pieces: Vec<bool> = if info.version().has_v2() {
+        let want = Want {
+            sha1: false,
+            leaves: true,
+        };
+        let digests = digest_pieces(&spans, info.piece_length(), threads, false, want, progress)?;
+        crate::v2pieces::verdicts(torrent, &digests)
+    } else {
+        let hashes = hash_pieces(&spans, info.piece_length(), threads, false, progress)?;
+        hashes
+            .iter()
+            .zip(info.pieces())
+            .map(|(got, want)| got.as_ref() == Some(want))
+            .collect()
+    };
 
     let files = info
         .files()

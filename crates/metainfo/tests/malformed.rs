@@ -108,7 +108,13 @@ fn structural_defects_name_the_field() {
         (b"d4:infod5:filesld6:lengthi5e4:pathli7eeee4:name1:a12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaaee", "`info.files[0].path[0]`: an integer is not a path component"),
         (b"d4:infod5:filesld6:lengthle4:pathl1:xeee4:name1:a12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaaee", "`info.files[0].length`"),
         (b"d4:infod4:name1:a12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaaee", "`info.length`"),
-        (b"d4:infod12:meta versioni2e4:name1:a12:piece lengthi16384eee", "v2-only torrents are not supported yet"),
+        (b"d4:infod12:meta versioni2e4:name1:a12:piece lengthi16384eee", "missing or invalid `info.file tree`"),
+        (b"d4:infod9:file treed1:ad0:d6:lengthi5e11:pieces root32:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaeee12:meta versioni2e4:name1:a12:piece lengthi16383eee", "`info.piece length`: 16383 is not a power of two"),
+        (b"d4:infod9:file treed1:ad0:d4:attr1:p6:lengthi5e11:pieces root32:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaeee12:meta versioni2e4:name1:a12:piece lengthi16384eee", "`info.file tree/a.attr`: a file in the v2 metadata has the pad attribute set"),
+        (b"d4:infod9:file treed1:ad0:d6:lengthi5eeee12:meta versioni2e4:name1:a12:piece lengthi16384eee", "`info.file tree/a.pieces root`: a v2 file entry has no root hash"),
+        (b"d4:infod9:file treed1:bd0:d6:lengthi5e11:pieces root32:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaee1:ad0:d6:lengthi5e11:pieces root32:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaeee12:meta versioni2e4:name1:a12:piece lengthi16384eee", "`info.file tree/`: invalid bencoding: the keys of a v2 file tree must be sorted"),
+        (b"d4:infod9:file treed1:ad0:d6:lengthi5e11:pieces root32:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaeee6:lengthi6e12:meta versioni2e4:name1:a12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaae4:name1:aee", "the v1 and v2 file metadata does not match: `info.name` is \"a\" (6 bytes) but `info.file tree/a` has 5 bytes"),
+        (b"d4:infod9:file treed1:ad0:d6:lengthi5e11:pieces root32:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaeee12:meta versioni2e4:name1:a12:piece lengthi16384ee12:piece layersd3:abc0:ee", "`piece layers/616263`: a piece layer is invalid"),
         (b"d4:infod6:lengthi5e4:name1:.12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaaee", "`info.name`"),
         (b"d4:infod6:lengthi5e4:name0:12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaaee", "`info.name`"),
         (b"d1:ai1e1:ai2ee", "duplicate dictionary key `a`"),
@@ -131,7 +137,7 @@ fn errors_are_typed() {
     ));
     assert!(matches!(
         Torrent::from_bytes(b"d4:infod12:meta versioni2eee"),
-        Err(Error::V2Only)
+        Err(Error::Missing { .. })
     ));
 }
 

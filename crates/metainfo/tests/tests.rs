@@ -5,4 +5,5 @@ mod edit;
 mod malformed;
 mod paths;
 mod util;
+mod v2;
 mod verify;

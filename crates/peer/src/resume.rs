@@ -55,6 +55,11 @@ impl FileStamp {
             .files()
             .iter()
             .map(|f| {
+                // Pad files are never on disk (a v2 single file's tail pad is even named below
+                // the file itself, as libtorrent names it).
+                if f.pad {
+                    return Ok(None);
+                }
                 let mut p = root.to_path_buf();
                 p.extend(&f.path);
                 FileStamp::of(&p)

@@ -7,3 +7,4 @@ mod http_publish;
 mod serve;
 mod takeover;
 mod udp_socket;
+mod v2_hashes;

@@ -80,6 +80,7 @@ mod error;
 mod extended;
 mod fast;
 mod handshake;
+mod hashes;
 mod message;
 pub mod mse;
 mod peer_id;
@@ -96,6 +97,7 @@ pub use extended::{
 };
 pub use fast::allowed_fast_set;
 pub use handshake::{Handshake, Reserved, HANDSHAKE_LEN, PROTOCOL};
+pub use hashes::{HashMessage, HashRequest, MAX_HASH_REQUEST, MAX_PROOF_LAYERS};
 pub use message::{id, name_of, piece_header, BlockRequest, Message};
 pub use peer_id::{Client, PeerId, CLIENT_CODE};
 pub use status::Status;

@@ -2,7 +2,7 @@
 
 use crate::error::{Error, Result};
 
-/// The message ids of BEP 3, BEP 5, BEP 6 and BEP 10.
+/// The message ids of BEP 3, BEP 5, BEP 6, BEP 10 and BEP 52.
 pub mod id {
     /// `choke` (BEP 3).
     pub const CHOKE: u8 = 0;
@@ -36,6 +36,12 @@ pub mod id {
     pub const ALLOWED_FAST: u8 = 0x11;
     /// `extended` (BEP 10).
     pub const EXTENDED: u8 = 20;
+    /// `hash request` (BEP 52).
+    pub const HASH_REQUEST: u8 = 21;
+    /// `hashes` (BEP 52).
+    pub const HASHES: u8 = 22;
+    /// `hash reject` (BEP 52).
+    pub const HASH_REJECT: u8 = 23;
 }
 
 /// A block of a piece: what `request`, `cancel` and `reject request` name.
@@ -341,6 +347,9 @@ pub fn name_of(id: u8) -> &'static str {
         id::REJECT_REQUEST => "reject request",
         id::ALLOWED_FAST => "allowed fast",
         id::EXTENDED => "extended",
+        id::HASH_REQUEST => "hash request",
+        id::HASHES => "hashes",
+        id::HASH_REJECT => "hash reject",
         _ => "unknown message",
     }
 }

@@ -5,6 +5,10 @@
 //! `bt make` and mktorrent run three times each, alternating, with the same piece length
 //! (1 MiB, 2048 pieces); each one's best run counts, since the machine may be shared. The two
 //! torrents must have the same info-hash.
+//!
+//! Then BitTorrent v2: `bt make --v2` against libtorrent's `create_torrent` (v2 only, through
+//! `set_piece_hashes`) on the same file and piece length, three runs each alternating, best
+//! counted; target 1.5 times libtorrent's rate, and the same v2 info-hash.
 
 use std::fmt::Write as _;
 use std::io::Read as _;
@@ -21,6 +25,17 @@ const SIZE: u64 = 2 << 30;
 const RUNS: usize = 3;
 const TARGET_OF_LIMIT: f64 = 0.85;
 const TARGET_OVER_MKTORRENT: f64 = 1.3;
+const TARGET_V2_OVER_LIBTORRENT: f64 = 1.5;
+
+/// libtorrent making a v2-only torrent of `argv[1]` with 1 MiB pieces into `argv[2]`; prints
+/// the v2 info-hash.
+const LT_MAKE_V2: &str = "import os, sys, libtorrent as lt\n\
+fs = lt.file_storage()\n\
+lt.add_files(fs, sys.argv[1])\n\
+t = lt.create_torrent(fs, 1 << 20, flags=lt.create_torrent.v2_only)\n\
+lt.set_piece_hashes(t, os.path.dirname(os.path.abspath(sys.argv[1])))\n\
+open(sys.argv[2], 'wb').write(lt.bencode(t.generate()))\n\
+print(lt.torrent_info(sys.argv[2]).info_hashes().v2)\n";
 
 pub(super) fn run(root: &Path, _passthrough: &[String]) -> anyhow::Result<Outcome> {
     packages::require(&[("mktorrent", "mktorrent"), ("openssl", "openssl")])?;
@@ -131,10 +146,88 @@ pub(super) fn run(root: &Path, _passthrough: &[String]) -> anyhow::Result<Outcom
         if same_hash { "yes" } else { "NO" },
         load_average()
     );
+    let (v2_md, v2_failures) = v2_rows(bt, &file, &dir)?;
+    md.push_str(&v2_md);
+    failures.extend(v2_failures);
     Ok(Outcome {
         markdown: md,
         failures,
     })
+}
+
+/// `bt make --v2` against libtorrent's `create_torrent` v2: the rows and any failures.
+fn v2_rows(bt: &Path, file: &Path, dir: &Path) -> anyhow::Result<(String, Vec<String>)> {
+    crate::interop::python::require_libtorrent()?;
+    let bt_out = dir.join("bt-v2.torrent");
+    let lt_out = dir.join("libtorrent-v2.torrent");
+    let (mut bt_best, mut lt_best) = (f64::INFINITY, f64::INFINITY);
+    let (mut bt_cpu, mut lt_cpu) = (f64::INFINITY, f64::INFINITY);
+    for run in 1..=RUNS {
+        println!("bench make: v2 run {run} of {RUNS}: bt make --v2, libtorrent create_torrent");
+        let _ = std::fs::remove_file(&bt_out);
+        let (wall, cpu) = timed(
+            Command::new(bt)
+                .args(["make", "--v2", "--no-date", "-l", "1M", "-o"])
+                .arg(&bt_out)
+                .arg(file),
+        )?;
+        bt_best = bt_best.min(wall);
+        bt_cpu = bt_cpu.min(cpu);
+        let _ = std::fs::remove_file(&lt_out);
+        let (wall, cpu) = timed(
+            Command::new(crate::interop::python::PYTHON)
+                .args(["-c", LT_MAKE_V2])
+                .arg(file)
+                .arg(&lt_out),
+        )?;
+        lt_best = lt_best.min(wall);
+        lt_cpu = lt_cpu.min(cpu);
+    }
+    let v2_hash = |t: &Path| -> anyhow::Result<String> {
+        let out = Command::new(bt).args(["show", "--json"]).arg(t).output()?;
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .with_context(|| format!("bt show --json {}", t.display()))?;
+        Ok(json["info_hash_v2"].as_str().unwrap_or_default().to_owned())
+    };
+    let same_hash = v2_hash(&bt_out)? == v2_hash(&lt_out)?;
+    let rate = |secs: f64| SIZE as f64 / secs / 1e6;
+    let over_lt = lt_best / bt_best;
+    let mut failures = Vec::new();
+    if over_lt < TARGET_V2_OVER_LIBTORRENT {
+        failures.push(format!(
+            "bt make --v2 at {over_lt:.2}x libtorrent's create_torrent, target {TARGET_V2_OVER_LIBTORRENT}x"
+        ));
+    }
+    if !same_hash {
+        failures.push("bt make --v2 and libtorrent gave different v2 info-hashes".to_owned());
+    }
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "\n### BitTorrent v2 (SHA-256 Merkle trees, 1 MiB pieces)\n"
+    );
+    let _ = writeln!(
+        md,
+        "| what | time (best of {RUNS}) | rate | CPU time (best) | ratio | target | |"
+    );
+    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---|");
+    let _ = writeln!(
+        md,
+        "| libtorrent create_torrent v2 | {lt_best:.2} s | {:.0} MB/s | {lt_cpu:.2} s | | | |",
+        rate(lt_best)
+    );
+    let _ = writeln!(
+        md,
+        "| bt make --v2 -l 1M | {bt_best:.2} s | {:.0} MB/s | {bt_cpu:.2} s | {over_lt:.2}x | {TARGET_V2_OVER_LIBTORRENT}x | {} |",
+        rate(bt_best),
+        verdict(over_lt >= TARGET_V2_OVER_LIBTORRENT)
+    );
+    let _ = writeln!(
+        md,
+        "\nSame v2 info-hash from bt make --v2 and libtorrent: {}.",
+        if same_hash { "yes" } else { "NO" }
+    );
+    Ok((md, failures))
 }
 
 /// Reads the file once so every run hashes from the page cache.

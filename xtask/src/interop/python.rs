@@ -37,8 +37,8 @@ pub(crate) const BDECODE_JSON: Snippet = Snippet {
     source: include_str!("py/bdecode_json.py"),
 };
 
-/// `create_torrent.py [--piece-size N] [--tracker URL] [--comment C] [--v1-only] SRC OUT`:
-/// prints the v1 info-hash.
+/// `create_torrent.py [--piece-size N] [--tracker URL] [--comment C] [--v1-only | --v2-only]
+/// [--both] SRC OUT`: prints the v1 info-hash (with `--both`, the v1 and the v2 one).
 pub(crate) const CREATE_TORRENT: Snippet = Snippet {
     file: "create_torrent.py",
     source: include_str!("py/create_torrent.py"),
@@ -69,7 +69,7 @@ pub(crate) fn libtorrent_v1_torrent(
 }
 
 /// `check_data.py SAVE_PATH TORRENT...`: libtorrent loads each torrent and checks its data; one
-/// line each: `NAME HASH HAVE NUM_PIECES NUM_FILES TOTAL_SIZE`.
+/// line each: `V2 NAME HASH HAVE NUM_PIECES NUM_FILES TOTAL_SIZE` (V2 `-` for v1 torrents).
 pub(crate) const CHECK_DATA: Snippet = Snippet {
     file: "check_data.py",
     source: include_str!("py/check_data.py"),

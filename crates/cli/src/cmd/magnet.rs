@@ -15,8 +15,9 @@ pub(crate) struct Args {
     /// A torrent file; or, with --parse, a magnet link.
     input: String,
     /// Parse INPUT as a magnet link and print every parameter as JSON, under its own name
-    /// (`xt`, `dn`, `xl`, `tr`, `ws`, `x.pe`, `so`), with the info-hash in hex and base32
-    /// (exit 1 if it is invalid).
+    /// (`xt`, `dn`, `xl`, `tr`, `ws`, `x.pe`, `so`), with the info-hash in hex and base32 and
+    /// the v2 one (`urn:btmh`) in hex; `xt` is a list when a hybrid link has both (exit 1 if it
+    /// is invalid).
     #[arg(long)]
     parse: bool,
     /// Leave the trackers out of the link.
@@ -27,10 +28,18 @@ pub(crate) struct Args {
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.parse {
         let m = Magnet::parse(&args.input)?;
+        let mut xt = Vec::new();
+        if m.has_v1 {
+            xt.push(format!("urn:btih:{}", m.info_hash.to_hex()));
+        }
+        if let Some(v2) = &m.info_hash_v2 {
+            xt.push(format!("urn:btmh:1220{}", v2.to_hex()));
+        }
         let value = json!({
             "info_hash": m.info_hash.to_hex(),
             "info_hash_base32": m.info_hash.to_base32(),
-            "xt": format!("urn:btih:{}", m.info_hash.to_hex()),
+            "info_hash_v2": m.info_hash_v2.map(|h| h.to_hex()),
+            "xt": if xt.len() == 1 { json!(xt[0]) } else { json!(xt) },
             "dn": m.name,
             "xl": m.length,
             "tr": m.trackers,

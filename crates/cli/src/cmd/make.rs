@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context};
-use torrentkit_metainfo::{Torrent, TorrentBuilder};
+use torrentkit_metainfo::{MetaVersion, Torrent, TorrentBuilder};
 
 use super::torrent_common::{human_size, progress_bar, tiers};
 
@@ -75,6 +75,14 @@ pub(crate) struct MakeOptions {
     /// Hashing threads (default: one per core).
     #[arg(long, default_value_t = 0)]
     threads: usize,
+    /// Make a BitTorrent v2 torrent (BEP 52: per-file SHA-256 Merkle roots and piece layers),
+    /// which v1-only clients cannot read.
+    #[arg(long, conflicts_with = "hybrid")]
+    v2: bool,
+    /// Make a hybrid torrent: v1 and v2 metadata over the same files (each file aligned to a
+    /// piece with pad files, as libtorrent makes them), for v1 and v2 clients alike.
+    #[arg(long)]
+    hybrid: bool,
 }
 
 impl MakeOptions {
@@ -170,6 +178,11 @@ pub(crate) fn make_one(
         .threads(o.threads)
         .follow_symlinks(o.follow_symlinks)
         .skip_cvs_and_core(o.skip_cvs_core)
+        .meta_version(match (o.v2, o.hybrid) {
+            (true, _) => MetaVersion::V2,
+            (_, true) => MetaVersion::Hybrid,
+            _ => MetaVersion::V1,
+        })
         .created_by(concat!("torrentkit bt ", env!("CARGO_PKG_VERSION")));
     for tier in tiers(&o.trackers) {
         builder = builder.tier(tier);
@@ -222,10 +235,14 @@ pub(crate) fn make_one(
         .write_atomic(out)
         .with_context(|| format!("writing {}", out.display()))?;
     let info = torrent.info();
+    let hashes = match (torrent.info_hash_v1(), torrent.info_hash_v2()) {
+        (Some(v1), Some(v2)) => format!("v1 {v1}, v2 {v2}"),
+        (None, Some(v2)) => v2.to_hex(),
+        _ => torrent.info_hash().to_hex(),
+    };
     println!(
-        "{}: {} ({} in {} file{}, {} pieces of {}, hashed at {}/s)",
+        "{}: {hashes} ({} in {} file{}, {} pieces of {}, hashed at {}/s)",
         out.display(),
-        torrent.info_hash(),
         human_size(info.total_size()),
         info.files().len(),
         if info.files().len() == 1 { "" } else { "s" },

@@ -34,5 +34,6 @@ pub(crate) fn start_state(
     always_check: bool,
 ) -> anyhow::Result<Start> {
     let mut say = |note: torrentkit_peer::session::StartNote<'_>| eprintln!("bt: {note}");
-    Ok(placement.find_start(storage, torrent.info().pieces(), always_check, &mut say)?)
+    let hashes = torrentkit_peer::session::piece_hashes(torrent);
+    Ok(placement.find_start(storage, &*hashes, always_check, &mut say)?)
 }

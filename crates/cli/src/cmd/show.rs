@@ -107,12 +107,18 @@ pub(crate) fn to_json(t: &Torrent) -> Json {
             if let Some(target) = &f.symlink {
                 o["symlink"] = json!(target.join("/"));
             }
+            if let Some(root) = &f.pieces_root {
+                o["pieces_root"] = json!(hex(root));
+            }
             o
         })
         .collect();
     json!({
         "info_hash": t.info_hash().to_hex(),
         "info_hash_base32": t.info_hash().to_base32(),
+        "meta_version": info.version().as_str(),
+        "info_hash_v1": t.info_hash_v1().map(|h| h.to_hex()),
+        "info_hash_v2": t.info_hash_v2().map(|h| h.to_hex()),
         "name": info.name(),
         "total_size": info.total_size(),
         "piece_length": info.piece_length(),
@@ -140,7 +146,19 @@ pub(crate) fn summary(t: &Torrent) -> String {
     let info = t.info();
     let mut s = String::new();
     let _ = writeln!(s, "name:        {}", info.name());
-    let _ = writeln!(s, "info-hash:   {}", t.info_hash());
+    match (t.info_hash_v1(), t.info_hash_v2()) {
+        (Some(v1), None) => {
+            let _ = writeln!(s, "info-hash:   {v1}");
+        }
+        (v1, Some(v2)) => {
+            let _ = writeln!(s, "version:     {}", info.version().as_str());
+            if let Some(v1) = v1 {
+                let _ = writeln!(s, "info-hash:   {v1} (v1)");
+            }
+            let _ = writeln!(s, "info-hash:   {v2} (v2)");
+        }
+        (None, None) => {}
+    }
     let n = info.files().len();
     let _ = writeln!(
         s,
@@ -219,6 +237,9 @@ pub(crate) fn summary(t: &Torrent) -> String {
         if let Some(target) = &f.symlink {
             let _ = write!(tags, " -> {}", target.join("/"));
         }
+        if let Some(root) = &f.pieces_root {
+            let _ = write!(tags, " root {}", hex(root));
+        }
         let _ = writeln!(
             s,
             "  {}{file}  ({}){tags}",
@@ -227,6 +248,11 @@ pub(crate) fn summary(t: &Torrent) -> String {
         );
     }
     s
+}
+
+/// Lower-case hex of a hash.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// `YYYY-MM-DD HH:MM:SS UTC` from Unix seconds (proleptic Gregorian); `None` outside the years

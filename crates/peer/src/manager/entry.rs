@@ -141,7 +141,12 @@ pub(super) fn spawn_check(
                 });
             };
             let start = placement
-                .find_start(&storage, torrent.info().pieces(), false, &mut note)
+                .find_start(
+                    &storage,
+                    &*crate::session::piece_hashes(&torrent),
+                    false,
+                    &mut note,
+                )
                 .map_err(CheckError::Start)?;
             Ok((storage, start))
         })

@@ -17,6 +17,9 @@ pub struct SessionConfig {
     pub torrent: TorrentConfig,
     /// The SHA-1 of every piece, from the metainfo.
     pub piece_hashes: Vec<[u8; 20]>,
+    /// For a v2-only torrent, its pieces' BEP 52 checks, used instead of `piece_hashes`
+    /// (set by [`SessionConfig::from_torrent`]).
+    pub v2_hashes: Option<std::sync::Arc<super::V2Hashes>>,
     /// Announce-list tiers (empty: no trackers; add peers with [`Session::add_peer`]).
     pub trackers: Vec<Vec<String>>,
     /// The port we accept peers on, for announces.
@@ -59,6 +62,7 @@ impl SessionConfig {
         SessionConfig {
             torrent,
             piece_hashes,
+            v2_hashes: None,
             trackers: Vec::new(),
             listen_port: 6881,
             seed: false,

@@ -4,8 +4,9 @@
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
 
-use sha1::{Digest, Sha1};
 use tokio::sync::mpsc;
+
+use super::piece_check::PieceHashes;
 
 use crate::storage::{Storage, StorageError};
 use crate::{BlockRequest, ConnId, DiskJob};
@@ -32,7 +33,7 @@ pub(super) enum DiskDone {
 /// completed pieces to; both end when the job sender is dropped.
 pub(super) fn spawn(
     storage: Arc<dyn Storage>,
-    hashes: Arc<Vec<[u8; 20]>>,
+    hashes: Arc<dyn PieceHashes + Send + Sync>,
     done: mpsc::UnboundedSender<DiskDone>,
 ) -> std::io::Result<std_mpsc::Sender<DiskJob>> {
     let (tx, rx) = std_mpsc::channel::<DiskJob>();
@@ -43,9 +44,7 @@ pub(super) fn spawn(
         .spawn(move || {
             for piece in hash_rx {
                 let ok = match hash_storage.read_piece(piece) {
-                    Ok(bytes) => hashes
-                        .get(piece as usize)
-                        .is_some_and(|h| Sha1::digest(&bytes)[..] == h[..]),
+                    Ok(bytes) => hashes.check(piece, &bytes),
                     Err(e) if e.is_absent() => false,
                     Err(e) => {
                         let _ = hash_done.send(DiskDone::Failed(e));
@@ -105,7 +104,11 @@ pub(super) fn spawn(
 
 /// Checks every piece of `storage` against `hashes` (a re-check after a resume file could not
 /// be trusted), on `threads` threads; returns the pieces that pass.
-pub fn recheck(storage: &dyn Storage, hashes: &[[u8; 20]], threads: usize) -> crate::Bitfield {
+pub fn recheck<H: PieceHashes + Sync + ?Sized>(
+    storage: &dyn Storage,
+    hashes: &H,
+    threads: usize,
+) -> crate::Bitfield {
     let pieces = storage.layout().piece_count();
     let next = std::sync::atomic::AtomicU32::new(0);
     let good = std::sync::Mutex::new(crate::Bitfield::new(pieces));
@@ -116,11 +119,7 @@ pub fn recheck(storage: &dyn Storage, hashes: &[[u8; 20]], threads: usize) -> cr
                 if p >= pieces {
                     return;
                 }
-                let ok = storage.read_piece(p).is_ok_and(|b| {
-                    hashes
-                        .get(p as usize)
-                        .is_some_and(|h| Sha1::digest(&b)[..] == h[..])
-                });
+                let ok = storage.read_piece(p).is_ok_and(|b| hashes.check(p, &b));
                 if ok {
                     if let Ok(mut g) = good.lock() {
                         let _ = g.insert(p);

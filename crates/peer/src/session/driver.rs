@@ -270,7 +270,10 @@ pub(super) async fn run(
 ) -> Summary {
     let (net_tx, mut net_rx) = mpsc::channel::<Net>(256);
     let (disk_done_tx, mut disk_rx) = mpsc::unbounded_channel::<DiskDone>();
-    let hashes = Arc::new(config.piece_hashes.clone());
+    let hashes: Arc<dyn super::PieceHashes + Send + Sync> = match &config.v2_hashes {
+        Some(v2) => v2.clone(),
+        None => Arc::new(config.piece_hashes.clone()),
+    };
     let disk = match disk::spawn(storage, hashes, disk_done_tx) {
         Ok(d) => d,
         Err(e) => {

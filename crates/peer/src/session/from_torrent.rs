@@ -45,6 +45,11 @@ impl SessionConfig {
         tc.connection.metadata = Some(info.raw().into());
         tc.connection.pex = !info.is_private();
         let mut config = SessionConfig::new(tc, info.pieces().to_vec());
+        if !info.version().has_v1() {
+            config.v2_hashes = torrent
+                .v2_pieces()
+                .map(|p| std::sync::Arc::new(super::V2Hashes(p)));
+        }
         config.trackers = torrent.trackers();
         config.private = info.is_private();
         config.web_seeds = crate::webseed::WebSeedConfig::from_info(

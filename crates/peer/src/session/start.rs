@@ -201,10 +201,10 @@ impl Placement {
     /// otherwise hashes the data of `storage` against `hashes` on every core (`always_check`
     /// forces that). It blocks for as long as the hashing takes (run it on a blocking thread
     /// in async code); `note` hears what is worth telling a user meanwhile.
-    pub fn find_start(
+    pub fn find_start<H: super::PieceHashes + Sync + ?Sized>(
         &self,
         storage: &dyn Storage,
-        hashes: &[[u8; 20]],
+        hashes: &H,
         always_check: bool,
         note: &mut dyn FnMut(StartNote<'_>),
     ) -> Result<Start, StartError> {

@@ -23,6 +23,8 @@ mod tracker_restart;
 mod tracker_slow_clients;
 mod tracker_swarm;
 mod tui;
+mod v2_make;
+mod v2_swarm;
 mod web_seed;
 mod wire;
 
@@ -47,6 +49,7 @@ pub(crate) const ALL: &[Case] = &[
     make::CASE,
     show::CASE,
     paths::CASE,
+    v2_make::CASE,
     tracker_swarm::HTTP,
     tracker_swarm::UDP,
     tracker_restart::CASE,
@@ -59,6 +62,9 @@ pub(crate) const ALL: &[Case] = &[
     peer_bt_downloads::ARIA2,
     peer_bt_downloads::TRANSMISSION,
     peer_mixed::CASE,
+    v2_swarm::LIBTORRENT_SEEDS_BT,
+    v2_swarm::BT_SEEDS_LIBTORRENT,
+    v2_swarm::HYBRID,
     publish::CASE,
     tui::CASE,
     tui::LAUNCH_MANY,

@@ -1,5 +1,7 @@
 """Load each torrent in libtorrent, check its data on disk, and print one line per torrent:
-`NAME HASH HAVE NUM_PIECES NUM_FILES TOTAL_SIZE` (HAVE: pieces that passed libtorrent's check).
+`V2 NAME HASH HAVE NUM_PIECES NUM_FILES TOTAL_SIZE` (V2: the v2 info-hash, `-` for a v1
+torrent; HASH: the v1 one, zeros for a v2-only torrent; HAVE: pieces that passed libtorrent's
+check).
 
 Usage: /usr/bin/python3 check_data.py SAVE_PATH TORRENT...
 
@@ -38,7 +40,8 @@ def main():
                     sys.exit(f"{path}: libtorrent: {alert.message()}")
         st = handle.status()
         fs = ti.files()
-        print(ti.name(), ti.info_hashes().v1, st.num_pieces, ti.num_pieces(), fs.num_files(),
+        hashes = ti.info_hashes()
+        print(hashes.v2 if hashes.has_v2() else "-", ti.name(), hashes.v1, st.num_pieces, ti.num_pieces(), fs.num_files(),
               fs.total_size(), flush=True)
         session.remove_torrent(handle)
 
