@@ -239,24 +239,31 @@ impl RedisStore {
     }
 
     /// Runs `pipe` as one round trip under the timeout; on `NOSCRIPT` (a fresh or restarted
-    /// Redis) loads the scripts and runs it once more.
+    /// Redis) loads the scripts and runs it once more, and on a broken connection (Redis
+    /// restarted since the last call) runs it once more on the manager's new connection.
     async fn query(&self, pipe: &Pipeline) -> Result<Vec<Value>, StoreError> {
-        let mut con = self.connection()?;
         let run = async {
-            match pipe.query_async::<Vec<Value>>(&mut con).await {
-                Err(e) if e.code() == Some("NOSCRIPT") => {
-                    let mut load = redis::pipe();
-                    for s in self.scripts.all() {
-                        load.cmd("SCRIPT").arg("LOAD").arg(s.code);
+            let mut retried = false;
+            loop {
+                let mut con = self.connection()?;
+                match pipe.query_async::<Vec<Value>>(&mut con).await {
+                    Err(e) if e.code() == Some("NOSCRIPT") => {
+                        let mut load = redis::pipe();
+                        for s in self.scripts.all() {
+                            load.cmd("SCRIPT").arg("LOAD").arg(s.code);
+                        }
+                        load.query_async::<Vec<Value>>(&mut con).await?;
+                        return Ok(pipe.query_async::<Vec<Value>>(&mut con).await?);
                     }
-                    load.query_async::<Vec<Value>>(&mut con).await?;
-                    pipe.query_async::<Vec<Value>>(&mut con).await
+                    Err(e) if !retried && (e.is_io_error() || e.is_unrecoverable_error()) => {
+                        retried = true;
+                    }
+                    r => return Ok(r?),
                 }
-                r => r,
             }
         };
         match tokio::time::timeout(self.config.timeout, run).await {
-            Ok(r) => Ok(r?),
+            Ok(r) => r,
             Err(_) => Err(StoreError::Timeout(self.config.timeout)),
         }
     }
