@@ -58,7 +58,10 @@ impl RedisServer {
                 return r;
             }
         }
-        panic!("redis-server did not start on 5 free ports; see {}", dir.display());
+        panic!(
+            "redis-server did not start on 5 free ports; see {}",
+            dir.display()
+        );
     }
 
     /// Starts the process on `self.port`; `false` when it exited before answering (the port was
@@ -88,7 +91,10 @@ impl RedisServer {
             }
             std::thread::sleep(Duration::from_millis(10));
         }
-        panic!("redis-server on port {} did not answer PING within 10 s", self.port);
+        panic!(
+            "redis-server on port {} did not answer PING within 10 s",
+            self.port
+        );
     }
 
     /// The URL trackers are given.

@@ -3,8 +3,8 @@
 mod decode;
 mod launch_many;
 mod publish;
-mod torrent;
 mod redis_server;
+mod torrent;
 mod tracker;
 mod tracker_redis;
 mod transfer;

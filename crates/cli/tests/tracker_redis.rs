@@ -90,7 +90,13 @@ fn udp_connect(sock: &UdpSocket, to: SocketAddr) -> u64 {
 }
 
 /// A UDP announce of [`HASH`] to `to` with `conn`: (reply action, the rest of the reply).
-fn udp_announce(sock: &UdpSocket, to: SocketAddr, conn: u64, peer: u8, port: u16) -> (u32, Vec<u8>) {
+fn udp_announce(
+    sock: &UdpSocket,
+    to: SocketAddr,
+    conn: u64,
+    peer: u8,
+    port: u16,
+) -> (u32, Vec<u8>) {
     let mut req = conn.to_be_bytes().to_vec();
     req.extend_from_slice(&1u32.to_be_bytes());
     req.extend_from_slice(&5u32.to_be_bytes());
@@ -116,13 +122,25 @@ fn trackers_on_one_redis_share_peers_counts_pages_and_udp_connection_ids() {
     let redis = RedisServer::start(&dir.path().join("redis"));
     let a = tracker(&dir, "a", &redis, &[]);
     let b = tracker(&dir, "b", &redis, &[]);
-    assert!(a.stderr().contains(&format!("swarms in {}", redis.url())), "{}", a.stderr());
+    assert!(
+        a.stderr().contains(&format!("swarms in {}", redis.url())),
+        "{}",
+        a.stderr()
+    );
 
     let reply = announce(&a, 's', 7001, 0, "&event=started");
-    assert!(reply.starts_with(b"d8:completei1e10:downloadedi0e10:incompletei0e"), "{}", reply.escape_ascii());
+    assert!(
+        reply.starts_with(b"d8:completei1e10:downloadedi0e10:incompletei0e"),
+        "{}",
+        reply.escape_ascii()
+    );
     // The leecher announces to the other tracker and is given the seed.
     let reply = announce(&b, 'l', 7002, 100, "&event=started");
-    assert!(reply.starts_with(b"d8:completei1e10:downloadedi0e10:incompletei1e"), "{}", reply.escape_ascii());
+    assert!(
+        reply.starts_with(b"d8:completei1e10:downloadedi0e10:incompletei1e"),
+        "{}",
+        reply.escape_ascii()
+    );
     assert!(contains(&reply, &compact(7001)), "{}", reply.escape_ascii());
     // And the seed, announcing again to the first, is given the leecher.
     let reply = announce(&a, 's', 7001, 0, "");
@@ -133,11 +151,22 @@ fn trackers_on_one_redis_share_peers_counts_pages_and_udp_connection_ids() {
     assert!(scrape(&b).ends_with(&counts(2, 1, 0)[..]), "{}", scrape(&b));
     for t in [&a, &b] {
         let s = stats(t);
-        assert_eq!((s["torrents"].as_u64(), s["seeders"].as_u64(), s["completed"].as_u64()), (Some(1), Some(2), Some(1)), "{s}");
+        assert_eq!(
+            (
+                s["torrents"].as_u64(),
+                s["seeders"].as_u64(),
+                s["completed"].as_u64()
+            ),
+            (Some(1), Some(2), Some(1)),
+            "{s}"
+        );
         assert_eq!(s["store"]["kind"], "redis", "{s}");
         let metrics = String::from_utf8(get(t.addr, "/metrics")).unwrap();
         assert!(metrics.contains("\ntracker_seeders 2\n"), "{metrics}");
-        assert!(metrics.contains("tracker_store_up{store=\"redis\"} 1"), "{metrics}");
+        assert!(
+            metrics.contains("tracker_store_up{store=\"redis\"} 1"),
+            "{metrics}"
+        );
         let index = String::from_utf8(get(t.addr, "/")).unwrap();
         assert!(index.contains(&"61".repeat(20)), "{index}");
     }
@@ -148,7 +177,12 @@ fn trackers_on_one_redis_share_peers_counts_pages_and_udp_connection_ids() {
     sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let conn = udp_connect(&sock, a.addr);
     let (action, rest) = udp_announce(&sock, b.addr, conn, b'u', 7003);
-    assert_eq!(action, 1, "an announce reply, not an error: {}", rest.escape_ascii());
+    assert_eq!(
+        action,
+        1,
+        "an announce reply, not an error: {}",
+        rest.escape_ascii()
+    );
     // interval, leechers (the UDP peer itself), seeders, then the peers: both seeds.
     assert_eq!(&rest[4..12], &[0, 0, 0, 1, 0, 0, 0, 2]);
     assert!(contains(&rest[12..], &compact(7001)) && contains(&rest[12..], &compact(7002)));
@@ -172,12 +206,20 @@ fn silent_peers_expire_from_the_shared_store() {
     // on both trackers, and the swarm leaves the pages.
     let deadline = Instant::now() + Duration::from_secs(15);
     while !scrape(&b).ends_with(&counts(0, 0, 0)[..]) {
-        assert!(Instant::now() < deadline, "peers did not expire: {}", scrape(&b));
+        assert!(
+            Instant::now() < deadline,
+            "peers did not expire: {}",
+            scrape(&b)
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     assert!(scrape(&a).ends_with(&counts(0, 0, 0)[..]), "{}", scrape(&a));
     while stats(&a)["torrents"] != 0 {
-        assert!(Instant::now() < deadline, "the swarm stayed listed: {}", stats(&a));
+        assert!(
+            Instant::now() < deadline,
+            "the swarm stayed listed: {}",
+            stats(&a)
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -191,10 +233,18 @@ fn a_tracker_killed_with_sigkill_loses_nothing() {
     announce(&a, 's', 7001, 0, "");
     announce(&a, 'l', 7002, 5, "&event=completed");
     let pid = a.child.id().to_string();
-    assert!(Command::new("kill").args(["-KILL", &pid]).status().unwrap().success());
+    assert!(Command::new("kill")
+        .args(["-KILL", &pid])
+        .status()
+        .unwrap()
+        .success());
     let _ = a.child.wait();
     let reply = announce(&b, 'n', 7003, 5, "&event=started");
-    assert!(contains(&reply, &compact(7001)) && contains(&reply, &compact(7002)), "{}", reply.escape_ascii());
+    assert!(
+        contains(&reply, &compact(7001)) && contains(&reply, &compact(7002)),
+        "{}",
+        reply.escape_ascii()
+    );
     assert!(scrape(&b).ends_with(&counts(1, 1, 2)[..]), "{}", scrape(&b));
 }
 
@@ -211,11 +261,21 @@ fn both_trackers_recover_when_redis_stops_and_comes_back_with_its_aof() {
     for t in [&a, &b] {
         let started = Instant::now();
         let reply = announce(t, 'x', 7009, 5, "");
-        assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "took {:?}",
+            started.elapsed()
+        );
         let text = String::from_utf8_lossy(&reply).into_owned();
-        assert!(text.starts_with("d14:failure reason") && text.contains("swarm store"), "{text}");
+        assert!(
+            text.starts_with("d14:failure reason") && text.contains("swarm store"),
+            "{text}"
+        );
         let metrics = String::from_utf8(get(t.addr, "/metrics")).unwrap();
-        assert!(metrics.contains("tracker_store_up{store=\"redis\"} 0"), "{metrics}");
+        assert!(
+            metrics.contains("tracker_store_up{store=\"redis\"} 0"),
+            "{metrics}"
+        );
         let errors: u64 = metrics
             .lines()
             .find_map(|l| l.strip_prefix("tracker_store_errors_total "))
@@ -224,12 +284,20 @@ fn both_trackers_recover_when_redis_stops_and_comes_back_with_its_aof() {
         assert!(errors >= 1, "{metrics}");
     }
     // The trackers are still up (no panic) and report the outage.
-    assert!(a.stderr().contains("swarm store unavailable"), "{}", a.stderr());
+    assert!(
+        a.stderr().contains("swarm store unavailable"),
+        "{}",
+        a.stderr()
+    );
 
     redis.restart();
     // Without restarting the trackers: the swarm is back from the AOF, on both.
     let reply = announce(&a, 'n', 7003, 5, "");
-    assert!(contains(&reply, &compact(7001)) && contains(&reply, &compact(7002)), "{}", reply.escape_ascii());
+    assert!(
+        contains(&reply, &compact(7001)) && contains(&reply, &compact(7002)),
+        "{}",
+        reply.escape_ascii()
+    );
     let reply = announce(&b, 'm', 7004, 5, "");
     assert!(contains(&reply, &compact(7003)), "{}", reply.escape_ascii());
     assert_eq!(scrape(&a), scrape(&b));
@@ -244,15 +312,29 @@ fn both_trackers_recover_when_redis_stops_and_comes_back_with_its_aof() {
 #[test]
 fn a_redis_store_refuses_a_dfile_and_bad_urls_are_named() {
     let out = crate::util::bt(
-        &["tracker", "--port", "0", "--store", "redis://127.0.0.1:1/0", "--dfile", "x"],
+        &[
+            "tracker",
+            "--port",
+            "0",
+            "--store",
+            "redis://127.0.0.1:1/0",
+            "--dfile",
+            "x",
+        ],
         b"",
     );
     assert!(!out.status.success());
     let err = crate::util::stderr(&out);
-    assert!(err.contains("--dfile cannot be used with --store redis://127.0.0.1:1/0"), "{err}");
+    assert!(
+        err.contains("--dfile cannot be used with --store redis://127.0.0.1:1/0"),
+        "{err}"
+    );
     assert!(err.contains("RDB or AOF"), "{err}");
     let out = crate::util::bt(&["tracker", "--port", "0", "--store", "mysql://x"], b"");
     assert!(!out.status.success());
     let err = crate::util::stderr(&out);
-    assert!(err.contains("--store: bad store URL `mysql://x`: expected redis://HOST:PORT/DB"), "{err}");
+    assert!(
+        err.contains("--store: bad store URL `mysql://x`: expected redis://HOST:PORT/DB"),
+        "{err}"
+    );
 }

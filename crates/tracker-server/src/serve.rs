@@ -102,12 +102,14 @@ impl Tracker {
             }
         }
         let shared_udp = match (self.is_shared(), self.udp_addr(http_addr)) {
-            (true, Some(addr)) => Some(Arc::new(UdpSocket::bind(addr).await.map_err(
-                |source| Error::Socket {
-                    action: "binding the UDP tracker socket",
-                    source,
-                },
-            )?)),
+            (true, Some(addr)) => {
+                Some(Arc::new(UdpSocket::bind(addr).await.map_err(|source| {
+                    Error::Socket {
+                        action: "binding the UDP tracker socket",
+                        source,
+                    }
+                })?))
+            }
             _ => None,
         };
         let udp = match self.udp_addr(http_addr) {

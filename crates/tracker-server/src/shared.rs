@@ -72,7 +72,11 @@ impl Tracker {
     /// Notes a store success, telling the operator when it follows an outage.
     fn store_ok(&self) {
         if self.inner.counters.store_down.load(Ordering::Relaxed)
-            && self.inner.counters.store_down.swap(false, Ordering::Relaxed)
+            && self
+                .inner
+                .counters
+                .store_down
+                .swap(false, Ordering::Relaxed)
         {
             self.notify(Notice::StoreRecovered);
         }
@@ -136,10 +140,7 @@ impl Tracker {
 
     /// The counts of each torrent in `hashes`, from whichever store is in use (one round trip
     /// with Redis).
-    pub async fn scrape_shared(
-        &self,
-        hashes: &[InfoHash],
-    ) -> Result<Vec<SwarmStats>, StoreError> {
+    pub async fn scrape_shared(&self, hashes: &[InfoHash]) -> Result<Vec<SwarmStats>, StoreError> {
         match self.redis() {
             None => Ok(hashes.iter().map(|h| self.store().scrape(h)).collect()),
             Some(redis) => self.track(redis.scrape(hashes).await),

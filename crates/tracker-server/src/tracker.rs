@@ -11,13 +11,13 @@ use std::time::Instant;
 
 use crate::access_log::AccessLog;
 use crate::config::Config;
+use crate::config::StoreConfig;
 use crate::dfile::{DfileError, Restored};
 use crate::error::{Error, RequestError, TorrentError};
 use crate::hosting::{Hosted, HostedTorrent, TorrentInfo};
+use crate::redis::RedisStore;
 use crate::reply::{self, Intervals};
 use crate::stats::{Counters, RequestCounts};
-use crate::config::StoreConfig;
-use crate::redis::RedisStore;
 use crate::store::{Announce, Store, StoreLimits};
 use crate::swarm::{PeerList, SwarmStats};
 use crate::udp::ConnectionIds;

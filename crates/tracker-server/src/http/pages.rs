@@ -58,20 +58,21 @@ pub(crate) async fn index(State(t): State<Tracker>, req: Request) -> Response {
     // torrents neither sorts nor holds them all for one page; every one counts in the totals.
     let mut busiest: BinaryHeap<Reverse<(u32, InfoHash, SwarmStats)>> = BinaryHeap::new();
     let (mut unhosted, mut seeders, mut leechers, mut completed) = (0usize, 0u64, 0u64, 0u64);
-    let listed = t.for_each_swarm(|hash, stats| {
-        if hosted_set.contains(hash) {
-            return;
-        }
-        unhosted += 1;
-        seeders += u64::from(stats.seeders);
-        leechers += u64::from(stats.leechers);
-        completed += stats.completed;
-        busiest.push(Reverse((stats.seeders + stats.leechers, *hash, stats)));
-        if busiest.len() > MAX_UNHOSTED_ROWS {
-            busiest.pop();
-        }
-    })
-    .await;
+    let listed = t
+        .for_each_swarm(|hash, stats| {
+            if hosted_set.contains(hash) {
+                return;
+            }
+            unhosted += 1;
+            seeders += u64::from(stats.seeders);
+            leechers += u64::from(stats.leechers);
+            completed += stats.completed;
+            busiest.push(Reverse((stats.seeders + stats.leechers, *hash, stats)));
+            if busiest.len() > MAX_UNHOSTED_ROWS {
+                busiest.pop();
+            }
+        })
+        .await;
     let hosted_hashes: Vec<InfoHash> = hosted.iter().map(|h| h.info.info_hash).collect();
     let hosted_stats = t.scrape_shared(&hosted_hashes).await;
     let store_error = listed.err().or(hosted_stats.as_ref().err().cloned());

@@ -95,7 +95,10 @@ mod tests {
         assert!(!push_peer(&mut out, &[3; 20], &[0; 7], false, true, true));
         assert!(!push_peer(&mut out, &[3; 19], &r4, false, true, true));
         assert_eq!(out.v4, [10, 0, 0, 1, 0x1a, 0xe1]);
-        assert!(out.v6.is_empty(), "UDP replies carry the requester's family only");
+        assert!(
+            out.v6.is_empty(),
+            "UDP replies carry the requester's family only"
+        );
         assert_eq!(out.ids4, [PeerId([1; 20])]);
         push_peer(&mut out, &[2; 20], &r6, false, true, false);
         assert_eq!(out.v6.len(), 18);

@@ -233,8 +233,7 @@ impl RedisStore {
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_secs(1))
             .set_number_of_retries(3);
-        let manager =
-            ConnectionManager::new_lazy_with_config(self.config.client.clone(), cfg)?;
+        let manager = ConnectionManager::new_lazy_with_config(self.config.client.clone(), cfg)?;
         Ok(self.conn.get_or_init(|| manager).clone())
     }
 
@@ -311,7 +310,9 @@ impl RedisStore {
             return Ok(Err(RequestError::KeyMismatch));
         }
         if reply.len() < 4 {
-            return Err(StoreError::Unavailable("short reply from the announce script".into()));
+            return Err(StoreError::Unavailable(
+                "short reply from the announce script".into(),
+            ));
         }
         let v6 = a.addr.is_ipv6();
         let mut rest = reply[4..].chunks_exact(2);
@@ -341,7 +342,9 @@ impl RedisStore {
                 let r = array(v)?;
                 match r.as_slice() {
                     [s, l, d] => Ok(stats(s, l, d)),
-                    _ => Err(StoreError::Unavailable("short reply from the scrape script".into())),
+                    _ => Err(StoreError::Unavailable(
+                        "short reply from the scrape script".into(),
+                    )),
                 }
             })
             .collect()
