@@ -16,7 +16,8 @@ use super::{net, packages};
 /// A running redis-server.
 #[derive(Debug)]
 pub(crate) struct Redis {
-    pub(crate) process: Managed,
+    /// Killed (with its group) when the `Redis` is dropped.
+    _process: Managed,
     pub(crate) addr: SocketAddr,
 }
 
@@ -49,7 +50,7 @@ impl Redis {
             let deadline = Instant::now() + Duration::from_secs(10);
             loop {
                 if pong(addr) {
-                    return Ok(Redis { process, addr });
+                    return Ok(Redis { _process: process, addr });
                 }
                 if process.try_status()?.is_some() {
                     // The port was taken between picking and binding: another one.
