@@ -3,7 +3,8 @@
 //! A tracker introduces downloaders to each other. This crate answers HTTP announces
 //! ([BEP 3], compact peers per [BEP 23], `peers6` per [BEP 7]), scrapes ([BEP 48]) and the UDP
 //! tracker protocol ([BEP 15]); keeps swarms in a sharded in-memory [`Store`] with bounds and peer
-//! expiry; saves them to a dfile so a restart loses nothing; hosts `.torrent` files from an allowed
+//! expiry, or in Redis ([`StoreConfig::Redis`]) shared by several trackers; saves in-memory swarms
+//! to a dfile so a restart loses nothing; hosts `.torrent` files from an allowed
 //! directory or `POST /publish`; and shows an HTML index, Prometheus `/metrics` and `/stats.json`.
 //!
 //! The protocol core is plain code that needs neither sockets, files nor the clock:
