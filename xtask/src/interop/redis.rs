@@ -50,7 +50,10 @@ impl Redis {
             let deadline = Instant::now() + Duration::from_secs(10);
             loop {
                 if pong(addr) {
-                    return Ok(Redis { _process: process, addr });
+                    return Ok(Redis {
+                        _process: process,
+                        addr,
+                    });
                 }
                 if process.try_status()?.is_some() {
                     // The port was taken between picking and binding: another one.

@@ -1,10 +1,11 @@
 -- One announce against one swarm, atomically (torrentkit-tracker-server, src/redis/announce.lua).
--- KEYS: 1 seeders (zset: peer id -> last announce, Unix seconds), 2 leechers (the same),
+-- KEYS: 1 seeders (zset: member = peer id .. compact address, scored by the last announce in
+--       Unix seconds), 2 leechers (the same),
 --       3 peers (hash: peer id -> record), 4 completed (integer). All four share the swarm's hash tag.
 -- ARGV: 1 peer id, 2 record (flags byte: bit 0 = has key; key, 4 bytes; compact address),
 --       3 seeder (0|1), 4 event (0 none, 1 completed, 2 started, 3 stopped),
 --       5 peer timeout (seconds), 6 numwant, 7 the requester is given no seeds (0|1), 8 max peers.
--- Returns {status, seeders, leechers, completed, id, record, id, record, ...}; status -1 refuses
+-- Returns {status, seeders, leechers, completed, member, member, ...}; status -1 refuses
 -- the announce (the peer id is stored at another IP without a matching key).
 local S, L, P, D = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local id, rec = ARGV[1], ARGV[2]
@@ -19,12 +20,14 @@ for _, z in ipairs({S, L}) do
   local old = redis.call('ZRANGEBYSCORE', z, '-inf', cutoff, 'LIMIT', 0, 64)
   if #old > 0 then
     redis.call('ZREM', z, unpack(old))
-    redis.call('HDEL', P, unpack(old))
+    local ids = {}
+    for i, m in ipairs(old) do ids[i] = string.sub(m, 1, 20) end
+    redis.call('HDEL', P, unpack(ids))
   end
 end
 
 local old = redis.call('HGET', P, id)
-local was_seed = false
+local was_seed, old_member = false, nil
 if old then
   -- The identity rule of the in-memory store: another IP may change the peer only with its key.
   if string.sub(old, 6, -3) ~= string.sub(rec, 6, -3) then
@@ -33,7 +36,8 @@ if old then
       return {-1}
     end
   end
-  was_seed = redis.call('ZSCORE', S, id) ~= false
+  old_member = id .. string.sub(old, 6)
+  was_seed = redis.call('ZSCORE', S, old_member) ~= false
   if string.byte(rec, 1) % 2 == 0 then
     -- An announce without a key keeps the stored one.
     rec = string.sub(old, 1, 5) .. string.sub(rec, 6)
@@ -44,19 +48,18 @@ if event == '1' and not was_seed then
 end
 if event == '3' then
   if old then
-    redis.call('ZREM', S, id)
-    redis.call('ZREM', L, id)
+    redis.call('ZREM', was_seed and S or L, old_member)
     redis.call('HDEL', P, id)
   end
 elseif old or redis.call('ZCARD', S) + redis.call('ZCARD', L) < max_peers then
-  if seeder then
-    redis.call('ZADD', S, now, id)
-    if old and not was_seed then redis.call('ZREM', L, id) end
-  else
-    redis.call('ZADD', L, now, id)
-    if was_seed then redis.call('ZREM', S, id) end
+  local member = id .. string.sub(rec, 6)
+  if old and (member ~= old_member or was_seed ~= seeder) then
+    redis.call('ZREM', was_seed and S or L, old_member)
   end
-  redis.call('HSET', P, id, rec)
+  redis.call('ZADD', seeder and S or L, now, member)
+  if rec ~= old then
+    redis.call('HSET', P, id, rec)
+  end
 end
 
 local ns, nl = redis.call('ZCARD', S), redis.call('ZCARD', L)
@@ -71,20 +74,14 @@ end
 
 local function take(z, n)
   if n <= 0 then return end
-  -- One more than wanted, in case the requester itself is drawn.
-  local got = redis.call('ZRANDMEMBER', z, n + 1, 'WITHSCORES')
-  local ids = {}
-  for i = 1, #got, 2 do
-    if #ids < n and got[i] ~= id and tonumber(got[i + 1]) > cutoff then
-      ids[#ids + 1] = got[i]
-    end
-  end
-  if #ids == 0 then return end
-  local recs = redis.call('HMGET', P, unpack(ids))
-  for i = 1, #ids do
-    if recs[i] then
-      reply[#reply + 1] = ids[i]
-      reply[#reply + 1] = recs[i]
+  -- One more than wanted, in case the requester itself is drawn. Members carry the address, so
+  -- no second lookup is needed; expired ones beyond the trim above wait for the sweep.
+  local got = redis.call('ZRANDMEMBER', z, n + 1)
+  local taken = 0
+  for i = 1, #got do
+    if taken < n and string.sub(got[i], 1, 20) ~= id then
+      reply[#reply + 1] = got[i]
+      taken = taken + 1
     end
   end
 end
@@ -95,6 +92,6 @@ if not no_seeds and ns > 0 then
 end
 take(L, want - from_seeds)
 if not no_seeds then
-  take(S, want - (#reply - 4) / 2)
+  take(S, want - (#reply - 4))
 end
 return reply

@@ -37,21 +37,20 @@ pub(crate) fn record(addr: SocketAddr, key: Option<u32>) -> Vec<u8> {
     r
 }
 
-/// Adds one peer of a script's reply to `out`: its address by family (only the requester's
-/// family unless `both_families`) and its id when `with_ids`. Returns `false` for a record that
-/// is not one of ours (wrong length), which is skipped.
+/// Adds one peer of a script's reply to `out`: a sorted-set member, the peer id (20 bytes) then
+/// its compact address; by family (only the requester's family unless `both_families`), with its
+/// id when `with_ids`. Returns `false` for a member that is not one of ours (wrong length), which
+/// is skipped.
 pub(crate) fn push_peer(
     out: &mut PeerList,
-    id: &[u8],
-    rec: &[u8],
+    member: &[u8],
     v6_requester: bool,
     both_families: bool,
     with_ids: bool,
 ) -> bool {
-    let Ok(id) = <[u8; 20]>::try_from(id) else {
+    let Some((id, addr)) = member.split_first_chunk::<20>() else {
         return false;
     };
-    let addr = rec.get(5..).unwrap_or(&[]);
     let (list, ids, v6) = match addr.len() {
         6 => (&mut out.v4, &mut out.ids4, false),
         18 => (&mut out.v6, &mut out.ids6, true),
@@ -62,7 +61,7 @@ pub(crate) fn push_peer(
     }
     list.extend_from_slice(addr);
     if with_ids {
-        ids.push(PeerId(id));
+        ids.push(PeerId(*id));
     }
     true
 }
@@ -89,18 +88,19 @@ mod tests {
         assert_eq!(r4, [1, 0, 0, 0, 7, 10, 0, 0, 1, 0x1a, 0xe1]);
         let r6 = record("[2001:db8::1]:80".parse().unwrap(), None);
         assert_eq!((r6.len(), r6[0]), (23, 0));
+        let member = |id: u8, rec: &[u8]| [&[id; 20][..], &rec[5..]].concat();
         let mut out = PeerList::default();
-        assert!(push_peer(&mut out, &[1; 20], &r4, false, true, true));
-        assert!(push_peer(&mut out, &[2; 20], &r6, false, false, true));
-        assert!(!push_peer(&mut out, &[3; 20], &[0; 7], false, true, true));
-        assert!(!push_peer(&mut out, &[3; 19], &r4, false, true, true));
+        assert!(push_peer(&mut out, &member(1, &r4), false, true, true));
+        assert!(push_peer(&mut out, &member(2, &r6), false, false, true));
+        assert!(!push_peer(&mut out, &[3; 27], false, true, true));
+        assert!(!push_peer(&mut out, &[3; 19], false, true, true));
         assert_eq!(out.v4, [10, 0, 0, 1, 0x1a, 0xe1]);
         assert!(
             out.v6.is_empty(),
             "UDP replies carry the requester's family only"
         );
         assert_eq!(out.ids4, [PeerId([1; 20])]);
-        push_peer(&mut out, &[2; 20], &r6, false, true, false);
+        push_peer(&mut out, &member(2, &r6), false, true, false);
         assert_eq!(out.v6.len(), 18);
     }
 }

@@ -11,6 +11,7 @@
 
 mod layout;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -153,6 +154,9 @@ const SWEEP_LIMIT: usize = 10_000;
 /// Expired peers dropped per sorted set by a scrape.
 const SCRAPE_LIMIT: usize = 64;
 
+/// Slots of the index-touch cache (512 KiB).
+const TOUCH_SLOTS: usize = 1 << 16;
+
 /// Every swarm and its counts, as the pages show them.
 pub(crate) type Snapshot = Arc<Vec<(InfoHash, SwarmStats)>>;
 
@@ -164,6 +168,11 @@ pub(crate) struct RedisStore {
     conn: OnceLock<ConnectionManager>,
     scripts: Scripts,
     snapshot: Mutex<Option<(Instant, Snapshot)>>,
+    /// When this tracker last touched a swarm in the index, direct-mapped by info-hash: a
+    /// fingerprint (high 32 bits) and seconds since `started` (low 32). A collision costs one
+    /// touch more, never one less than needed.
+    touched: Box<[AtomicU64]>,
+    started: Instant,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -211,7 +220,28 @@ impl RedisStore {
             conn: OnceLock::new(),
             scripts: Scripts::new(),
             snapshot: Mutex::new(None),
+            touched: (0..TOUCH_SLOTS).map(|_| AtomicU64::new(0)).collect(),
+            started: Instant::now(),
         }
+    }
+
+    /// Whether this announce should also raise the swarm's score in the index. The index only
+    /// has to know that a swarm was announced within the peer timeout (the sweep forgets swarms
+    /// silent for a whole timeout), so each tracker touches a swarm at most once per quarter
+    /// timeout: most announces are one script call, not two.
+    fn needs_touch(&self, hash: &InfoHash) -> bool {
+        let h = &hash.0;
+        let slot = usize::from(u16::from_le_bytes([h[0], h[1]])) % TOUCH_SLOTS;
+        let fp = u64::from(u32::from_le_bytes([h[2], h[3], h[4], h[5]]));
+        let now = self.started.elapsed().as_secs() + 1;
+        let entry = &self.touched[slot];
+        let old = entry.load(Ordering::Relaxed);
+        let fresh =
+            old >> 32 == fp && now.saturating_sub(old & 0xffff_ffff) < self.peer_timeout / 4;
+        if !fresh {
+            entry.store(fp << 32 | (now & 0xffff_ffff), Ordering::Relaxed);
+        }
+        !fresh
     }
 
     pub(crate) fn url(&self) -> &str {
@@ -296,7 +326,7 @@ impl RedisStore {
             .arg(a.numwant)
             .arg(if no_seeds { "1" } else { "0" })
             .arg(self.max_peers);
-        if req.event != Event::Stopped {
+        if req.event != Event::Stopped && self.needs_touch(&req.info_hash) {
             pipe.cmd("EVALSHA")
                 .arg(&self.scripts.touch.hash)
                 .arg(1)
@@ -315,10 +345,9 @@ impl RedisStore {
             ));
         }
         let v6 = a.addr.is_ipv6();
-        let mut rest = reply[4..].chunks_exact(2);
-        for pair in &mut rest {
-            if let [Value::BulkString(id), Value::BulkString(rec)] = pair {
-                layout::push_peer(out, id, rec, v6, a.both_families, a.with_ids);
+        for member in &reply[4..] {
+            if let Value::BulkString(m) = member {
+                layout::push_peer(out, m, v6, a.both_families, a.with_ids);
             }
         }
         Ok(Ok(stats(&reply[1], &reply[2], &reply[3])))

@@ -9,7 +9,9 @@ for _, z in ipairs({S, L}) do
   local old = redis.call('ZRANGEBYSCORE', z, '-inf', cutoff, 'LIMIT', 0, tonumber(ARGV[2]))
   if #old > 0 then
     redis.call('ZREM', z, unpack(old))
-    redis.call('HDEL', P, unpack(old))
+    local ids = {}
+    for i, m in ipairs(old) do ids[i] = string.sub(m, 1, 20) end
+    redis.call('HDEL', P, unpack(ids))
   end
 end
 local ns, nl = redis.call('ZCARD', S), redis.call('ZCARD', L)
