@@ -196,7 +196,7 @@ impl Tracker {
     }
 
     /// The in-memory swarm store (empty and unused when [`Config::store`] is Redis: see
-    /// [`Tracker::totals`] and [`Tracker::swarms`], which read whichever store is in use).
+    /// [`Tracker::totals`] and [`Tracker::for_each_swarm`], which read whichever store is in use).
     pub fn store(&self) -> &Store {
         &self.inner.store
     }
