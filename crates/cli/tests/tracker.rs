@@ -10,14 +10,14 @@ use std::time::{Duration, Instant};
 use crate::util::{bt, bt_command, stderr, Scratch};
 
 /// A running `bt tracker` with its output in files.
-struct Running {
-    child: Child,
-    addr: SocketAddr,
+pub(crate) struct Running {
+    pub(crate) child: Child,
+    pub(crate) addr: SocketAddr,
     out: std::path::PathBuf,
     err: std::path::PathBuf,
 }
 
-fn start(dir: &Path, name: &str, extra: &[&str]) -> Running {
+pub(crate) fn start(dir: &Path, name: &str, extra: &[&str]) -> Running {
     let out = dir.join(format!("{name}.stdout"));
     let err = dir.join(format!("{name}.stderr"));
     let child = bt_command()
@@ -47,7 +47,7 @@ fn start(dir: &Path, name: &str, extra: &[&str]) -> Running {
 }
 
 impl Running {
-    fn stderr(&self) -> String {
+    pub(crate) fn stderr(&self) -> String {
         std::fs::read_to_string(&self.err).unwrap_or_default()
     }
 
@@ -73,7 +73,7 @@ impl Running {
         }
     }
 
-    fn get(&self, target: &str) -> String {
+    pub(crate) fn get(&self, target: &str) -> String {
         let mut s = TcpStream::connect(self.addr).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         write!(

@@ -64,6 +64,25 @@ pub struct Config {
     /// Serve HTTPS instead of HTTP on the listener ([`TlsConfig::from_pem_files`](crate::TlsConfig::from_pem_files): a
     /// certificate chain and its key); UDP is unaffected.
     pub tls: Option<crate::TlsConfig>,
+    /// Where the swarms are kept: in this process (the default) or in Redis, shared by every
+    /// tracker pointed at it. With Redis the dfile is not used (Redis's own RDB/AOF persistence
+    /// is): setting both is refused by [`Tracker::load_dfile`](crate::Tracker::load_dfile).
+    pub store: StoreConfig,
+    /// The secret UDP connection ids are keyed with (none: a random one per process). Trackers
+    /// sharing a Redis should share one, so that an id issued by one verifies on any other.
+    pub udp_secret: Option<String>,
+}
+
+/// Where a tracker keeps its swarms.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub enum StoreConfig {
+    /// In this process's memory (sharded, bounded; saved to the dfile when one is set).
+    #[default]
+    Memory,
+    /// In Redis, shared by every tracker that uses the same one (see the crate README for the
+    /// key layout).
+    Redis(crate::RedisConfig),
 }
 
 /// Where [`serve`](crate::serve) runs the UDP tracker.
@@ -104,6 +123,8 @@ impl Default for Config {
             header_timeout: Duration::from_secs(10),
             max_connections_per_ip: 256,
             tls: None,
+            store: StoreConfig::Memory,
+            udp_secret: None,
         }
     }
 }

@@ -48,14 +48,22 @@ pub fn move_aside(path: &Path, unix_now: u64) -> Result<PathBuf, Error> {
     }
 }
 
+/// Why a dfile and a shared store do not mix.
+const DFILE_WITH_REDIS: &str = "a dfile cannot be used with a Redis store: the swarms are in \
+     Redis, kept across restarts by Redis's own persistence (RDB or AOF)";
+
 impl Tracker {
     /// Reads the configured dfile into the store. A missing file is created (empty); a corrupt
     /// one is renamed to `PATH.corrupt-UNIXTIME` and the tracker starts empty; both are reported
     /// in the returned status (also kept for [`Tracker::dfile_status`]). Errors are I/O failures.
+    /// With a shared store (Redis) a dfile is refused: Redis's own persistence keeps the swarms.
     pub fn load_dfile(&self) -> Result<DfileStatus, Error> {
         let Some(path) = self.config().dfile.clone() else {
             return Ok(DfileStatus::None);
         };
+        if self.is_shared() {
+            return Err(Error::Conflict(DFILE_WITH_REDIS));
+        }
         let (now, unix_now) = (Instant::now(), unix_now());
         let status = match read(&path)? {
             None => {
@@ -79,6 +87,9 @@ impl Tracker {
         let Some(path) = &self.config().dfile else {
             return Ok(());
         };
+        if self.is_shared() {
+            return Err(Error::Conflict(DFILE_WITH_REDIS));
+        }
         let bytes = dfile::snapshot(self.store(), Instant::now(), unix_now());
         write_atomic(path, &bytes)
     }

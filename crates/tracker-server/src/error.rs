@@ -63,6 +63,8 @@ pub enum Error {
         /// The cause.
         source: io::Error,
     },
+    /// Two settings that cannot be used together.
+    Conflict(&'static str),
     /// A socket operation failed.
     Socket {
         /// What was being done.
@@ -81,6 +83,7 @@ impl fmt::Display for Error {
                 source,
             } => write!(f, "{action} {}: {source}", path.display()),
             Error::Socket { action, source } => write!(f, "{action}: {source}"),
+            Error::Conflict(why) => f.write_str(why),
         }
     }
 }
@@ -89,6 +92,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::File { source, .. } | Error::Socket { source, .. } => Some(source),
+            Error::Conflict(_) => None,
         }
     }
 }

@@ -3,7 +3,8 @@
 //! A tracker introduces downloaders to each other. This crate answers HTTP announces
 //! ([BEP 3], compact peers per [BEP 23], `peers6` per [BEP 7]), scrapes ([BEP 48]) and the UDP
 //! tracker protocol ([BEP 15]); keeps swarms in a sharded in-memory [`Store`] with bounds and peer
-//! expiry; saves them to a dfile so a restart loses nothing; hosts `.torrent` files from an allowed
+//! expiry, or in Redis ([`StoreConfig::Redis`]) shared by several trackers; saves in-memory swarms
+//! to a dfile so a restart loses nothing; hosts `.torrent` files from an allowed
 //! directory or `POST /publish`; and shows an HTML index, Prometheus `/metrics` and `/stats.json`.
 //!
 //! The protocol core is plain code that needs neither sockets, files nor the clock:
@@ -83,8 +84,10 @@ mod hosting;
 mod http;
 mod open_files;
 mod peer_index;
+mod redis;
 mod reply;
 mod serve;
+mod shared;
 mod stats;
 mod store;
 mod swarm;
@@ -93,13 +96,15 @@ mod tracker;
 mod udp;
 
 pub use access_log::AccessLog;
-pub use config::{Config, UdpBind};
+pub use config::{Config, StoreConfig, UdpBind};
 pub use dfile::{DfileError, Restored};
 pub use error::{Error, TorrentError};
 pub use hosting::{HostedTorrent, ScanReport, TorrentInfo};
 pub use http::router;
+pub use redis::{RedisConfig, StoreError};
 pub use reply::{write_compact, write_dictionary, write_failure, write_scrape, Intervals};
 pub use serve::serve;
+pub use shared::AnnounceError;
 pub use stats::{CloseReason, RequestCounts};
 pub use store::{Announce, Store, StoreLimits, Totals};
 pub use swarm::{PeerList, SwarmStats};

@@ -101,7 +101,19 @@ impl Tracker {
                 self.notify(Notice::BadTorrent { path, reason });
             }
         }
+        let shared_udp = match (self.is_shared(), self.udp_addr(http_addr)) {
+            (true, Some(addr)) => {
+                Some(Arc::new(UdpSocket::bind(addr).await.map_err(|source| {
+                    Error::Socket {
+                        action: "binding the UDP tracker socket",
+                        source,
+                    }
+                })?))
+            }
+            _ => None,
+        };
         let udp = match self.udp_addr(http_addr) {
+            Some(_) if self.is_shared() => Vec::new(),
             Some(addr) => {
                 let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
                 udp::batch::bind(addr, cores).map_err(|source| Error::Socket {
@@ -128,9 +140,30 @@ impl Tracker {
         let cfg = self.config();
         let expire_every =
             (cfg.peer_timeout / 4).clamp(Duration::from_secs(1), Duration::from_secs(60));
-        self.every(&mut tasks, expire_every, stopped(), |t| {
-            t.expire(Instant::now());
-        });
+        if let Some(socket) = shared_udp {
+            tasks.spawn(udp::concurrent::run(self.clone(), socket, stopped()));
+        }
+        if self.is_shared() {
+            // The sweep is a few round trips per 1,000 swarms; failures are counted and told
+            // by the store calls themselves, and retried at the next period.
+            let t = self.clone();
+            let stop = stopped();
+            tasks.spawn(async move {
+                tokio::pin!(stop);
+                let mut tick = tokio::time::interval(expire_every);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tokio::select! {
+                        () = &mut stop => return,
+                        _ = tick.tick() => { let _ = t.expire_shared(Instant::now()).await; }
+                    }
+                }
+            });
+        } else {
+            self.every(&mut tasks, expire_every, stopped(), |t| {
+                t.expire(Instant::now());
+            });
+        }
         if cfg.dfile.is_some() {
             self.every(&mut tasks, cfg.save_interval, stopped(), |t| {
                 if let Err(e) = t.save_dfile() {

@@ -14,6 +14,10 @@ pub(crate) struct Counters {
     pub(crate) udp_failures: AtomicU64,
     pub(crate) published: AtomicU64,
     pub(crate) background_failures: AtomicU64,
+    /// Calls to the shared store that failed or timed out.
+    pub(crate) store_errors: AtomicU64,
+    /// Whether the last store call failed (for notices on outage and recovery).
+    pub(crate) store_down: std::sync::atomic::AtomicBool,
     /// HTTP connections closed, by reason ([`CloseReason`] order).
     pub(crate) closed: [AtomicU64; CloseReason::ALL.len()],
 }
@@ -86,6 +90,8 @@ pub struct RequestCounts {
     pub published: u64,
     /// Periodic dfile saves and directory rescans that failed.
     pub background_failures: u64,
+    /// Calls to the shared store (Redis) that failed or timed out.
+    pub store_errors: u64,
     /// HTTP connections closed, per reason in [`CloseReason::ALL`] order.
     pub closed: [u64; CloseReason::ALL.len()],
 }
@@ -115,6 +121,7 @@ impl Counters {
             udp_failures: get(&self.udp_failures),
             published: get(&self.published),
             background_failures: get(&self.background_failures),
+            store_errors: get(&self.store_errors),
             closed: std::array::from_fn(|i| get(&self.closed[i])),
         }
     }

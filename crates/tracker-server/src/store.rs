@@ -87,6 +87,13 @@ pub(crate) struct SavedPeer {
     pub(crate) age: u32,
 }
 
+/// Whether the peers chosen for `req` leave seeds out. Seeds get no seeds, except in a `started`
+/// announce with nothing downloaded: a magnet client without the metadata says `left=0` (aria2
+/// does) and would otherwise never meet the seeds that have it.
+pub(crate) fn gets_no_seeds(req: &AnnounceRequest) -> bool {
+    req.left == Some(0) && !(req.event == Event::Started && req.downloaded == 0)
+}
+
 /// One announce as the store sees it: the request and the address it counts for.
 #[derive(Clone, Copy, Debug)]
 pub struct Announce<'a> {
@@ -191,11 +198,7 @@ impl Store {
             let selection = Selection {
                 want: a.numwant,
                 requester: &req.peer_id,
-                // Seeds get no seeds, except in a `started` announce with nothing downloaded:
-                // a magnet client without the metadata says `left=0` (aria2 does) and would
-                // otherwise never meet the seeds that have it.
-                requester_seeds: update.seeder
-                    && !(req.event == Event::Started && req.downloaded == 0),
+                requester_seeds: gets_no_seeds(req),
                 v6_first: v6,
                 both_families: a.both_families,
                 with_ids: a.with_ids,

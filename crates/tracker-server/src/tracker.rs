@@ -11,9 +11,11 @@ use std::time::Instant;
 
 use crate::access_log::AccessLog;
 use crate::config::Config;
+use crate::config::StoreConfig;
 use crate::dfile::{DfileError, Restored};
 use crate::error::{Error, RequestError, TorrentError};
 use crate::hosting::{Hosted, HostedTorrent, TorrentInfo};
+use crate::redis::RedisStore;
 use crate::reply::{self, Intervals};
 use crate::stats::{Counters, RequestCounts};
 use crate::store::{Announce, Store, StoreLimits};
@@ -38,6 +40,8 @@ pub(crate) struct Inner {
     pub(crate) log: OnceLock<AccessLog>,
     pub(crate) notices: OnceLock<Notices>,
     pub(crate) dfile_status: Mutex<DfileStatus>,
+    /// The shared store, when [`Config::store`] names one; `store` is then unused.
+    pub(crate) redis: Option<RedisStore>,
 }
 
 /// What happened to the dfile when the tracker started.
@@ -69,6 +73,11 @@ pub enum Notice {
     SaveFailed(Error),
     /// A periodic rescan of the allowed directory failed.
     RescanFailed(Error),
+    /// The shared store stopped answering: announces fail with a `failure reason` until it is
+    /// back (told once per outage).
+    StoreUnavailable(crate::StoreError),
+    /// The shared store answers again after [`Notice::StoreUnavailable`].
+    StoreRecovered,
     /// A rescan found a `.torrent` file it cannot read; it is not tracked.
     BadTorrent {
         /// The file.
@@ -83,6 +92,8 @@ impl std::fmt::Display for Notice {
         match self {
             Notice::SaveFailed(e) => write!(f, "saving the dfile failed: {e}"),
             Notice::RescanFailed(e) => write!(f, "rescanning the allowed directory failed: {e}"),
+            Notice::StoreUnavailable(e) => write!(f, "{e}; announces fail until it is back"),
+            Notice::StoreRecovered => f.write_str("the swarm store answers again"),
             Notice::BadTorrent { path, reason } => {
                 write!(f, "skipping {}: {reason}", path.display())
             }
@@ -152,11 +163,24 @@ impl Tracker {
             max_torrents: config.max_torrents,
             shards: config.shards,
         };
+        let redis = match &config.store {
+            StoreConfig::Memory => None,
+            StoreConfig::Redis(r) => Some(RedisStore::new(
+                r.clone(),
+                config.peer_timeout,
+                config.max_peers_per_torrent,
+            )),
+        };
+        let ids = match &config.udp_secret {
+            Some(secret) => ConnectionIds::from_secret(secret),
+            None => ConnectionIds::random(),
+        };
         Tracker {
             inner: Arc::new(Inner {
                 store: Store::new(limits, now),
                 config,
-                ids: ConnectionIds::random(),
+                ids,
+                redis,
                 hosted: RwLock::new(Hosted::default()),
                 counters: Counters::default(),
                 log: OnceLock::new(),
@@ -171,7 +195,8 @@ impl Tracker {
         &self.inner.config
     }
 
-    /// The swarm store.
+    /// The in-memory swarm store (empty and unused when [`Config::store`] is Redis: see
+    /// [`Tracker::totals`] and [`Tracker::for_each_swarm`], which read whichever store is in use).
     pub fn store(&self) -> &Store {
         &self.inner.store
     }
@@ -255,19 +280,14 @@ impl Tracker {
         self.inner.hosted.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Records an announce from a client at `client` and chooses peers for it into `out`.
-    ///
-    /// The peer's address is `client` with the announced port, or the `ip=` address when the
-    /// configuration trusts it. `both_families` gives IPv6 peers to IPv4 clients and the reverse
-    /// (HTTP, BEP 7); UDP replies carry only the packet's family.
-    pub fn announce(
+    /// The store's view of an announce from `client`: the peer's address is `client` with the
+    /// announced port, or the `ip=` address when the configuration trusts it; `numwant` capped.
+    pub(crate) fn prepare<'a>(
         &self,
-        req: &AnnounceRequest,
+        req: &'a AnnounceRequest,
         client: IpAddr,
-        now: Instant,
         both_families: bool,
-        out: &mut PeerList,
-    ) -> Result<SwarmStats, RequestError> {
+    ) -> Result<Announce<'a>, RequestError> {
         if !self.is_allowed(&req.info_hash) {
             return Err(RequestError::NotAllowed);
         }
@@ -280,19 +300,74 @@ impl Tracker {
             .numwant
             .map_or(cfg.default_numwant, |n| n as usize)
             .min(cfg.max_numwant);
-        let a = Announce {
+        Ok(Announce {
             request: req,
             addr: SocketAddr::new(canonical(ip), req.port),
             numwant,
             both_families,
             with_ids: !req.compact,
-        };
+        })
+    }
+
+    /// Records an announce from a client at `client` and chooses peers for it into `out`, in
+    /// the in-memory store (see [`Tracker::announce_shared`] for whichever store is in use).
+    ///
+    /// The peer's address is `client` with the announced port, or the `ip=` address when the
+    /// configuration trusts it. `both_families` gives IPv6 peers to IPv4 clients and the reverse
+    /// (HTTP, BEP 7); UDP replies carry only the packet's family.
+    pub fn announce(
+        &self,
+        req: &AnnounceRequest,
+        client: IpAddr,
+        now: Instant,
+        both_families: bool,
+        out: &mut PeerList,
+    ) -> Result<SwarmStats, RequestError> {
+        let a = self.prepare(req, client, both_families)?;
         self.inner.store.announce(&a, now, out)
+    }
+
+    /// Parses an HTTP announce query and settles the client's address.
+    pub(crate) fn parse_http_announce(
+        &self,
+        query: &[u8],
+        client: Option<IpAddr>,
+    ) -> Result<(AnnounceRequest, IpAddr), RequestError> {
+        let req = AnnounceRequest::parse(query, self.inner.config.max_query_len)?;
+        let client = match (client, req.ip) {
+            (Some(ip), _) => ip,
+            (None, Some(ip)) if self.inner.config.trust_ip_param => ip,
+            (None, _) => return Err(RequestError::NoClientAddress),
+        };
+        Ok((req, client))
+    }
+
+    /// Writes an HTTP announce reply, compact or with dictionaries as the request asked.
+    pub(crate) fn write_http_announce(
+        &self,
+        req: &AnnounceRequest,
+        stats: &SwarmStats,
+        peers: &PeerList,
+        out: &mut Vec<u8>,
+    ) {
+        if req.compact {
+            reply::write_compact(out, stats, &self.intervals(), peers);
+        } else {
+            reply::write_dictionary(out, stats, &self.intervals(), peers, req.no_peer_id);
+        }
+    }
+
+    /// Counts an HTTP failure and writes its `failure reason` into `out` (cleared first).
+    pub(crate) fn http_failure(&self, reason: &str, out: &mut Vec<u8>) {
+        Counters::bump(&self.inner.counters.http_failures);
+        out.clear();
+        reply::write_failure(out, reason);
     }
 
     /// Answers an HTTP announce: parses the raw query, records the announce and writes the
     /// bencoded reply (peers, or a `failure reason`) into `out`. `client` is the address the
     /// request came from (`None` when unknown, which fails unless `ip=` is trusted and given).
+    /// In-memory store only; [`Tracker::http_announce_shared`] serves either.
     pub fn http_announce(
         &self,
         query: &[u8],
@@ -301,27 +376,16 @@ impl Tracker {
         out: &mut Vec<u8>,
     ) -> Result<(), RequestError> {
         Counters::bump(&self.inner.counters.http_announces);
-        let result = PEERS.with(|peers| {
+        let result: Result<(), RequestError> = PEERS.with(|peers| {
             let mut peers = peers.borrow_mut();
             peers.clear();
-            let req = AnnounceRequest::parse(query, self.inner.config.max_query_len)?;
-            let client = match (client, req.ip) {
-                (Some(ip), _) => ip,
-                (None, Some(ip)) if self.inner.config.trust_ip_param => ip,
-                (None, _) => return Err(RequestError::NoClientAddress),
-            };
+            let (req, client) = self.parse_http_announce(query, client)?;
             let stats = self.announce(&req, client, now, true, &mut peers)?;
-            if req.compact {
-                reply::write_compact(out, &stats, &self.intervals(), &peers);
-            } else {
-                reply::write_dictionary(out, &stats, &self.intervals(), &peers, req.no_peer_id);
-            }
+            self.write_http_announce(&req, &stats, &peers, out);
             Ok(())
         });
         if let Err(e) = &result {
-            Counters::bump(&self.inner.counters.http_failures);
-            out.clear();
-            reply::write_failure(out, &e.to_string());
+            self.http_failure(&e.to_string(), out);
         }
         result
     }
@@ -330,22 +394,33 @@ impl Tracker {
     /// `failure reason`) into `out`. Torrents that are not tracked are reported with zeros;
     /// with an allowed directory, torrents not allowed are left out.
     pub fn http_scrape(&self, query: &[u8], out: &mut Vec<u8>) -> Result<(), RequestError> {
+        let hashes = self.parse_http_scrape(query, out)?;
+        let files: Vec<_> = hashes
+            .into_iter()
+            .map(|h| (h, self.inner.store.scrape(&h)))
+            .collect();
+        reply::write_scrape(out, &files);
+        Ok(())
+    }
+
+    /// Counts an HTTP scrape and parses its query into the info-hashes to report (those allowed);
+    /// a bad query is answered with its `failure reason` into `out`.
+    pub(crate) fn parse_http_scrape(
+        &self,
+        query: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<Vec<InfoHash>, RequestError> {
         Counters::bump(&self.inner.counters.http_scrapes);
         let cfg = &self.inner.config;
         match ScrapeRequest::parse(query, cfg.max_query_len, cfg.max_scrape_hashes) {
-            Ok(req) => {
-                let files: Vec<_> = req
-                    .info_hashes
-                    .iter()
-                    .filter(|h| self.is_allowed(h))
-                    .map(|h| (*h, self.inner.store.scrape(h)))
-                    .collect();
-                reply::write_scrape(out, &files);
-                Ok(())
-            }
+            Ok(req) => Ok(req
+                .info_hashes
+                .iter()
+                .filter(|h| self.is_allowed(h))
+                .copied()
+                .collect()),
             Err(e) => {
-                Counters::bump(&self.inner.counters.http_failures);
-                reply::write_failure(out, &e.to_string());
+                self.http_failure(&e.to_string(), out);
                 Err(e)
             }
         }

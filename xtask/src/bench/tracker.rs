@@ -1,6 +1,9 @@
 //! `cargo xtask bench tracker`: `bt tracker` against aquatic_udp and aquatic_http 0.9 (see
 //! [`super::aquatic`]) and opentracker (Debian package) in the same run.
 //!
+//! Also `bt tracker --store redis://` alone and as a pair on one Redis ([`on_redis`]), in the same
+//! HTTP rounds: targets 0.7x and 1.0x opentracker's requests/s.
+//!
 //! HTTP: wrk with a Lua script (written into the scratch directory) sending random announces over
 //! a pool of 10,000 info-hashes (compact=1, numwant=50, a fresh random peer id each time), the same
 //! threads and connections for both trackers, in alternating rounds; the median round counts.
@@ -20,6 +23,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context as _};
 
 use super::aquatic;
+#[path = "tracker_redis.rs"]
+mod on_redis;
 use super::udp_load::{self, UdpLoad};
 use super::Outcome;
 use crate::interop::context::Ctx;
@@ -36,6 +41,10 @@ const UDP_ROUND: Duration = Duration::from_secs(8);
 const UDP_ROUNDS: usize = 3;
 /// bt over opentracker, HTTP requests/s.
 const HTTP_TARGET: f64 = 1.5;
+/// One bt tracker on Redis over opentracker, HTTP requests/s.
+const REDIS_ONE_TARGET: f64 = 0.7;
+/// Two bt trackers on one Redis (wrk split across them) over opentracker, HTTP requests/s.
+const REDIS_PAIR_TARGET: f64 = 1.0;
 /// bt over aquatic_http, HTTP requests/s.
 const HTTP_VS_AQUATIC: f64 = 2.0;
 /// bt over aquatic_udp, UDP announces/s on the large pool.
@@ -172,18 +181,22 @@ fn parse_wrk(out: &str) -> anyhow::Result<HttpRound> {
     Ok(r)
 }
 
-fn wrk(
+/// A wrk command with the bench's script and pool, `threads` and `connections` (the bench's
+/// settings, or a share of them when the load is split over several trackers).
+#[allow(clippy::too_many_arguments)]
+fn wrk_spawn(
     ctx: &Ctx,
     name: &str,
     addr: SocketAddr,
     script: &Path,
     pool: &Path,
     duration: Duration,
+    (threads, connections): (&str, &str),
     check: bool,
-) -> anyhow::Result<String> {
+) -> crate::interop::process::Spawn {
     let mut spawn = ctx
         .spawn(name, "wrk")
-        .args(["-t", WRK_THREADS, "-c", WRK_CONNECTIONS])
+        .args(["-t", threads, "-c", connections])
         .arg(format!("-d{}s", duration.as_secs()))
         .arg("--latency")
         .arg("-s")
@@ -194,6 +207,28 @@ fn wrk(
     if check {
         spawn = spawn.arg("check");
     }
+    spawn
+}
+
+fn wrk(
+    ctx: &Ctx,
+    name: &str,
+    addr: SocketAddr,
+    script: &Path,
+    pool: &Path,
+    duration: Duration,
+    check: bool,
+) -> anyhow::Result<String> {
+    let spawn = wrk_spawn(
+        ctx,
+        name,
+        addr,
+        script,
+        pool,
+        duration,
+        (WRK_THREADS, WRK_CONNECTIONS),
+        check,
+    );
     let out = spawn.run(ctx.deadline_in(duration + Duration::from_secs(60)))?;
     Ok(String::from_utf8_lossy(&out).into_owned())
 }
@@ -434,6 +469,11 @@ pub(super) fn run(root: &Path, _passthrough: &[String]) -> anyhow::Result<Outcom
     for s in &http {
         check(&ctx, &s.name.replace(' ', "-"), s.addr, &script, &pool_file)?;
     }
+    let mut on_redis = on_redis::RedisRows::start(&ctx, bt)?;
+    on_redis.check(&ctx, &script, &pool_file)?;
+    // The in-memory store's growth over the same HTTP load, beside Redis's.
+    let bt_rss_before_http = rss(bt_proc.pid())?;
+    let bt_peers_before_http = peers_bt(bt_addr, ctx.deadline_in(Duration::from_secs(10)))?;
     for round in 0..ROUNDS {
         for s in &mut http {
             let out = wrk(
@@ -464,10 +504,20 @@ pub(super) fn run(root: &Path, _passthrough: &[String]) -> anyhow::Result<Outcom
                 p99_ms: r.p99_ms,
             });
         }
+        on_redis.round(&ctx, &script, &pool_file, round + 1)?;
     }
     let http_rows: Vec<Round> = http.iter().map(|s| median_round(&s.rounds)).collect();
     let bt_peers_now = peers_bt(bt_addr, ctx.deadline_in(Duration::from_secs(10)))?;
     let ot_peers_now = peers_opentracker(ot.addr(), ctx.deadline_in(Duration::from_secs(10)))?;
+    let bt_http_peers = bt_peers_now.saturating_sub(bt_peers_before_http);
+    let bt_http_grown = rss(bt_proc.pid())?.saturating_sub(bt_rss_before_http);
+    let bt_http_per_100k =
+        bt_http_grown as f64 / bt_http_peers.max(1) as f64 * 100_000.0 / (1 << 20) as f64;
+    let redis = on_redis.finish(&ctx)?;
+    let redis_one_vs_ot = redis.one.rps / http_rows[0].rps;
+    let redis_pair_vs_ot = redis.pair.rps / http_rows[0].rps;
+    let redis_one_pass = redis_one_vs_ot >= REDIS_ONE_TARGET;
+    let redis_pair_pass = redis_pair_vs_ot >= REDIS_PAIR_TARGET;
 
     // Indices: 0 opentracker, 1 aquatic, 2 bt.
     let (ot_h, aq_h, bt_h) = (&http_rows[0], &http_rows[1], &http_rows[2]);
@@ -515,6 +565,18 @@ pub(super) fn run(root: &Path, _passthrough: &[String]) -> anyhow::Result<Outcom
     for (s, r) in http.iter().zip(&http_rows) {
         row("HTTP", "10,000 torrents", s.name, r);
     }
+    row(
+        "HTTP",
+        "10,000 torrents",
+        "bt tracker, Redis store",
+        &redis.one,
+    );
+    row(
+        "HTTP",
+        "10,000 torrents",
+        "2 bt trackers, one Redis (wrk split; worse p99)",
+        &redis.pair,
+    );
     for (s, r) in udp.iter().zip(&large_rows) {
         row("UDP", "large", s.name, r);
     }
@@ -536,6 +598,16 @@ pub(super) fn run(root: &Path, _passthrough: &[String]) -> anyhow::Result<Outcom
     }
     let _ = writeln!(
         md,
+        "\n| memory (HTTP load above) | peers held | growth | per 100,000 peers |\n|---|---:|---:|---:|\n\
+         | bt tracker, in-memory store (RSS) | {bt_http_peers} | {:.1} MiB | {bt_http_per_100k:.1} MiB |\n\
+         | Redis behind the bt trackers (`used_memory`) | {} | {:.1} MiB | {:.1} MiB |",
+        bt_http_grown as f64 / (1 << 20) as f64,
+        redis.peers,
+        redis.grown as f64 / (1 << 20) as f64,
+        redis.per_100k_mib
+    );
+    let _ = writeln!(
+        md,
         "\nAt the end bt tracker held {bt_peers_now} peers and opentracker {ot_peers_now} (all pools and protocols).\n"
     );
     let verdict = |p: bool| if p { "PASS" } else { "FAIL" };
@@ -555,6 +627,15 @@ pub(super) fn run(root: &Path, _passthrough: &[String]) -> anyhow::Result<Outcom
         mem[2].2,
         mem[1].2,
         verdict(mem_pass)
+    );
+    let _ = writeln!(
+        md,
+        "- HTTP, Redis store: one bt tracker / opentracker = **{redis_one_vs_ot:.2}x** (target {REDIS_ONE_TARGET}x), p99 {:.2} ms: **{}**; \
+         two bt trackers on one Redis / opentracker = **{redis_pair_vs_ot:.2}x** (target {REDIS_PAIR_TARGET}x), p99 {:.2} ms: **{}**",
+        redis.one.p99_ms,
+        verdict(redis_one_pass),
+        redis.pair.p99_ms,
+        verdict(redis_pair_pass)
     );
     let _ = writeln!(
         md,
@@ -586,6 +667,17 @@ pub(super) fn run(root: &Path, _passthrough: &[String]) -> anyhow::Result<Outcom
             mem[2].2, mem[1].2
         ));
     }
+    if !redis_one_pass {
+        failures.push(format!(
+            "HTTP, one bt tracker on Redis: {redis_one_vs_ot:.2}x opentracker (target {REDIS_ONE_TARGET}x)"
+        ));
+    }
+    if !redis_pair_pass {
+        failures.push(format!(
+            "HTTP, two bt trackers on one Redis: {redis_pair_vs_ot:.2}x opentracker (target {REDIS_PAIR_TARGET}x)"
+        ));
+    }
+    drop(on_redis);
     drop(bt_proc);
     drop(aq_udp);
     drop(aq_http);

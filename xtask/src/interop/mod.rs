@@ -45,6 +45,7 @@ pub(crate) mod process;
     reason = "shared helpers: some serve cases and benches not written yet"
 )]
 pub(crate) mod python;
+pub(crate) mod redis;
 mod runner;
 pub(crate) mod workspace;
 

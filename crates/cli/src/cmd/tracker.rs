@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use torrentkit_tracker_server::{AccessLog, Config, DfileStatus, Tracker, UdpBind};
+use torrentkit_tracker_server::{
+    AccessLog, Config, DfileStatus, RedisConfig, StoreConfig, Tracker, UdpBind,
+};
 
 /// Run a BitTorrent tracker: HTTP announce and scrape, UDP (BEP 15) on the same port, an index
 /// page, /metrics and /stats.json. One Common Log Format line per HTTP request goes to standard
@@ -26,9 +28,21 @@ pub(crate) struct Args {
     #[arg(long)]
     no_udp: bool,
     /// Keep swarms in this file across restarts (created when missing; a corrupt one is moved
-    /// aside to PATH.corrupt-TIME).
+    /// aside to PATH.corrupt-TIME). Not with a Redis --store, whose own persistence keeps them.
     #[arg(long, value_name = "PATH")]
     dfile: Option<PathBuf>,
+    /// Where swarms live: `memory` (this process), or `redis://HOST:PORT/DB`, shared by every
+    /// bt tracker pointed at the same Redis (give them the same --udp-secret too).
+    #[arg(long, value_name = "URL", default_value = "memory")]
+    store: String,
+    /// How long one call to a Redis store may take before the announce fails with a failure
+    /// reason.
+    #[arg(long, default_value = "2s", value_parser = duration_ms)]
+    store_timeout: Duration,
+    /// Key UDP connection ids with this secret, so that ids issued by one tracker are accepted
+    /// by every tracker given the same secret (trackers sharing a Redis store).
+    #[arg(long, value_name = "SECRET")]
+    udp_secret: Option<String>,
     /// Track only the torrents whose .torrent files are in this directory, and serve those files
     /// at /torrents/INFOHASH.torrent.
     #[arg(long, value_name = "DIR")]
@@ -110,8 +124,46 @@ fn duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(secs))
 }
 
+/// A duration as [`duration`] takes it, or in milliseconds: `500ms`.
+fn duration_ms(s: &str) -> Result<Duration, String> {
+    match s.strip_suffix("ms") {
+        Some(ms) => ms
+            .parse()
+            .map(Duration::from_millis)
+            .map_err(|_| format!("`{s}` is not a duration (like 500ms, 2s)")),
+        None => duration(s),
+    }
+}
+
+/// The store `--store` names.
+fn store(args: &Args) -> anyhow::Result<StoreConfig> {
+    if args.store == "memory" {
+        return Ok(StoreConfig::Memory);
+    }
+    let mut redis = RedisConfig::new(&args.store).map_err(|e| anyhow::anyhow!("--store: {e}"))?;
+    anyhow::ensure!(
+        args.dfile.is_none(),
+        "--dfile cannot be used with --store {}: the swarms are in Redis, which keeps them \
+         across restarts with its own persistence (RDB or AOF)",
+        args.store
+    );
+    anyhow::ensure!(
+        !args.store_timeout.is_zero(),
+        "--store-timeout 0: Redis needs some time to answer"
+    );
+    redis.timeout = args.store_timeout;
+    Ok(StoreConfig::Redis(redis))
+}
+
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let http = SocketAddr::new(args.bind, args.port);
+    let store = store(&args)?;
+    if matches!(store, StoreConfig::Redis(_)) && args.udp_secret.is_none() && !args.no_udp {
+        eprintln!(
+            "bt tracker: warning: without --udp-secret, UDP connection ids issued here are not \
+             accepted by the other trackers on this Redis"
+        );
+    }
     if let Some(dir) = &args.allowed_dir {
         anyhow::ensure!(
             dir.is_dir(),
@@ -147,6 +199,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         trust_proxy_headers: args.trust_proxy,
         header_timeout: args.header_timeout,
         max_connections_per_ip: args.max_connections_per_ip,
+        store,
+        udp_secret: args.udp_secret.clone(),
         udp: match (args.no_udp, args.udp_port) {
             (true, _) => UdpBind::Off,
             (false, Some(p)) => UdpBind::Addr(SocketAddr::new(args.bind, p)),
@@ -226,7 +280,10 @@ async fn serve(http: SocketAddr, config: Config, quiet: bool) -> anyhow::Result<
         UdpBind::Addr(a) => format!(" and udp://{a}/announce"),
         _ => format!(" and udp://{local}/announce"),
     };
-    eprintln!("bt tracker: announce URL {scheme}://{local}/announce{udp_note}");
+    eprintln!(
+        "bt tracker: announce URL {scheme}://{local}/announce{udp_note} (swarms in {})",
+        tracker.store_name()
+    );
     tracker
         .serve(listener, shutdown_signal())
         .await
@@ -270,5 +327,7 @@ mod tests {
         assert_eq!(duration("2h"), Ok(Duration::from_secs(7200)));
         assert!(duration("5d").unwrap_err().contains("unknown unit `d`"));
         assert!(duration("m").unwrap_err().contains("not a duration"));
+        assert_eq!(duration_ms("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(duration_ms("3s"), Ok(Duration::from_secs(3)));
     }
 }

@@ -20,7 +20,9 @@ pub(crate) async fn announce(State(t): State<Tracker>, req: Request) -> Response
         }
     };
     let query = req.uri().query().unwrap_or("").as_bytes();
-    let _ = t.http_announce(query, client, Instant::now(), &mut out);
+    let _ = t
+        .http_announce_shared(query, client, Instant::now(), &mut out)
+        .await;
     Seen::new(&t, &req, client).finish(&t, bencoded(out))
 }
 
@@ -28,6 +30,6 @@ pub(crate) async fn scrape(State(t): State<Tracker>, req: Request) -> Response {
     let client = client_ip(&t, &req).ok().flatten();
     let mut out = Vec::with_capacity(256);
     let query = req.uri().query().unwrap_or("").as_bytes();
-    let _ = t.http_scrape(query, &mut out);
+    let _ = t.http_scrape_shared(query, &mut out).await;
     Seen::new(&t, &req, client).finish(&t, bencoded(out))
 }

@@ -58,19 +58,25 @@ pub(crate) async fn index(State(t): State<Tracker>, req: Request) -> Response {
     // torrents neither sorts nor holds them all for one page; every one counts in the totals.
     let mut busiest: BinaryHeap<Reverse<(u32, InfoHash, SwarmStats)>> = BinaryHeap::new();
     let (mut unhosted, mut seeders, mut leechers, mut completed) = (0usize, 0u64, 0u64, 0u64);
-    t.store().for_each(|hash, stats| {
-        if hosted_set.contains(hash) {
-            return;
-        }
-        unhosted += 1;
-        seeders += u64::from(stats.seeders);
-        leechers += u64::from(stats.leechers);
-        completed += stats.completed;
-        busiest.push(Reverse((stats.seeders + stats.leechers, *hash, stats)));
-        if busiest.len() > MAX_UNHOSTED_ROWS {
-            busiest.pop();
-        }
-    });
+    let listed = t
+        .for_each_swarm(|hash, stats| {
+            if hosted_set.contains(hash) {
+                return;
+            }
+            unhosted += 1;
+            seeders += u64::from(stats.seeders);
+            leechers += u64::from(stats.leechers);
+            completed += stats.completed;
+            busiest.push(Reverse((stats.seeders + stats.leechers, *hash, stats)));
+            if busiest.len() > MAX_UNHOSTED_ROWS {
+                busiest.pop();
+            }
+        })
+        .await;
+    let hosted_hashes: Vec<InfoHash> = hosted.iter().map(|h| h.info.info_hash).collect();
+    let hosted_stats = t.scrape_shared(&hosted_hashes).await;
+    let store_error = listed.err().or(hosted_stats.as_ref().err().cloned());
+    let hosted_stats = hosted_stats.unwrap_or_default();
     let mut others: Vec<(InfoHash, SwarmStats)> = busiest
         .into_iter()
         .map(|Reverse((_, h, s))| (h, s))
@@ -85,14 +91,21 @@ pub(crate) async fn index(State(t): State<Tracker>, req: Request) -> Response {
          td,th{padding:2px 8px;border-bottom:1px solid #ddd}td.n{text-align:right}\
          code{font-size:90%}</style></head><body>\n<h1>BitTorrent tracker</h1>\n",
     );
+    if let Some(e) = &store_error {
+        let _ = writeln!(
+            html,
+            "<p><strong>The swarm store is not answering ({}): counts are missing.</strong></p>",
+            escape(&e.to_string())
+        );
+    }
     let _ = writeln!(
         html,
         "<p>Announce URL: <code>{base}/announce</code></p>\n<table>\n<tr><th>name</th><th>info-hash</th>\
          <th>seeders</th><th>leechers</th><th>completed</th><th>size</th></tr>"
     );
     let mut size = 0u64;
-    for h in &hosted {
-        let s = t.store().scrape(&h.info.info_hash);
+    for (i, h) in hosted.iter().enumerate() {
+        let s = hosted_stats.get(i).copied().unwrap_or_default();
         let hex = h.info.info_hash.to_hex();
         let name = if h.info.name.is_empty() {
             &hex
@@ -144,7 +157,9 @@ pub(crate) async fn index(State(t): State<Tracker>, req: Request) -> Response {
 
 pub(crate) async fn metrics(State(t): State<Tracker>, req: Request) -> Response {
     let client = client_ip(&t, &req).ok().flatten();
-    let totals = t.store().totals();
+    let totals = t.totals().await;
+    let store_up = totals.is_ok();
+    let totals = totals.unwrap_or_default();
     let c = t.counts();
     let mut m = String::with_capacity(2048);
     let mut gauge = |name: &str, help: &str, value: u64| {
@@ -217,6 +232,19 @@ pub(crate) async fn metrics(State(t): State<Tracker>, req: Request) -> Response 
     );
     let _ = writeln!(
         m,
+        "# HELP tracker_store_up Whether the swarm store answered this scrape (1) or not (0).\n\
+         # TYPE tracker_store_up gauge\ntracker_store_up{{store=\"{}\"}} {}",
+        kind(&t),
+        u8::from(store_up)
+    );
+    let _ = writeln!(
+        m,
+        "# HELP tracker_store_errors_total Calls to the swarm store that failed or timed out.\n\
+         # TYPE tracker_store_errors_total counter\ntracker_store_errors_total {}",
+        c.store_errors
+    );
+    let _ = writeln!(
+        m,
         "# HELP tracker_http_connections_closed_total HTTP connections closed, by reason.\n\
          # TYPE tracker_http_connections_closed_total counter"
     );
@@ -254,9 +282,27 @@ fn json_string(s: &str) -> String {
     out
 }
 
+/// The store's kind as `/stats.json` names it.
+fn kind(t: &Tracker) -> &'static str {
+    if t.is_shared() {
+        "redis"
+    } else {
+        "memory"
+    }
+}
+
 pub(crate) async fn stats_json(State(t): State<Tracker>, req: Request) -> Response {
     let client = client_ip(&t, &req).ok().flatten();
-    let totals = t.store().totals();
+    let totals = t.totals().await;
+    let store = match &totals {
+        Ok(_) => format!("{{\"kind\":{},\"up\":true}}", json_string(kind(&t))),
+        Err(e) => format!(
+            "{{\"kind\":{},\"up\":false,\"error\":{}}}",
+            json_string(kind(&t)),
+            json_string(&e.to_string())
+        ),
+    };
+    let totals = totals.unwrap_or_default();
     let c = t.counts();
     let dfile = match t.dfile_status() {
         DfileStatus::None => "null".to_owned(),
@@ -274,8 +320,8 @@ pub(crate) async fn stats_json(State(t): State<Tracker>, req: Request) -> Respon
     let body = format!(
         "{{\"torrents\":{},\"seeders\":{},\"leechers\":{},\"completed\":{},\"hosted\":{},\
          \"requests\":{{\"http_announce\":{},\"http_scrape\":{},\"http_failure\":{},\
-         \"udp_connect\":{},\"udp_announce\":{},\"udp_scrape\":{},\"udp_failure\":{},\"published\":{}}},\
-         \"dfile\":{dfile}}}\n",
+         \"udp_connect\":{},\"udp_announce\":{},\"udp_scrape\":{},\"udp_failure\":{},\"published\":{},\
+         \"store_error\":{}}},\"store\":{store},\"dfile\":{dfile}}}\n",
         totals.torrents,
         totals.seeders,
         totals.leechers,
@@ -289,6 +335,7 @@ pub(crate) async fn stats_json(State(t): State<Tracker>, req: Request) -> Respon
         c.udp_scrapes,
         c.udp_failures,
         c.published,
+        c.store_errors,
     );
     Seen::new(&t, &req, client).finish(&t, response(StatusCode::OK, "application/json", body))
 }

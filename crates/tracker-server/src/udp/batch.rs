@@ -80,6 +80,7 @@ pub(crate) fn run(tracker: &Tracker, socket: &UdpSocket, stop: &AtomicBool) {
             Err(_) => continue,
         };
         let now = Instant::now();
+        let id_secs = tracker.id_secs(now);
         dests.clear();
         lens.clear();
         let mut used = 0;
@@ -90,7 +91,7 @@ pub(crate) fn run(tracker: &Tracker, socket: &UdpSocket, stop: &AtomicBool) {
                 if used == replies.len() {
                     replies.push(Vec::with_capacity(MAX_PACKET));
                 }
-                if tracker.handle_udp(packet, m.addr, now, &mut replies[used]) {
+                if tracker.handle_udp_at(packet, m.addr, now, id_secs, &mut replies[used]) {
                     dests.push(SocketAddrAny::from(m.addr));
                     used += 1;
                 }
@@ -143,7 +144,8 @@ fn run_plain(tracker: &Tracker, socket: &UdpSocket, stop: &AtomicBool) {
             wait_readable(socket);
             continue;
         };
-        if tracker.handle_udp(&buf[..len], from, Instant::now(), &mut out) {
+        let now = Instant::now();
+        if tracker.handle_udp_at(&buf[..len], from, now, tracker.id_secs(now), &mut out) {
             let _ = socket.send_to(&out, from);
         }
     }

@@ -31,6 +31,21 @@ impl ConnectionIds {
         ConnectionIds { key }
     }
 
+    /// Ids under a key derived from a shared secret: every tracker given the same secret issues
+    /// and accepts the same ids (trackers sharing one Redis).
+    pub fn from_secret(secret: &str) -> Self {
+        let mut key = [0u8; 16];
+        // Two keyed hashes of the secret under fixed, distinct keys: deterministic across
+        // processes and machines, and no shorter than the key itself.
+        for (i, half) in key.chunks_exact_mut(8).enumerate() {
+            let mut h =
+                SipHasher24::new_with_keys(0x6274_2d75_6470_2d69, 0x6473_0000_0000_0000 + i as u64);
+            h.write(secret.as_bytes());
+            half.copy_from_slice(&h.finish().to_le_bytes());
+        }
+        ConnectionIds { key }
+    }
+
     /// Ids under a random key, drawn from the operating system's randomness that seeds the
     /// standard library's hash maps.
     pub fn random() -> Self {
@@ -82,6 +97,13 @@ mod tests {
         assert!(!ids.check(id ^ 1, ip, 1000));
         let fresh = ConnectionIds::random();
         assert!(!fresh.check(id, ip, 1000), "another key, another id");
+        // A shared secret gives the same ids in every process; another secret, other ids.
+        let (a, b) = (
+            ConnectionIds::from_secret("s"),
+            ConnectionIds::from_secret("s"),
+        );
+        assert!(b.check(a.issue(ip, 1000), ip, 1000));
+        assert!(!ConnectionIds::from_secret("t").check(a.issue(ip, 1000), ip, 1000));
         // The first seconds of a clock have no earlier windows to look back on.
         assert!(ids.check(ids.issue(ip, 5), ip, 5));
     }

@@ -4,12 +4,12 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use torrentkit_tracker_proto::{
-    push_scrape_entry, transaction_id_of, InfoHash, ScrapeStats, UdpAnnounce, UdpRequest,
+    push_scrape_entry, transaction_id_of, AnnounceRequest, InfoHash, ScrapeStats, UdpRequest,
     UdpResponse,
 };
 
 use crate::stats::Counters;
-use crate::swarm::PeerList;
+use crate::swarm::{PeerList, SwarmStats};
 use crate::tracker::{canonical, Tracker};
 
 fn error(out: &mut Vec<u8>, transaction_id: u32, message: &str) {
@@ -20,10 +20,28 @@ fn error(out: &mut Vec<u8>, transaction_id: u32, message: &str) {
     .write(out);
 }
 
+/// What a UDP packet needs after parsing and checking its connection id: nothing more (its reply
+/// is written), or the store.
+pub(crate) enum UdpStep {
+    /// The reply is in `out`; send it when `true`.
+    Done(bool),
+    /// An announce to record (already converted to a request).
+    Announce {
+        transaction_id: u32,
+        request: AnnounceRequest,
+    },
+    /// A scrape of these torrents (not allowed ones report zeros: `allowed` is false for them).
+    Scrape {
+        transaction_id: u32,
+        hashes: Vec<(InfoHash, bool)>,
+    },
+}
+
 impl Tracker {
     /// Answers one UDP packet from `from`, writing the reply into `out` (which is cleared first).
     /// Returns `false` when nothing should be sent: packets too short to carry a transaction id
-    /// are dropped silently, so that forged sources get no traffic.
+    /// are dropped silently, so that forged sources get no traffic. In-memory store only;
+    /// [`Tracker::handle_udp_shared`] serves either.
     pub fn handle_udp(
         &self,
         packet: &[u8],
@@ -31,19 +49,77 @@ impl Tracker {
         now: Instant,
         out: &mut Vec<u8>,
     ) -> bool {
+        let secs = u64::from(self.inner.store.secs(now));
+        self.handle_udp_at(packet, from, now, secs, out)
+    }
+
+    /// [`Tracker::handle_udp`] with the connection ids' clock given: `id_secs` is in seconds on
+    /// any clock every tracker sharing the ids agrees on (Unix time, with a shared secret).
+    pub(crate) fn handle_udp_at(
+        &self,
+        packet: &[u8],
+        from: SocketAddr,
+        now: Instant,
+        id_secs: u64,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let ip = canonical(from.ip());
+        match self.udp_step(packet, ip, id_secs, out) {
+            UdpStep::Done(send) => send,
+            UdpStep::Announce {
+                transaction_id,
+                request,
+            } => {
+                PEERS.with(|peers| {
+                    let mut peers = peers.borrow_mut();
+                    peers.clear();
+                    let stats = self
+                        .announce(&request, ip, now, false, &mut peers)
+                        .map_err(|e| e.to_string());
+                    self.write_udp_announce(transaction_id, ip, stats, &peers, out);
+                });
+                true
+            }
+            UdpStep::Scrape {
+                transaction_id,
+                hashes,
+            } => {
+                let stats: Vec<SwarmStats> = hashes
+                    .iter()
+                    .map(|(h, allowed)| {
+                        if *allowed {
+                            self.inner.store.scrape(h)
+                        } else {
+                            SwarmStats::default()
+                        }
+                    })
+                    .collect();
+                write_udp_scrape(transaction_id, &hashes, &stats, out);
+                true
+            }
+        }
+    }
+
+    /// Parses a packet and checks its connection id, answering what needs no store (connects,
+    /// errors) into `out`.
+    pub(crate) fn udp_step(
+        &self,
+        packet: &[u8],
+        ip: IpAddr,
+        id_secs: u64,
+        out: &mut Vec<u8>,
+    ) -> UdpStep {
         out.clear();
         let counters = &self.inner.counters;
-        let ip = canonical(from.ip());
-        let secs = u64::from(self.inner.store.secs(now));
         let request = match UdpRequest::parse(packet) {
             Ok(r) => r,
             Err(e) => {
                 Counters::bump(&counters.udp_failures);
                 let Some(tid) = transaction_id_of(packet) else {
-                    return false;
+                    return UdpStep::Done(false);
                 };
                 error(out, tid, &e.to_string());
-                return true;
+                return UdpStep::Done(true);
             }
         };
         match request {
@@ -51,21 +127,28 @@ impl Tracker {
                 Counters::bump(&counters.udp_connects);
                 UdpResponse::Connect {
                     transaction_id,
-                    connection_id: self.inner.ids.issue(ip, secs),
+                    connection_id: self.inner.ids.issue(ip, id_secs),
                 }
                 .write(out);
+                UdpStep::Done(true)
             }
             UdpRequest::Announce(a) => {
                 Counters::bump(&counters.udp_announces);
-                if !self.inner.ids.check(a.connection_id, ip, secs) {
+                if !self.inner.ids.check(a.connection_id, ip, id_secs) {
                     Counters::bump(&counters.udp_failures);
                     error(out, a.transaction_id, "bad or expired connection id");
-                    return true;
+                    return UdpStep::Done(true);
                 }
-                if let Err(message) = self.udp_announce(&a, ip, now, out) {
-                    Counters::bump(&counters.udp_failures);
-                    out.clear();
-                    error(out, a.transaction_id, &message);
+                match a.to_request(ip.is_ipv4()) {
+                    Ok(request) => UdpStep::Announce {
+                        transaction_id: a.transaction_id,
+                        request,
+                    },
+                    Err(e) => {
+                        Counters::bump(&counters.udp_failures);
+                        error(out, a.transaction_id, &e.to_string());
+                        UdpStep::Done(true)
+                    }
                 }
             }
             UdpRequest::Scrape {
@@ -74,10 +157,10 @@ impl Tracker {
                 info_hashes,
             } => {
                 Counters::bump(&counters.udp_scrapes);
-                if !self.inner.ids.check(connection_id, ip, secs) {
+                if !self.inner.ids.check(connection_id, ip, id_secs) {
                     Counters::bump(&counters.udp_failures);
                     error(out, transaction_id, "bad or expired connection id");
-                    return true;
+                    return UdpStep::Done(true);
                 }
                 let max = self.inner.config.max_scrape_hashes;
                 let count = info_hashes.len() / 20;
@@ -88,73 +171,89 @@ impl Tracker {
                         transaction_id,
                         &format!("too many info_hash values ({count}, limit {max})"),
                     );
-                    return true;
+                    return UdpStep::Done(true);
                 }
-                let mut entries = Vec::with_capacity(count * 12);
-                for chunk in info_hashes.chunks_exact(20) {
-                    let mut h = [0u8; 20];
-                    h.copy_from_slice(chunk);
-                    let info_hash = InfoHash(h);
-                    let s = if self.is_allowed(&info_hash) {
-                        self.inner.store.scrape(&info_hash)
-                    } else {
-                        Default::default()
-                    };
-                    push_scrape_entry(
-                        &mut entries,
-                        &ScrapeStats {
-                            info_hash,
-                            seeders: s.seeders,
-                            completed: s.completed,
-                            leechers: s.leechers,
-                        },
-                    );
-                }
-                UdpResponse::Scrape {
+                let hashes = info_hashes
+                    .chunks_exact(20)
+                    .map(|chunk| {
+                        let mut h = [0u8; 20];
+                        h.copy_from_slice(chunk);
+                        let info_hash = InfoHash(h);
+                        (info_hash, self.is_allowed(&info_hash))
+                    })
+                    .collect();
+                UdpStep::Scrape {
                     transaction_id,
-                    entries: &entries,
+                    hashes,
                 }
-                .write(out);
             }
         }
-        true
     }
 
-    fn udp_announce(
+    /// Writes the reply to a UDP announce: its peers, or the error (counted) when it failed.
+    pub(crate) fn write_udp_announce(
         &self,
-        a: &UdpAnnounce,
+        transaction_id: u32,
         ip: IpAddr,
-        now: Instant,
+        stats: Result<SwarmStats, String>,
+        peers: &PeerList,
         out: &mut Vec<u8>,
-    ) -> Result<(), String> {
-        let req = a.to_request(ip.is_ipv4()).map_err(|e| e.to_string())?;
-        thread_local! {
-            static PEERS: std::cell::RefCell<PeerList> = std::cell::RefCell::new(PeerList::default());
-        }
-        PEERS.with(|peers| {
-            let mut peers = peers.borrow_mut();
-            peers.clear();
-            let stats = self
-                .announce(&req, ip, now, false, &mut peers)
-                .map_err(|e| e.to_string())?;
-            UdpResponse::Announce {
-                transaction_id: a.transaction_id,
+    ) {
+        out.clear();
+        match stats {
+            Ok(stats) => UdpResponse::Announce {
+                transaction_id,
                 interval: u32::try_from(self.inner.config.interval.as_secs()).unwrap_or(u32::MAX),
                 leechers: stats.leechers,
                 seeders: stats.seeders,
                 peers: if ip.is_ipv4() { &peers.v4 } else { &peers.v6 },
             }
-            .write(out);
-            Ok(())
-        })
+            .write(out),
+            Err(message) => {
+                Counters::bump(&self.inner.counters.udp_failures);
+                error(out, transaction_id, &message);
+            }
+        }
     }
+}
+
+/// Writes a UDP scrape reply: the counts of each torrent, in the order asked.
+pub(crate) fn write_udp_scrape(
+    transaction_id: u32,
+    hashes: &[(InfoHash, bool)],
+    stats: &[SwarmStats],
+    out: &mut Vec<u8>,
+) {
+    let mut entries = Vec::with_capacity(hashes.len() * 12);
+    for ((info_hash, _), s) in hashes.iter().zip(stats) {
+        push_scrape_entry(
+            &mut entries,
+            &ScrapeStats {
+                info_hash: *info_hash,
+                seeders: s.seeders,
+                completed: s.completed,
+                leechers: s.leechers,
+            },
+        );
+    }
+    out.clear();
+    UdpResponse::Scrape {
+        transaction_id,
+        entries: &entries,
+    }
+    .write(out);
+}
+
+thread_local! {
+    /// One peer list per thread, reused by every announce to avoid allocating.
+    static PEERS: std::cell::RefCell<PeerList> = std::cell::RefCell::new(PeerList::default());
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::Config;
-    use torrentkit_tracker_proto::PeerId;
+    use torrentkit_tracker_proto::{PeerId, UdpAnnounce};
 
     fn connect(t: &Tracker, from: SocketAddr, now: Instant) -> u64 {
         let mut req = Vec::new();

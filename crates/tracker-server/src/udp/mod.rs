@@ -2,8 +2,9 @@
 //! packet codec is torrentkit-tracker-proto's).
 
 pub(crate) mod batch;
+pub(crate) mod concurrent;
 mod connection_id;
-mod handler;
+pub(crate) mod handler;
 mod service;
 
 pub use connection_id::ConnectionIds;

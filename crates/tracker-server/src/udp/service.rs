@@ -14,7 +14,9 @@ const MAX_PACKET: usize = 2048;
 
 /// Answers UDP tracker requests on a socket, with a [`Tracker`]'s state.
 ///
-/// Several `run` loops may share one socket (through an `Arc`) to use several cores.
+/// Several `run` loops may share one socket (through an `Arc`) to use several cores. With a
+/// shared store (Redis) each packet waits for its store call in turn: run several loops on the
+/// socket, or use [`serve`](crate::serve), which answers packets concurrently.
 #[derive(Clone, Debug)]
 pub struct UdpService {
     tracker: Tracker,
@@ -44,7 +46,8 @@ impl UdpService {
             };
             if self
                 .tracker
-                .handle_udp(&buf[..len], from, Instant::now(), &mut out)
+                .handle_udp_shared(&buf[..len], from, Instant::now(), &mut out)
+                .await
             {
                 let _ = socket.send_to(&out, from).await;
             }

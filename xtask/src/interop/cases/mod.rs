@@ -19,6 +19,7 @@ mod peer_clients;
 mod peer_mixed;
 mod publish;
 mod show;
+mod tracker_redis;
 mod tracker_restart;
 mod tracker_slow_clients;
 mod tracker_swarm;
@@ -53,6 +54,7 @@ pub(crate) const ALL: &[Case] = &[
     tracker_swarm::HTTP,
     tracker_swarm::UDP,
     tracker_restart::CASE,
+    tracker_redis::CASE,
     tracker_slow_clients::CASE,
     wire::CASE,
     peer_bt_seeds::LIBTORRENT,

@@ -28,7 +28,7 @@ pub(super) const UDP: Case = Case {
     run: run_udp,
 };
 
-const LT_PEER: Snippet = Snippet {
+pub(super) const LT_PEER: Snippet = Snippet {
     file: "tracker_lt_peer.py",
     source: include_str!("tracker_lt_peer.py"),
 };
@@ -105,7 +105,7 @@ impl BtTracker {
 }
 
 /// The data file, a torrent for it announcing to `url`, and its info-hash.
-fn make_torrent(ctx: &Ctx, url: &str) -> anyhow::Result<(PathBuf, PathBuf, [u8; 20])> {
+pub(super) fn make_torrent(ctx: &Ctx, url: &str) -> anyhow::Result<(PathBuf, PathBuf, [u8; 20])> {
     let seed_dir = ctx.path("seed");
     let file = seed_dir.join("payload.bin");
     data::write_file(&file, DATA_LEN, 42)?;
@@ -116,7 +116,7 @@ fn make_torrent(ctx: &Ctx, url: &str) -> anyhow::Result<(PathBuf, PathBuf, [u8; 
 
 /// aria2c with DHT on only when `udp` (aria2 speaks UDP trackers only with DHT on; with no
 /// bootstrap node and a private DHT file it finds nobody that way), never LPD or PEX.
-fn aria2(
+pub(super) fn aria2(
     ctx: &Ctx,
     name: &str,
     torrent: &Path,
@@ -167,7 +167,7 @@ fn aria2(
     spawn.arg(torrent).start()
 }
 
-fn same_bytes(a: &Path, b: &Path) -> anyhow::Result<()> {
+pub(super) fn same_bytes(a: &Path, b: &Path) -> anyhow::Result<()> {
     let x = std::fs::read(a).with_context(|| format!("reading {}", a.display()))?;
     let y = std::fs::read(b).with_context(|| format!("reading {}", b.display()))?;
     if x != y {
