@@ -20,6 +20,7 @@ mod from_torrent;
 mod limit;
 mod magnet;
 mod progress;
+mod reader;
 mod shared;
 mod sockets;
 mod start;
@@ -38,6 +39,7 @@ pub use encryption::Encryption;
 pub use error::SessionError;
 pub use magnet::{fetch_metadata, MagnetConfig};
 pub use progress::{MetadataProgress, PeerInfo, Percent, Progress};
+pub use reader::{BlockingReader, Reader, DEFAULT_READAHEAD};
 pub use shared::{Permit, Shared, SharedConfig};
 pub use sockets::bind_listener;
 pub use start::{RecheckReason, Start, StartError, StartKind, StartNote};
@@ -81,6 +83,13 @@ pub(super) enum Command {
     Pause,
     Resume,
     Stop,
+    /// A reader's window moved (`None`: the reader is gone).
+    Window {
+        reader: u64,
+        pieces: Option<std::ops::Range<u32>>,
+    },
+    /// New piece priorities (file selection).
+    Priorities(Vec<crate::Priority>),
 }
 
 /// A torrent being downloaded and/or seeded on the current tokio runtime.
@@ -89,6 +98,8 @@ pub struct Session {
     commands: mpsc::UnboundedSender<Command>,
     progress: watch::Receiver<Progress>,
     task: JoinHandle<Summary>,
+    /// The storage, for [`Reader`]s; a magnet's is set once its metadata is fetched.
+    storage: reader::StorageCell,
 }
 
 impl Session {
@@ -103,6 +114,8 @@ impl Session {
         let (commands, command_rx) = mpsc::unbounded_channel();
         let (progress_tx, progress) = watch::channel(Progress::default());
         let announce_cmds = commands.clone();
+        let cell = reader::StorageCell::default();
+        let _ = cell.0.set(storage.clone());
         let task = tokio::spawn(driver::run(
             config,
             storage,
@@ -116,6 +129,7 @@ impl Session {
             commands,
             progress,
             task,
+            storage: cell,
         }
     }
 
@@ -137,6 +151,8 @@ impl Session {
         let (commands, mut command_rx) = mpsc::unbounded_channel();
         let (progress_tx, progress) = watch::channel(Progress::default());
         let announce_cmds = commands.clone();
+        let cell = reader::StorageCell::default();
+        let storage_cell = cell.clone();
         let task =
             tokio::spawn(async move {
                 let nothing = |error| Summary {
@@ -158,6 +174,7 @@ impl Session {
                     Ok(x) => x,
                     Err(e) => return nothing(Some(e)),
                 };
+                let _ = storage_cell.0.set(storage.clone());
                 if !torrent.info().is_private() {
                     for &(addr, source) in &config.peers {
                         let _ = announce_cmds.send(Command::ConnectFrom(addr, source));
@@ -178,7 +195,22 @@ impl Session {
             commands,
             progress,
             task,
+            storage: cell,
         }
+    }
+
+    /// Sets every piece's priority (file selection, see [`crate::piece_priorities`]): pieces
+    /// of priority 0 are no longer started.
+    pub fn set_priorities(&self, priorities: Vec<crate::Priority>) {
+        let _ = self.commands.send(Command::Priorities(priorities));
+    }
+
+    /// A [`Reader`] over file `file` of the torrent (`None`: the whole torrent's data), with
+    /// the default readahead; `None` while a magnet's metadata is not fetched yet, or if there
+    /// is no such file. Must be called inside a tokio runtime.
+    pub fn reader(&self, file: Option<usize>) -> Option<Reader> {
+        let storage = self.storage.0.get()?.clone();
+        Reader::new(storage, file, self.commands.clone(), self.progress.clone())
     }
 
     /// Connects to a peer (ignored if banned or already known; kept waiting at the connection
