@@ -329,9 +329,3 @@ impl io::Seek for BlockingReader {
         self.inner.seek_to(pos)
     }
 }
-
-impl io::Seek for Reader {
-    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
-        self.seek_to(pos)
-    }
-}
