@@ -63,6 +63,8 @@ pub(crate) enum Command {
     Download(crate::cmd::download::Args),
     /// Verify existing data against a torrent, then serve it to peers until Ctrl-C.
     Seed(crate::cmd::seed::Args),
+    /// Serve a torrent's files over HTTP while they download (Range requests, for players).
+    Stream(crate::cmd::stream::Args),
     /// Download or seed every .torrent in a directory on one port, following the directory
     /// (btlaunchmany).
     LaunchMany(crate::cmd::launch_many::Args),

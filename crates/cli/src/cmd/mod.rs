@@ -16,9 +16,11 @@ pub(crate) mod reannounce;
 pub(crate) mod rename;
 pub(crate) mod seed;
 pub(crate) mod seeds;
+mod select;
 pub(crate) mod show;
 mod source;
 mod status;
+pub(crate) mod stream;
 pub(crate) mod swarm;
 mod torrent_common;
 pub(crate) mod tracker;
@@ -62,6 +64,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Download(a) => download::run(a),
         Command::LaunchMany(a) => launch_many::run(a),
         Command::Seed(a) => seed::run(a),
+        Command::Stream(a) => stream::run(a),
         Command::Swarm(a) => swarm::run(a),
         Command::Publish(a) => publish::run(a),
         Command::Open(a) => open::run(a),

@@ -82,6 +82,10 @@ pub(crate) struct NetArgs {
     /// A magnet link's `x.pe` peers (not a flag: `bt download MAGNET` fills it in).
     #[arg(skip)]
     pub(crate) magnet_peers: Vec<SocketAddr>,
+    /// The files to download and the order (not a flag here: `bt download`'s --only, --skip,
+    /// --sequential and `so=` fill it in).
+    #[arg(skip)]
+    pub(crate) selection: super::select::Selection,
 }
 
 impl NetArgs {
@@ -102,6 +106,7 @@ impl NetArgs {
             no_web_seeds: false,
             super_seed: false,
             magnet_peers: Vec::new(),
+            selection: Default::default(),
         }
     }
 
@@ -148,6 +153,25 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .context("starting the async runtime")
+}
+
+/// The session settings of `torrent` from the network options, accepting peers on `port`:
+/// identity, encryption, rates, web seeds, super-seeding and the file selection.
+pub(crate) fn session_config(torrent: &Torrent, net: &NetArgs, port: u16) -> SessionConfig {
+    let (peer_id, seed) = identity();
+    let mut sc = SessionConfig::from_torrent(torrent, peer_id.0, seed);
+    sc.listen_port = port;
+    sc.announce_ip = net.ip;
+    sc.encryption = net.encryption;
+    sc.torrent.super_seed = net.super_seed;
+    sc.torrent.picker.priorities = net.selection.priorities.clone();
+    sc.torrent.picker.sequential |= net.selection.sequential;
+    sc.max_upload_rate = (net.max_upload_rate > 0).then_some(net.max_upload_rate);
+    sc.max_download_rate = (net.max_download_rate > 0).then_some(net.max_download_rate);
+    if net.no_web_seeds {
+        sc.web_seeds = Default::default();
+    }
+    sc
 }
 
 /// Why the run ended.
@@ -204,18 +228,8 @@ async fn run_async(
     );
     let listener = net.listen().await?;
     let port = listener.local_addr().context("listener address")?.port();
-    let (peer_id, seed) = identity();
-    let mut sc = SessionConfig::from_torrent(torrent, peer_id.0, seed);
-    sc.listen_port = port;
+    let mut sc = session_config(torrent, net, port);
     sc.seed = limits.seeds();
-    sc.announce_ip = net.ip;
-    sc.encryption = net.encryption;
-    sc.torrent.super_seed = net.super_seed;
-    sc.max_upload_rate = (net.max_upload_rate > 0).then_some(net.max_upload_rate);
-    sc.max_download_rate = (net.max_download_rate > 0).then_some(net.max_download_rate);
-    if net.no_web_seeds {
-        sc.web_seeds = Default::default();
-    }
     let mut web_dropped = 0;
     let mut web_errors: Vec<Option<String>> = Vec::new();
 
@@ -402,7 +416,8 @@ async fn run_async(
             .filter(|&p| !have_at_start.contains(p) && prev.contains(p))
             .count()
     });
-    let complete = final_have.is_full();
+    // With --only/--skip, complete means every selected file.
+    let complete = net.selection.done(&final_have);
     let start_kind = start.kind.as_str();
     let hash_failures = progress.borrow().hash_failures;
     eprintln!(

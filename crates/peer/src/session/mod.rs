@@ -39,7 +39,7 @@ pub use encryption::Encryption;
 pub use error::SessionError;
 pub use magnet::{fetch_metadata, MagnetConfig};
 pub use progress::{MetadataProgress, PeerInfo, Percent, Progress};
-pub use reader::{BlockingReader, Reader, DEFAULT_READAHEAD};
+pub use reader::{BlockingReader, Reader, Readers, DEFAULT_READAHEAD};
 pub use shared::{Permit, Shared, SharedConfig};
 pub use sockets::bind_listener;
 pub use start::{RecheckReason, Start, StartError, StartKind, StartNote};
@@ -209,8 +209,17 @@ impl Session {
     /// the default readahead; `None` while a magnet's metadata is not fetched yet, or if there
     /// is no such file. Must be called inside a tokio runtime.
     pub fn reader(&self, file: Option<usize>) -> Option<Reader> {
-        let storage = self.storage.0.get()?.clone();
-        Reader::new(storage, file, self.commands.clone(), self.progress.clone())
+        self.readers().reader(file)
+    }
+
+    /// What makes [`Reader`]s of this session, to hand to other tasks (an HTTP server, a file
+    /// system) while the session itself stays here to be stopped.
+    pub fn readers(&self) -> Readers {
+        Readers {
+            storage: self.storage.clone(),
+            commands: self.commands.clone(),
+            progress: self.progress.clone(),
+        }
     }
 
     /// Connects to a peer (ignored if banned or already known; kept waiting at the connection

@@ -40,6 +40,29 @@ impl std::fmt::Debug for StorageCell {
     }
 }
 
+/// Makes [`Reader`]s of one session ([`Session::readers`](super::Session::readers)); cheap to
+/// clone. Readers made after the session ended fail on their first read.
+#[derive(Debug, Clone)]
+pub struct Readers {
+    pub(super) storage: StorageCell,
+    pub(super) commands: mpsc::UnboundedSender<Command>,
+    pub(super) progress: watch::Receiver<Progress>,
+}
+
+impl Readers {
+    /// A reader of file `file` (`None`: all the data); `None` while a magnet's metadata is not
+    /// fetched yet, or if there is no such file.
+    pub fn reader(&self, file: Option<usize>) -> Option<Reader> {
+        let storage = self.storage.0.get()?.clone();
+        Reader::new(storage, file, self.commands.clone(), self.progress.clone())
+    }
+
+    /// The session's progress (the verified pieces among it).
+    pub fn progress(&self) -> watch::Receiver<Progress> {
+        self.progress.clone()
+    }
+}
+
 type Wait = Pin<Box<dyn Future<Output = bool> + Send>>;
 
 /// One file of a session's torrent (or all of its data) as `AsyncRead + AsyncSeek`.
