@@ -124,6 +124,7 @@ async fn serve(
             (!f.pad).then(|| ServedFile {
                 path: f.path.join("/"),
                 length: f.length,
+                offset: f.offset,
             })
         })
         .collect();
@@ -136,6 +137,7 @@ async fn serve(
         } else {
             args.readahead
         },
+        piece_length: info.piece_length(),
         have_at_start: have_at_start.clone(),
     });
     eprintln!(

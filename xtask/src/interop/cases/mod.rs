@@ -18,6 +18,7 @@ mod peer_clients;
 mod peer_mixed;
 mod publish;
 mod show;
+mod stream;
 mod tracker_restart;
 mod tracker_slow_clients;
 mod tracker_swarm;
@@ -82,4 +83,5 @@ pub(crate) const ALL: &[Case] = &[
     magnet::PEX_OUT,
     magnet::METADATA_TIMING,
     magnet::RESTART,
+    stream::CASE,
 ];

@@ -26,6 +26,8 @@ pub(crate) struct ServedFile {
     pub(crate) path: String,
     /// Its length.
     pub(crate) length: u64,
+    /// Where it starts in the torrent's data.
+    pub(crate) offset: u64,
 }
 
 /// What the handlers share.
@@ -35,6 +37,7 @@ pub(crate) struct App {
     pub(crate) files: Vec<Option<ServedFile>>,
     pub(crate) readers: Readers,
     pub(crate) readahead: u64,
+    pub(crate) piece_length: u64,
     pub(crate) have_at_start: Bitfield,
 }
 
@@ -89,8 +92,33 @@ async fn status(State(app): State<Arc<App>>) -> Response {
         .iter()
         .filter(|&x| !app.have_at_start.contains(x))
         .count();
+    // The verified pieces as [first, last] runs, so a client can see which parts are there.
+    let mut runs: Vec<[u32; 2]> = Vec::new();
+    for x in p.verified.iter() {
+        match runs.last_mut() {
+            Some(r) if r[1] + 1 == x => r[1] = x,
+            _ => runs.push([x, x]),
+        }
+    }
+    let files: Vec<_> = app
+        .files
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| {
+            let f = f.as_ref()?;
+            Some(serde_json::json!({
+                "path": f.path,
+                "length": f.length,
+                "offset": f.offset,
+                "url": file_url(i, &f.path),
+            }))
+        })
+        .collect();
     let json = serde_json::json!({
         "name": app.name,
+        "files": files,
+        "piece_length": app.piece_length,
+        "have_runs": runs,
         "pieces": p.pieces,
         "have": p.have,
         "pieces_fetched": fetched,
