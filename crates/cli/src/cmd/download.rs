@@ -10,9 +10,10 @@ use anyhow::{bail, Context};
 use torrentkit_peer::SeedLimits;
 
 use super::magnet_download::{is_magnet, resolve};
-use super::placement::{self, start_state};
+use super::placement;
 use super::select::{selection, SelectArgs};
 use super::source::load_source;
+use super::storage_arg::{self, parse_storage, StorageKind};
 use super::transfer::{self, NetArgs};
 use super::units::parse_size;
 
@@ -55,6 +56,10 @@ pub(crate) struct Args {
     /// 30M, aria2 8M).
     #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "16M")]
     max_metadata_size: u64,
+    /// Where to keep the data: file (the torrent's files, the default), memory (gone at exit),
+    /// or sqlite:PATH (pieces as blobs in an SQLite database; no resume file needed).
+    #[arg(long, value_name = "KIND", value_parser = parse_storage, default_value = "file")]
+    storage: StorageKind,
     #[command(flatten)]
     select: SelectArgs,
     #[command(flatten)]
@@ -73,6 +78,7 @@ impl Args {
             check: false,
             save_torrent: None,
             max_metadata_size: torrentkit_peer::DEFAULT_MAX_METADATA_SIZE,
+            storage: StorageKind::File,
             select: SelectArgs::default(),
             net,
         }
@@ -121,8 +127,7 @@ pub(crate) fn run(mut args: Args) -> anyhow::Result<ExitCode> {
         placement::from_args(&torrent, args.save_as.as_deref(), args.output.as_deref())?;
     std::fs::create_dir_all(&placement.root)
         .with_context(|| format!("creating {}", placement.root.display()))?;
-    let storage = placement.storage();
-    let start = start_state(&torrent, &placement, &storage, args.check)?;
+    let (storage, start) = storage_arg::open(&args.storage, &torrent, &placement, args.check)?;
     let limits = SeedLimits {
         ratio: Some(args.seed_ratio),
         time: args.seed_time.map(Duration::from_secs),

@@ -20,6 +20,7 @@ mod select;
 pub(crate) mod show;
 mod source;
 mod status;
+mod storage_arg;
 pub(crate) mod stream;
 pub(crate) mod swarm;
 mod torrent_common;

@@ -19,8 +19,9 @@ use torrentkit_peer::{Placement, Priority};
 
 use self::http::{file_url, router, App, ServedFile};
 use super::magnet_download::{is_magnet, resolve};
-use super::placement::{self, start_state};
+use super::placement;
 use super::source::load_source;
+use super::storage_arg::{self, parse_storage, StorageKind};
 use super::torrent_common::human_size;
 use super::transfer::{self, NetArgs, PEER_RETRY};
 use super::units::parse_size;
@@ -47,6 +48,9 @@ pub(crate) struct Args {
     /// Also download the rest of the torrent in the background (readers still come first).
     #[arg(long)]
     download_all: bool,
+    /// Where to keep the data: file (the default), memory, or sqlite:PATH.
+    #[arg(long, value_name = "KIND", value_parser = parse_storage, default_value = "file")]
+    storage: StorageKind,
     /// The largest metadata a magnet link's peers may announce.
     #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "16M")]
     max_metadata_size: u64,
@@ -67,16 +71,10 @@ pub(crate) fn run(mut args: Args) -> anyhow::Result<ExitCode> {
     let placement = placement::from_args(&torrent, None, Some(&dir))?;
     std::fs::create_dir_all(&placement.root)
         .with_context(|| format!("creating {}", placement.root.display()))?;
-    let storage = placement.storage();
-    let start = start_state(&torrent, &placement, &storage, false)?;
+    let (storage, start) = storage_arg::open(&args.storage, &torrent, &placement, false)?;
     let peers = args.net.peer_addrs()?;
     transfer::runtime()?.block_on(serve(
-        &args,
-        &torrent,
-        &placement,
-        Arc::new(storage),
-        start.have,
-        peers,
+        &args, &torrent, &placement, storage, start.have, peers,
     ))
 }
 

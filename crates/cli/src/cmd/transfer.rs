@@ -13,7 +13,7 @@ use torrentkit_metainfo::Torrent;
 use torrentkit_peer::session::{
     bind_listener, Encryption, Session, SessionConfig, Start, StartKind,
 };
-use torrentkit_peer::storage::FileStorage;
+use torrentkit_peer::storage::Storage;
 use torrentkit_peer::webseed::WebSeedKind;
 // `SeedLimits` is re-exported for `bt publish` (cmd/publish.rs), which names it through here.
 pub(crate) use torrentkit_peer::SeedLimits;
@@ -201,7 +201,7 @@ impl Ended {
 pub(crate) fn run(
     torrent: &Torrent,
     placement: &Placement,
-    storage: FileStorage,
+    storage: Arc<dyn Storage>,
     start: Start,
     net: &NetArgs,
     limits: SeedLimits,
@@ -215,7 +215,7 @@ pub(crate) fn run(
 async fn run_async(
     torrent: &Torrent,
     placement: &Placement,
-    storage: FileStorage,
+    storage: Arc<dyn Storage>,
     start: Start,
     net: &NetArgs,
     limits: SeedLimits,
@@ -252,7 +252,7 @@ async fn run_async(
         "bt: {name}: listening for peers on {}:{port}",
         net.bind
     ));
-    let session = Session::start(sc, Arc::new(storage), start.have.clone(), Some(listener));
+    let session = Session::start(sc, storage, start.have.clone(), Some(listener));
     for p in &peers {
         session.add_peer(*p);
     }
