@@ -146,7 +146,11 @@ async fn several_readers_and_the_blocking_reader_read_the_whole_data() {
         .await
         .is_err());
 
-    let mut blocking = s.leech.reader(Some(0)).unwrap().into_blocking();
+    let mut blocking = s
+        .leech
+        .reader(Some(0))
+        .unwrap()
+        .into_blocking(tokio::runtime::Handle::current());
     let a = s.layout.files()[0].clone();
     let got = tokio::task::spawn_blocking(move || {
         blocking.seek(SeekFrom::Start(100)).unwrap();

@@ -9,6 +9,7 @@ pub(crate) mod magnet;
 mod magnet_download;
 pub(crate) mod make;
 pub(crate) mod make_each;
+pub(crate) mod mount;
 pub(crate) mod open;
 mod placement;
 pub(crate) mod publish;
@@ -66,6 +67,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::LaunchMany(a) => launch_many::run(a),
         Command::Seed(a) => seed::run(a),
         Command::Stream(a) => stream::run(a),
+        Command::Mount(a) => mount::run(a),
         Command::Swarm(a) => swarm::run(a),
         Command::Publish(a) => publish::run(a),
         Command::Open(a) => open::run(a),

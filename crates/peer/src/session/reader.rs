@@ -169,11 +169,11 @@ impl Reader {
     }
 
     /// This reader for a thread outside the tokio runtime: `Read + Seek`, blocking while a
-    /// piece is fetched. Call inside the runtime (it keeps a handle to it).
-    pub fn into_blocking(self) -> BlockingReader {
+    /// piece is fetched; `handle` is the session's runtime (`Handle::current()` inside it).
+    pub fn into_blocking(self, handle: tokio::runtime::Handle) -> BlockingReader {
         BlockingReader {
             inner: self,
-            handle: tokio::runtime::Handle::current(),
+            handle,
         }
     }
 

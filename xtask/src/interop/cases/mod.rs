@@ -18,6 +18,7 @@ mod peer_clients;
 mod peer_mixed;
 mod publish;
 mod show;
+mod sqlite_storage;
 mod stream;
 mod tracker_restart;
 mod tracker_slow_clients;
@@ -84,4 +85,5 @@ pub(crate) const ALL: &[Case] = &[
     magnet::METADATA_TIMING,
     magnet::RESTART,
     stream::CASE,
+    sqlite_storage::CASE,
 ];
