@@ -106,6 +106,12 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         fuser::MountOption::FSName("torrentkit".into()),
         fuser::MountOption::Subtype("bt".into()),
     ]);
+    // As root, fusermount3 also unmounts if bt dies without unmounting (killed): no stale
+    // mount is left. (Others would need user_allow_other in /etc/fuse.conf.)
+    if std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0) {
+        config.mount_options.push(fuser::MountOption::AutoUnmount);
+        config.acl = fuser::SessionACL::RootAndOwner;
+    }
     let mount = fuser::spawn_mount(fs, &args.mountpoint, &config)
         .with_context(|| format!("mounting on {}", args.mountpoint.display()))?;
     eprintln!(

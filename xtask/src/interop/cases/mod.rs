@@ -11,6 +11,7 @@ mod https;
 mod launch_many;
 mod magnet;
 mod make;
+mod mount;
 mod paths;
 mod peer_bt_downloads;
 mod peer_bt_seeds;
@@ -86,4 +87,5 @@ pub(crate) const ALL: &[Case] = &[
     magnet::RESTART,
     stream::CASE,
     sqlite_storage::CASE,
+    mount::CASE,
 ];

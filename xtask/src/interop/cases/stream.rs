@@ -40,11 +40,16 @@ const MIB: u64 = 1 << 20;
 pub(super) struct Big {
     pub(super) data: PathBuf,
     pub(super) torrent: PathBuf,
-    _tracker: BtTracker,
+    tracker: BtTracker,
     _seed: Managed,
 }
 
 impl Big {
+    /// The tracker's announce URL.
+    pub(super) fn tracker_url(&self) -> String {
+        format!("http://{}/announce", self.tracker.addr)
+    }
+
     pub(super) fn start(ctx: &Ctx, with_video: bool) -> anyhow::Result<Big> {
         let tracker = BtTracker::start(
             ctx,
@@ -55,17 +60,24 @@ impl Big {
         data::write_file(&data.join("big.bin"), BIG_LEN, 19)?;
         if with_video {
             packages::require(&[("ffmpeg", "ffmpeg")])?;
-            // ffmpeg's test source, 20 s at 6 Mbit/s (about 15 MB), moov atom at the end as the
-            // mp4 muxer writes it: a player must read the tail first.
+            // ffmpeg's test source, 20 s of 720p intra frames (about 17 MB, more than the 8 MiB
+            // readahead), moov atom at the end as the mp4 muxer writes it: a player reads the
+            // head, then the tail.
             ctx.spawn("ffmpeg", "ffmpeg")
                 .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
-                .arg("testsrc=duration=20:size=640x360:rate=25")
-                .args(["-c:v", "mpeg4", "-b:v", "6M"])
+                .arg("testsrc=duration=20:size=1280x720:rate=25")
+                .args(["-c:v", "mpeg4", "-g", "1", "-q:v", "1"])
                 .arg(data.join("video.mp4"))
                 .run(ctx.deadline())?;
         }
         let torrent = ctx.path("stream.torrent");
         let url = format!("http://{}/announce", tracker.addr);
+        // With the video, a torrent of the directory; without, of the one file.
+        let (source, save) = if with_video {
+            (data.clone(), ctx.path(""))
+        } else {
+            (data.join("big.bin"), data.clone())
+        };
         CREATE_TORRENT.run(
             ctx,
             "create-torrent",
@@ -75,7 +87,7 @@ impl Big {
                 "--tracker".as_ref(),
                 url.as_ref(),
                 "--v1-only".as_ref(),
-                data.as_os_str(),
+                source.as_os_str(),
                 torrent.as_os_str(),
             ],
         )?;
@@ -84,14 +96,14 @@ impl Big {
             ctx,
             "lt-seed",
             &[&torrent],
-            &ctx.path(""),
+            &save,
             true,
             &["--upload-rate", &rate],
         )?;
         Ok(Big {
             data,
             torrent,
-            _tracker: tracker,
+            tracker: tracker,
             _seed: seed,
         })
     }
@@ -179,7 +191,7 @@ fn run(ctx: &Ctx) -> anyhow::Result<()> {
     let (mut bt, base) = bt_stream(ctx, &big.torrent, &ctx.path("bt-stream"), &[])?;
     let st = status(ctx, &base)?;
     let (big_url, big_off) = file_of(&st, &base, "big.bin")?;
-    let (video_url, _) = file_of(&st, &base, "video.mp4")?;
+    let (video_url, video_off) = file_of(&st, &base, "video.mp4")?;
     let pieces = st["pieces"].as_u64().unwrap_or(0);
 
     // 1. The last 1 MiB, cold: the right bytes within seconds, only its pieces fetched (the
@@ -296,13 +308,20 @@ fn run(ctx: &Ctx) -> anyhow::Result<()> {
         (duration - 20.0).abs() < 0.5,
         "ffprobe read a duration of {duration} s"
     );
-    let have_now = status(ctx, &base)?["have"].as_u64().unwrap_or(0);
+    let now = status(ctx, &base)?;
+    let have_now = now["have"].as_u64().unwrap_or(0);
+    let video_pieces = (video_off / PIECE)..=((video_off + video.len() as u64 - 1) / PIECE);
+    let video_have = verified(&now)
+        .iter()
+        .filter(|p| video_pieces.contains(p))
+        .count() as u64;
+    let video_all = video_pieces.end() - video_pieces.start() + 1;
     ensure!(
-        have_now < pieces,
-        "the download had ended ({have_now}/{pieces}) before ffprobe finished"
+        video_have < video_all,
+        "the video was all downloaded ({video_have}/{video_all} pieces) before ffprobe finished"
     );
     ctx.note(format!(
-        "ffprobe read {duration} s with {have_now}/{pieces} pieces downloaded"
+        "ffprobe read {duration} s with {video_have}/{video_all} of the video's pieces ({have_now}/{pieces} in all)"
     ));
 
     // 5. A full GET of the video equals it.

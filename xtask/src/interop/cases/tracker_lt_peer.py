@@ -41,6 +41,12 @@ def main():
         return 2
     mode, torrents, directory = args[0], args[1:-1], args[-1]
     s = loopback_session(extra=extra)
+    if "upload_rate_limit" in extra:
+        # Peers on 127.0.0.1 are in libtorrent's unlimited local class: put every address in
+        # the global class so the cap applies on loopback too.
+        f = lt.ip_filter()
+        f.add_rule("0.0.0.0", "255.255.255.255", 1 << lt.session.global_peer_class_id)
+        s.set_peer_class_filter(f)
     if rc4:
         # 0 = pe_forced for both policies; allowed_enc_level 2 = RC4 only.
         s.apply_settings({"out_enc_policy": 0, "in_enc_policy": 0, "allowed_enc_level": 2, "prefer_rc4": True})
