@@ -11,6 +11,7 @@ mod aquatic;
 mod bencode;
 mod criterion;
 mod make;
+mod stream;
 mod table;
 mod tracker;
 mod transfer;
@@ -59,6 +60,10 @@ const BENCHES: &[Bench] = &[
     Bench {
         name: "transfer",
         run: transfer::run,
+    },
+    Bench {
+        name: "stream",
+        run: stream::run,
     },
     Bench {
         name: "web-seed",
