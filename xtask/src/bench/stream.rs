@@ -60,7 +60,14 @@ fn first_byte(bt: &Path, torrent: &Path, dir: &Path, seed: &str, at: u64) -> any
         .arg(torrent)
         .arg("--output")
         .arg(dir)
-        .args(["--listen", "127.0.0.1:0", "--port", "0", "--bind", "127.0.0.1"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--port",
+            "0",
+            "--bind",
+            "127.0.0.1",
+        ])
         .args(["--peer", seed])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -72,7 +79,9 @@ fn first_byte(bt: &Path, torrent: &Path, dir: &Path, seed: &str, at: u64) -> any
     let mut lines = BufReader::new(stdout).lines();
     let _index = lines.next().context("no index URL")??;
     let file_url = lines.next().context("no file URL")??;
-    let rest = file_url.strip_prefix("http://").context("not an http URL")?;
+    let rest = file_url
+        .strip_prefix("http://")
+        .context("not an http URL")?;
     let (host, path) = rest.split_once('/').context("no path in the URL")?;
     let mut conn = TcpStream::connect(host)?;
     conn.set_read_timeout(Some(Duration::from_secs(60)))?;
@@ -86,7 +95,10 @@ fn first_byte(bt: &Path, torrent: &Path, dir: &Path, seed: &str, at: u64) -> any
     loop {
         let n = conn.read(&mut byte)?;
         if n == 0 {
-            bail!("bt stream closed the connection: {}", String::from_utf8_lossy(&reply));
+            bail!(
+                "bt stream closed the connection: {}",
+                String::from_utf8_lossy(&reply)
+            );
         }
         reply.push(byte[0]);
         if let Some(end) = reply.windows(4).position(|w| w == b"\r\n\r\n") {
@@ -145,7 +157,13 @@ pub(super) fn run(root: &Path, _passthrough: &[String]) -> anyhow::Result<Outcom
         .to_owned();
     let (mut ttfb, mut full) = (f64::INFINITY, f64::INFINITY);
     for _ in 0..RUNS {
-        ttfb = ttfb.min(first_byte(bt, &torrent, &dir.join("stream-copy"), &addr, SIZE / 2)?);
+        ttfb = ttfb.min(first_byte(
+            bt,
+            &torrent,
+            &dir.join("stream-copy"),
+            &addr,
+            SIZE / 2,
+        )?);
         let out = dir.join("bt-copy");
         let args: Vec<&std::ffi::OsStr> = vec![
             bt.as_os_str(),
@@ -181,8 +199,14 @@ pub(super) fn run(root: &Path, _passthrough: &[String]) -> anyhow::Result<Outcom
         "## bench stream: a byte in the middle of 256 MiB from bt seed on loopback (best of {RUNS})\n"
     );
     let _ = writeln!(md, "| what | time |\n|---|---:|");
-    let _ = writeln!(md, "| bt stream: start to first byte of bytes=128Mi-128Mi | {ttfb:.3} s |");
-    let _ = writeln!(md, "| bt download: start to exit, all 256 MiB | {full:.2} s |");
+    let _ = writeln!(
+        md,
+        "| bt stream: start to first byte of bytes=128Mi-128Mi | {ttfb:.3} s |"
+    );
+    let _ = writeln!(
+        md,
+        "| bt download: start to exit, all 256 MiB | {full:.2} s |"
+    );
     let _ = writeln!(md, "\n| target | measured | |\n|---|---:|---|");
     let _ = writeln!(
         md,

@@ -20,7 +20,7 @@ use torrentkit_peer::session::Session;
 use torrentkit_peer::{Placement, Priority};
 
 use self::fs::{State, TorrentFs};
-use super::magnet_download::resolve;
+use super::magnet_download::kept_path;
 use super::transfer::{self, NetArgs};
 use super::units::parse_size;
 
@@ -106,12 +106,6 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         fuser::MountOption::FSName("torrentkit".into()),
         fuser::MountOption::Subtype("bt".into()),
     ]);
-    // As root, fusermount3 also unmounts if bt dies without unmounting (killed): no stale
-    // mount is left. (Others would need user_allow_other in /etc/fuse.conf.)
-    if std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0) {
-        config.mount_options.push(fuser::MountOption::AutoUnmount);
-        config.acl = fuser::SessionACL::RootAndOwner;
-    }
     let mount = fuser::spawn_mount(fs, &args.mountpoint, &config)
         .with_context(|| format!("mounting on {}", args.mountpoint.display()))?;
     eprintln!(
@@ -209,10 +203,8 @@ async fn follow(
                     download_dir.clone(),
                     path.clone(),
                 );
-                // The metadata fetch runs its own runtime, so on a thread of its own.
-                std::thread::spawn(move || {
-                    let r = resolve(&link, &dir, &args.net, args.max_metadata_size, None)
-                        .map(|(t, _)| t);
+                tokio::spawn(async move {
+                    let r = fetch_magnet(&link, &dir, &args).await;
                     let _ = tx.send((path, r));
                 });
             } else {
@@ -317,4 +309,39 @@ async fn start(
     sc.torrent.picker.priorities = vec![Priority::SKIP; start.have.len() as usize];
     let session = Session::start(sc, Arc::new(storage), start.have, Some(listener));
     Ok((session, placement))
+}
+
+/// The torrent of a `.magnet` file's link: kept in `dir` by an earlier run, or fetched in this
+/// runtime (`bt download`'s `resolve` runs a runtime of its own, with its own signal handlers,
+/// which a long-running mount must not have) and kept.
+async fn fetch_magnet(link: &str, dir: &Path, args: &Args) -> anyhow::Result<Torrent> {
+    let magnet = torrentkit_metainfo::Magnet::parse(link).context("reading the magnet link")?;
+    let kept = kept_path(dir, &magnet.info_hash.to_hex());
+    if let Ok(t) = Torrent::read(&kept) {
+        if t.info_hash() == magnet.info_hash {
+            return Ok(t);
+        }
+    }
+    let (peer_id, seed) = transfer::identity();
+    let mut mc = torrentkit_peer::session::MagnetConfig::from_magnet(&magnet, peer_id.0, seed);
+    mc.max_metadata_size = args.max_metadata_size;
+    mc.encryption = args.net.encryption;
+    mc.peers.extend(
+        args.net
+            .peer_addrs()?
+            .into_iter()
+            .map(|a| (a, torrentkit_peer::PeerSource::Manual)),
+    );
+    if mc.peers.is_empty() && mc.trackers.is_empty() {
+        bail!(
+            "the magnet link names no tracker and no peer (x.pe); give one with --peer HOST:PORT"
+        );
+    }
+    let (tx, _rx) = tokio::sync::watch::channel(torrentkit_peer::session::Progress::default());
+    let t = torrentkit_peer::session::fetch_metadata(&mc, None, &tx)
+        .await
+        .context("fetching the metadata")?;
+    t.write_atomic(&kept)
+        .with_context(|| format!("keeping the metadata in {}", kept.display()))?;
+    Ok(t)
 }
