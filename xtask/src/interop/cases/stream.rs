@@ -103,7 +103,7 @@ impl Big {
         Ok(Big {
             data,
             torrent,
-            tracker: tracker,
+            tracker,
             _seed: seed,
         })
     }
