@@ -12,6 +12,7 @@ mod bencode;
 mod criterion;
 mod dht;
 mod make;
+mod stream;
 mod table;
 mod tracker;
 mod transfer;
@@ -61,6 +62,10 @@ const BENCHES: &[Bench] = &[
     Bench {
         name: "transfer",
         run: transfer::run,
+    },
+    Bench {
+        name: "stream",
+        run: stream::run,
     },
     Bench {
         name: "web-seed",

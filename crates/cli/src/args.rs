@@ -65,6 +65,10 @@ pub(crate) enum Command {
     Dht(crate::cmd::dht::Args),
     /// Verify existing data against a torrent, then serve it to peers until Ctrl-C.
     Seed(crate::cmd::seed::Args),
+    /// Serve a torrent's files over HTTP while they download (Range requests, for players).
+    Stream(crate::cmd::stream::Args),
+    /// Mount a directory of .torrent and .magnet files as their files (FUSE, read on demand).
+    Mount(crate::cmd::mount::Args),
     /// Download or seed every .torrent in a directory on one port, following the directory
     /// (btlaunchmany).
     LaunchMany(crate::cmd::launch_many::Args),

@@ -292,10 +292,9 @@ impl TorrentBuilder {
         if self.skip_classic && (name == "CVS" || name == "core") {
             return true;
         }
-        let joined = path.join("/");
         self.exclude
             .iter()
-            .any(|g| glob::matches(g, name) || glob::matches(g, &joined))
+            .any(|g| glob::glob_matches_path(g, path))
     }
 
     /// Scans, hashes and returns the torrent.

@@ -1,6 +1,23 @@
 //! A small shell-style glob matcher for the builder's exclude patterns: `*`, `?`, `[abc]`,
 //! `[a-z]`, `[!abc]`; `*` and `?` do not match `/`.
 
+/// Whether the shell-style `pattern` (`*`, `?`, `[abc]`, `[a-z]`, `[!abc]`; `*` and `?` do not
+/// match `/`) matches a file: its last component (`*.mkv`) or its whole path joined with `/`
+/// (`Season 1/*`). The rule of `bt make --exclude` and of `bt download --only`/`--skip`.
+///
+/// ```
+/// use torrentkit_metainfo::glob_matches_path;
+///
+/// let path = ["show".to_string(), "s01e01.mkv".to_string()];
+/// assert!(glob_matches_path("*.mkv", &path));
+/// assert!(glob_matches_path("show/*", &path));
+/// assert!(!glob_matches_path("*.srt", &path));
+/// ```
+pub fn glob_matches_path(pattern: &str, path: &[String]) -> bool {
+    let name = path.last().map(String::as_str).unwrap_or("");
+    matches(pattern, name) || matches(pattern, &path.join("/"))
+}
+
 /// True when `pattern` matches all of `text`.
 pub(crate) fn matches(pattern: &str, text: &str) -> bool {
     let p: Vec<char> = pattern.chars().collect();

@@ -102,6 +102,7 @@ pub use create::{
     auto_piece_length, SourceFile, TorrentBuilder, MAX_AUTO_PIECE_LENGTH, MIN_AUTO_PIECE_LENGTH,
 };
 pub use error::{Error, Result};
+pub use glob::glob_matches_path;
 pub use hash::Progress;
 pub use info::{FileEntry, Info, MetaVersion, MAX_LENGTH, MAX_PIECES, MAX_PIECE_LENGTH};
 pub use infohash::{InfoHash, InfoHashV2};

@@ -1,7 +1,12 @@
-//! The piece picker: which blocks to request from which peer (rarest first, random first piece,
-//! partial pieces first, endgame, or sequential), and what is in flight.
+//! The piece picker: which blocks to request from which peer (the readers' windows first, then
+//! partial pieces, then rarest first with a random first piece, endgame, or sequential), and
+//! what is in flight. Pieces of priority 0 (skipped files) are never requested unless a
+//! reader's window covers them.
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
+
+use crate::priority::{Priority, Window};
 
 use crate::storage::{piece_size, Layout, BLOCK_SIZE};
 use crate::{ConnId, Rng};
@@ -25,6 +30,9 @@ pub struct PickerConfig {
     /// At most this many duplicate requests per [`Picker::pick`]: few at a time, since each
     /// may arrive before its cancel and be wasted.
     pub endgame_per_pick: usize,
+    /// Each piece's priority (file selection: [`crate::piece_priorities`]); empty means every
+    /// piece [`Priority::NORMAL`]. Pieces of priority 0 are not downloaded.
+    pub priorities: Vec<Priority>,
 }
 
 impl Default for PickerConfig {
@@ -36,6 +44,7 @@ impl Default for PickerConfig {
             endgame_max_requesters: 2,
             endgame_blocks: 32,
             endgame_per_pick: 4,
+            priorities: Vec::new(),
         }
     }
 }
@@ -133,6 +142,10 @@ pub struct Picker {
     partials: BTreeMap<u32, Partial>,
     peers: HashMap<ConnId, PeerEntry>,
     rng: Rng,
+    /// Each piece's priority; empty: all normal.
+    priority: Vec<Priority>,
+    /// The readers' windows, by reader id (`streaming`): fetched before anything else.
+    windows: BTreeMap<u64, Window>,
 }
 
 impl Picker {
@@ -152,7 +165,13 @@ impl Picker {
         config.block_size = config.block_size.max(1);
         let pieces =
             u32::try_from(total_length.div_ceil(u64::from(piece_length))).unwrap_or(u32::MAX);
+        let mut priority = std::mem::take(&mut config.priorities);
+        if !priority.is_empty() {
+            priority.resize(pieces as usize, Priority::NORMAL);
+        }
         Picker {
+            priority,
+            windows: BTreeMap::new(),
             config,
             total_length,
             piece_length,
@@ -209,14 +228,99 @@ impl Picker {
     }
 
     fn unstarted_available(&self) -> u32 {
-        if self.seeds > 0 {
+        if self.seeds > 0 && !self.is_filtered() {
             return self.unstarted;
         }
         (0..self.piece_count())
             .filter(|&p| {
-                self.state[p as usize] == PieceState::Missing && self.availability[p as usize] > 0
+                self.state[p as usize] == PieceState::Missing
+                    && (self.seeds > 0 || self.availability[p as usize] > 0)
+                    && self.is_wanted(p)
             })
             .count() as u32
+    }
+
+    /// Whether some piece has a priority other than normal or a reader has a window.
+    fn is_filtered(&self) -> bool {
+        !self.priority.is_empty() || !self.windows.is_empty()
+    }
+
+    /// The priority of `piece` (file selection), readers' windows aside.
+    pub fn priority(&self, piece: u32) -> Priority {
+        self.priority
+            .get(piece as usize)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Sets every piece's priority (`priorities[i]` for piece `i`; missing ones are normal).
+    /// Pieces already requested stay requested; no new piece of priority 0 is started.
+    pub fn set_priorities(&mut self, mut priorities: Vec<Priority>) {
+        priorities.resize(self.piece_count() as usize, Priority::NORMAL);
+        self.priority = priorities;
+    }
+
+    /// Sets (or with `None` removes) the window of reader `reader`: its first piece is requested
+    /// before any other, then the rest in order, before partial and new pieces of the rest of
+    /// the torrent. Each reader has its own window; the picker serves them all.
+    pub fn set_window(&mut self, reader: u64, pieces: Option<Range<u32>>) {
+        match pieces {
+            Some(r) => {
+                let r = r.start.min(self.piece_count())..r.end.min(self.piece_count());
+                self.windows.insert(reader, Window { pieces: r });
+            }
+            None => {
+                self.windows.remove(&reader);
+            }
+        }
+    }
+
+    /// The readers' windows, by reader id.
+    pub fn windows(&self) -> impl Iterator<Item = (u64, &Window)> + '_ {
+        self.windows.iter().map(|(&id, w)| (id, w))
+    }
+
+    /// Whether `piece` is to be downloaded: its priority is not 0, or a reader's window holds it.
+    pub fn is_wanted(&self, piece: u32) -> bool {
+        self.priority(piece).is_wanted() || self.windows.values().any(|w| w.pieces.contains(&piece))
+    }
+
+    /// Whether every piece of priority above 0 is verified (the selected files are done; readers'
+    /// windows do not count).
+    pub fn wanted_complete(&self) -> bool {
+        if self.priority.is_empty() {
+            return self.is_complete();
+        }
+        (0..self.piece_count()).all(|p| self.have.contains(p) || !self.priority(p).is_wanted())
+    }
+
+    /// Bytes of wanted pieces (priority above 0) not yet verified.
+    pub fn wanted_bytes_left(&self) -> u64 {
+        (0..self.piece_count())
+            .filter(|&p| !self.have.contains(p) && self.priority(p).is_wanted())
+            .map(|p| u64::from(self.piece_size(p)))
+            .sum()
+    }
+
+    /// The windows' pieces in the order they are fetched: every window's first (urgent) piece,
+    /// then the next piece of each window in turn.
+    fn window_order(&self) -> Vec<u32> {
+        let mut out = Vec::new();
+        let longest = self
+            .windows
+            .values()
+            .map(|w| w.pieces.len())
+            .max()
+            .unwrap_or(0);
+        for k in 0..longest as u32 {
+            for w in self.windows.values() {
+                let p = w.pieces.start.saturating_add(k);
+                if p < w.pieces.end && self.state[p as usize] != PieceState::Have {
+                    out.push(p);
+                }
+            }
+        }
+        out
     }
 
     /// How many connected peers have `piece`.
@@ -333,7 +437,13 @@ impl Picker {
             return false;
         };
         match &entry.have {
+            None if self.is_filtered() => {
+                (0..self.piece_count()).any(|p| !self.have.contains(p) && self.is_wanted(p))
+            }
             None => !self.is_complete(),
+            Some(b) if self.is_filtered() => b
+                .iter()
+                .any(|p| !self.have.contains(p) && self.is_wanted(p)),
             Some(b) => b.iter().any(|p| !self.have.contains(p)),
         }
     }
@@ -422,7 +532,7 @@ impl Picker {
             .map(|e| e.allowed_fast.clone())
             .unwrap_or_default();
         for piece in pieces {
-            if out.len() >= max || !self.peers[&id].has(piece) {
+            if out.len() >= max || !self.peers[&id].has(piece) || !self.is_wanted(piece) {
                 continue;
             }
             match self.state[piece as usize] {
@@ -468,6 +578,21 @@ impl Picker {
         // From a seed, only pieces no other peer of ours has, unless no other peer is serving
         // us: the seed's upload goes to pieces the swarm lacks and we trade for the rest.
         let spare_seed = self.spares_seed(id);
+        // 0. The readers' windows: the pieces a read waits for, then their readahead, in order.
+        for piece in self.window_order() {
+            if !self.peers[&id].has(piece) {
+                continue;
+            }
+            match self.state[piece as usize] {
+                PieceState::Missing => self.start_piece(piece),
+                PieceState::Partial => {}
+                PieceState::Verifying | PieceState::Have => continue,
+            }
+            self.take_free(id, piece, max, &mut out);
+            if out.len() >= max {
+                return out;
+            }
+        }
         // 1. Finish partial pieces first, the most complete ones first.
         let mut partial: Vec<(u32, u32)> = self
             .partials
@@ -584,9 +709,12 @@ impl Picker {
 
     fn choose_new(&mut self, id: ConnId, spare_seed: bool) -> Option<u32> {
         let peer = &self.peers[&id];
+        let prio = &self.priority;
+        let priority = |p: u32| prio.get(p as usize).copied().unwrap_or_default();
         let eligible = |p: u32| {
             self.state[p as usize] == PieceState::Missing
                 && peer.has(p)
+                && priority(p).is_wanted()
                 && !(spare_seed && self.availability[p as usize] > 0)
         };
         if self.config.sequential {
@@ -595,17 +723,21 @@ impl Picker {
         let random = self.have.count() < self.config.random_first_pieces;
         // One pass with reservoir sampling: uniform among the eligible (random-first) or among
         // those of minimal availability (rarest first).
-        let mut best: Option<(u32, u32)> = None; // (piece, availability)
+        // Higher priorities first: the key is (inverted priority, availability).
+        let mut best: Option<(u32, (u8, u32))> = None; // (piece, key)
         let mut ties = 0u64;
         for p in 0..self.piece_count() {
             if !eligible(p) {
                 continue;
             }
-            let avail = if random {
-                0
-            } else {
-                self.availability[p as usize]
-            };
+            let avail = (
+                u8::MAX - priority(p).0,
+                if random {
+                    0
+                } else {
+                    self.availability[p as usize]
+                },
+            );
             match best {
                 Some((_, a)) if avail > a => continue,
                 Some((_, a)) if avail == a => {
@@ -1246,5 +1378,163 @@ mod tests {
             }
             assert_eq!(p.bytes_left(), 0);
         }
+    }
+
+    /// The pieces of `reqs`, each once, in order of first appearance.
+    fn pieces_of(reqs: &[BlockRequest]) -> Vec<u32> {
+        let mut out: Vec<u32> = Vec::new();
+        for r in reqs {
+            if !out.contains(&r.piece) {
+                out.push(r.piece);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_seek_moves_the_window_and_nothing_between_is_fetched() {
+        // 100 pieces of 2 blocks, nothing wanted but what a reader reads (streaming).
+        let mut p = Picker::with_sizes(
+            100 * 2 * u64::from(B),
+            2 * B,
+            PickerConfig {
+                priorities: vec![Priority::SKIP; 100],
+                ..cfg(0)
+            },
+            3,
+        );
+        let a = ConnId(1);
+        p.add_peer(a);
+        p.peer_have_all(a);
+        assert!(!p.is_interesting(a), "nothing is wanted before a read");
+        assert!(p.pick(a, 100).is_empty());
+        p.set_window(7, Some(0..4));
+        assert!(p.is_interesting(a));
+        let first = p.pick(a, 100);
+        assert_eq!(
+            pieces_of(&first),
+            [0, 1, 2, 3],
+            "urgent piece first, then in order"
+        );
+        deliver(&mut p, a, &first);
+        // The seek: the window jumps to 90 %.
+        p.set_window(7, Some(90..94));
+        let after = p.pick(a, 100);
+        assert_eq!(pieces_of(&after), [90, 91, 92, 93]);
+        deliver(&mut p, a, &after);
+        let have: Vec<u32> = p.have().iter().collect();
+        assert_eq!(
+            have,
+            [0, 1, 2, 3, 90, 91, 92, 93],
+            "no piece between the windows"
+        );
+        // With the rest wanted too, the window still comes first.
+        p.set_priorities(vec![Priority::NORMAL; 100]);
+        p.set_window(7, Some(50..52));
+        let next = p.pick(a, 4);
+        assert_eq!(pieces_of(&next), [50, 51]);
+    }
+
+    #[test]
+    fn readers_keep_their_own_windows_and_a_dropped_one_releases_its_pieces() {
+        let mut p = Picker::with_sizes(
+            100 * u64::from(B),
+            B,
+            PickerConfig {
+                priorities: vec![Priority::SKIP; 100],
+                ..cfg(0)
+            },
+            3,
+        );
+        let a = ConnId(1);
+        p.add_peer(a);
+        p.peer_have_all(a);
+        p.set_window(1, Some(10..13));
+        p.set_window(2, Some(70..73));
+        // Both urgent pieces first, then each readahead in turn.
+        assert_eq!(pieces_of(&p.pick(a, 4)), [10, 70, 11, 71]);
+        p.set_window(2, None);
+        assert!(!p.is_wanted(72));
+        assert_eq!(pieces_of(&p.pick(a, 10)), [12]);
+    }
+
+    #[test]
+    fn only_the_chosen_files_pieces_and_their_boundary_pieces_are_downloaded() {
+        // Files: a 3.5 pieces, b 2 pieces, c 4.5 pieces (pieces of one block): b's first and
+        // last pieces are shared with a and c.
+        let b4 = u64::from(B);
+        let layout = Layout::new(
+            [(["a"], b4 * 7 / 2), (["b"], b4 * 2), (["c"], b4 * 9 / 2)],
+            B,
+        )
+        .unwrap();
+        let prios =
+            crate::piece_priorities(&layout, &[Priority::SKIP, Priority::NORMAL, Priority::SKIP]);
+        let mut p = Picker::new(
+            &layout,
+            PickerConfig {
+                priorities: prios,
+                ..cfg(2)
+            },
+            11,
+        );
+        let mut rng = Rng::new(5);
+        for i in 0..3 {
+            p.add_peer(ConnId(i));
+            p.peer_have_all(ConnId(i));
+        }
+        let mut rounds = 0;
+        while !p.wanted_complete() {
+            rounds += 1;
+            assert!(rounds < 100, "the selection never completes");
+            let id = ConnId(rng.below(3));
+            let reqs = p.pick(id, 3);
+            deliver(&mut p, id, &reqs);
+        }
+        let have: Vec<u32> = p.have().iter().collect();
+        // b covers bytes 3.5..5.5 pieces: pieces 3, 4, 5.
+        assert_eq!(have, [3, 4, 5]);
+        assert!(!p.is_complete());
+        assert_eq!(p.wanted_bytes_left(), 0);
+        for i in 0..3 {
+            assert!(!p.is_interesting(ConnId(i)), "nothing more is wanted");
+            assert!(p.pick(ConnId(i), 10).is_empty());
+        }
+    }
+
+    #[test]
+    fn sequential_completes_pieces_in_order() {
+        let mut p = Picker::with_sizes(
+            40 * 2 * u64::from(B),
+            2 * B,
+            PickerConfig {
+                sequential: true,
+                ..cfg(4)
+            },
+            9,
+        );
+        for i in 0..2 {
+            p.add_peer(ConnId(i));
+            p.peer_have_all(ConnId(i));
+        }
+        let mut completed = Vec::new();
+        let mut turn = 0u64;
+        while !p.is_complete() {
+            // Peers take turns; each delivers what it was given before the next asks.
+            let id = ConnId(turn % 2);
+            turn += 1;
+            for r in p.pick(id, 2) {
+                if let Received::New {
+                    piece_complete: true,
+                    ..
+                } = p.block_received(id, r.piece, r.offset, r.len)
+                {
+                    p.piece_verified(r.piece);
+                    completed.push(r.piece);
+                }
+            }
+        }
+        let sorted: Vec<u32> = (0..40).collect();
+        assert_eq!(completed, sorted);
     }
 }

@@ -2,6 +2,7 @@
 
 mod magnet;
 mod manager;
+mod reader;
 mod session;
 mod start;
 mod swarm;

@@ -10,8 +10,10 @@ use anyhow::{bail, Context};
 use torrentkit_peer::SeedLimits;
 
 use super::magnet_download::{is_magnet, resolve};
-use super::placement::{self, start_state};
+use super::placement;
+use super::select::{selection, SelectArgs};
 use super::source::load_source;
+use super::storage_arg::{self, parse_storage, StorageKind};
 use super::transfer::{self, NetArgs};
 use super::units::parse_size;
 
@@ -54,6 +56,12 @@ pub(crate) struct Args {
     /// 30M, aria2 8M).
     #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "16M")]
     max_metadata_size: u64,
+    /// Where to keep the data: file (the torrent's files, the default), memory (gone at exit),
+    /// or sqlite:PATH (pieces as blobs in an SQLite database; no resume file needed).
+    #[arg(long, value_name = "KIND", value_parser = parse_storage, default_value = "file")]
+    storage: StorageKind,
+    #[command(flatten)]
+    select: SelectArgs,
     #[command(flatten)]
     net: NetArgs,
 }
@@ -70,6 +78,8 @@ impl Args {
             check: false,
             save_torrent: None,
             max_metadata_size: torrentkit_peer::DEFAULT_MAX_METADATA_SIZE,
+            storage: StorageKind::File,
+            select: SelectArgs::default(),
             net,
         }
     }
@@ -79,6 +89,8 @@ pub(crate) fn run(mut args: Args) -> anyhow::Result<ExitCode> {
     if !(args.seed_ratio.is_finite() && args.seed_ratio >= 0.0) {
         bail!("--seed-ratio {}: must be a number >= 0", args.seed_ratio);
     }
+    // A magnet link's `so=` (BEP 53) selects files as --only does.
+    let mut select_only = Vec::new();
     let torrent = if is_magnet(&args.source) {
         // The metadata is kept in the download directory, beside the resume file.
         let dir = match (&args.save_as, &args.output) {
@@ -97,6 +109,9 @@ pub(crate) fn run(mut args: Args) -> anyhow::Result<ExitCode> {
             args.save_torrent.as_deref(),
         )?;
         args.net.magnet_peers = hints;
+        if let Ok(m) = torrentkit_metainfo::Magnet::parse(&args.source) {
+            select_only = m.select_only;
+        }
         torrent
     } else {
         let torrent = load_source(&args.source)?;
@@ -107,12 +122,12 @@ pub(crate) fn run(mut args: Args) -> anyhow::Result<ExitCode> {
         }
         torrent
     };
+    args.net.selection = selection(&torrent, &args.select, &select_only)?;
     let placement =
         placement::from_args(&torrent, args.save_as.as_deref(), args.output.as_deref())?;
     std::fs::create_dir_all(&placement.root)
         .with_context(|| format!("creating {}", placement.root.display()))?;
-    let storage = placement.storage();
-    let start = start_state(&torrent, &placement, &storage, args.check)?;
+    let (storage, start) = storage_arg::open(&args.storage, &torrent, &placement, args.check)?;
     let limits = SeedLimits {
         ratio: Some(args.seed_ratio),
         time: args.seed_time.map(Duration::from_secs),

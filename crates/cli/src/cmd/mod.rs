@@ -11,6 +11,7 @@ pub(crate) mod magnet;
 mod magnet_download;
 pub(crate) mod make;
 pub(crate) mod make_each;
+pub(crate) mod mount;
 pub(crate) mod open;
 mod placement;
 pub(crate) mod publish;
@@ -18,9 +19,12 @@ pub(crate) mod reannounce;
 pub(crate) mod rename;
 pub(crate) mod seed;
 pub(crate) mod seeds;
+mod select;
 pub(crate) mod show;
 mod source;
 mod status;
+mod storage_arg;
+pub(crate) mod stream;
 pub(crate) mod swarm;
 mod torrent_common;
 pub(crate) mod tracker;
@@ -65,6 +69,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Dht(a) => dht::run(a),
         Command::LaunchMany(a) => launch_many::run(a),
         Command::Seed(a) => seed::run(a),
+        Command::Stream(a) => stream::run(a),
+        Command::Mount(a) => mount::run(a),
         Command::Swarm(a) => swarm::run(a),
         Command::Publish(a) => publish::run(a),
         Command::Open(a) => open::run(a),

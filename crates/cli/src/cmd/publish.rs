@@ -142,7 +142,14 @@ fn seed(torrent: &Torrent, data: &std::path::Path, net: &NetArgs) -> anyhow::Res
         ratio: None,
         time: None,
     };
-    transfer::run(torrent, &placement, storage, start, net, forever)
+    transfer::run(
+        torrent,
+        &placement,
+        std::sync::Arc::new(storage),
+        start,
+        net,
+        forever,
+    )
 }
 
 #[cfg(test)]

@@ -47,7 +47,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     transfer::run(
         &torrent,
         &placement,
-        storage,
+        std::sync::Arc::new(storage),
         start,
         &args.net,
         SeedLimits::FOREVER,

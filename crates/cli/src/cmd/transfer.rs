@@ -13,7 +13,7 @@ use torrentkit_metainfo::Torrent;
 use torrentkit_peer::session::{
     bind_listener, Encryption, Session, SessionConfig, Start, StartKind,
 };
-use torrentkit_peer::storage::FileStorage;
+use torrentkit_peer::storage::Storage;
 use torrentkit_peer::webseed::WebSeedKind;
 // `SeedLimits` is re-exported for `bt publish` (cmd/publish.rs), which names it through here.
 pub(crate) use torrentkit_peer::SeedLimits;
@@ -91,6 +91,10 @@ pub(crate) struct NetArgs {
     /// A magnet link's `x.pe` peers (not a flag: `bt download MAGNET` fills it in).
     #[arg(skip)]
     pub(crate) magnet_peers: Vec<SocketAddr>,
+    /// The files to download and the order (not a flag here: `bt download`'s --only, --skip,
+    /// --sequential and `so=` fill it in).
+    #[arg(skip)]
+    pub(crate) selection: super::select::Selection,
 }
 
 impl NetArgs {
@@ -113,6 +117,7 @@ impl NetArgs {
             no_dht: false,
             dht_bootstrap: Vec::new(),
             magnet_peers: Vec::new(),
+            selection: Default::default(),
         }
     }
 
@@ -195,6 +200,25 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
+/// The session settings of `torrent` from the network options, accepting peers on `port`:
+/// identity, encryption, rates, web seeds, super-seeding and the file selection.
+pub(crate) fn session_config(torrent: &Torrent, net: &NetArgs, port: u16) -> SessionConfig {
+    let (peer_id, seed) = identity();
+    let mut sc = SessionConfig::from_torrent(torrent, peer_id.0, seed);
+    sc.listen_port = port;
+    sc.announce_ip = net.ip;
+    sc.encryption = net.encryption;
+    sc.torrent.super_seed = net.super_seed;
+    sc.torrent.picker.priorities = net.selection.priorities.clone();
+    sc.torrent.picker.sequential |= net.selection.sequential;
+    sc.max_upload_rate = (net.max_upload_rate > 0).then_some(net.max_upload_rate);
+    sc.max_download_rate = (net.max_download_rate > 0).then_some(net.max_download_rate);
+    if net.no_web_seeds {
+        sc.web_seeds = Default::default();
+    }
+    sc
+}
+
 /// Why the run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Ended {
@@ -222,7 +246,7 @@ impl Ended {
 pub(crate) fn run(
     torrent: &Torrent,
     placement: &Placement,
-    storage: FileStorage,
+    storage: Arc<dyn Storage>,
     start: Start,
     net: &NetArgs,
     limits: SeedLimits,
@@ -236,7 +260,7 @@ pub(crate) fn run(
 async fn run_async(
     torrent: &Torrent,
     placement: &Placement,
-    storage: FileStorage,
+    storage: Arc<dyn Storage>,
     start: Start,
     net: &NetArgs,
     limits: SeedLimits,
@@ -249,21 +273,16 @@ async fn run_async(
     );
     let listener = net.listen().await?;
     let port = listener.local_addr().context("listener address")?.port();
-    let (peer_id, seed) = identity();
-    let mut sc = SessionConfig::from_torrent(torrent, peer_id.0, seed);
-    sc.listen_port = port;
+    let mut sc = session_config(torrent, net, port);
     sc.seed = limits.seeds();
-    sc.announce_ip = net.ip;
-    sc.encryption = net.encryption;
-    sc.torrent.super_seed = net.super_seed;
-    sc.max_upload_rate = (net.max_upload_rate > 0).then_some(net.max_upload_rate);
-    sc.max_download_rate = (net.max_download_rate > 0).then_some(net.max_download_rate);
-    if net.no_web_seeds {
-        sc.web_seeds = Default::default();
-    }
     // The DHT shares the listener's port number (on UDP); private torrents never start one.
     let dht = net
-        .start_dht(port, info.is_private(), &torrent.dht_nodes(), seed)
+        .start_dht(
+            port,
+            info.is_private(),
+            &torrent.dht_nodes(),
+            sc.torrent.seed,
+        )
         .await;
     sc.dht = dht.as_ref().map(|d| d.dht());
     let mut web_dropped = 0;
@@ -288,7 +307,7 @@ async fn run_async(
         "bt: {name}: listening for peers on {}:{port}",
         net.bind
     ));
-    let session = Session::start(sc, Arc::new(storage), start.have.clone(), Some(listener));
+    let session = Session::start(sc, storage, start.have.clone(), Some(listener));
     for p in &peers {
         session.add_peer(*p);
     }
@@ -466,7 +485,8 @@ async fn run_async(
             .filter(|&p| !have_at_start.contains(p) && prev.contains(p))
             .count()
     });
-    let complete = final_have.is_full();
+    // With --only/--skip, complete means every selected file.
+    let complete = net.selection.done(&final_have);
     let start_kind = start.kind.as_str();
     let hash_failures = progress.borrow().hash_failures;
     eprintln!(

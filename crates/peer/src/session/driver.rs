@@ -249,7 +249,7 @@ impl Driver {
             peers: self.links.len(),
             seeds: self.torrent.seed_count(),
             hash_failures: self.hash_failures,
-            complete: self.torrent.is_complete(),
+            complete: self.torrent.wanted_complete(),
             paused: self.torrent.is_paused(),
             verified: self.torrent.have().clone(),
             peer_list,
@@ -352,6 +352,8 @@ pub(super) async fn run(
                 Some(Command::Pause) => d.torrent.pause(),
                 Some(Command::Resume) => d.torrent.resume(),
                 Some(Command::Stop) | None => break,
+                Some(Command::Window { reader, pieces }) => d.torrent.set_window(std::time::Instant::now(), reader, pieces),
+                Some(Command::Priorities(p)) => d.torrent.set_priorities(std::time::Instant::now(), p),
             },
             done = disk_rx.recv() => match done {
                 Some(DiskDone::Verified { piece, ok }) => {
@@ -422,8 +424,10 @@ pub(super) async fn run(
             error = Some(e);
             break;
         }
-        let complete = d.torrent.is_complete();
+        let complete = d.torrent.wanted_complete();
         if last_progress.elapsed() >= Duration::from_millis(200)
+            // Readers wait for pieces: each verified one shows at once.
+            || (d.torrent.has_windows() && d.torrent.have().count() != progress_tx.borrow().have)
             || complete != progress_tx.borrow().complete
             || d.torrent.is_paused() != progress_tx.borrow().paused
             // Every connection shows in some snapshot, however short-lived (peer lists).

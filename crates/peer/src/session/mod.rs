@@ -22,6 +22,7 @@ mod limit;
 mod magnet;
 mod piece_check;
 mod progress;
+mod reader;
 mod shared;
 mod sockets;
 mod start;
@@ -43,6 +44,7 @@ pub use error::SessionError;
 pub use magnet::{fetch_metadata, MagnetConfig};
 pub use piece_check::{piece_hashes, PieceHashes, V2Hashes};
 pub use progress::{MetadataProgress, PeerInfo, Percent, Progress};
+pub use reader::{BlockingReader, Reader, Readers, DEFAULT_READAHEAD};
 pub use shared::{Permit, Shared, SharedConfig};
 pub use sockets::bind_listener;
 pub use start::{RecheckReason, Start, StartError, StartKind, StartNote};
@@ -87,6 +89,13 @@ pub(super) enum Command {
     Pause,
     Resume,
     Stop,
+    /// A reader's window moved (`None`: the reader is gone).
+    Window {
+        reader: u64,
+        pieces: Option<std::ops::Range<u32>>,
+    },
+    /// New piece priorities (file selection).
+    Priorities(Vec<crate::Priority>),
 }
 
 /// A torrent being downloaded and/or seeded on the current tokio runtime.
@@ -95,6 +104,8 @@ pub struct Session {
     commands: mpsc::UnboundedSender<Command>,
     progress: watch::Receiver<Progress>,
     task: JoinHandle<Summary>,
+    /// The storage, for [`Reader`]s; a magnet's is set once its metadata is fetched.
+    storage: reader::StorageCell,
 }
 
 impl Session {
@@ -109,6 +120,8 @@ impl Session {
         let (commands, command_rx) = mpsc::unbounded_channel();
         let (progress_tx, progress) = watch::channel(Progress::default());
         let announce_cmds = commands.clone();
+        let cell = reader::StorageCell::default();
+        let _ = cell.0.set(storage.clone());
         let task = tokio::spawn(driver::run(
             config,
             storage,
@@ -122,6 +135,7 @@ impl Session {
             commands,
             progress,
             task,
+            storage: cell,
         }
     }
 
@@ -143,6 +157,8 @@ impl Session {
         let (commands, mut command_rx) = mpsc::unbounded_channel();
         let (progress_tx, progress) = watch::channel(Progress::default());
         let announce_cmds = commands.clone();
+        let cell = reader::StorageCell::default();
+        let storage_cell = cell.clone();
         let task =
             tokio::spawn(async move {
                 let nothing = |error| Summary {
@@ -164,6 +180,7 @@ impl Session {
                     Ok(x) => x,
                     Err(e) => return nothing(Some(e)),
                 };
+                let _ = storage_cell.0.set(storage.clone());
                 if !torrent.info().is_private() {
                     for &(addr, source) in &config.peers {
                         let _ = announce_cmds.send(Command::ConnectFrom(addr, source));
@@ -184,6 +201,30 @@ impl Session {
             commands,
             progress,
             task,
+            storage: cell,
+        }
+    }
+
+    /// Sets every piece's priority (file selection, see [`crate::piece_priorities`]): pieces
+    /// of priority 0 are no longer started.
+    pub fn set_priorities(&self, priorities: Vec<crate::Priority>) {
+        let _ = self.commands.send(Command::Priorities(priorities));
+    }
+
+    /// A [`Reader`] over file `file` of the torrent (`None`: the whole torrent's data), with
+    /// the default readahead; `None` while a magnet's metadata is not fetched yet, or if there
+    /// is no such file. Must be called inside a tokio runtime.
+    pub fn reader(&self, file: Option<usize>) -> Option<Reader> {
+        self.readers().reader(file)
+    }
+
+    /// What makes [`Reader`]s of this session, to hand to other tasks (an HTTP server, a file
+    /// system) while the session itself stays here to be stopped.
+    pub fn readers(&self) -> Readers {
+        Readers {
+            storage: self.storage.clone(),
+            commands: self.commands.clone(),
+            progress: self.progress.clone(),
         }
     }
 

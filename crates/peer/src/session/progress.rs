@@ -35,7 +35,8 @@ pub struct Progress {
     pub seeds: usize,
     /// Pieces that failed their hash check.
     pub hash_failures: u32,
-    /// Every piece is verified.
+    /// Every piece is verified; with file selection ([`Session::set_priorities`](super::Session::set_priorities),
+    /// [`PickerConfig::priorities`](crate::PickerConfig::priorities)), every piece of priority above 0.
     pub complete: bool,
     /// Paused with [`Session::pause`](super::Session::pause): no connections until resumed.
     pub paused: bool,

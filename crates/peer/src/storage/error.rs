@@ -60,6 +60,14 @@ pub enum StorageError {
         /// The underlying error.
         source: io::Error,
     },
+    /// A backend other than files (a database, say) failed: what it was doing and why. Backends
+    /// outside this crate report their own errors through it.
+    Backend {
+        /// The backend and what it was doing: `sqlite: write piece 3`.
+        what: String,
+        /// The backend's error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 impl StorageError {
@@ -116,6 +124,7 @@ impl fmt::Display for StorageError {
             StorageError::Io { op, path, source } => {
                 write!(f, "storage: {op} `{}`: {source}", path.display())
             }
+            StorageError::Backend { what, source } => write!(f, "storage: {what}: {source}"),
         }
     }
 }
@@ -124,6 +133,7 @@ impl std::error::Error for StorageError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             StorageError::Io { source, .. } => Some(source),
+            StorageError::Backend { source, .. } => Some(source.as_ref()),
             _ => None,
         }
     }

@@ -55,10 +55,18 @@ impl Storage for MemoryStorage {
     }
 
     fn write(&self, piece: u32, offset: u32, src: &[u8]) -> Result<(), StorageError> {
-        spans_or_err(&self.layout, piece, offset, src.len())?;
+        let spans = spans_or_err(&self.layout, piece, offset, src.len())?;
         let start = (self.layout.piece_offset(piece) + u64::from(offset)) as usize;
         let mut data = self.data.lock().unwrap_or_else(PoisonError::into_inner);
-        data[start..start + src.len()].copy_from_slice(src);
+        // Pad files (BEP 47) stay zeros, as the file backend never writes them.
+        for span in spans {
+            if self.layout.files()[span.file].pad {
+                continue;
+            }
+            let at = start + span.buf_offset;
+            data[at..at + span.len]
+                .copy_from_slice(&src[span.buf_offset..span.buf_offset + span.len]);
+        }
         Ok(())
     }
 

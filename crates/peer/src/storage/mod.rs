@@ -1,5 +1,15 @@
 //! Storage: the torrent's file layout, the [`Storage`] trait and its file and memory backends.
+//!
+//! [`Storage`] is the extension point for keeping a torrent's data anywhere: implement its four
+//! methods over pieces and offsets (a database, object storage, an archive), check the
+//! implementation with [`conformance::check`], and hand it to
+//! [`Session::start`](crate::session::Session::start) as an `Arc<dyn Storage>`. The engine
+//! hash-checks every piece it reads back, so a backend only has to store bytes faithfully.
+//! [`FileStorage`] (the default: files on disk, as the torrent names them) and
+//! [`MemoryStorage`] live here; the `torrentkit-storage-sqlite` crate is a worked example of a
+//! backend outside this crate (pieces as SQLite blobs).
 
+pub mod conformance;
 mod error;
 mod fd_cache;
 mod file;
@@ -18,8 +28,12 @@ pub(crate) use layout::piece_size;
 
 /// Where a torrent's data is read from and written to, addressed by piece and offset.
 ///
-/// Methods take `&self` so that several threads (piece verification, disk writes) can share one
-/// storage; backends synchronise internally. Reads and writes never reach outside a piece.
+/// Methods take `&self` so that several threads (piece verification, disk writes, readers) can
+/// share one storage; backends synchronise internally. Reads and writes never reach outside a
+/// piece: a range outside one is [`StorageError::OutOfRange`]. A backend reports its own
+/// failures as [`StorageError::Backend`]. Bytes of BEP 47 pad files ([`FileEntry::pad`]) read as
+/// zeros and need not be stored. Data written need only be durable after [`flush`](Self::flush).
+/// See the [module documentation](self) and [`conformance::check`], the suite a backend passes.
 pub trait Storage: Send + Sync {
     /// The file layout this storage serves.
     fn layout(&self) -> &Layout;

@@ -11,6 +11,7 @@ mod blame;
 mod config;
 mod connections;
 mod pex;
+mod priorities;
 mod redial;
 mod seed_view;
 mod super_seed;

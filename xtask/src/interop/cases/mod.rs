@@ -12,6 +12,7 @@ mod https;
 mod launch_many;
 mod magnet;
 mod make;
+mod mount;
 mod paths;
 mod peer_bt_downloads;
 mod peer_bt_seeds;
@@ -19,6 +20,8 @@ mod peer_clients;
 mod peer_mixed;
 mod publish;
 mod show;
+mod sqlite_storage;
+mod stream;
 mod tracker_redis;
 mod tracker_restart;
 mod tracker_slow_clients;
@@ -94,4 +97,7 @@ pub(crate) const ALL: &[Case] = &[
     dht::LIBTORRENT_SEEDS_BT,
     dht::BT_SEEDS_LIBTORRENT,
     dht::ROUTING_TABLES,
+    stream::CASE,
+    sqlite_storage::CASE,
+    mount::CASE,
 ];

@@ -1,10 +1,11 @@
 """A libtorrent peer that finds others only through the torrents' trackers (DHT, LSD and PEX off).
 
-Usage: /usr/bin/python3 tracker_lt_peer.py (seed|download) TORRENT... DIR [--timeout S] [--rc4] [--insecure-https]
+Usage: /usr/bin/python3 tracker_lt_peer.py (seed|download) TORRENT... DIR [--timeout S] [--rc4] [--insecure-https] [--upload-rate BYTES]
   seed:     DIR holds the data of every TORRENT; prints `SEEDING port=P` once all are checked and
             announced, then seeds until killed or the timeout.
   download: saves into DIR; prints `COMPLETE` and exits 0 when all are done, exits 1 at the timeout.
   --rc4:    protocol encryption forced both ways, RC4 only (a plaintext peer is refused).
+  --upload-rate BYTES: cap the session's upload to BYTES per second (streaming cases).
   --insecure-https: announce to https:// trackers whose certificate is the test's own CA's
             (libtorrent's validate_https_trackers off).
 All torrents share one session (one listening port). Tracker replies and errors are printed as
@@ -28,6 +29,10 @@ def main():
     if rc4:
         args.remove("--rc4")
     extra = {"enable_dht": False, "enable_lsd": False}
+    if "--upload-rate" in args:
+        at = args.index("--upload-rate")
+        extra["upload_rate_limit"] = int(args[at + 1])
+        del args[at:at + 2]
     if "--insecure-https" in args:
         args.remove("--insecure-https")
         extra["validate_https_trackers"] = False
@@ -36,6 +41,12 @@ def main():
         return 2
     mode, torrents, directory = args[0], args[1:-1], args[-1]
     s = loopback_session(extra=extra)
+    if "upload_rate_limit" in extra:
+        # Peers on 127.0.0.1 are in libtorrent's unlimited local class: put every address in
+        # the global class so the cap applies on loopback too.
+        f = lt.ip_filter()
+        f.add_rule("0.0.0.0", "255.255.255.255", 1 << lt.session.global_peer_class_id)
+        s.set_peer_class_filter(f)
     if rc4:
         # 0 = pe_forced for both policies; allowed_enc_level 2 = RC4 only.
         s.apply_settings({"out_enc_policy": 0, "in_enc_policy": 0, "allowed_enc_level": 2, "prefer_rc4": True})
