@@ -24,13 +24,14 @@ mod progress;
 mod shared;
 mod sockets;
 mod start;
+mod transport;
 mod udp_port;
 mod webseeds;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
@@ -44,6 +45,7 @@ pub use progress::{MetadataProgress, PeerInfo, Percent, Progress};
 pub use shared::{Permit, Shared, SharedConfig};
 pub use sockets::bind_listener;
 pub use start::{RecheckReason, Start, StartError, StartKind, StartNote};
+pub use transport::{Transport, UTP_FALLBACK};
 pub use udp_port::{classify, UdpPort, UdpProtocol};
 
 use crate::storage::Storage;
@@ -77,7 +79,7 @@ pub(super) enum Command {
     /// listener read to find the torrent.
     Incoming {
         addr: SocketAddr,
-        stream: TcpStream,
+        stream: transport::PeerStream,
         prefix: Vec<u8>,
         /// The RC4 streams of a peer that came in with MSE and chose RC4.
         streams: Option<Box<torrentkit_wire::mse::Streams>>,
