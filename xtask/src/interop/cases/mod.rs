@@ -23,6 +23,7 @@ mod tracker_restart;
 mod tracker_slow_clients;
 mod tracker_swarm;
 mod tui;
+mod utp;
 mod web_seed;
 mod wire;
 
@@ -86,4 +87,7 @@ pub(crate) const ALL: &[Case] = &[
     dht::LIBTORRENT_SEEDS_BT,
     dht::BT_SEEDS_LIBTORRENT,
     dht::ROUTING_TABLES,
+    utp::BT_SEEDS_LIBTORRENT,
+    utp::LIBTORRENT_SEEDS_BT,
+    utp::BT_SEEDS_TRANSMISSION,
 ];
