@@ -289,9 +289,16 @@ async fn run_async(args: Args, peers: Vec<SocketAddr>) -> anyhow::Result<ExitCod
     config.listen_port = port;
     config.announce_ip = net.ip;
     config.peers = peers;
+    // One uTP endpoint on the listener's port number for every torrent (no DHT here).
+    let udp = super::udp::PeerUdp::new(None, net.bind, port, net.transport).await;
+    config.transport = net.transport;
+    config.utp = udp.utp();
     let redial_peers = !config.peers.is_empty();
     let mut manager = Manager::new(config);
     manager.serve(listener);
+    if let Some(utp) = udp.utp() {
+        manager.serve_utp(utp);
+    }
     let mut run = Run {
         dir: args.dir.clone(),
         output: args.output.clone().unwrap_or_else(|| args.dir.clone()),
