@@ -442,3 +442,70 @@ fn ctrl_c_saves_a_resume_file_that_the_next_run_trusts() {
     assert_eq!(std::fs::read(out.join("iso.bin")).unwrap(), original);
     drop(seeder);
 }
+
+/// `bt download --transport utp` from `bt seed --transport utp`: every byte over uTP (MSE
+/// settled over it too, as `--encryption prefer` dials), and the peer list says so.
+#[test]
+fn a_download_over_utp_only_completes_identical_and_lists_the_peer_as_utp() {
+    let dir = Scratch::new("transfer-utp");
+    let original = data(5 * 1024 * 1024 + 777, 7);
+    let src = dir.write("clip.bin", &original);
+    let t = dir.path().join("clip.torrent");
+    make_torrent(&src, 256 * 1024, &t);
+
+    let mut args = vec!["seed", t.to_str().unwrap(), src.to_str().unwrap()];
+    args.extend(NET);
+    args.extend(["--json", "--no-dht", "--transport", "utp"]);
+    let mut seeder = Bt::spawn(&args);
+    let port = seeder.port();
+    let out = dir.path().join("out");
+    let extra = ["--no-dht", "--transport", "utp"];
+    let (status, stdout, stderr) = download(&t, &out, port, &extra).finish(120);
+    assert!(status.success(), "download failed:\n{stderr}");
+    assert_eq!(std::fs::read(out.join("clip.bin")).unwrap(), original);
+    assert!(stderr.contains("uTP on UDP 127.0.0.1:"), "{stderr}");
+    let summary = json(&stdout);
+    assert_eq!(summary["complete"], true, "{stdout}");
+    let peers = summary["peers"].as_array().unwrap();
+    assert!(!peers.is_empty(), "{stdout}");
+    for p in peers {
+        assert_eq!(p["transport"], "utp", "{stdout}");
+        assert_eq!(p["encrypted"], true, "MSE runs over uTP: {stdout}");
+    }
+
+    seeder.signal("TERM");
+    let (status, stdout, stderr) = seeder.finish(30);
+    assert!(status.success(), "seed exit {status:?}:\n{stderr}");
+    let summary = json(&stdout);
+    assert!(summary["uploaded"].as_u64().unwrap() >= original.len() as u64);
+    let peers = summary["peers"].as_array().unwrap();
+    assert!(peers.iter().all(|p| p["transport"] == "utp"), "{stdout}");
+}
+
+/// The default `--transport both` dials uTP first; a seed with `--transport tcp` binds no uTP
+/// socket, so the download falls back to TCP within a few seconds and completes.
+#[test]
+fn both_falls_back_to_tcp_when_the_peer_has_no_utp() {
+    let dir = Scratch::new("transfer-fallback");
+    let original = data(1024 * 1024 + 3, 9);
+    let src = dir.write("doc.bin", &original);
+    let t = dir.path().join("doc.torrent");
+    make_torrent(&src, 64 * 1024, &t);
+
+    let mut args = vec!["seed", t.to_str().unwrap(), src.to_str().unwrap()];
+    args.extend(NET);
+    args.extend(["--no-dht", "--transport", "tcp"]);
+    let mut seeder = Bt::spawn(&args);
+    let port = seeder.port();
+    let out = dir.path().join("out");
+    let started = std::time::Instant::now();
+    let (status, stdout, stderr) = download(&t, &out, port, &["--no-dht"]).finish(120);
+    assert!(status.success(), "download failed:\n{stderr}");
+    assert_eq!(std::fs::read(out.join("doc.bin")).unwrap(), original);
+    let summary = json(&stdout);
+    let peers = summary["peers"].as_array().unwrap();
+    assert!(!peers.is_empty(), "{stdout}");
+    assert!(peers.iter().all(|p| p["transport"] == "tcp"), "{stdout}");
+    assert!(started.elapsed().as_secs() < 60, "{stderr}");
+    seeder.kill();
+}

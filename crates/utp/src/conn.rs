@@ -823,8 +823,11 @@ impl Conn {
                 if self.rto_deadline.is_none() {
                     self.rto_deadline = Some(now + self.rtt.rto);
                 }
+                // Only the first SYN offers the packet-size extension: libutp (Transmission)
+                // does not answer a SYN that carries it, and answers the plain retransmission.
+                let offer = max_packet.filter(|_| syn.transmissions == 1);
                 let h = self.header(PacketType::Syn, self.first_in_flight, now_us);
-                return Some(self.put_header(&h, None, max_packet, out));
+                return Some(self.put_header(&h, None, offer, out));
             }
             State::SynRecv | State::Connected => {}
         }

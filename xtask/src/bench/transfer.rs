@@ -27,6 +27,9 @@ use crate::interop::{bt, data, packages};
 /// The encrypted rows (MSE/RC4, 256 MiB), run after the plaintext ones.
 #[path = "transfer_mse.rs"]
 mod mse;
+/// The uTP rows (256 MiB), run after the encrypted ones.
+#[path = "transfer_utp.rs"]
+mod utp;
 
 const SIZE: u64 = 1 << 30;
 const RUNS: usize = 3;
@@ -34,6 +37,8 @@ const TARGET_SPEEDUP: f64 = 1.2;
 const TARGET_RSS_MIB: f64 = 64.0;
 const PYTHON: &str = "/usr/bin/python3";
 const TIME: &str = "/usr/bin/time";
+/// bt -> bt as the reference rows run it: plaintext over TCP.
+const PLAIN_TCP: &[&str] = &["--encryption", "plaintext", "--transport", "tcp"];
 const LT_SCRIPT: &str = include_str!("transfer_lt.py");
 
 /// One measured transfer.
@@ -54,9 +59,10 @@ struct Measure {
 pub(super) fn run(root: &Path, passthrough: &[String]) -> anyhow::Result<Outcome> {
     // `-- --encrypted-only` runs only the encrypted rows (and their plaintext reference).
     let encrypted_only = passthrough.iter().any(|a| a == "--encrypted-only");
+    let utp_only = passthrough.iter().any(|a| a == "--utp-only");
     let passthrough: Vec<String> = passthrough
         .iter()
-        .filter(|a| *a != "--encrypted-only")
+        .filter(|a| *a != "--encrypted-only" && *a != "--utp-only")
         .cloned()
         .collect();
     let baseline = baseline_arg(&passthrough)?;
@@ -85,6 +91,15 @@ pub(super) fn run(root: &Path, passthrough: &[String]) -> anyhow::Result<Outcome
         mse::run(root, bt, &script, &dir, &mut outcome)?;
         return Ok(outcome);
     }
+    // `-- --utp-only` runs only the uTP rows (and their TCP reference).
+    if utp_only {
+        let mut outcome = Outcome {
+            markdown: String::new(),
+            failures: Vec::new(),
+        };
+        utp::run(bt, &script, &dir, &mut outcome)?;
+        return Ok(outcome);
+    }
     let (file, torrent) = prepare(bt, &dir, "data-1GiB", SIZE, 7)?;
 
     let (mut best_bt, mut best_lt, mut best_base) = (None, None, None);
@@ -92,7 +107,9 @@ pub(super) fn run(root: &Path, passthrough: &[String]) -> anyhow::Result<Outcome
         println!("bench transfer: run {run} of {RUNS}: bt seed -> bt download");
         // Plaintext, as libtorrent's pair and the baseline run: the default `--encryption
         // prefer` makes bt <-> bt RC4, which the encrypted rows measure on their own.
-        let m = bt_pair_with(bt, &torrent, &file, &dir, &["--encryption", "plaintext"])?;
+        // Over TCP, as libtorrent's pair (the default `--transport both` would pick uTP, which
+        // the uTP rows measure on their own).
+        let m = bt_pair_with(bt, &torrent, &file, &dir, PLAIN_TCP)?;
         println!("bench transfer:   {m:?}");
         best_bt = Some(better(best_bt, m));
         println!("bench transfer: run {run} of {RUNS}: libtorrent -> libtorrent");
@@ -118,6 +135,7 @@ pub(super) fn run(root: &Path, passthrough: &[String]) -> anyhow::Result<Outcome
         compare_with_baseline(&mut outcome, path, ours, base);
     }
     mse::run(root, bt, &script, &dir, &mut outcome)?;
+    utp::run(bt, &script, &dir, &mut outcome)?;
     Ok(outcome)
 }
 

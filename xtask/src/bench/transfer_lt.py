@@ -1,8 +1,9 @@
 """libtorrent seed or download for `cargo xtask bench transfer`, loopback only, no tracker.
 
-Usage: /usr/bin/python3 transfer_lt.py seed TORRENT DIR [--rc4]
-       /usr/bin/python3 transfer_lt.py download TORRENT DIR --peer HOST:PORT [--rc4]
+Usage: /usr/bin/python3 transfer_lt.py seed TORRENT DIR [--rc4] [--utp]
+       /usr/bin/python3 transfer_lt.py download TORRENT DIR --peer HOST:PORT [--rc4] [--utp]
   --rc4:    protocol encryption forced both ways, RC4 only.
+  --utp:    uTP only, TCP off both ways (shared/interop/lt_forced.py utp's settings).
   seed:     trusts the data in DIR (seed mode), prints `SEEDING port=P`, serves until killed.
   download: connects to the peer, exits 0 once complete (prints `COMPLETE`), 1 after 300 s.
 """
@@ -32,6 +33,9 @@ def main():
     if "--rc4" in sys.argv:
         # 0 = pe_forced for both policies; allowed_enc_level 2 = RC4 only.
         s.update({"out_enc_policy": 0, "in_enc_policy": 0, "allowed_enc_level": 2, "prefer_rc4": True})
+    if "--utp" in sys.argv:
+        s.update({"enable_outgoing_utp": True, "enable_incoming_utp": True,
+                  "enable_outgoing_tcp": False, "enable_incoming_tcp": False})
     ses = lt.session(s)
     p = lt.add_torrent_params()
     p.ti = lt.torrent_info(torrent)

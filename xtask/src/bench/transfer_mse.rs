@@ -16,7 +16,7 @@ use crate::bench::{verdict, Outcome};
 
 const SIZE: u64 = 256 << 20;
 const TARGET_SPEEDUP: f64 = 1.5;
-const REQUIRE: &[&str] = &["--encryption", "require"];
+const REQUIRE: &[&str] = &["--encryption", "require", "--transport", "tcp"];
 
 /// Measures the three pairs (best of [`RUNS`], alternating) and the RC4 rate; appends the rows
 /// and the verdict to `outcome`.
@@ -36,7 +36,7 @@ pub(super) fn run(
         println!("bench transfer:   {m:?}");
         enc = Some(better(enc, m));
         println!("bench transfer: run {run} of {RUNS}: bt -> bt plaintext, 256 MiB");
-        let m = bt_pair_with(bt, &torrent, &file, dir, &["--encryption", "plaintext"])?;
+        let m = bt_pair_with(bt, &torrent, &file, dir, super::PLAIN_TCP)?;
         println!("bench transfer:   {m:?}");
         plain = Some(better(plain, m));
         println!(

@@ -103,6 +103,11 @@ impl DhtNode {
         self.port.dht().expect("started with a DHT").clone()
     }
 
+    /// The UDP port it runs on (its uTP endpoint serves peers too).
+    pub(crate) fn udp_port(&self) -> &UdpPort {
+        &self.port
+    }
+
     /// Its UDP address.
     pub(crate) fn local_addr(&self) -> SocketAddr {
         self.dht().local_addr()

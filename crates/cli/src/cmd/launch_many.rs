@@ -289,13 +289,19 @@ async fn run_async(args: Args, peers: Vec<SocketAddr>) -> anyhow::Result<ExitCod
     config.listen_port = port;
     config.announce_ip = net.ip;
     config.peers = peers;
-    // One DHT node for every torrent of the directory, on the listener's port; private ones
-    // never use it (their sessions ignore it).
-    let dht = net.start_dht(port, false, &[], seed).await;
-    config.dht = dht.as_ref().map(|d| d.dht());
+    // One DHT node and one uTP endpoint for every torrent of the directory, on the listener's
+    // port number; private torrents never use the DHT (their sessions ignore it).
+    let udp = net.start_udp(port, false, &[], seed).await;
+    let dht = udp.dht();
+    config.dht = dht.map(|d| d.dht());
+    config.transport = net.transport;
+    config.utp = udp.utp();
     let redial_peers = !config.peers.is_empty();
     let mut manager = Manager::new(config);
     manager.serve(listener);
+    if let Some(utp) = udp.utp() {
+        manager.serve_utp(utp);
+    }
     let mut run = Run {
         dir: args.dir.clone(),
         output: args.output.clone().unwrap_or_else(|| args.dir.clone()),

@@ -105,8 +105,12 @@ fn fetch(mc: &mut MagnetConfig, label: &str, net: &NetArgs, seed: u64) -> anyhow
     transfer::runtime()?.block_on(async {
         // A magnet link does not say whether the torrent is private: the DHT is used until the
         // metadata says so, as libtorrent does.
-        let dht = net.start_dht(net.port, false, &[], seed).await;
-        mc.dht = dht.as_ref().map(|d| d.dht());
+        let udp = net.start_udp(net.port, false, &[], seed).await;
+        let dht = udp.dht();
+        mc.dht = dht.map(|d| d.dht());
+        // The metadata peers are dialled over the transports the download will use.
+        mc.transport = net.transport;
+        mc.utp = udp.utp();
         let result = fetch_with_progress(mc, label, interval, started).await;
         if let Some(d) = &dht {
             d.save().await;

@@ -30,6 +30,7 @@ mod torrent_common;
 pub(crate) mod tracker;
 mod transfer;
 mod tui;
+mod udp;
 mod units;
 pub(crate) mod verify;
 pub(crate) mod wire_decode;

@@ -11,7 +11,7 @@ use anyhow::Context;
 use tokio::sync::mpsc::UnboundedReceiver;
 use torrentkit_metainfo::Torrent;
 use torrentkit_peer::session::{
-    bind_listener, Encryption, Session, SessionConfig, Start, StartKind,
+    bind_listener, Encryption, Session, SessionConfig, Start, StartKind, Transport,
 };
 use torrentkit_peer::storage::Storage;
 use torrentkit_peer::webseed::WebSeedKind;
@@ -72,6 +72,10 @@ pub(crate) struct NetArgs {
     /// both), require (RC4 only, both ways), plaintext (dial in plaintext, accept both).
     #[arg(long, value_name = "MODE", default_value_t = Encryption::Prefer)]
     pub(crate) encryption: Encryption,
+    /// Peer transports: both (dial uTP first, TCP after 2.5 s without an answer; accept
+    /// both), utp (uTP only, on the peer port's UDP socket), tcp (TCP only, no uTP socket).
+    #[arg(long, value_name = "KIND", default_value_t = Transport::Both)]
+    pub(crate) transport: Transport,
     /// Do not download from the torrent's web seeds (BEP 19 url-list, BEP 17 httpseeds).
     #[arg(long)]
     pub(crate) no_web_seeds: bool,
@@ -112,6 +116,7 @@ impl NetArgs {
             json: false,
             tui: false,
             encryption: Encryption::Prefer,
+            transport: Transport::Both,
             no_web_seeds: false,
             super_seed: false,
             no_dht: false,
@@ -153,6 +158,20 @@ impl NetArgs {
             None,
         )
         .await
+    }
+
+    /// The run's UDP port (the peer listener's number): the DHT node on it as
+    /// [`start_dht`](Self::start_dht) starts one, and its uTP endpoint whenever `--transport`
+    /// allows uTP, also with the DHT off.
+    pub(crate) async fn start_udp(
+        &self,
+        port: u16,
+        private: bool,
+        contacts: &[(String, u16)],
+        seed: u64,
+    ) -> super::udp::PeerUdp {
+        let dht = self.start_dht(port, private, contacts, seed).await;
+        super::udp::PeerUdp::new(dht, self.bind, port, self.transport).await
     }
 
     /// The `--peer` addresses, resolved.
@@ -275,16 +294,20 @@ async fn run_async(
     let port = listener.local_addr().context("listener address")?.port();
     let mut sc = session_config(torrent, net, port);
     sc.seed = limits.seeds();
-    // The DHT shares the listener's port number (on UDP); private torrents never start one.
-    let dht = net
-        .start_dht(
+    // The DHT and uTP share the listener's port number (on UDP); private torrents never start
+    // a DHT node.
+    let udp = net
+        .start_udp(
             port,
             info.is_private(),
             &torrent.dht_nodes(),
             sc.torrent.seed,
         )
         .await;
-    sc.dht = dht.as_ref().map(|d| d.dht());
+    let dht = udp.dht();
+    sc.dht = dht.map(|d| d.dht());
+    sc.transport = net.transport;
+    sc.utp = udp.utp();
     let mut web_dropped = 0;
     let mut web_errors: Vec<Option<String>> = Vec::new();
 
@@ -316,6 +339,9 @@ async fn run_async(
     }
     if let Some(d) = &dht {
         status.note(&format!("bt: {name}: DHT node on UDP {}", d.local_addr()));
+    }
+    if let Some(u) = udp.utp() {
+        status.note(&format!("bt: {name}: uTP on UDP {}", u.local_addr()));
     }
     if peers.is_empty()
         && net.magnet_peers.is_empty()
@@ -581,6 +607,8 @@ fn peer_list_json<'a>(
                 "client": super::tui::client_name(peer),
                 "source": peer.source.as_str(),
                 "outgoing": peer.outgoing,
+                "transport": if peer.utp { "utp" } else { "tcp" },
+                "encrypted": peer.encrypted,
                 "downloaded": peer.downloaded,
                 "uploaded": peer.uploaded,
             })

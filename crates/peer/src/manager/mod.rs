@@ -55,6 +55,11 @@ pub struct ManagerConfig {
     /// The DHT node every public torrent looks peers up in and announces to (one for all, on
     /// the listener's port); `None`: no DHT. Private torrents never use it.
     pub dht: Option<Arc<torrentkit_dht::Dht>>,
+    /// Which transports every torrent's peer connections use.
+    pub transport: crate::session::Transport,
+    /// The uTP endpoint every torrent dials from (give it to [`Manager::serve_utp`] too);
+    /// `None`: TCP only.
+    pub utp: Option<std::sync::Arc<torrentkit_utp::UtpSocket>>,
 }
 
 impl ManagerConfig {
@@ -70,6 +75,8 @@ impl ManagerConfig {
             announce_ip: None,
             peers: Vec::new(),
             dht: None,
+            transport: crate::session::Transport::default(),
+            utp: None,
         }
     }
 }
@@ -131,6 +138,8 @@ pub struct Manager {
     /// Torrents removed and still stopping.
     stopping: Vec<JoinHandle<()>>,
     server: Option<JoinHandle<()>>,
+    /// Accepts uTP peers for every torrent ([`Manager::serve_utp`]).
+    utp_server: Option<JoinHandle<()>>,
     completion_poll: Option<tokio::time::Interval>,
 }
 
@@ -149,6 +158,7 @@ impl Manager {
             generation: 0,
             stopping: Vec::new(),
             server: None,
+            utp_server: None,
             completion_poll: None,
             config,
         }
@@ -158,6 +168,14 @@ impl Manager {
     /// [`stop_all`](Self::stop_all). Must be called inside a tokio runtime.
     pub fn serve(&mut self, listener: TcpListener) {
         if let Some(old) = self.server.replace(self.shared.serve(listener)) {
+            old.abort();
+        }
+    }
+
+    /// [`serve`](Self::serve) for the uTP peers of `utp` (the [`UdpPort`](crate::session::UdpPort)'s
+    /// endpoint), with the same first-bytes dispatch.
+    pub fn serve_utp(&mut self, utp: std::sync::Arc<torrentkit_utp::UtpSocket>) {
+        if let Some(old) = self.utp_server.replace(self.shared.serve_utp(utp)) {
             old.abort();
         }
     }
@@ -328,6 +346,9 @@ impl Manager {
         if let Some(server) = self.server.take() {
             server.abort();
         }
+        if let Some(server) = self.utp_server.take() {
+            server.abort();
+        }
         stopped
     }
 
@@ -394,6 +415,8 @@ impl Manager {
         sc.shared = Some(self.shared.clone());
         sc.encryption = c.shared.encryption;
         sc.dht = c.dht.clone();
+        sc.transport = c.transport;
+        sc.utp = c.utp.clone();
         entry.saved = start.have.clone();
         let session = Session::start(sc, Arc::new(storage), start.have.clone(), None);
         for p in &c.peers {
@@ -429,6 +452,9 @@ impl Drop for Manager {
     /// its sessions stop with the runtime.
     fn drop(&mut self) {
         if let Some(server) = self.server.take() {
+            server.abort();
+        }
+        if let Some(server) = self.utp_server.take() {
             server.abort();
         }
     }

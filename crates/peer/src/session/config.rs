@@ -54,6 +54,11 @@ pub struct SessionConfig {
     /// The torrent is private (BEP 27): no DHT, whatever `dht` says
     /// ([`from_torrent`](SessionConfig::from_torrent) sets it).
     pub private: bool,
+    /// Which transports peer connections use (`--transport`).
+    pub transport: super::Transport,
+    /// The uTP endpoint (the [`UdpPort`](super::UdpPort)'s) dialled from, and, for a session
+    /// with its own listener, accepted on; `None`: TCP only.
+    pub utp: Option<std::sync::Arc<torrentkit_utp::UtpSocket>>,
 }
 
 impl SessionConfig {
@@ -78,6 +83,8 @@ impl SessionConfig {
             web_seeds: Default::default(),
             dht: None,
             private: false,
+            transport: super::Transport::default(),
+            utp: None,
         }
     }
 }

@@ -10,14 +10,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use super::disk::{self, DiskDone};
 use super::encryption::{self, Encryption};
 use super::limit;
-use super::sockets::{self, accept, Link, Net, Wrap};
+use super::sockets::{self, accept_any, Link, Net, Wrap};
+use super::transport::{Dialer, PeerStream};
 use super::webseeds;
 use super::{
     announce, dht_search, Command, PeerInfo, Permit, Progress, SessionConfig, SessionError, Shared,
@@ -37,7 +38,8 @@ struct Driver {
     shared: Option<Shared>,
     net_tx: mpsc::Sender<Net>,
     disk: std_mpsc::Sender<DiskJob>,
-    connect_timeout: Duration,
+    /// Opens the connections we dial, over the transports `--transport` allows.
+    dialer: Dialer,
     hash_failures: u32,
     pieces: u32,
     /// Bytes handed to the disk thread and not yet written.
@@ -73,7 +75,7 @@ impl Driver {
     fn accept_incoming(
         &mut self,
         addr: SocketAddr,
-        stream: TcpStream,
+        stream: PeerStream,
         prefix: Bytes,
         streams: Option<Box<torrentkit_wire::mse::Streams>>,
     ) {
@@ -91,7 +93,7 @@ impl Driver {
     }
 
     /// Our dial of `id` connected.
-    fn dialled(&mut self, id: ConnId, stream: TcpStream) {
+    fn dialled(&mut self, id: ConnId, stream: PeerStream) {
         let permit = self.dialling.remove(&id);
         let now = std::time::Instant::now();
         if let Some(permit) = permit.filter(|_| self.torrent.handle_connected(now, id)) {
@@ -101,6 +103,7 @@ impl Driver {
                     addr,
                     policy,
                     info_hash: self.info_hash,
+                    dialer: self.dialer.clone(),
                 },
             };
             self.attach(id, stream, permit, wrap);
@@ -115,7 +118,9 @@ impl Driver {
     }
 
     /// Starts the reader and writer tasks of connection `id`'s socket.
-    fn attach(&mut self, id: ConnId, stream: TcpStream, permit: Permit, wrap: Wrap) {
+    fn attach(&mut self, id: ConnId, stream: PeerStream, permit: Permit, wrap: Wrap) {
+        // PEX's `added.f` says which peers speak uTP: those we reach over it.
+        self.torrent.set_utp(id, stream.is_utp());
         let link = Link::spawn(
             id,
             stream,
@@ -137,7 +142,7 @@ impl Driver {
             return;
         };
         self.dialling.insert(id, permit);
-        sockets::dial(id, addr, self.connect_timeout, self.net_tx.clone());
+        sockets::dial(id, addr, self.dialer.clone(), self.net_tx.clone());
     }
 
     fn forget(&mut self, id: ConnId) {
@@ -231,6 +236,7 @@ impl Driver {
                 uploaded,
                 pieces: self.torrent.peer_piece_count(id),
                 encrypted: self.links.get(&id).is_some_and(Link::is_encrypted),
+                utp: self.links.get(&id).is_some_and(|l| l.utp),
                 source: self
                     .torrent
                     .peer_source(id)
@@ -298,7 +304,7 @@ pub(super) async fn run(
         shared: config.shared.clone(),
         net_tx,
         disk,
-        connect_timeout: config.connect_timeout,
+        dialer: Dialer::new(config.transport, config.utp.clone(), config.connect_timeout),
         hash_failures: 0,
         pieces,
         backlog: 0,
@@ -392,12 +398,13 @@ pub(super) async fn run(
                 }
                 None => {}
             },
-            accepted = async {
-                match &listener {
-                    Some(l) => accept(l).await,
-                    None => pending().await,
-                }
-            } => {
+            // With its own listener the session takes the uTP endpoint's incoming peers too
+            // (sessions under a `Shared` listener get them from `Shared::serve_utp`).
+            accepted = accept_any(
+                listener.as_ref(),
+                config.utp.as_deref().filter(|_| listener.is_some()),
+                config.transport,
+            ) => {
                 if let Ok((stream, addr)) = accepted {
                     // Plaintext or MSE, told apart by the first bytes off the driver's loop.
                     encryption::spawn_classify(stream, addr, d.encryption, d.info_hash, incoming_tx.clone(), &d.classifying);

@@ -11,8 +11,8 @@ use std::net::SocketAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
+use super::transport::{Dialer, PeerStream};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use torrentkit_wire::mse::{self, Handshake, Methods, MseError, Secret, Streams, MAX_PAD};
 use torrentkit_wire::{HANDSHAKE_LEN, PROTOCOL};
 
@@ -127,7 +127,7 @@ fn secret() -> Secret {
 
 /// Runs `hs` over `stream` until it settles, with `first` already received.
 async fn drive(
-    stream: &mut TcpStream,
+    stream: &mut PeerStream,
     mut hs: Handshake,
     first: &[u8],
 ) -> Result<mse::Established, Failure> {
@@ -170,7 +170,7 @@ pub(super) struct Incoming {
 /// of an MSE handshake, which is then run as the responder for the torrents `info_hashes`
 /// gives (asked only then, so that every torrent running at that moment counts).
 pub(super) async fn accept(
-    stream: &mut TcpStream,
+    stream: &mut PeerStream,
     policy: Encryption,
     info_hashes: impl FnOnce() -> Vec<[u8; 20]>,
 ) -> Result<Incoming, Failure> {
@@ -202,21 +202,23 @@ pub(super) async fn accept(
 /// An outgoing connection, settled: the stream (a new one after a plaintext fallback), the RC4
 /// streams if any, and payload bytes already received.
 pub(super) struct Dialled {
-    pub(super) stream: TcpStream,
+    pub(super) stream: PeerStream,
     pub(super) streams: Option<Streams>,
     pub(super) payload: Vec<u8>,
 }
 
 /// Opens an outgoing connection's stream under `policy`: MSE as the initiator for
 /// `info_hash`, with the first [`HANDSHAKE_LEN`] bytes of `first` (our BitTorrent handshake)
-/// as the IA; under `Prefer`, when that fails, once more in plaintext to `addr`. Whatever of
+/// as the IA; under `Prefer`, when that fails, once more in plaintext to `addr` over the same
+/// transport (`dialer`'s uTP or TCP, whichever `stream` is). Whatever of
 /// `first` is past the IA is left to the caller to send (encrypted if RC4).
 pub(super) async fn dial(
-    mut stream: TcpStream,
+    mut stream: PeerStream,
     addr: SocketAddr,
     policy: Encryption,
     info_hash: [u8; 20],
     first: &[u8],
+    dialer: &Dialer,
 ) -> Result<Dialled, Failure> {
     let ia = &first[..first.len().min(HANDSHAKE_LEN)];
     let provide = match policy {
@@ -240,12 +242,13 @@ pub(super) async fn dial(
         }),
         Err(e) if policy == Encryption::Require => Err(e),
         Err(_) => {
+            let utp = stream.is_utp();
             drop(stream);
-            let mut stream = tokio::time::timeout(MSE_TIMEOUT, TcpStream::connect(addr))
+            let mut stream = tokio::time::timeout(MSE_TIMEOUT, dialer.redial(addr, utp))
                 .await
                 .map_err(|_| Failure::Timeout)?
                 .map_err(|_| Failure::Closed)?;
-            let _ = stream.set_nodelay(true);
+            stream.set_nodelay();
             stream.write_all(ia).await.map_err(|_| Failure::Closed)?;
             Ok(Dialled {
                 stream,
@@ -264,7 +267,7 @@ const MAX_CLASSIFYING: usize = 256;
 /// `info_hash`) in a task of its own and hands it to the driver; drops it otherwise, or at once
 /// when [`MAX_CLASSIFYING`] are already under way (`pending` counts them).
 pub(super) fn spawn_classify(
-    mut stream: TcpStream,
+    mut stream: PeerStream,
     addr: SocketAddr,
     policy: Encryption,
     info_hash: [u8; 20],

@@ -14,7 +14,7 @@ use torrentkit_metainfo::{Magnet, Torrent as Metainfo};
 
 use super::encryption::{self, Encryption};
 use super::progress::MetadataProgress;
-use super::sockets::{self, accept, Link, Net, Wrap};
+use super::sockets::{self, accept_any, Link, Net, Wrap};
 use super::{announce, Command, Permit, Progress, SessionConfig, SessionError};
 use crate::connection::{ConnEvent, Connection, ConnectionConfig};
 use crate::tracker::{AnnouncerConfig, ClientConfig};
@@ -54,6 +54,10 @@ pub struct MagnetConfig {
     /// none. A magnet link does not say whether its torrent is private, so the DHT is used
     /// until the metadata says so (libtorrent does the same).
     pub dht: Option<std::sync::Arc<torrentkit_dht::Dht>>,
+    /// Which transports the metadata connections are dialled over.
+    pub transport: super::Transport,
+    /// The uTP endpoint to dial from (the [`UdpPort`](super::UdpPort)'s); `None`: TCP only.
+    pub utp: Option<std::sync::Arc<torrentkit_utp::UtpSocket>>,
 }
 
 impl MagnetConfig {
@@ -81,6 +85,8 @@ impl MagnetConfig {
             encryption: Encryption::default(),
             web_seeds: magnet.web_seeds.clone(),
             dht: None,
+            transport: super::Transport::default(),
+            utp: None,
         }
     }
 
@@ -174,7 +180,7 @@ impl Peer {
     /// queued.
     fn open(
         id: ConnId,
-        stream: tokio::net::TcpStream,
+        stream: super::transport::PeerStream,
         wrap: Wrap,
         cfg: &ConnectionConfig,
         net: &mpsc::Sender<Net>,
@@ -206,6 +212,8 @@ pub(super) async fn fetch(
 ) -> Result<Option<Metainfo>, SessionError> {
     let (net_tx, mut net_rx) = mpsc::channel::<Net>(256);
     let (cmd_tx, mut announced) = mpsc::unbounded_channel::<Command>();
+    let dialer =
+        super::transport::Dialer::new(config.transport, config.utp.clone(), config.connect_timeout);
     let mut ccfg = ConnectionConfig::new(config.info_hash, config.peer_id, 0);
     ccfg.metadata_only = true;
     ccfg.listen_port = Some(config.listen_port);
@@ -246,7 +254,7 @@ pub(super) async fn fetch(
             let id = ConnId(next_id);
             next_id += 1;
             dialling.insert(id, addr);
-            sockets::dial(id, addr, config.connect_timeout, net_tx.clone());
+            sockets::dial(id, addr, dialer.clone(), net_tx.clone());
         }
         let now = std::time::Instant::now();
         // Requests, drops and bytes out.
@@ -345,6 +353,7 @@ pub(super) async fn fetch(
                             addr,
                             policy,
                             info_hash: config.info_hash,
+                            dialer: dialer.clone(),
                         },
                     };
                     peers.insert(id, Peer::open(id, stream, wrap, &ccfg, &net_tx, now));
@@ -370,12 +379,12 @@ pub(super) async fn fetch(
                 }
                 None => {}
             },
-            accepted = async {
-                match listener {
-                    Some(l) => accept(l).await,
-                    None => std::future::pending().await,
-                }
-            } => {
+            // uTP peers come in on the endpoint too when this fetch has its own listener.
+            accepted = accept_any(
+                listener,
+                config.utp.as_deref().filter(|_| listener.is_some()),
+                config.transport,
+            ) => {
                 if let Ok((stream, addr)) = accepted {
                     if peers.len() < config.max_connections {
                         encryption::spawn_classify(

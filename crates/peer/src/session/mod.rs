@@ -26,13 +26,14 @@ mod reader;
 mod shared;
 mod sockets;
 mod start;
+mod transport;
 mod udp_port;
 mod webseeds;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
@@ -48,6 +49,7 @@ pub use reader::{BlockingReader, Reader, Readers, DEFAULT_READAHEAD};
 pub use shared::{Permit, Shared, SharedConfig};
 pub use sockets::bind_listener;
 pub use start::{RecheckReason, Start, StartError, StartKind, StartNote};
+pub use transport::{Transport, UTP_FALLBACK};
 pub use udp_port::{classify, UdpPort, UdpProtocol};
 
 use crate::storage::Storage;
@@ -81,7 +83,7 @@ pub(super) enum Command {
     /// listener read to find the torrent.
     Incoming {
         addr: SocketAddr,
-        stream: TcpStream,
+        stream: transport::PeerStream,
         prefix: Vec<u8>,
         /// The RC4 streams of a peer that came in with MSE and chose RC4.
         streams: Option<Box<torrentkit_wire::mse::Streams>>,

@@ -186,6 +186,8 @@ pub struct PeerInfo {
     pub pieces: u32,
     /// The connection runs RC4 (protocol encryption, MSE/PE).
     pub encrypted: bool,
+    /// The connection runs over uTP (BEP 29); else TCP.
+    pub utp: bool,
     /// Where we learnt of it.
     pub source: PeerSource,
 }
@@ -193,7 +195,7 @@ pub struct PeerInfo {
 impl PeerInfo {
     /// The classic client's flag letters: `D`/`d` we download from it / are interested but
     /// choked, `U`/`u` we upload to it / it is interested but choked, `S` snubbed, `I`
-    /// incoming, `E` encrypted (RC4).
+    /// incoming, `E` encrypted (RC4), `P` uTP (libtorrent's letter for it).
     pub fn flags(&self) -> String {
         let mut f = String::new();
         match (self.am_interested, self.peer_choking) {
@@ -214,6 +216,9 @@ impl PeerInfo {
         }
         if self.encrypted {
             f.push('E');
+        }
+        if self.utp {
+            f.push('P');
         }
         f
     }
@@ -239,6 +244,7 @@ mod tests {
             uploaded: 0,
             pieces: 0,
             encrypted: false,
+            utp: false,
             source: PeerSource::Manual,
         }
     }
@@ -338,5 +344,11 @@ mod tests {
             ..peer()
         };
         assert_eq!(encrypted_in.flags(), "IE");
+        let over_utp = PeerInfo {
+            utp: true,
+            encrypted: true,
+            ..peer()
+        };
+        assert_eq!(over_utp.flags(), "EP");
     }
 }

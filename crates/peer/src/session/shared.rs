@@ -10,14 +10,16 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use torrentkit_utp::UtpSocket;
 
 use torrentkit_wire::PROTOCOL;
 
 use super::encryption::{self, Encryption};
 use super::limit::Bucket;
+use super::transport::PeerStream;
 use super::Command;
 
 /// The handshake bytes read to find a torrent: length, protocol name, reserved, info-hash (the
@@ -143,19 +145,20 @@ impl Shared {
                 let Ok((stream, addr)) = super::sockets::accept(&listener).await else {
                     continue;
                 };
-                let pending = inner.pending_handshakes.fetch_add(1, Ordering::AcqRel);
-                if pending >= MAX_PENDING_HANDSHAKES {
-                    inner.pending_handshakes.fetch_sub(1, Ordering::AcqRel);
-                    continue;
-                }
-                let inner = inner.clone();
-                tokio::spawn(async move {
-                    let routed = read_prefix(stream, &inner).await;
-                    inner.pending_handshakes.fetch_sub(1, Ordering::AcqRel);
-                    if let Some((stream, prefix, info_hash, streams)) = routed {
-                        inner.hand_over(addr, stream, prefix, info_hash, streams);
-                    }
-                });
+                route_incoming(&inner, stream, addr);
+            }
+        })
+    }
+
+    /// [`serve`](Self::serve) for the uTP peers of `utp` (the [`UdpPort`](super::UdpPort)'s
+    /// endpoint): the same first-bytes dispatch (plaintext or MSE) and hand-over, under the
+    /// same bound on pending handshakes.
+    pub fn serve_utp(&self, utp: std::sync::Arc<UtpSocket>) -> JoinHandle<()> {
+        let inner = self.inner.clone();
+        tokio::spawn(async move {
+            while let Ok(stream) = utp.accept().await {
+                let addr = stream.peer_addr();
+                route_incoming(&inner, PeerStream::Utp(stream), addr);
             }
         })
     }
@@ -192,11 +195,29 @@ impl Shared {
     }
 }
 
+/// Reads an incoming peer's first bytes in a task of its own and hands it to the session of
+/// the torrent they name; dropped at once when [`MAX_PENDING_HANDSHAKES`] are under way.
+fn route_incoming(inner: &Arc<Inner>, stream: PeerStream, addr: SocketAddr) {
+    let pending = inner.pending_handshakes.fetch_add(1, Ordering::AcqRel);
+    if pending >= MAX_PENDING_HANDSHAKES {
+        inner.pending_handshakes.fetch_sub(1, Ordering::AcqRel);
+        return;
+    }
+    let inner = inner.clone();
+    tokio::spawn(async move {
+        let routed = read_prefix(stream, &inner).await;
+        inner.pending_handshakes.fetch_sub(1, Ordering::AcqRel);
+        if let Some((stream, prefix, info_hash, streams)) = routed {
+            inner.hand_over(addr, stream, prefix, info_hash, streams);
+        }
+    });
+}
+
 impl Inner {
     fn hand_over(
         &self,
         addr: SocketAddr,
-        stream: TcpStream,
+        stream: PeerStream,
         prefix: Vec<u8>,
         info_hash: [u8; 20],
         streams: Option<torrentkit_wire::mse::Streams>,
@@ -218,10 +239,10 @@ impl Inner {
 /// anything else. Gives the bytes read (decrypted), the info-hash and the RC4 streams.
 #[allow(clippy::type_complexity)]
 async fn read_prefix(
-    mut stream: TcpStream,
+    mut stream: PeerStream,
     inner: &Inner,
 ) -> Option<(
-    TcpStream,
+    PeerStream,
     Vec<u8>,
     [u8; 20],
     Option<torrentkit_wire::mse::Streams>,
@@ -235,7 +256,7 @@ async fn read_prefix(
         Err(e) => {
             let from = stream
                 .peer_addr()
-                .map_or_else(|_| "?".to_owned(), |a| a.to_string());
+                .map_or_else(|| "?".to_owned(), |a| a.to_string());
             log::info!("incoming peer {from}: {e}");
             return None;
         }

@@ -8,9 +8,12 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
+
+use super::transport::{Dialer, PeerStream, Transport, WriteHalf};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use torrentkit_utp::UtpSocket;
 
 use super::encryption::{self, Encryption};
 use super::limit::Bucket;
@@ -26,7 +29,7 @@ const MIN_READ: usize = 16 * 1024;
 /// What the socket tasks report to the driver.
 #[derive(Debug)]
 pub(super) enum Net {
-    Connected(ConnId, TcpStream),
+    Connected(ConnId, PeerStream),
     ConnectFailed(ConnId),
     Data(ConnId, Bytes),
     Closed(ConnId),
@@ -61,12 +64,45 @@ pub async fn bind_listener(
 
 /// Accepts a peer. After a failure (out of descriptors, say) it waits a little before
 /// reporting it, so a listener that keeps failing does not spin its caller's loop.
-pub(super) async fn accept(listener: &TcpListener) -> std::io::Result<(TcpStream, SocketAddr)> {
+pub(super) async fn accept(listener: &TcpListener) -> std::io::Result<(PeerStream, SocketAddr)> {
     let accepted = listener.accept().await;
     if accepted.is_err() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    accepted
+    accepted.map(|(s, a)| (PeerStream::Tcp(s), a))
+}
+
+/// Accepts the next peer on either transport: TCP on `listener` (taken and dropped when
+/// `transport` excludes TCP), uTP on `utp`. Never ready with neither.
+pub(super) async fn accept_any(
+    listener: Option<&TcpListener>,
+    utp: Option<&UtpSocket>,
+    transport: Transport,
+) -> std::io::Result<(PeerStream, SocketAddr)> {
+    let tcp = async {
+        match listener {
+            Some(l) => loop {
+                let accepted = accept(l).await;
+                if transport.tcp() || accepted.is_err() {
+                    return accepted;
+                }
+            },
+            None => std::future::pending().await,
+        }
+    };
+    let utp = async {
+        match utp.filter(|_| transport.utp()) {
+            Some(u) => u.accept().await.map(|s| {
+                let addr = s.peer_addr();
+                (PeerStream::Utp(s), addr)
+            }),
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        a = tcp => a,
+        a = utp => a,
+    }
 }
 
 /// One connection's socket side.
@@ -82,6 +118,8 @@ pub(super) struct Link {
     pub(super) encrypted: Arc<AtomicBool>,
     /// The peer's address, for the reason logged when the connection closes.
     pub(super) addr: Option<std::net::SocketAddr>,
+    /// The connection runs over uTP (else TCP): for the peer list and PEX's `added.f`.
+    pub(super) utp: bool,
 }
 
 /// How a connection's bytes are wrapped.
@@ -94,6 +132,8 @@ pub(super) enum Wrap {
         addr: SocketAddr,
         policy: Encryption,
         info_hash: [u8; 20],
+        /// For MSE's plaintext retry, over the same transport.
+        dialer: Dialer,
     },
 }
 
@@ -103,15 +143,16 @@ impl Link {
     /// `up` buckets).
     pub(super) fn spawn(
         id: ConnId,
-        stream: TcpStream,
+        stream: PeerStream,
         permit: Permit,
         net: mpsc::Sender<Net>,
         down: Vec<Arc<Bucket>>,
         up: Vec<Arc<Bucket>>,
         wrap: Wrap,
     ) -> Link {
-        let _ = stream.set_nodelay(true);
-        let peer_addr = stream.peer_addr().ok();
+        stream.set_nodelay();
+        let peer_addr = stream.peer_addr();
+        let utp = stream.is_utp();
         let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
         // An incoming connection already settled its MSE handshake: it is encrypted from the
         // first snapshot on (its handshake may be in `prefix`, read before this task runs).
@@ -124,12 +165,13 @@ impl Link {
                     addr,
                     policy,
                     info_hash,
+                    dialer,
                 } => {
                     // The torrent's first bytes open the MSE handshake (as its IA).
                     let Some(first) = rx.recv().await else {
                         return;
                     };
-                    match encryption::dial(stream, addr, policy, info_hash, &first).await {
+                    match encryption::dial(stream, addr, policy, info_hash, &first, &dialer).await {
                         Ok(d) => {
                             let rest =
                                 first[first.len().min(torrentkit_wire::HANDSHAKE_LEN)..].to_vec();
@@ -187,6 +229,7 @@ impl Link {
             _permit: permit,
             encrypted,
             addr: peer_addr,
+            utp,
         }
     }
 
@@ -200,7 +243,7 @@ impl Link {
 /// left some of the torrent's first bytes), through the `up` buckets, encrypted in place when
 /// `send` is there.
 async fn write_loop(
-    mut write: tokio::net::tcp::OwnedWriteHalf,
+    mut write: WriteHalf,
     mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
     up: Vec<Arc<Bucket>>,
     mut send: Option<Cipher>,
@@ -228,12 +271,16 @@ async fn write_loop(
     let _ = write.shutdown().await;
 }
 
-/// Dials `addr` for connection `id`, within `limit`; the outcome goes to `net`.
-pub(super) fn dial(id: ConnId, addr: SocketAddr, limit: Duration, net: mpsc::Sender<Net>) {
+/// Dials `addr` for connection `id` with `dialer` (its transports and time limit); the
+/// outcome goes to `net`.
+pub(super) fn dial(id: ConnId, addr: SocketAddr, dialer: Dialer, net: mpsc::Sender<Net>) {
     tokio::spawn(async move {
-        let event = match tokio::time::timeout(limit, TcpStream::connect(addr)).await {
-            Ok(Ok(stream)) => Net::Connected(id, stream),
-            _ => Net::ConnectFailed(id),
+        let event = match dialer.dial(addr).await {
+            Ok(stream) => Net::Connected(id, stream),
+            Err(e) => {
+                log::debug!("peer {addr}: {e}");
+                Net::ConnectFailed(id)
+            }
         };
         let _ = net.send(event).await;
     });

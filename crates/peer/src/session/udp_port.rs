@@ -57,7 +57,7 @@ fn dht_hook(inbox: DhtInbox, dropped: Arc<AtomicU64>) -> DatagramHook {
 /// both (the uTP task once its last stream is gone).
 #[derive(Debug)]
 pub struct UdpPort {
-    utp: UtpSocket,
+    utp: Arc<UtpSocket>,
     dht: Option<Arc<Dht>>,
     dht_dropped: Arc<AtomicU64>,
 }
@@ -90,7 +90,7 @@ impl UdpPort {
             None => None,
         };
         Ok(UdpPort {
-            utp,
+            utp: Arc::new(utp),
             dht,
             dht_dropped,
         })
@@ -109,6 +109,12 @@ impl UdpPort {
     /// The uTP endpoint on this port: `connect` to dial peers, `accept` for incoming ones.
     pub fn utp(&self) -> &UtpSocket {
         &self.utp
+    }
+
+    /// The uTP endpoint, to share with sessions ([`SessionConfig::utp`](super::SessionConfig::utp))
+    /// and [`Shared::serve_utp`](super::Shared::serve_utp).
+    pub fn utp_socket(&self) -> Arc<UtpSocket> {
+        self.utp.clone()
     }
 
     /// DHT datagrams dropped (no DHT on this port, or it was too far behind).

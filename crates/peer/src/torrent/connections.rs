@@ -160,6 +160,13 @@ impl Torrent {
         }
     }
 
+    /// Marks the connection `id` as running over uTP (or TCP), for PEX's `added.f` uTP bit.
+    pub fn set_utp(&mut self, id: ConnId, utp: bool) {
+        if let Some(p) = self.peers.get_mut(&id) {
+            p.utp = utp;
+        }
+    }
+
     /// Whether we dialled the peer on `id` (rather than it us).
     pub fn is_outgoing(&self, id: ConnId) -> Option<bool> {
         self.peers.get(&id).map(|p| p.outgoing)
@@ -245,6 +252,7 @@ impl Torrent {
                 source,
                 listen_port: None,
                 encrypted: false,
+                utp: false,
                 pex: Default::default(),
             },
         );

@@ -49,6 +49,8 @@ struct Peer {
     listen_port: Option<u16>,
     /// The connection is encrypted (for PEX `added.f`; set by the driver).
     encrypted: bool,
+    /// The connection runs over uTP (for PEX `added.f`; set by the driver).
+    utp: bool,
     /// What we told it by PEX.
     pex: pex::PexState,
 }

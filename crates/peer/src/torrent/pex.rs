@@ -29,7 +29,8 @@ pub(super) struct PexState {
     sent: HashSet<SocketAddr>,
 }
 
-/// The `added.f` byte for a peer. H9's encryption feeds `encrypted`; we speak no uTP yet.
+/// The `added.f` byte for a peer. The driver feeds `encrypted` and `utp` (the
+/// transport the connection runs over).
 ///
 /// Bits (BEP 11 and libtorrent): 0x01 prefers encryption, 0x02 seed, 0x04 supports uTP, 0x10
 /// reachable (we connected to it, so it accepts connections).
@@ -100,7 +101,7 @@ impl Torrent {
         } else {
             SocketAddr::new(p.addr.ip(), p.listen_port?)
         };
-        Some((addr, pex_flags(p.is_seed, p.encrypted, false, p.outgoing)))
+        Some((addr, pex_flags(p.is_seed, p.encrypted, p.utp, p.outgoing)))
     }
 
     fn pex_send(&mut self, now: Instant, id: ConnId) {

@@ -253,4 +253,6 @@ fn pex_flags_are_truthful() {
     let f = super::pex_flags(true, true, false, true);
     assert_eq!(f.0, 0x01 | 0x02 | 0x10);
     assert_eq!(super::pex_flags(false, false, false, false).0, 0);
+    // A peer reached over uTP (the driver's `set_utp`) gets BEP 11's 0x04.
+    assert_eq!(super::pex_flags(false, false, true, true).0, 0x04 | 0x10);
 }

@@ -27,6 +27,7 @@ mod tracker_restart;
 mod tracker_slow_clients;
 mod tracker_swarm;
 mod tui;
+mod utp;
 mod v2_make;
 mod v2_swarm;
 mod web_seed;
@@ -100,4 +101,7 @@ pub(crate) const ALL: &[Case] = &[
     stream::CASE,
     sqlite_storage::CASE,
     mount::CASE,
+    utp::BT_SEEDS_LIBTORRENT,
+    utp::LIBTORRENT_SEEDS_BT,
+    utp::BT_SEEDS_TRANSMISSION,
 ];

@@ -322,6 +322,17 @@ impl Transmission {
         dir: &Path,
         encryption: u8,
     ) -> anyhow::Result<Transmission> {
+        Transmission::start_opts(ctx, name, dir, encryption, false)
+    }
+
+    /// [`Transmission::start_with`], with uTP on when `utp`.
+    pub(super) fn start_opts(
+        ctx: &Ctx,
+        name: &str,
+        dir: &Path,
+        encryption: u8,
+        utp: bool,
+    ) -> anyhow::Result<Transmission> {
         packages::require(&[
             ("transmission-daemon", "transmission-daemon"),
             ("transmission-remote", "transmission-cli"),
@@ -337,7 +348,7 @@ impl Transmission {
             "rpc-whitelist-enabled": true, "rpc-host-whitelist-enabled": false,
             "peer-port": peer_port, "peer-port-random-on-start": false,
             "port-forwarding-enabled": false, "dht-enabled": false, "lpd-enabled": false,
-            "pex-enabled": false, "utp-enabled": false, "encryption": encryption,
+            "pex-enabled": false, "utp-enabled": utp, "encryption": encryption,
             "download-dir": dir, "incomplete-dir-enabled": false, "rename-partial-files": false,
             "speed-limit-down-enabled": false, "speed-limit-up-enabled": false,
             "alt-speed-enabled": false, "ratio-limit-enabled": false,
@@ -369,7 +380,7 @@ impl Transmission {
     }
 
     /// Runs `transmission-remote` (directly: polling must not leave a log file per call).
-    fn remote(&self, _ctx: &Ctx, args: &[&str]) -> anyhow::Result<String> {
+    pub(super) fn remote(&self, _ctx: &Ctx, args: &[&str]) -> anyhow::Result<String> {
         let out = std::process::Command::new("transmission-remote")
             .arg(&self.rpc)
             .args(args)
@@ -393,7 +404,7 @@ impl Transmission {
     }
 
     /// `transmission-remote -t 1 -i`'s value for `field`.
-    fn field(&self, ctx: &Ctx, field: &str) -> anyhow::Result<String> {
+    pub(super) fn field(&self, ctx: &Ctx, field: &str) -> anyhow::Result<String> {
         let info = self.remote(ctx, &["-t", "1", "-i"])?;
         Ok(info
             .lines()

@@ -1,11 +1,13 @@
 """A libtorrent peer that finds others only through the torrents' trackers (DHT, LSD and PEX off).
 
-Usage: /usr/bin/python3 tracker_lt_peer.py (seed|download) TORRENT... DIR [--timeout S] [--rc4] [--insecure-https] [--upload-rate BYTES]
+Usage: /usr/bin/python3 tracker_lt_peer.py (seed|download) TORRENT... DIR [--timeout S] [--rc4] [--utp] [--insecure-https] [--upload-rate BYTES]
   seed:     DIR holds the data of every TORRENT; prints `SEEDING port=P` once all are checked and
             announced, then seeds until killed or the timeout.
   download: saves into DIR; prints `COMPLETE` and exits 0 when all are done, exits 1 at the timeout.
   --rc4:    protocol encryption forced both ways, RC4 only (a plaintext peer is refused).
   --upload-rate BYTES: cap the session's upload to BYTES per second (streaming cases).
+  --utp:    uTP only, TCP off both ways (shared/interop/lt_forced.py utp's settings); every
+            peer met is printed once as `PEER ip:port utp=0|1`.
   --insecure-https: announce to https:// trackers whose certificate is the test's own CA's
             (libtorrent's validate_https_trackers off).
 All torrents share one session (one listening port). Tracker replies and errors are printed as
@@ -28,6 +30,9 @@ def main():
     rc4 = "--rc4" in args
     if rc4:
         args.remove("--rc4")
+    utp = "--utp" in args
+    if utp:
+        args.remove("--utp")
     extra = {"enable_dht": False, "enable_lsd": False}
     if "--upload-rate" in args:
         at = args.index("--upload-rate")
@@ -50,6 +55,12 @@ def main():
     if rc4:
         # 0 = pe_forced for both policies; allowed_enc_level 2 = RC4 only.
         s.apply_settings({"out_enc_policy": 0, "in_enc_policy": 0, "allowed_enc_level": 2, "prefer_rc4": True})
+    if utp:
+        s.apply_settings({"enable_outgoing_utp": True, "enable_incoming_utp": True,
+                          "enable_outgoing_tcp": False, "enable_incoming_tcp": False})
+    # peer_info::utp_socket (bit 17; the Python binding does not name it).
+    utp_socket = 1 << 17
+    met = set()
     handles = []
     for torrent in torrents:
         p = lt.add_torrent_params()
@@ -69,6 +80,13 @@ def main():
                 print(f"{type(a).__name__}: {a.message()}", flush=True)
             if isinstance(a, lt.tracker_reply_alert):
                 announced.add(str(a.handle.info_hashes().v1))
+        if utp:
+            for h in handles:
+                for peer in h.get_peer_info():
+                    key = (peer.ip, bool(peer.flags & utp_socket))
+                    if key not in met:
+                        met.add(key)
+                        print(f"PEER {peer.ip[0]}:{peer.ip[1]} utp={int(key[1])}", flush=True)
         statuses = [h.status() for h in handles]
         if mode == "seed":
             if not ready and all(st.is_seeding for st in statuses) and len(announced) >= len(handles):

@@ -131,6 +131,7 @@ mod tests {
             uploaded: 0,
             pieces,
             encrypted: false,
+            utp: false,
             source: torrentkit_peer::PeerSource::Manual,
         }
     }

@@ -177,7 +177,7 @@ fn render_peers(frame: &mut Frame<'_>, area: Rect, v: &TorrentView, scroll: usiz
         Constraint::Length(7),
     ];
     let title = list_title(format!("Peers of {}", v.name), count, skip)
-        + "· D/d download, U/u upload, S snubbed, I incoming, E encrypted ";
+        + "· D/d download, U/u upload, S snubbed, I incoming, E encrypted, P uTP ";
     let table = Table::new(rows, widths)
         .header(header)
         .block(Block::new().borders(Borders::ALL).title(title));
@@ -240,6 +240,7 @@ mod tests {
             uploaded: 0,
             pieces: 4,
             encrypted: false,
+            utp: false,
             source: torrentkit_peer::PeerSource::Tracker,
         };
         let leech = PeerInfo {
