@@ -40,15 +40,26 @@ impl Drop for Running {
     }
 }
 
-/// Reads lines of `from` until one contains `marker`; returns it.
-fn line_with(from: impl std::io::Read, marker: &str) -> anyhow::Result<String> {
-    for line in BufReader::new(from).lines() {
-        let line = line?;
-        if line.contains(marker) {
-            return Ok(line);
+/// Reads lines of `from` until one contains `marker` and returns it; the rest is read and
+/// dropped on a thread until the process ends, so that it never writes into a closed pipe
+/// (`bt` would fail on its next status line).
+fn line_with(from: impl std::io::Read + Send + 'static, marker: &str) -> anyhow::Result<String> {
+    let (found_tx, found) = std::sync::mpsc::channel();
+    let marker = marker.to_owned();
+    std::thread::spawn(move || {
+        let mut found_tx = Some(found_tx);
+        for line in BufReader::new(from).lines() {
+            let Ok(line) = line else { break };
+            if line.contains(&marker) {
+                if let Some(tx) = found_tx.take() {
+                    let _ = tx.send(line);
+                }
+            }
         }
-    }
-    bail!("the process ended without printing `{marker}`")
+    });
+    found
+        .recv_timeout(Duration::from_secs(120))
+        .map_err(|_| anyhow::anyhow!("the process ended without printing the expected line"))
 }
 
 /// One `bt stream` run: from its start to the first body byte of `bytes=at-at`.
