@@ -72,7 +72,7 @@ pub(crate) struct NetArgs {
     /// both), require (RC4 only, both ways), plaintext (dial in plaintext, accept both).
     #[arg(long, value_name = "MODE", default_value_t = Encryption::Prefer)]
     pub(crate) encryption: Encryption,
-    /// Peer transports: both (dial uTP first, TCP after 2.5 s without an answer; accept
+    /// Peer transports: both (dial uTP first, TCP beside it after 250 ms without an answer; accept
     /// both), utp (uTP only, on the peer port's UDP socket), tcp (TCP only, no uTP socket).
     #[arg(long, value_name = "KIND", default_value_t = Transport::Both)]
     pub(crate) transport: Transport,

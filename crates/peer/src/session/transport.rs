@@ -16,9 +16,12 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use torrentkit_utp::{UtpSocket, UtpStream};
 
-/// How long a uTP dial gets under [`Transport::Both`] before TCP is tried instead (libtorrent
-/// gives uTP a few seconds too): a peer without uTP never answers the SYN.
-pub const UTP_FALLBACK: Duration = Duration::from_millis(2500);
+/// How long a uTP dial runs alone under [`Transport::Both`] before TCP is dialled beside it
+/// (happy eyeballs, as RFC 8305 races IPv6 and IPv4): a peer without uTP never answers the SYN,
+/// and waiting seconds for it (libtorrent's `utp_connect_timeout` is 3 s) delays every dial to
+/// aria2c and to clients with uTP off. A peer whose uTP answers within this gets uTP; the first
+/// transport to connect after it wins.
+pub const UTP_FALLBACK: Duration = Duration::from_millis(250);
 
 /// Which transports peer connections use.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -27,8 +30,8 @@ pub enum Transport {
     Tcp,
     /// uTP only: dial and accept uTP, never TCP.
     Utp,
-    /// Both (libtorrent's default): dial uTP first and fall back to TCP after
-    /// [`UTP_FALLBACK`]; accept both.
+    /// Both (libtorrent's default): dial uTP first and TCP beside it after
+    /// [`UTP_FALLBACK`], the first to connect winning; accept both.
     #[default]
     Both,
 }
@@ -182,36 +185,54 @@ impl Dialer {
         }
     }
 
-    /// Connects to `addr`: uTP first when allowed (within [`UTP_FALLBACK`] when TCP may
-    /// follow), else or then TCP.
+    /// Connects to `addr`: uTP first when allowed; under `both`, TCP is dialled beside it
+    /// once uTP has had [`UTP_FALLBACK`] alone (or at once when uTP fails), and the first to
+    /// connect wins.
     pub(super) async fn dial(&self, addr: SocketAddr) -> io::Result<PeerStream> {
-        let mut last = None;
-        if let Some(utp) = &self.utp {
-            let limit = if self.transport.tcp() {
-                UTP_FALLBACK.min(self.timeout)
-            } else {
-                self.timeout
-            };
-            match tokio::time::timeout(limit, utp.connect(addr)).await {
-                Ok(Ok(s)) => return Ok(PeerStream::Utp(s)),
-                Ok(Err(e)) => last = Some(e),
-                Err(_) => {
-                    last = Some(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        format!("utp: {addr} did not answer within {limit:?}"),
-                    ))
-                }
-            }
-        }
-        if !self.transport.tcp() {
-            return Err(last.unwrap_or_else(|| {
-                io::Error::new(
+        let Some(utp) = &self.utp else {
+            if !self.transport.tcp() {
+                return Err(io::Error::new(
                     io::ErrorKind::Unsupported,
                     "transport utp, and no uTP socket",
-                )
-            }));
+                ));
+            }
+            return Self::tcp(addr, self.timeout).await;
+        };
+        let timeout = self.timeout;
+        let utp_dial = async move {
+            match tokio::time::timeout(timeout, utp.connect(addr)).await {
+                Ok(r) => r.map(PeerStream::Utp),
+                Err(_) => Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("utp: {addr} did not answer within {timeout:?}"),
+                )),
+            }
+        };
+        if !self.transport.tcp() {
+            return utp_dial.await;
         }
-        Self::tcp(addr, self.timeout).await
+        tokio::pin!(utp_dial);
+        let utp_error = match tokio::time::timeout(UTP_FALLBACK, &mut utp_dial).await {
+            Ok(Ok(s)) => return Ok(s),
+            Ok(Err(e)) => Some(e),
+            Err(_) => None,
+        };
+        let tcp_dial = Self::tcp(addr, self.timeout);
+        if utp_error.is_some() {
+            return tcp_dial.await;
+        }
+        tokio::pin!(tcp_dial);
+        // Both in flight: the first success wins; an error waits for the other.
+        tokio::select! {
+            r = &mut utp_dial => match r {
+                Ok(s) => Ok(s),
+                Err(_) => tcp_dial.await,
+            },
+            r = &mut tcp_dial => match r {
+                Ok(s) => Ok(s),
+                Err(e) => utp_dial.await.map_err(|_| e),
+            },
+        }
     }
 
     /// Connects to `addr` again over uTP if `utp`, else TCP: the transport of the connection
@@ -254,7 +275,7 @@ mod tests {
     }
 
     /// Under `both`, a peer that answers uTP gets uTP; one with only TCP (nothing on its UDP
-    /// port) gets TCP after the fallback; under `utp` that peer is not reached at all.
+    /// port) gets TCP soon after the head start; under `utp` that peer is not reached at all.
     #[tokio::test]
     async fn both_dials_utp_first_and_falls_back_to_tcp() {
         let ours = Arc::new(
@@ -286,7 +307,7 @@ mod tests {
         let (s, _) = tokio::join!(both.dial(at), tcp.accept());
         let s = s.unwrap();
         assert!(!s.is_utp());
-        assert!(start.elapsed() <= UTP_FALLBACK + Duration::from_secs(2));
+        assert!(start.elapsed() <= UTP_FALLBACK + Duration::from_secs(1));
 
         let only = Dialer::new(Transport::Utp, Some(ours), Duration::from_millis(800));
         assert!(only.dial(at).await.is_err(), "utp never dials TCP");
