@@ -150,10 +150,11 @@ fn drive(
         r"{} +(downloading|paused|seeding|stopping) +(\d{{1,3}}\.\d)%",
         regex_lite::escape(FILE)
     ))?;
-    // `E`: both sides run `--encryption prefer` (the default), so the connection is RC4; the
-    // next column says where the peer came from: the tracker.
+    // `E`: both sides run `--encryption prefer` (the default), so the connection is RC4; `P`:
+    // both run `--transport both` (the default), so bt dials bt over uTP; the next column says
+    // where the peer came from: the tracker.
     let peer = Regex::new(&format!(
-        r"127\.0\.0\.1:\d+ +{} +DE +tracker +\S+ \S+/s",
+        r"127\.0\.0\.1:\d+ +{} +DEP +tracker +\S+ \S+/s",
         regex_lite::escape(SEED_CLIENT)
     ))?;
     let file_row = Regex::new(&format!(
