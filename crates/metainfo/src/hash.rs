@@ -65,23 +65,7 @@ pub(crate) fn hash_pieces(
     strict: bool,
     progress: Progress<'_>,
 ) -> Result<Vec<Option<[u8; 20]>>> {
-    let want = Want {
-        sha1: true,
-        leaves: false,
-    };
-    let digests = digest_pieces_in_jobs(
-        spans,
-        piece_length,
-        threads,
-        strict,
-        want,
-        progress,
-        JOB_BYTES,
-    )?;
-    Ok(digests
-        .into_iter()
-        .map(|d| d.and_then(|d| d.sha1))
-        .collect())
+    hash_pieces_in_jobs(spans, piece_length, threads, strict, progress, JOB_BYTES)
 }
 
 /// Hashes every piece of the concatenation of `spans` as `want` says (see [`hash_pieces`] for
@@ -106,7 +90,6 @@ pub(crate) fn digest_pieces(
 }
 
 /// [`hash_pieces`] with jobs of about `job_bytes` (tests use small ones).
-#[cfg(test)]
 fn hash_pieces_in_jobs(
     spans: &[Span],
     piece_length: u64,
