@@ -462,20 +462,7 @@ impl TorrentBuilder {
         } else {
             let list = files
                 .iter()
-                .map(|f| {
-                    let mut d = Dict::new();
-                    d.insert(b"length", Value::Int(f.length as i64));
-                    d.insert(
-                        b"path",
-                        Value::List(
-                            f.torrent_path
-                                .iter()
-                                .map(|c| Value::from(c.as_str()))
-                                .collect(),
-                        ),
-                    );
-                    Value::Dict(d)
-                })
+                .map(|f| v1_file_entry(f.length, &f.torrent_path))
                 .collect();
             info.insert(b"files", Value::List(list));
         }
@@ -505,4 +492,15 @@ fn default_name(path: &Path) -> Result<String> {
     name.to_str()
         .map(str::to_owned)
         .ok_or_else(|| Error::build(format!("{}: name is not UTF-8; give one", path.display())))
+}
+
+/// One entry of a v1 `files` list: `length` and `path` (v1 and hybrid creation share it).
+pub(crate) fn v1_file_entry(length: u64, path: &[String]) -> Value<'_> {
+    let mut d = Dict::new();
+    d.insert(b"length", Value::Int(length as i64));
+    d.insert(
+        b"path",
+        Value::List(path.iter().map(|c| Value::from(c.as_str())).collect()),
+    );
+    Value::Dict(d)
 }

@@ -122,18 +122,7 @@ pub(crate) fn build(
         } else {
             let mut list = Vec::with_capacity(files.len() * 2);
             for (f, pad_name) in files.iter().zip(&pad_names) {
-                let mut d = Dict::new();
-                d.insert(b"length", Value::Int(f.length as i64));
-                d.insert(
-                    b"path",
-                    Value::List(
-                        f.torrent_path
-                            .iter()
-                            .map(|c| Value::from(c.as_str()))
-                            .collect(),
-                    ),
-                );
-                list.push(Value::Dict(d));
+                list.push(crate::create::v1_file_entry(f.length, &f.torrent_path));
                 if f.length % pl != 0 {
                     let mut d = Dict::new();
                     d.insert(b"attr", Value::from("p"));
