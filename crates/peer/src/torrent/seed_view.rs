@@ -5,7 +5,11 @@
 //! served to anyone who still asks (nobody they know had it), so no one is starved; peers
 //! without the fast extension (who cannot be told "no") are always served, and so are peers
 //! that never announced a piece they did not get from us: as far as we can tell we are their
-//! only source (a downloader that knows nobody else). Only a torrent that
+//! only source (a downloader that knows nobody else). A newcomer gets [`NEWCOMER_GRACE`]
+//! to find the others before that assumption is made: for that long after its first request,
+//! a piece another connected peer took is refused to it as to a trading peer (downloaders that
+//! start together would otherwise each take the whole file from us before any of them has
+//! traded). Only a torrent that
 //! started complete (the original seed, whose upload is scarce) refuses: one that became a seed
 //! by downloading serves everyone.
 
@@ -21,6 +25,10 @@ pub(super) const REFUSAL_WINDOW: Duration = Duration::from_secs(30);
 /// How long a piece whose taker left with it is refused even to peers nobody else connected
 /// could serve it to: a downloader that completed and dropped us usually seeds on to them.
 pub(super) const DEPARTED_WINDOW: Duration = Duration::from_secs(5);
+/// How long after its first request a peer that has traded with nobody is still refused the
+/// pieces another connected peer took: the time a client takes to dial the peers a tracker,
+/// PEX or the DHT gave it along with us.
+pub(super) const NEWCOMER_GRACE: Duration = Duration::from_secs(3);
 
 /// Which peer took each piece from us, and when.
 #[derive(Debug)]
@@ -34,6 +42,8 @@ pub(super) struct SeedView {
     traded: HashSet<ConnId>,
     /// Per connection, the pieces we served it (a block or more).
     served: HashMap<ConnId, Bitfield>,
+    /// Per connection, when it first asked us for a block.
+    first_asked: HashMap<ConnId, Instant>,
 }
 
 impl SeedView {
@@ -43,6 +53,7 @@ impl SeedView {
             active,
             traded: HashSet::new(),
             served: HashMap::new(),
+            first_asked: HashMap::new(),
         }
     }
 
@@ -57,7 +68,9 @@ impl SeedView {
         held_elsewhere: bool,
     ) -> bool {
         let pieces = self.given_to.len() as u32;
-        let refusable = self.active && self.traded.contains(&id);
+        let since = *self.first_asked.entry(id).or_insert(now);
+        let newcomer = now < since + NEWCOMER_GRACE;
+        let refusable = self.active && (newcomer || self.traded.contains(&id));
         let Some(slot) = self.given_to.get_mut(r.piece as usize) else {
             return true;
         };
@@ -104,6 +117,7 @@ impl SeedView {
     pub(super) fn remove_peer(&mut self, now: Instant, id: ConnId, had: impl Fn(u32) -> bool) {
         self.traded.remove(&id);
         self.served.remove(&id);
+        self.first_asked.remove(&id);
         for (piece, slot) in self.given_to.iter_mut().enumerate() {
             if slot.is_some_and(|(t, _)| t == Some(id)) {
                 if had(piece as u32) {
@@ -139,9 +153,10 @@ mod tests {
         let mut v = SeedView::new(3, true);
         let mut lone = SeedView::new(3, true);
         assert!(lone.may_serve(t0, a, blk(0, 0), false));
+        assert!(lone.may_serve(t0, b, blk(1, 0), false));
         assert!(
-            lone.may_serve(t0, b, blk(0, 0), false),
-            "b got nothing elsewhere: served"
+            lone.may_serve(t0 + NEWCOMER_GRACE, b, blk(0, 0), false),
+            "b got nothing elsewhere in its grace: served"
         );
         v.peer_has(a, 2);
         v.peer_has(b, 2);
@@ -188,6 +203,31 @@ mod tests {
         assert!(
             w.may_serve(soon, b, blk(2, 0), false),
             "nobody else connected has it"
+        );
+    }
+
+    #[test]
+    fn a_newcomer_is_refused_what_others_hold_until_its_grace_ends() {
+        let t0 = Instant::now();
+        let (a, b) = (ConnId(1), ConnId(2));
+        let blk = |piece| BlockRequest {
+            piece,
+            offset: 0,
+            len: 16384,
+        };
+        let mut v = SeedView::new(3, true);
+        assert!(v.may_serve(t0, a, blk(0), false), "a takes piece 0 first");
+        assert!(
+            !v.may_serve(t0, b, blk(0), false),
+            "b just arrived and a (connected) is taking piece 0: refused"
+        );
+        assert!(
+            v.may_serve(t0, b, blk(1), false),
+            "a piece nobody took goes to the newcomer"
+        );
+        assert!(
+            v.may_serve(t0 + NEWCOMER_GRACE, b, blk(0), true),
+            "b traded with nobody in its grace: we are its only source"
         );
     }
 }
