@@ -31,8 +31,7 @@ pub enum Error {
         /// Where the one over the limit starts.
         offset: usize,
     },
-    /// A selective-ack bitmask that is not a positive multiple of four bytes, or longer than
-    /// [`MAX_SACK_LEN`](crate::MAX_SACK_LEN).
+    /// A selective-ack extension with an empty bitmask.
     BadSackLength {
         /// Its length in bytes.
         length: usize,
@@ -83,8 +82,7 @@ impl fmt::Display for Error {
             }
             Error::BadSackLength { length } => write!(
                 f,
-                "utp: selective-ack bitmask of {length} bytes (a multiple of 4, at most {})",
-                crate::MAX_SACK_LEN
+                "utp: selective-ack bitmask of {length} bytes (at least 1)"
             ),
             Error::PayloadNotAllowed {
                 packet_type,

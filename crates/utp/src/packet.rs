@@ -10,8 +10,10 @@ use crate::seq::Seq;
 pub const HEADER_LEN: usize = 20;
 /// The only protocol version (BEP 29's `ver` field).
 pub const VERSION: u8 = 1;
-/// The longest selective-ack bitmask accepted, in bytes: 1,024 packets past the ack, more than
-/// any window this crate (or libtorrent) keeps in flight. Longer ones are refused undecoded.
+/// The longest selective-ack bitmask this crate sends, in bytes: 1,024 packets past the ack,
+/// more than any window it keeps in flight. Received masks may be any length from 1 to 255
+/// bytes (the length byte bounds them): libtorrent sends `(span + 7) / 8` bytes, not the
+/// multiple of four BEP 29 asks for, and bits past what we have in flight are ignored.
 pub const MAX_SACK_LEN: usize = 128;
 /// The most extensions one packet may carry before it is refused (each one costs two bytes at
 /// least, so a datagram could otherwise chain thousands).
@@ -157,7 +159,7 @@ impl<'a> Packet<'a> {
                 return Err(Error::TruncatedExtension { offset: at });
             }
             if kind == EXT_SACK {
-                if len < 4 || len % 4 != 0 || len > MAX_SACK_LEN {
+                if len == 0 {
                     return Err(Error::BadSackLength { length: len });
                 }
                 sack = Some(&bytes[start..start + len]);
@@ -314,20 +316,25 @@ mod tests {
             Packet::decode(&trunc),
             Err(Error::TruncatedExtension { offset: 20 })
         );
+        // libtorrent sends masks of (span + 7) / 8 bytes: 3 bytes, or 132, are taken as sent.
         let mut odd = ok[..20].to_vec();
         odd[1] = 1;
         odd.extend_from_slice(&[0, 3, 1, 2, 3]);
-        assert_eq!(
-            Packet::decode(&odd),
-            Err(Error::BadSackLength { length: 3 })
-        );
+        assert_eq!(Packet::decode(&odd).unwrap().sack, Some(&[1u8, 2, 3][..]));
         let mut long = ok[..20].to_vec();
         long[1] = 1;
         long.extend_from_slice(&[0, 132]);
         long.extend_from_slice(&[0xff; 132]);
         assert_eq!(
-            Packet::decode(&long),
-            Err(Error::BadSackLength { length: 132 })
+            Packet::decode(&long).unwrap().sack.map(<[u8]>::len),
+            Some(132)
+        );
+        let mut empty = ok[..20].to_vec();
+        empty[1] = 1;
+        empty.extend_from_slice(&[0, 0]);
+        assert_eq!(
+            Packet::decode(&empty),
+            Err(Error::BadSackLength { length: 0 })
         );
         let mut chain = ok[..20].to_vec();
         chain[1] = 2;

@@ -185,7 +185,7 @@ fn packets_for_unknown_connections_get_a_bounded_number_of_resets() {
 }
 
 #[test]
-fn a_selective_ack_longer_than_the_window_is_refused_and_one_past_it_ignored() {
+fn a_selective_ack_of_any_length_is_taken_and_bits_past_the_window_ignored() {
     let now = Instant::now();
     let (mut a, mut b, ha, _) = pair(now);
     a.write(ha, &[7; 5000]).unwrap();
@@ -203,15 +203,59 @@ fn a_selective_ack_longer_than_the_window_is_refused_and_one_past_it_ignored() {
     sack.extend_from_slice(&[0xff; 128]);
     a.handle_datagram(addr(2), &sack, now);
     assert_eq!(a.stats().malformed, 0);
-    // 132 bytes: refused undecoded.
+    // 132 bytes, not a multiple of four past BEP 29's: taken too, the bits past the window
+    // ignored; an empty mask is refused.
     let mut long = sack[..20].to_vec();
     long.extend_from_slice(&[0, 132]);
     long.extend_from_slice(&[0xff; 132]);
     a.handle_datagram(addr(2), &long, now);
+    assert_eq!(a.stats().malformed, 0);
+    let mut empty = sack[..20].to_vec();
+    empty.extend_from_slice(&[0, 0]);
+    a.handle_datagram(addr(2), &empty, now);
     assert_eq!(a.stats().malformed, 1);
     // The stream still gets through.
     b.handle_datagram(addr(1), &first, now);
     assert_eq!(a.close_reason(ha).unwrap(), None);
+}
+
+/// libtorrent sends `(span + 7) / 8` bytes of selective ack, not BEP 29's multiple of four:
+/// a one-byte mask is read, and the hole it shows is retransmitted at once (before this was
+/// taken, every ack libtorrent sent after a loss was dropped and its downloads stalled).
+#[test]
+fn a_one_byte_selective_ack_as_libtorrent_sends_it_is_read() {
+    let now = Instant::now();
+    let (mut a, _b, ha, _) = pair(now);
+    a.write(ha, &[7; 20_000]).unwrap();
+    let mut sent: Vec<Vec<u8>> = std::iter::from_fn(|| next_datagram(&mut a, now)).collect();
+    let id = Packet::decode(&sent[0])
+        .unwrap()
+        .header
+        .connection_id
+        .wrapping_sub(1);
+    // Acknowledge the first window whole: slow start opens a wider one.
+    let last = Packet::decode(sent.last().unwrap()).unwrap().header.seq_nr;
+    a.handle_datagram(addr(2), &state(id, 0, last.0), now);
+    sent = std::iter::from_fn(|| next_datagram(&mut a, now)).collect();
+    assert!(
+        sent.len() >= 4,
+        "{} packets in the second window",
+        sent.len()
+    );
+    let first = Packet::decode(&sent[0]).unwrap().header;
+    // Nothing acked cumulatively; packets first+1 ..= first+3 received (bits 0..3 of ack+2).
+    let mut ack = state(id, 0, first.seq_nr.minus(1).0);
+    ack[1] = 1;
+    ack.extend_from_slice(&[0, 1, 0b0000_0111]);
+    a.handle_datagram(addr(2), &ack, now);
+    assert_eq!(a.stats().malformed, 0);
+    let again = next_datagram(&mut a, now).expect("the hole is sent again at once");
+    let again = Packet::decode(&again).unwrap().header;
+    assert_eq!(
+        (again.packet_type, again.seq_nr),
+        (PacketType::Data, first.seq_nr)
+    );
+    assert_eq!(a.stats().retransmits, 1);
 }
 
 proptest! {
