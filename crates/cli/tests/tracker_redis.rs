@@ -347,7 +347,10 @@ fn peers_of(reply: &[u8]) -> Vec<u8> {
         .unwrap_or_else(|| panic!("no peers in {}", String::from_utf8_lossy(reply)));
     let rest = &reply[at + 7..];
     let colon = rest.iter().position(|&b| b == b':').unwrap();
-    let n: usize = std::str::from_utf8(&rest[..colon]).unwrap().parse().unwrap();
+    let n: usize = std::str::from_utf8(&rest[..colon])
+        .unwrap()
+        .parse()
+        .unwrap();
     rest[colon + 1..colon + 1 + n].to_vec()
 }
 
@@ -377,7 +380,12 @@ fn draws_give_numwant_others_never_the_requester_and_counts_follow_each_event() 
         }
     }
     // Each other peer is in a draw with chance 2/5: 40 draws miss one with chance 0.6^40.
-    assert_eq!(seen.len(), 5, "draws covered {} of the 5 others", seen.len());
+    assert_eq!(
+        seen.len(),
+        5,
+        "draws covered {} of the 5 others",
+        seen.len()
+    );
     // numwant above the swarm: every other peer, once.
     let all = peers_of(&announce(&b, '1', 7101, 5, ""));
     assert_eq!(all.len(), 5 * 6);
