@@ -338,3 +338,63 @@ fn a_redis_store_refuses_a_dfile_and_bad_urls_are_named() {
         "{err}"
     );
 }
+
+/// The compact peers of an announce reply (`5:peersN:...`).
+fn peers_of(reply: &[u8]) -> Vec<u8> {
+    let at = reply
+        .windows(7)
+        .position(|w| w == b"5:peers")
+        .unwrap_or_else(|| panic!("no peers in {}", String::from_utf8_lossy(reply)));
+    let rest = &reply[at + 7..];
+    let colon = rest.iter().position(|&b| b == b':').unwrap();
+    let n: usize = std::str::from_utf8(&rest[..colon])
+        .unwrap()
+        .parse()
+        .unwrap();
+    rest[colon + 1..colon + 1 + n].to_vec()
+}
+
+#[test]
+fn draws_give_numwant_others_never_the_requester_and_counts_follow_each_event() {
+    let dir = Scratch::new("tracker-redis-draws");
+    let redis = RedisServer::start(&dir.path().join("redis"));
+    let a = tracker(&dir, "a", &redis, &[]);
+    let b = tracker(&dir, "b", &redis, &[]);
+    for (i, peer) in ['1', '2', '3', '4', '5', '6'].into_iter().enumerate() {
+        announce(&a, peer, 7101 + i as u16, 5, "&event=started");
+    }
+    let id: String = std::iter::repeat_n('1', 20).collect();
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..40 {
+        let reply = get(
+            b.addr,
+            &format!(
+                "/announce?info_hash={HASH}&peer_id={id}&port=7101&left=5&compact=1&key=7&numwant=2"
+            ),
+        );
+        let peers = peers_of(&reply);
+        assert_eq!(peers.len(), 12, "two peers wanted, five others there");
+        for p in peers.chunks(6) {
+            assert_ne!(p, &compact(7101)[..], "the requester was given itself");
+            seen.insert(p.to_vec());
+        }
+    }
+    // Each other peer is in a draw with chance 2/5: 40 draws miss one with chance 0.6^40.
+    assert_eq!(
+        seen.len(),
+        5,
+        "draws covered {} of the 5 others",
+        seen.len()
+    );
+    // numwant above the swarm: every other peer, once.
+    let all = peers_of(&announce(&b, '1', 7101, 5, ""));
+    assert_eq!(all.len(), 5 * 6);
+    assert!(!contains(&all, &compact(7101)));
+    // A leecher completing moves to the seeders; a stop removes it; counts stay exact.
+    announce(&b, '1', 7101, 0, "&event=completed");
+    assert!(scrape(&a).ends_with(&counts(1, 1, 5)[..]), "{}", scrape(&a));
+    announce(&a, '1', 7101, 0, "");
+    assert!(scrape(&b).ends_with(&counts(1, 1, 5)[..]), "{}", scrape(&b));
+    announce(&a, '1', 7101, 0, "&event=stopped");
+    assert!(scrape(&b).ends_with(&counts(0, 1, 5)[..]), "{}", scrape(&b));
+}

@@ -5,8 +5,13 @@
 -- ARGV: 1 peer id, 2 record (flags byte: bit 0 = has key; key, 4 bytes; compact address),
 --       3 seeder (0|1), 4 event (0 none, 1 completed, 2 started, 3 stopped),
 --       5 peer timeout (seconds), 6 numwant, 7 the requester is given no seeds (0|1), 8 max peers.
--- Returns {status, seeders, leechers, completed, member, member, ...}; status -1 refuses
--- the announce (the peer id is stored at another IP without a matching key).
+-- Returns {status, seeders, leechers, completed, peers...}; status -1 refuses the announce (the
+-- peer id is stored at another IP without a matching key). The peers come as pairs: a member
+-- size (26 = all IPv4, 38 = all IPv6) and the members concatenated, or 0 and an array of members
+-- (mixed families). Each zset gives at most one pair. A peer that announced before may be among
+-- them (the tracker skips it); the draw happens before this announce is added, so a new one never is.
+-- Redis works per call and per Lua string: each call here is one the announce needs, the counts
+-- are read once and adjusted, and the members go back without being cut apart in Lua.
 local S, L, P, D = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local id, rec = ARGV[1], ARGV[2]
 local seeder, event = ARGV[3] == '1', ARGV[4]
@@ -43,55 +48,84 @@ if old then
     rec = string.sub(old, 1, 5) .. string.sub(rec, 6)
   end
 end
+
+local ns, nl = redis.call('ZCARD', S), redis.call('ZCARD', L)
+local completed
 if event == '1' and not was_seed then
-  redis.call('INCR', D)
+  completed = redis.call('INCR', D)
+else
+  completed = tonumber(redis.call('GET', D) or '0')
 end
+local reply = {0, 0, 0, completed}
+
+-- Peers are drawn before this announce changes the swarm, in proportion to it; seeds get
+-- leechers only. The requester is in the draw only if it announced before: one more is drawn.
+local function take(z, size, n)
+  if n <= 0 or size == 0 then return 0 end
+  local got
+  if n >= size then
+    got = redis.call('ZRANGE', z, 0, -1)
+  else
+    -- n consecutive peers (by announce time, wrapping round) from one drawn with ZRANDMEMBER,
+    -- as opentracker takes a run from a random start: each peer is in with chance n / size.
+    -- `ZRANDMEMBER z n` would copy the whole set into a temporary dict and sample it (Redis
+    -- 7.0), which costs Redis more than the rest of the announce together.
+    local r = redis.call('ZRANK', z, redis.call('ZRANDMEMBER', z))
+    got = redis.call('ZRANGE', z, r, r + n - 1)
+    if r + n > size then
+      local rest = redis.call('ZRANGE', z, 0, r + n - 1 - size)
+      for i = 1, #rest do got[#got + 1] = rest[i] end
+    end
+  end
+  local joined = table.concat(got)
+  -- 26 * a + 38 * b equals 26 * (a + b) only when b = 0, and 38 * (a + b) only when a = 0.
+  if #joined == 26 * #got then
+    reply[#reply + 1] = 26
+    reply[#reply + 1] = joined
+  elseif #joined == 38 * #got then
+    reply[#reply + 1] = 38
+    reply[#reply + 1] = joined
+  else
+    reply[#reply + 1] = 0
+    reply[#reply + 1] = got
+  end
+  return #got
+end
+if event ~= '3' then
+  local extra = old and 1 or 0
+  local from_seeds = 0
+  if not no_seeds and ns > 0 then
+    from_seeds = math.min(ns, math.ceil(want * ns / (ns + nl)))
+  end
+  local taken = take(L, nl, want - from_seeds + extra)
+  if not no_seeds then
+    take(S, ns, want + extra - taken)
+  end
+end
+
 if event == '3' then
   if old then
-    redis.call('ZREM', was_seed and S or L, old_member)
+    -- ZREM answers how many it removed (0 for a record whose member expired meanwhile).
+    local gone = redis.call('ZREM', was_seed and S or L, old_member)
     redis.call('HDEL', P, id)
+    if was_seed then ns = ns - gone else nl = nl - gone end
   end
-elseif old or redis.call('ZCARD', S) + redis.call('ZCARD', L) < max_peers then
+elseif old or ns + nl < max_peers then
   local member = id .. string.sub(rec, 6)
   if old and (member ~= old_member or was_seed ~= seeder) then
-    redis.call('ZREM', was_seed and S or L, old_member)
+    local gone = redis.call('ZREM', was_seed and S or L, old_member)
+    if was_seed then ns = ns - gone else nl = nl - gone end
   end
-  redis.call('ZADD', seeder and S or L, now, member)
+  -- ZADD answers how many members it added: 0 when the member only got a new score.
+  local added = redis.call('ZADD', seeder and S or L, now, member)
+  if seeder then ns = ns + added else nl = nl + added end
   if rec ~= old then
     redis.call('HSET', P, id, rec)
   end
 end
-
-local ns, nl = redis.call('ZCARD', S), redis.call('ZCARD', L)
-local reply = {0, ns, nl, tonumber(redis.call('GET', D) or '0')}
-if event == '3' then
-  if ns + nl == 0 then
-    -- An empty swarm is dropped, as the in-memory store drops it.
-    redis.call('DEL', D)
-  end
-  return reply
-end
-
-local function take(z, n)
-  if n <= 0 then return end
-  -- One more than wanted, in case the requester itself is drawn. Members carry the address, so
-  -- no second lookup is needed; expired ones beyond the trim above wait for the sweep.
-  local got = redis.call('ZRANDMEMBER', z, n + 1)
-  local taken = 0
-  for i = 1, #got do
-    if taken < n and string.sub(got[i], 1, 20) ~= id then
-      reply[#reply + 1] = got[i]
-      taken = taken + 1
-    end
-  end
-end
--- Seeders and leechers in proportion to the swarm; seeds get leechers only.
-local from_seeds = 0
-if not no_seeds and ns > 0 then
-  from_seeds = math.min(ns, math.ceil(want * ns / (ns + nl)))
-end
-take(L, want - from_seeds)
-if not no_seeds then
-  take(S, want - (#reply - 4))
+reply[2], reply[3] = ns, nl
+if event == '3' and ns + nl == 0 then
+  -- An empty swarm is dropped, as the in-memory store drops it.
+  redis.call('DEL', D)
 end
 return reply

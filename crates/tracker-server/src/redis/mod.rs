@@ -345,9 +345,31 @@ impl RedisStore {
             ));
         }
         let v6 = a.addr.is_ipv6();
-        for member in &reply[4..] {
-            if let Value::BulkString(m) = member {
+        let mut room = a.numwant;
+        let mut push = |m: &[u8]| {
+            // The requester may be among the peers drawn (one more was drawn for it).
+            if room > 0 && m.get(..20) != Some(&req.peer_id.0[..]) {
                 layout::push_peer(out, m, v6, a.both_families, a.with_ids);
+                room -= 1;
+            }
+        };
+        for pair in reply[4..].chunks(2) {
+            match pair {
+                [size, Value::BulkString(joined)] if matches!(int(size), 26 | 38) => {
+                    joined.chunks_exact(int(size) as usize).for_each(&mut push);
+                }
+                [_, Value::Array(members)] => {
+                    for m in members {
+                        if let Value::BulkString(m) = m {
+                            push(m);
+                        }
+                    }
+                }
+                _ => {
+                    return Err(StoreError::Unavailable(
+                        "malformed peers in the announce script's reply".into(),
+                    ))
+                }
             }
         }
         Ok(Ok(stats(&reply[1], &reply[2], &reply[3])))
