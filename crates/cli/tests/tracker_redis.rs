@@ -339,19 +339,15 @@ fn a_redis_store_refuses_a_dfile_and_bad_urls_are_named() {
     );
 }
 
-/// The compact peers of an announce reply (`5:peersN:...`).
+/// The compact peers of an announce reply.
 fn peers_of(reply: &[u8]) -> Vec<u8> {
-    let at = reply
-        .windows(7)
-        .position(|w| w == b"5:peers")
-        .unwrap_or_else(|| panic!("no peers in {}", String::from_utf8_lossy(reply)));
-    let rest = &reply[at + 7..];
-    let colon = rest.iter().position(|&b| b == b':').unwrap();
-    let n: usize = std::str::from_utf8(&rest[..colon])
-        .unwrap()
-        .parse()
-        .unwrap();
-    rest[colon + 1..colon + 1 + n].to_vec()
+    let value = torrentkit_bencode::decode(reply).expect("a bencoded announce reply");
+    value
+        .as_dict()
+        .and_then(|d| d.get(&b"peers"[..]))
+        .and_then(torrentkit_bencode::Value::as_bytes)
+        .unwrap_or_else(|| panic!("no compact peers in {}", String::from_utf8_lossy(reply)))
+        .to_vec()
 }
 
 #[test]
