@@ -150,6 +150,22 @@ fn none<T>(e: &std::io::Error) -> Option<T> {
     None
 }
 
+/// Pings `contacts` (a torrent's `nodes`, one added after the node started), resolving their
+/// names in the background.
+pub(crate) fn ping_contacts(dht: Arc<Dht>, contacts: Vec<(String, u16)>) {
+    if contacts.is_empty() {
+        return;
+    }
+    tokio::spawn(async move {
+        let v4 = dht.local_addr().is_ipv4();
+        for (host, port) in &contacts {
+            for addr in resolve(&format!("{host}:{port}"), v4).await {
+                let _ = dht.add_node(addr);
+            }
+        }
+    });
+}
+
 /// Pings the torrent's contacts, and bootstraps through the routers unless the restored table
 /// answers within [`RESTORE_GRACE`]. Names are resolved here, off the caller's path, so an
 /// unreachable resolver costs nothing but this task.

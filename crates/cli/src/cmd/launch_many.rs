@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -90,6 +91,8 @@ struct Run {
     rejected: BTreeMap<PathBuf, Stamp>,
     /// For `--json`: every torrent stopped, while running (removed) or at the end.
     summaries: Vec<serde_json::Value>,
+    /// The run's DHT node, which pings each new public torrent's `nodes`.
+    dht: Option<Arc<torrentkit_dht::Dht>>,
 }
 
 impl Run {
@@ -159,6 +162,9 @@ impl Run {
         }
         let placement = Placement::in_dir(&torrent, &self.output)?;
         let name = torrent.info().name().to_owned();
+        if let Some(d) = self.dht.as_ref().filter(|_| !torrent.info().is_private()) {
+            super::dht_node::ping_contacts(d.clone(), torrent.dht_nodes());
+        }
         self.manager.add(torrent, placement)?;
         self.entries.insert(
             path.to_path_buf(),
@@ -309,6 +315,7 @@ async fn run_async(args: Args, peers: Vec<SocketAddr>) -> anyhow::Result<ExitCod
         entries: BTreeMap::new(),
         rejected: BTreeMap::new(),
         summaries: Vec::new(),
+        dht: dht.map(|d| d.dht()),
     };
 
     let mut screen = Screen::Plain;

@@ -6,6 +6,7 @@
 //! stops every torrent and saves their resume files.
 
 mod fs;
+mod stale;
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt as _;
@@ -72,6 +73,7 @@ struct Mounted {
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     check_fuse()?;
+    stale::clear_dead_mount(&args.mountpoint)?;
     let meta = std::fs::metadata(&args.metainfo_dir)
         .with_context(|| format!("{}", args.metainfo_dir.display()))?;
     if !meta.is_dir() {
@@ -103,7 +105,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut config = fuser::Config::default();
     config.mount_options.extend([
         fuser::MountOption::RO,
-        fuser::MountOption::FSName("torrentkit".into()),
+        fuser::MountOption::FSName(stale::SOURCE.into()),
         fuser::MountOption::Subtype("bt".into()),
     ]);
     let mount = fuser::spawn_mount(fs, &args.mountpoint, &config)

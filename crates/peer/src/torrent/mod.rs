@@ -473,7 +473,7 @@ impl Torrent {
                         }
                     }
                     if let Some(piece) = b.iter().next() {
-                        self.seed_view.peer_has(id, piece);
+                        self.seed_view.peer_has(now, id, piece);
                     }
                     if p.is_seed && self.picker.is_complete() {
                         // Seeds have nothing for each other.
@@ -497,7 +497,7 @@ impl Torrent {
                 }
                 ConnEvent::Have(piece) => {
                     self.picker.peer_have(id, piece);
-                    self.seed_view.peer_has(id, piece);
+                    self.seed_view.peer_has(now, id, piece);
                     if let Some(ss) = &mut self.super_seed {
                         ss.peer_has(id, piece);
                     }
@@ -537,6 +537,7 @@ impl Torrent {
                                     id,
                                     r,
                                     self.picker.availability(r.piece) > 0,
+                                    |taker| self.picker.peer_has(taker, r.piece),
                                 )
                         }
                     };

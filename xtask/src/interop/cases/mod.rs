@@ -19,6 +19,7 @@ mod peer_bt_seeds;
 mod peer_clients;
 mod peer_mixed;
 mod publish;
+mod rtorrent;
 mod show;
 mod sqlite_storage;
 mod stream;

@@ -21,7 +21,7 @@ use crate::interop::{data, packages};
 
 pub(super) const CASE: Case = Case {
     name: "libtorrent-seed-bt-mount",
-    about: "bt mount (FUSE) of a .torrent and a .magnet seeded by libtorrent at 4 MiB/s: sizes, a middle read on demand, cmp, clean unmount",
+    about: "bt mount (FUSE) of a .torrent and a .magnet seeded by libtorrent at 4 MiB/s: sizes, a middle read on demand, cmp, clean unmount, a dead mount cleared",
     timeout: Duration::from_secs(120),
     run,
 };
@@ -188,6 +188,65 @@ fn run(ctx: &Ctx) -> anyhow::Result<()> {
         !out.status.success(),
         "a mount is left behind: {}",
         String::from_utf8_lossy(&out.stdout)
+    );
+    mount_after_sigkill(ctx, &meta, &mnt, &dl, &big_path)
+}
+
+/// `bt mount` killed with SIGKILL leaves a dead FUSE mount; a new `bt mount` on the same point
+/// clears it and serves again.
+fn mount_after_sigkill(
+    ctx: &Ctx,
+    meta: &std::path::Path,
+    mnt: &std::path::Path,
+    dl: &std::path::Path,
+    big_path: &std::path::Path,
+) -> anyhow::Result<()> {
+    let mount = |name: &str| -> anyhow::Result<crate::interop::process::Managed> {
+        let mut bt = ctx
+            .spawn(name, ctx.bt()?)
+            .arg("mount")
+            .arg(meta)
+            .arg(mnt)
+            .arg("--download-dir")
+            .arg(dl)
+            .args(["--port", "0", "--bind", "127.0.0.1"])
+            .start()?;
+        bt.wait_for_line("mounted", ctx.deadline())?;
+        Ok(bt)
+    };
+    let killed = mount("bt-mount-killed")?;
+    wait_size(big_path, BIG_LEN, ctx.deadline_in(Duration::from_secs(5)))?;
+    killed.signal("KILL")?;
+    drop(killed);
+    // What a dead FUSE mount answers: ENOTCONN, or ECONNABORTED once the kernel aborted it.
+    let dead = |e: &std::io::Error| matches!(e.raw_os_error(), Some(107 | 103));
+    let deadline = ctx.deadline_in(Duration::from_secs(10));
+    let answer = loop {
+        match std::fs::metadata(mnt) {
+            Err(e) if dead(&e) => break e,
+            other if Instant::now() >= deadline => {
+                bail!(
+                    "after SIGKILL the mount point still answers {other:?}: no dead mount to clear"
+                )
+            }
+            _ => std::thread::sleep(POLL),
+        }
+    };
+    ctx.note(format!("after SIGKILL the mount point answers {answer}"));
+    let mut again = mount("bt-mount-again")?;
+    wait_size(big_path, BIG_LEN, ctx.deadline_in(Duration::from_secs(5)))?;
+    ensure!(
+        String::from_utf8_lossy(&again.stderr()?).contains("dead bt mount"),
+        "the second bt mount did not say it cleared the dead mount{}",
+        again.stderr_tail()
+    );
+    ctx.note("a new bt mount cleared the dead mount and lists big.bin again");
+    again.signal("INT")?;
+    let status = again.wait_exit(ctx.deadline())?;
+    ensure!(
+        status.success(),
+        "bt mount exited {status}{}",
+        again.stderr_tail()
     );
     Ok(())
 }

@@ -2,12 +2,14 @@
 //! - `libtorrent-seed-bt-v2`: libtorrent seeds a v2-only torrent, `bt download` fetches it
 //!   (pieces checked against the Merkle trees);
 //! - `bt-seed-libtorrent-v2`: `bt seed` serves a v2-only torrent to a libtorrent download;
-//! - `hybrid-swarm`: `bt seed` serves a hybrid torrent to libtorrent (a v2 client), then a
-//!   second `bt download` (a v1 peer of the hybrid) fetches it from both.
+//! - `hybrid-swarm`: `bt seed` serves a hybrid torrent to libtorrent (a v2 client); rtorrent
+//!   (a v1-only client) fetches it from both; then, with the others gone, `bt download` fetches
+//!   it from rtorrent alone: bt speaks v1 to a v1-only peer of the hybrid.
 //!
-//! aria2c 1.36 is not in the hybrid swarm: it announces a different info-hash for a hybrid
-//! torrent than the SHA-1 of its `info` bytes (libtorrent and bt agree on that one), so it never
-//! meets the other peers.
+//! aria2c 1.36 cannot be in any hybrid swarm: the info-hash it announces for a hybrid (from the
+//! .torrent and from a magnet alike) is the SHA-1 of `info` re-encoded without the `file tree`'s
+//! `""` entries, not of its bytes (libtorrent, rtorrent and bt agree on that one), so it never
+//! meets the other peers. Transmission 3.00 refuses hybrid torrents as unparsable.
 //!
 //! The torrents are libtorrent's own (`create_torrent`); v2-only peers announce and handshake
 //! with the v2 info-hash truncated to 20 bytes.
@@ -15,6 +17,7 @@
 use anyhow::{bail, Context as _};
 
 use super::peer_clients::{bt_download_checked, bt_seed, libtorrent, Swarm, DATA_LEN, FILE};
+use super::rtorrent::Rtorrent;
 use super::tracker_swarm::BtTracker;
 use super::{Case, DEFAULT_TIMEOUT};
 use crate::interop::context::Ctx;
@@ -38,7 +41,7 @@ pub(super) const BT_SEEDS_LIBTORRENT: Case = Case {
 pub(super) const HYBRID: Case = Case {
     name: "hybrid-swarm",
     about:
-        "bt seeds a hybrid torrent to libtorrent (v2), then bt downloads it from both, checksums",
+        "bt seed -> libtorrent (v2) -> rtorrent (v1) from both -> bt download from rtorrent alone, checksums",
     timeout: DEFAULT_TIMEOUT,
     run: hybrid_swarm,
 };
@@ -131,8 +134,20 @@ fn hybrid_swarm(ctx: &Ctx) -> anyhow::Result<()> {
     ctx.note("libtorrent (v2) downloaded the hybrid torrent from bt seed, intact");
     let lt_seed = libtorrent(ctx, "lt-seed", &swarm, &lt_dir, true)?;
     swarm.wait_seeds(ctx, 2, "bt seed and the libtorrent seed")?;
-    bt_download_checked(ctx, &swarm, "bt seed and libtorrent (hybrid)", &[])?;
+
+    let rt_dir = ctx.path("rtorrent-download");
+    let mut rt = Rtorrent::start(ctx, "rtorrent", &swarm.torrent, &rt_dir)?;
+    rt.wait_complete(ctx.deadline())?;
+    swarm.check_copy(&rt_dir, "rtorrent")?;
+    ctx.note(
+        "rtorrent (v1 only) downloaded the hybrid torrent from bt seed and libtorrent, intact",
+    );
+    // rtorrent 0.9.8 seeds on but announces no `completed` (the tracker keeps it as a
+    // leecher): bt download meets it in the tracker's peer list all the same.
+
     drop(lt_seed);
     drop(seed);
+    bt_download_checked(ctx, &swarm, "rtorrent alone (v1)", &[])?;
+    drop(rt);
     Ok(())
 }
