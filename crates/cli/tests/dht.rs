@@ -291,3 +291,46 @@ fn a_torrents_nodes_key_leads_into_the_dht() {
     let (_seed, _) = seed(&scratch, &(d.to_owned(), t.to_owned()), "127.0.0.1:1");
     node.wait_for(30, |l| l.contains("\"stored_peers\":1").then_some(()));
 }
+
+/// `bt launch-many` pings the `nodes` of each torrent it picks up, as `bt seed` does: with only
+/// an unreachable bootstrap router, its DHT node still reaches the torrent's node and announces
+/// the torrent there.
+#[test]
+fn launch_many_follows_a_torrents_nodes_key_into_the_dht() {
+    let scratch = Scratch::new("dht-launch-many-nodes");
+    let (mut node, port) = node(&scratch);
+    let dir = scratch.path().join("torrents");
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = dir.join("data.bin");
+    std::fs::write(&data, vec![9u8; 50_000]).unwrap();
+    let torrent = dir.join("data.torrent");
+    let contact = format!("127.0.0.1:{port}");
+    let out = bt(
+        &[
+            "make",
+            data.to_str().unwrap(),
+            "-o",
+            torrent.to_str().unwrap(),
+            "--no-date",
+            "--dht-node",
+            &contact,
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let state = scratch.path().join("many-state");
+    let _many = Running::spawn_env(
+        &[
+            "launch-many",
+            dir.to_str().unwrap(),
+            "--port",
+            "0",
+            "--bind",
+            "127.0.0.1",
+            "--dht-bootstrap",
+            "127.0.0.1:1",
+        ],
+        &[("XDG_STATE_HOME", &state)],
+    );
+    node.wait_for(30, |l| l.contains("\"stored_peers\":1").then_some(()));
+}
