@@ -10,6 +10,7 @@ mod action;
 mod blame;
 mod config;
 mod connections;
+mod hash_replies;
 mod pex;
 mod priorities;
 mod redial;
@@ -564,6 +565,12 @@ impl Torrent {
                     self.actions.push_back(Action::Close { conn: id, reason });
                     return;
                 }
+                // Until the torrent serves hashes (`hash_serve.rs`), every request is refused.
+                ConnEvent::HashRequest(r) => p.conn.send_hash_reject(now, r),
+                ConnEvent::Hashes { request, hashes } => {
+                    self.on_hashes(now, id, request, hashes);
+                }
+                ConnEvent::HashRejected(r) => self.on_hash_rejected(now, id, r),
                 ConnEvent::ExtensionIgnored(why) => {
                     self.actions.push_back(Action::Ignored { conn: id, why });
                 }
