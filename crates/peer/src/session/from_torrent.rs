@@ -50,6 +50,7 @@ impl SessionConfig {
             .connection
             .reserved
             .with_v2_upgrade(info.version().has_v2());
+        tc.hash_trees = crate::HashTrees::from_metainfo(torrent).map(std::sync::Arc::new);
         let mut config = SessionConfig::new(tc, info.pieces().to_vec());
         if !info.version().has_v1() {
             config.v2_hashes = torrent

@@ -11,6 +11,7 @@ mod blame;
 mod config;
 mod connections;
 mod hash_replies;
+mod hash_serve;
 mod pex;
 mod priorities;
 mod redial;
@@ -34,6 +35,7 @@ use crate::{
 
 pub use action::{Action, DiskJob};
 pub use config::TorrentConfig;
+pub use hash_serve::HashTrees;
 pub use pex::pex_flags;
 
 #[derive(Debug)]
@@ -105,6 +107,8 @@ pub struct Torrent {
     redial: redial::Redial,
     /// Where each address waiting in the pool or being dialled came from.
     sources: HashMap<SocketAddr, PeerSource>,
+    /// Answering BEP 52 hash requests (`hash_serve.rs`).
+    hash_serve: hash_serve::HashServe,
 }
 
 impl Torrent {
@@ -152,6 +156,7 @@ impl Torrent {
                 .then(|| super_seed::SuperSeed::new(picker_pieces)),
             redial: redial::Redial::default(),
             sources: HashMap::new(),
+            hash_serve: hash_serve::HashServe::new(cfg.hash_trees.clone()),
             cfg,
         }
     }
@@ -220,6 +225,7 @@ impl Torrent {
         }
         self.picker.remove_peer(id);
         self.choker.remove_peer(id);
+        self.hash_serve.remove_peer(id);
         if let Some(ss) = &mut self.super_seed {
             ss.remove_peer(id);
         }
@@ -565,8 +571,7 @@ impl Torrent {
                     self.actions.push_back(Action::Close { conn: id, reason });
                     return;
                 }
-                // Until the torrent serves hashes (`hash_serve.rs`), every request is refused.
-                ConnEvent::HashRequest(r) => p.conn.send_hash_reject(now, r),
+                ConnEvent::HashRequest(r) => self.serve_hash_request(now, id, r),
                 ConnEvent::Hashes { request, hashes } => {
                     self.on_hashes(now, id, request, hashes);
                 }
