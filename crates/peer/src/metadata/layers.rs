@@ -268,7 +268,7 @@ impl PieceLayerFetcher {
     /// Gives each waiting chunk to the least busy peer that has not refused it.
     fn assign(&mut self, now: Instant) {
         for c in &mut self.chunks {
-            if c.hashes.is_some() || c.asked.is_some() || c.parked.is_some() {
+            if c.hashes.is_some() || c.asked.is_some() {
                 continue;
             }
             let pick = self
@@ -278,13 +278,16 @@ impl PieceLayerFetcher {
                 .min_by_key(|(_, &n)| n)
                 .map(|(&id, _)| id);
             match pick {
+                // A parked chunk goes at once to a peer that came since.
                 Some(id) => {
+                    c.parked = None;
                     c.asked = Some((id, now));
                     *self.peers.entry(id).or_default() += 1;
                     self.requests.push_back((id, c.request));
                 }
                 // Every peer refused it: wait, then ask them again.
-                None if !self.peers.is_empty()
+                None if c.parked.is_none()
+                    && !self.peers.is_empty()
                     && self.peers.keys().all(|id| c.refused.contains(id)) =>
                 {
                     c.parked = Some(now);
