@@ -5,7 +5,8 @@
 //!   requests, then the data;
 //! - `v2-magnet-bt-seed`: `bt seed` of a v2-only torrent; libtorrent given its v2 magnet link
 //!   fetches the metadata and asks bt for the piece layer (bt answers the hash requests), then
-//!   the data.
+//!   the data. A v2-only magnet gives libtorrent no piece hashes at all, so it cannot check (and
+//!   so complete) a single piece unless bt served the layer with a valid proof.
 //!
 //! The torrents are bt's (`bt make --v2`/`--hybrid`, which give libtorrent's info-hashes) in
 //! 64 KiB pieces, so the 4 MiB payload's piece layer has 65 hashes to fetch and prove.
