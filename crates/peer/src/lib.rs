@@ -143,7 +143,9 @@ pub mod webseed;
 pub use choker::{ChokeChanges, Choker, ChokerConfig, PeerStats};
 pub use conn_id::ConnId;
 pub use connection::{CloseReason, ConnEvent, Connection, ConnectionConfig, ProtocolViolation};
-pub use metadata::{MetadataAssembler, MetadataDrop, DEFAULT_MAX_METADATA_SIZE};
+pub use metadata::{
+    LayerDrop, MetadataAssembler, MetadataDrop, PieceLayerFetcher, DEFAULT_MAX_METADATA_SIZE,
+};
 pub use peer_source::PeerSource;
 pub use picker::{BlockRequest, Picker, PickerConfig, Received};
 pub use placement::{Placement, PlacementError};
@@ -153,7 +155,7 @@ pub use resume::{FileStamp, ResumeData};
 pub use resume_error::{ResumeDecodeError, ResumeError, ResumeField, ResumeMismatch};
 pub use rng::Rng;
 pub use seed_limit::SeedLimits;
-pub use torrent::{pex_flags, Action, DiskJob, Torrent, TorrentConfig};
+pub use torrent::{pex_flags, Action, DiskJob, HashTrees, Torrent, TorrentConfig};
 /// The piece set type, shared with the wire codec.
 pub use torrentkit_wire::Bitfield;
 

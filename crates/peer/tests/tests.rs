@@ -7,3 +7,4 @@ mod session;
 mod start;
 mod swarm;
 mod tracker_client;
+mod v2_magnet;

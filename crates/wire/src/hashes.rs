@@ -3,6 +3,11 @@
 //! [`Message::Unknown`](crate::Message::Unknown) frames; [`HashMessage::decode`] reads their
 //! payload, with every count bounded before it is used, and [`HashMessage::verify`] checks the
 //! hashes of a `hashes` message against a file's `pieces root`.
+//!
+//! `proof layers` is counted as libtorrent counts it (the reference implementation): from the
+//! base layer, so a reply carries `proof_layers + 1 - log2(length)` uncle hashes, or none when
+//! that is not positive ([`HashRequest::uncle_count`]). Reading it as "one uncle per proof
+//! layer" makes every libtorrent reply look one hash short or long.
 
 use torrentkit_metainfo::merkle::{self, Hash256};
 
@@ -25,7 +30,8 @@ pub struct HashRequest {
     pub index: u32,
     /// How many hashes (a power of two).
     pub length: u32,
-    /// How many layers of uncle hashes to send above them.
+    /// How many layers above the base layer the proof covers, counted as libtorrent counts
+    /// them: the reply's uncles are [`uncle_count`](Self::uncle_count) hashes.
     pub proof_layers: u32,
 }
 
@@ -48,6 +54,21 @@ pub enum HashMessage {
 const HEADER: usize = 32 + 4 * 4;
 
 impl HashRequest {
+    /// How many uncle hashes a `hashes` reply to this request carries after its `length` base
+    /// hashes: `proof_layers + 1 - log2(length)`, or 0 when that is not positive. The base hashes
+    /// themselves hash up `log2(length)` layers; the uncles take the proof from there to the
+    /// node `max(proof_layers + 1, log2(length))` layers above the base.
+    pub fn uncle_count(&self) -> u32 {
+        let base_levels = self.length.max(1).ilog2();
+        (self.proof_layers + 1).saturating_sub(base_levels)
+    }
+
+    /// How many layers above the base layer a reply's proof reaches: the node it hashes up to
+    /// is this many layers up (the `pieces root` when it equals the tree's height over the base).
+    pub fn proof_height(&self) -> u32 {
+        self.length.max(1).ilog2() + self.uncle_count()
+    }
+
     fn read(message: &'static str, p: &[u8]) -> Result<HashRequest> {
         if p.len() < HEADER {
             return Err(Error::InvalidField {
@@ -133,18 +154,18 @@ impl HashMessage {
     fn hashes(payload: &[u8]) -> Result<HashMessage> {
         let request = HashRequest::read("hashes", payload)?;
         let rest = &payload[HEADER..];
-        // At most the base hashes and one uncle per proof layer: the count is bounded by the
-        // header's own bounded fields before anything is allocated.
-        let most = (request.length as usize + request.proof_layers as usize) * 32;
-        if rest.len() % 32 != 0 || rest.len() < request.length as usize * 32 || rest.len() > most {
+        // Exactly the base hashes and the uncles the request implies: the count comes from the
+        // header's own bounded fields, checked before anything is allocated.
+        let want = (request.length as usize + request.uncle_count() as usize) * 32;
+        if rest.len() != want {
             return Err(Error::InvalidField {
                 message: "hashes",
                 field: "hashes",
                 problem: format!(
-                    "{} bytes of hashes for {} hashes and at most {} uncles",
+                    "{} bytes of hashes, {} hashes and {} uncles ({want} bytes) expected",
                     rest.len(),
                     request.length,
-                    request.proof_layers
+                    request.uncle_count()
                 ),
             });
         }
@@ -183,18 +204,19 @@ impl HashMessage {
         }
     }
 
-    /// For a `hashes` message, true when its base hashes and uncles hash up to `root` (the
-    /// file's `pieces root`, which the request names); false for other messages, for a proof
-    /// that stops short of the root, and for hashes that do not match.
-    pub fn verify(&self) -> bool {
+    /// For a `hashes` message, the node its base hashes and uncles hash up to: its position in
+    /// its layer ([`HashRequest::proof_height`] layers above the base) and its hash. `None` for
+    /// other messages and for a hash count other than `length` plus
+    /// [`HashRequest::uncle_count`].
+    pub fn to_root(&self) -> Option<(u64, Hash256)> {
         let HashMessage::Hashes { request, hashes } = self else {
-            return false;
+            return None;
         };
         let n = request.length as usize;
-        let (base, uncles) = hashes.split_at(n.min(hashes.len()));
-        if base.len() != n {
-            return false;
+        if hashes.len() != n + request.uncle_count() as usize || n == 0 {
+            return None;
         }
+        let (base, uncles) = hashes.split_at(n);
         let mut layer: Vec<Hash256> = base.to_vec();
         while layer.len() > 1 {
             layer = layer
@@ -202,8 +224,27 @@ impl HashMessage {
                 .map(|p| merkle::parent(&p[0], &p[1]))
                 .collect();
         }
-        let position = u64::from(request.index / request.length);
-        merkle::verify_proof(&layer[0], position, uncles, &request.pieces_root)
+        let mut h = layer[0];
+        let mut position = u64::from(request.index / request.length);
+        for u in uncles {
+            h = if position % 2 == 0 {
+                merkle::parent(&h, u)
+            } else {
+                merkle::parent(u, &h)
+            };
+            position /= 2;
+        }
+        Some((position, h))
+    }
+
+    /// For a `hashes` message, true when its base hashes and uncles hash up to the file's
+    /// `pieces root` (which the request names); false for other messages, for a proof that
+    /// stops short of the root, and for hashes that do not match.
+    pub fn verify(&self) -> bool {
+        let HashMessage::Hashes { request, .. } = self else {
+            return false;
+        };
+        self.to_root() == Some((0, request.pieces_root))
     }
 }
 
@@ -220,6 +261,8 @@ mod tests {
     #[test]
     fn hashes_round_trip_and_verify_against_the_root() {
         let (l, root) = tree();
+        // Two of eight leaves: the pair hashes up one layer, two uncles take it to the root
+        // three layers up, so libtorrent asks for proof_layers 2 (2 + 1 - log2 2 = 2 uncles).
         let request = HashRequest {
             pieces_root: root,
             base_layer: 0,
@@ -259,6 +302,49 @@ mod tests {
     }
 
     #[test]
+    fn proof_layers_count_from_the_base_layer_as_libtorrent_counts_them() {
+        let (l, root) = tree();
+        let r = |length, proof_layers| HashRequest {
+            pieces_root: root,
+            base_layer: 0,
+            index: 4,
+            length,
+            proof_layers,
+        };
+        // libtorrent's piece-layer requests: 512 hashes with proof_layers 9 carry one uncle
+        // (not nine); a whole layer of 4 with proof_layers 1 carries none.
+        assert_eq!(r(512, 9).uncle_count(), 1);
+        assert_eq!(r(4, 1).uncle_count(), 0);
+        assert_eq!(r(4, 2).uncle_count(), 1);
+        assert_eq!(r(2, 2).uncle_count(), 2);
+        assert_eq!(r(1, 0).uncle_count(), 1);
+        assert_eq!(r(4, 2).proof_height(), 3);
+        // The second half of eight leaves with proof_layers 2: four hashes and one uncle.
+        let left = merkle::parent(&merkle::parent(&l[0], &l[1]), &merkle::parent(&l[2], &l[3]));
+        let reply = HashMessage::Hashes {
+            request: r(4, 2),
+            hashes: vec![l[4], l[5], l[6], l[7], left],
+        };
+        assert!(reply.verify());
+        let mut wire = Vec::new();
+        reply.encode(&mut wire);
+        assert_eq!(HashMessage::decode(22, &wire[5..]).unwrap().unwrap(), reply);
+        // Two uncles (one per proof layer, the old reading) is a malformed reply.
+        let mut long = wire[5..].to_vec();
+        long.extend_from_slice(&[0u8; 32]);
+        let e = HashMessage::decode(22, &long).unwrap().unwrap_err();
+        assert!(e.to_string().contains("4 hashes and 1 uncles"), "{e}");
+        // proof_layers 1 stops at the half's own root: it hashes up, but not to the file's.
+        let half = HashMessage::Hashes {
+            request: r(4, 1),
+            hashes: vec![l[4], l[5], l[6], l[7]],
+        };
+        assert!(!half.verify());
+        let right = merkle::parent(&merkle::parent(&l[4], &l[5]), &merkle::parent(&l[6], &l[7]));
+        assert_eq!(half.to_root(), Some((1, right)));
+    }
+
+    #[test]
     fn counts_are_bounded_before_use() {
         let r = HashRequest {
             pieces_root: [1; 32],
@@ -279,11 +365,11 @@ mod tests {
         big[40..44].copy_from_slice(&u32::MAX.to_be_bytes());
         let e = HashMessage::decode(21, &big).unwrap().unwrap_err();
         assert!(e.to_string().contains("power of two"), "{e}");
-        // More hashes than the base plus one uncle per proof layer.
+        // More hashes than the base plus the uncles the request implies (none here).
         let mut hashes = wire[5..].to_vec();
         hashes.extend_from_slice(&[0u8; 32 * 6]);
         let e = HashMessage::decode(22, &hashes).unwrap().unwrap_err();
-        assert!(e.to_string().contains("at most 1 uncles"), "{e}");
+        assert!(e.to_string().contains("4 hashes and 0 uncles"), "{e}");
         assert!(HashMessage::decode(7, &[]).is_none());
     }
 }

@@ -25,6 +25,12 @@ pub(super) enum DiskDone {
     },
     /// A block of this many bytes is written (the backlog shrinks).
     Written(usize),
+    /// The leaf hashes of a [`DiskJob::HashBlocks`], per piece (`None`: unreadable).
+    BlockHashes {
+        conn: ConnId,
+        request: torrentkit_wire::HashRequest,
+        leaves: Option<Vec<Vec<[u8; 32]>>>,
+    },
     Flushed,
     Failed(StorageError),
 }
@@ -89,6 +95,15 @@ pub(super) fn spawn(
                         }
                         continue;
                     }
+                    DiskJob::HashBlocks {
+                        conn,
+                        request,
+                        pieces,
+                    } => DiskDone::BlockHashes {
+                        conn,
+                        request,
+                        leaves: leaf_hashes(storage.as_ref(), &pieces),
+                    },
                     DiskJob::Flush => match storage.flush() {
                         Ok(()) => DiskDone::Flushed,
                         Err(e) => DiskDone::Failed(e),
@@ -100,6 +115,23 @@ pub(super) fn spawn(
             }
         })?;
     Ok(tx)
+}
+
+/// The SHA-256 of every 16 KiB block of each piece's first `len` bytes (BEP 52 leaves).
+fn leaf_hashes(storage: &dyn Storage, pieces: &[(u32, u32)]) -> Option<Vec<Vec<[u8; 32]>>> {
+    let mut buf = Vec::new();
+    pieces
+        .iter()
+        .map(|&(piece, len)| {
+            buf.resize(len as usize, 0);
+            storage.read(piece, 0, &mut buf).ok()?;
+            Some(
+                buf.chunks(torrentkit_metainfo::merkle::BLOCK_SIZE as usize)
+                    .map(torrentkit_metainfo::merkle::leaf)
+                    .collect(),
+            )
+        })
+        .collect()
 }
 
 /// Checks every piece of `storage` against `hashes` (a re-check after a resume file could not

@@ -371,6 +371,9 @@ pub(super) async fn run(
                 Some(DiskDone::Read { conn, request, data }) => {
                     d.torrent.handle_read(std::time::Instant::now(), conn, request, data.as_deref());
                 }
+                Some(DiskDone::BlockHashes { conn, request, leaves }) => {
+                    d.torrent.handle_block_hashes(std::time::Instant::now(), conn, request, leaves);
+                }
                 Some(DiskDone::Written(n)) => d.backlog = d.backlog.saturating_sub(n),
                 Some(DiskDone::Flushed) => {}
                 Some(DiskDone::Failed(e)) => {

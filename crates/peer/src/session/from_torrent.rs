@@ -44,6 +44,13 @@ impl SessionConfig {
         // Every session serves its metadata (BEP 9); private torrents exchange no peers (BEP 27).
         tc.connection.metadata = Some(info.raw().into());
         tc.connection.pex = !info.is_private();
+        // BEP 52: v2 and hybrid torrents announce the v2 upgrade (libtorrent then speaks hash
+        // requests with us); a v1 torrent never does.
+        tc.connection.reserved = tc
+            .connection
+            .reserved
+            .with_v2_upgrade(info.version().has_v2());
+        tc.hash_trees = crate::HashTrees::from_metainfo(torrent).map(std::sync::Arc::new);
         let mut config = SessionConfig::new(tc, info.pieces().to_vec());
         if !info.version().has_v1() {
             config.v2_hashes = torrent

@@ -81,6 +81,17 @@ pub enum DiskJob {
         /// Piece index.
         piece: u32,
     },
+    /// Read these pieces' file data and SHA-256 each 16 KiB block (the last one of a file may be
+    /// short), then pass the hashes, one list per piece, to [`Torrent::handle_block_hashes`]:
+    /// the leaf hashes a peer's BEP 52 hash request asked for.
+    HashBlocks {
+        /// The peer.
+        conn: ConnId,
+        /// Its request, handed back.
+        request: torrentkit_wire::HashRequest,
+        /// Each piece and the bytes of file data in it.
+        pieces: Vec<(u32, u32)>,
+    },
     /// Make everything written so far durable (the download just completed; a driver also
     /// sends one before it reports its verified pieces).
     Flush,

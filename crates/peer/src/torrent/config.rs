@@ -34,6 +34,9 @@ pub struct TorrentConfig {
     /// Super-seeding (BEP 16): while complete, new peers are told we have nothing and shown
     /// one piece at a time, so the swarm, not we, makes the copies after the first.
     pub super_seed: bool,
+    /// The Merkle trees of a v2 or hybrid torrent, to answer peers' BEP 52 hash requests
+    /// (`None`: every request is refused).
+    pub hash_trees: Option<std::sync::Arc<super::HashTrees>>,
 }
 
 impl TorrentConfig {
@@ -60,6 +63,7 @@ impl TorrentConfig {
             max_pool: 1000,
             seed,
             super_seed: false,
+            hash_trees: None,
         }
     }
 }
