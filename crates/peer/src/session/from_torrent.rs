@@ -70,7 +70,7 @@ impl SessionConfig {
 
 #[cfg(test)]
 mod tests {
-    use torrentkit_metainfo::TorrentBuilder;
+    use torrentkit_metainfo::{MetaVersion, TorrentBuilder};
 
     use super::*;
 
@@ -103,5 +103,24 @@ mod tests {
         assert_eq!(c.seed, plain.seed);
         assert_eq!(c.max_connections, plain.max_connections);
         assert!(c.shared.is_none());
+        // A v1 torrent never sets the BEP 52 bit and serves no hashes.
+        assert!(!c.torrent.connection.reserved.v2_upgrade());
+        assert!(c.torrent.hash_trees.is_none());
+    }
+
+    #[test]
+    fn v2_and_hybrid_torrents_set_the_v2_bit_and_serve_their_trees() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a"), vec![3u8; 100_000]).unwrap();
+        for version in [MetaVersion::V2, MetaVersion::Hybrid] {
+            let torrent = TorrentBuilder::new(dir.path().join("a"))
+                .piece_length(32_768)
+                .meta_version(version)
+                .build()
+                .unwrap();
+            let c = SessionConfig::from_torrent(&torrent, [9; 20], 5);
+            assert!(c.torrent.connection.reserved.v2_upgrade(), "{version:?}");
+            assert_eq!(c.torrent.hash_trees.as_ref().map(|t| t.len()), Some(1));
+        }
     }
 }

@@ -317,7 +317,9 @@ pub(super) async fn fetch(
         }
         let now = std::time::Instant::now();
         // Requests, drops and bytes out.
-        while let Some((id, piece)) = asm.poll_request(now) {
+        // Once the layer phase runs the assembler is done (taking the metadata out emptied it):
+        // it asks nobody again.
+        while let Some((id, piece)) = layers.is_none().then(|| asm.poll_request(now)).flatten() {
             if let Some(p) = peers.get_mut(&id) {
                 p.conn.request_metadata(now, piece);
             }
@@ -328,7 +330,7 @@ pub(super) async fn fetch(
                 p.conn.close();
             }
         }
-        if let Some(info) = asm.take_metadata() {
+        if let Some(info) = layers.is_none().then(|| asm.take_metadata()).flatten() {
             let t = match config.torrent(&info) {
                 Ok(t) => t,
                 Err(e) => break Err(e),
