@@ -863,6 +863,49 @@ impl Picker {
         }
     }
 
+    /// Who sent each block of a piece waiting for its hash check (`None` for a piece not
+    /// waiting, or a block not received): the bad-block hunt's record of the failed attempt.
+    pub fn block_senders(&self, piece: u32) -> Option<Vec<ConnId>> {
+        if self.state.get(piece as usize) != Some(&PieceState::Verifying) {
+            return None;
+        }
+        self.partials
+            .get(&piece)?
+            .blocks
+            .iter()
+            .map(|b| match b {
+                Block::Received(p) => Some(*p),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A piece that failed its hash check (and was left waiting while its bad blocks were
+    /// found) gets only `bad` (block indices) downloaded again; the other blocks stay.
+    /// False (nothing changed) for a piece not waiting or no valid block index.
+    pub fn reopen_blocks(&mut self, piece: u32, bad: &[u32]) -> bool {
+        if self.state.get(piece as usize) != Some(&PieceState::Verifying) {
+            return false;
+        }
+        let Some(part) = self.partials.get_mut(&piece) else {
+            return false;
+        };
+        let mut reopened = 0;
+        for &b in bad {
+            if let Some(slot @ Block::Received(_)) = part.blocks.get_mut(b as usize) {
+                *slot = Block::Free;
+                part.free += 1;
+                part.received -= 1;
+                reopened += 1;
+            }
+        }
+        if reopened == 0 {
+            return false;
+        }
+        self.set_state(piece, PieceState::Partial);
+        true
+    }
+
     /// A completed piece failed its hash check: it will be downloaded again. Returns the peers
     /// that sent its blocks (each once), so the caller can count strikes and ban repeat offenders.
     pub fn piece_failed(&mut self, piece: u32) -> Vec<ConnId> {

@@ -1,5 +1,5 @@
-//! The disk thread: the torrent's [`DiskJob`]s (block writes, block reads for peers, SHA-1 piece
-//! checks, flushes), in order, off the async threads.
+//! The disk thread: the torrent's [`DiskJob`]s (block writes, block reads for peers, piece
+//! checks, a failed piece's block hashes, flushes), in order, off the async threads.
 
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
@@ -23,6 +23,11 @@ pub(super) enum DiskDone {
         piece: u32,
         ok: bool,
     },
+    /// The SHA-256 of each 16 KiB block of a failed piece's file data (`None`: unreadable).
+    BlockHashes {
+        piece: u32,
+        hashes: Option<Vec<[u8; 32]>>,
+    },
     /// A block of this many bytes is written (the backlog shrinks).
     Written(usize),
     Flushed,
@@ -37,12 +42,20 @@ pub(super) fn spawn(
     done: mpsc::UnboundedSender<DiskDone>,
 ) -> std::io::Result<std_mpsc::Sender<DiskJob>> {
     let (tx, rx) = std_mpsc::channel::<DiskJob>();
-    let (hash_tx, hash_rx) = std_mpsc::channel::<u32>();
+    // A piece to check, or (with its file data's length) a failed piece's blocks to hash.
+    let (hash_tx, hash_rx) = std_mpsc::channel::<(u32, Option<u32>)>();
     let (hash_storage, hash_done) = (storage.clone(), done.clone());
     std::thread::Builder::new()
         .name("torrentkit-hash".into())
         .spawn(move || {
-            for piece in hash_rx {
+            for (piece, blocks_of) in hash_rx {
+                if let Some(len) = blocks_of {
+                    let hashes = block_hashes(&*hash_storage, piece, len);
+                    if hash_done.send(DiskDone::BlockHashes { piece, hashes }).is_err() {
+                        return;
+                    }
+                    continue;
+                }
                 let ok = match hash_storage.read_piece(piece) {
                     Ok(bytes) => hashes.check(piece, &bytes),
                     Err(e) if e.is_absent() => false,
@@ -84,7 +97,13 @@ pub(super) fn spawn(
                     DiskJob::Verify { piece } => {
                         // Its blocks are written (jobs run in order): hash on the other thread
                         // while writes go on here.
-                        if hash_tx.send(piece).is_err() {
+                        if hash_tx.send((piece, None)).is_err() {
+                            return;
+                        }
+                        continue;
+                    }
+                    DiskJob::BlockHashes { piece, len } => {
+                        if hash_tx.send((piece, Some(len))).is_err() {
                             return;
                         }
                         continue;
@@ -100,6 +119,19 @@ pub(super) fn spawn(
             }
         })?;
     Ok(tx)
+}
+
+/// The SHA-256 of each 16 KiB block of the first `len` bytes of `piece` (its file data), the
+/// leaves the bad-block hunt compares with a peer's (`None`: the piece could not be read).
+fn block_hashes(storage: &dyn Storage, piece: u32, len: u32) -> Option<Vec<[u8; 32]>> {
+    let bytes = storage.read_piece(piece).ok()?;
+    let data = bytes.get(..len as usize)?;
+    let block = torrentkit_metainfo::merkle::BLOCK_SIZE as usize;
+    Some(
+        data.chunks(block)
+            .map(torrentkit_metainfo::merkle::leaf)
+            .collect(),
+    )
 }
 
 /// Checks every piece of `storage` against `hashes` (a re-check after a resume file could not

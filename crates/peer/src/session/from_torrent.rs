@@ -44,6 +44,8 @@ impl SessionConfig {
         // Every session serves its metadata (BEP 9); private torrents exchange no peers (BEP 27).
         tc.connection.metadata = Some(info.raw().into());
         tc.connection.pex = !info.is_private();
+        // v2 and hybrid: a failed piece's bad blocks are found against its Merkle tree.
+        tc.merkle = crate::MerklePieces::from_metainfo(torrent).map(std::sync::Arc::new);
         let mut config = SessionConfig::new(tc, info.pieces().to_vec());
         if !info.version().has_v1() {
             config.v2_hashes = torrent

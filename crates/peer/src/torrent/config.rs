@@ -34,6 +34,10 @@ pub struct TorrentConfig {
     /// Super-seeding (BEP 16): while complete, new peers are told we have nothing and shown
     /// one piece at a time, so the swarm, not we, makes the copies after the first.
     pub super_seed: bool,
+    /// For a v2 or hybrid torrent, each piece's place in its file's Merkle tree: a failed
+    /// piece then has its bad blocks found and only those fetched again (`None`: v1, whole
+    /// pieces).
+    pub merkle: Option<std::sync::Arc<super::MerklePieces>>,
 }
 
 impl TorrentConfig {
@@ -60,6 +64,7 @@ impl TorrentConfig {
             max_pool: 1000,
             seed,
             super_seed: false,
+            merkle: None,
         }
     }
 }
