@@ -143,7 +143,9 @@ pub mod webseed;
 pub use choker::{ChokeChanges, Choker, ChokerConfig, PeerStats};
 pub use conn_id::ConnId;
 pub use connection::{CloseReason, ConnEvent, Connection, ConnectionConfig, ProtocolViolation};
-pub use metadata::{MetadataAssembler, MetadataDrop, DEFAULT_MAX_METADATA_SIZE};
+pub use metadata::{
+    LayerDrop, MetadataAssembler, MetadataDrop, PieceLayerFetcher, DEFAULT_MAX_METADATA_SIZE,
+};
 pub use peer_source::PeerSource;
 pub use picker::{BlockRequest, Picker, PickerConfig, Received};
 pub use placement::{Placement, PlacementError};
@@ -154,7 +156,8 @@ pub use resume_error::{ResumeDecodeError, ResumeError, ResumeField, ResumeMismat
 pub use rng::Rng;
 pub use seed_limit::SeedLimits;
 pub use torrent::{
-    pex_flags, Action, DiskJob, MerklePiece, MerklePieces, Torrent, TorrentConfig, HUNT_WAIT,
+    pex_flags, Action, DiskJob, HashTrees, MerklePiece, MerklePieces, Torrent, TorrentConfig,
+    HUNT_WAIT,
 };
 /// The piece set type, shared with the wire codec.
 pub use torrentkit_wire::Bitfield;

@@ -3,6 +3,10 @@
 //! the download as for a `.torrent`. The metadata is kept as `.HASH.bt-metadata.torrent` in
 //! the download directory, beside the resume file, so a restart (even after SIGKILL) does not
 //! fetch it again; `--save-torrent` also writes it where the user asks.
+//!
+//! A v2-only link (`urn:btmh:` alone) works the same: its metadata is checked by SHA-256 and its
+//! piece layers come from peers (BEP 52 hash requests) before the download; the kept torrent
+//! carries them, so a restart fetches neither again.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -37,13 +41,6 @@ pub(crate) fn resolve(
     save_torrent: Option<&Path>,
 ) -> anyhow::Result<(Torrent, Vec<SocketAddr>)> {
     let magnet = Magnet::parse(link).context("reading the magnet link")?;
-    if !magnet.has_v1 {
-        // The metadata exchange checks SHA-1, and the piece layers a v2 download needs would
-        // have to come from peers (BEP 52 hash requests), which the engine does not ask for yet.
-        bail!(
-            "v2-only magnet links (urn:btmh without urn:btih) cannot be downloaded yet;              download the .torrent file instead"
-        );
-    }
     let hex = magnet.info_hash.to_hex();
     let label = magnet.name.clone().unwrap_or_else(|| hex.clone());
     let (peer_id, seed) = transfer::identity();
@@ -172,11 +169,12 @@ mod tests {
     }
 
     #[test]
-    fn v2_only_and_sourceless_links_are_refused_clearly() {
+    fn v2_only_links_are_taken_and_sourceless_links_refused_clearly() {
         let mut net = NetArgs::listening_on([127, 0, 0, 1].into(), 0);
         net.no_dht = true;
         let dir = tempfile::tempdir().unwrap();
         let hash = "a".repeat(64);
+        // A v2-only link is no longer refused as such: it gets as far as needing a peer.
         let e = resolve(
             &format!("magnet:?xt=urn:btmh:1220{hash}"),
             dir.path(),
@@ -186,11 +184,10 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            format!("{e:#}").contains(
-                "v2-only magnet links (urn:btmh without urn:btih) cannot be downloaded yet"
-            ),
+            format!("{e:#}").contains("names no tracker and no peer"),
             "{e:#}"
         );
+        assert!(!format!("{e:#}").contains("v2-only"), "{e:#}");
         let e = resolve(
             &format!("magnet:?xt=urn:btih:{}", "0".repeat(40)),
             dir.path(),

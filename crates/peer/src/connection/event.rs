@@ -1,7 +1,7 @@
 //! What a connection reports to its torrent ([`ConnEvent`]).
 
 use bytes::Bytes;
-use torrentkit_wire::{PeerId, PexMessage};
+use torrentkit_wire::{HashRequest, PeerId, PexMessage};
 
 use super::CloseReason;
 #[cfg(doc)]
@@ -96,6 +96,19 @@ pub enum ConnEvent {
     Suggest(u32),
     /// The peer's DHT node listens on this UDP port (a BEP 5 `port` message).
     DhtPort(u16),
+    /// The peer asks for hashes of a file's Merkle tree (BEP 52): answer with
+    /// [`Connection::send_hashes`] or [`Connection::send_hash_reject`].
+    HashRequest(HashRequest),
+    /// Hashes the peer sent (BEP 52), as the wire gave them: `length` base hashes then
+    /// [`HashRequest::uncle_count`] uncles. Not yet checked against anything.
+    Hashes {
+        /// The request they answer (as the peer echoes it).
+        request: HashRequest,
+        /// The base hashes, then the uncles, nearest first.
+        hashes: Vec<[u8; 32]>,
+    },
+    /// The peer refused a hash request of ours (BEP 52 `hash reject`).
+    HashRejected(HashRequest),
     /// The connection is closed; drop the socket.
     Closed(CloseReason),
 }

@@ -120,6 +120,7 @@ impl Connection {
         self.extensions =
             hs.reserved.extension_protocol() && self.cfg.reserved.extension_protocol();
         self.peer_dht = hs.reserved.dht();
+        self.peer_v2 = hs.reserved.v2_upgrade();
         self.events.push_back(ConnEvent::Connected {
             peer_id: hs.peer_id,
             fast: self.fast,
@@ -133,9 +134,12 @@ impl Connection {
     /// Handles one message decoded from `buf`.
     fn on_message(&mut self, now: Instant, msg: Message<'_>, buf: &Bytes) {
         let pieces = self.cfg.piece_count;
-        if self.cfg.metadata_only && !matches!(msg, Message::Extended { .. }) {
+        if self.cfg.metadata_only
+            && !matches!(msg, Message::Extended { .. } | Message::Unknown { .. })
+        {
             // Fetching the metadata: the piece count is not known, so piece messages are not
-            // checked or passed on.
+            // checked or passed on. BEP 52 hash messages name no piece: a magnet's piece layers
+            // are fetched on these connections.
             return;
         }
         let result: Result<(), CloseReason> = match msg {
@@ -202,6 +206,8 @@ impl Connection {
                 self.on_extension_message(now, id, payload, buf);
                 Ok(())
             }
+            // BEP 52 hash request, hashes, hash reject; other ids are ignored.
+            Message::Unknown { id, payload } => self.on_unknown(id, payload),
             // Other extension messages (we advertise none) and future message kinds.
             _ => Ok(()),
         };

@@ -10,6 +10,7 @@ mod config;
 mod dht_port;
 mod event;
 mod extension;
+mod hashes;
 mod input;
 #[cfg(test)]
 mod pair;
@@ -61,6 +62,8 @@ pub struct Connection {
     extensions: bool,
     /// The peer set the DHT bit in its handshake (BEP 5): it takes a `port` message.
     peer_dht: bool,
+    /// The peer set the BEP 52 v2-upgrade bit: it may speak hash requests.
+    peer_v2: bool,
     peer_reqq: u32,
     am_choking: bool,
     am_interested: bool,
@@ -96,6 +99,7 @@ impl Connection {
             allowed_out: Vec::new(),
             extensions: false,
             peer_dht: false,
+            peer_v2: false,
             peer_reqq: DEFAULT_PEER_REQQ,
             am_choking: true,
             am_interested: false,

@@ -513,3 +513,43 @@ fn a_block_is_a_slice_of_the_buffer_it_arrived_in() {
         "the cut block was assembled in the connection's own buffer"
     );
 }
+
+#[test]
+fn hash_messages_travel_both_ways_and_a_bad_count_closes() {
+    use torrentkit_wire::HashRequest;
+    let mut a = cfg(1, 8);
+    a.reserved = a.reserved.with_v2_upgrade(true);
+    let mut p = Pair::new(a, cfg(2, 8));
+    assert!(p.b.peer_v2() && !p.a.peer_v2());
+    let r = HashRequest {
+        pieces_root: [7; 32],
+        base_layer: 0,
+        index: 4,
+        length: 4,
+        proof_layers: 2,
+    };
+    p.ev_a.clear();
+    p.ev_b.clear();
+    p.a.send_hash_request(p.now, r);
+    p.drive();
+    assert_eq!(p.ev_b, vec![ConnEvent::HashRequest(r)]);
+    // Four base hashes and the one uncle proof_layers 2 implies.
+    let hashes: Vec<[u8; 32]> = (0..5u8).map(|i| [i; 32]).collect();
+    p.b.send_hashes(p.now, r, hashes.clone());
+    p.b.send_hash_reject(p.now, r);
+    p.drive();
+    assert_eq!(
+        p.ev_a,
+        vec![
+            ConnEvent::Hashes {
+                request: r,
+                hashes: hashes.clone()
+            },
+            ConnEvent::HashRejected(r)
+        ]
+    );
+    // A reply with a hash too many is malformed: the connection closes.
+    p.b.send_hashes(p.now, r, [hashes.clone(), vec![[9; 32]]].concat());
+    p.drive();
+    assert!(!p.a.is_open());
+}

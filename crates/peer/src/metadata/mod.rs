@@ -10,6 +10,7 @@
 //! every peer that sent a different version of some piece, or announced a different size, is
 //! dropped.
 
+mod layers;
 mod votes;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -21,6 +22,8 @@ use torrentkit_wire::METADATA_PIECE_LEN;
 
 use crate::ConnId;
 use votes::Votes;
+
+pub use layers::{LayerDrop, PieceLayerFetcher};
 
 /// anacrolix/torrent's bound on `metadata_size` (libtorrent allows 30 MiB, aria2 8 MiB).
 pub const DEFAULT_MAX_METADATA_SIZE: u64 = 16 << 20;
@@ -106,6 +109,9 @@ struct PeerState {
 #[derive(Debug)]
 pub struct MetadataAssembler {
     info_hash: [u8; 20],
+    /// A v2-only link's full SHA-256 info-hash (BEP 52): the bytes are checked against it
+    /// rather than by SHA-1 against `info_hash` (its truncation).
+    info_hash_v2: Option<[u8; 32]>,
     max_size: u64,
     peers: BTreeMap<ConnId, PeerState>,
     /// The size in use, and the pieces' current versions.
@@ -122,6 +128,7 @@ impl MetadataAssembler {
     pub fn new(info_hash: [u8; 20], max_size: u64) -> Self {
         MetadataAssembler {
             info_hash,
+            info_hash_v2: None,
             max_size,
             peers: BTreeMap::new(),
             size: None,
@@ -130,6 +137,16 @@ impl MetadataAssembler {
             drops: VecDeque::new(),
             done: None,
         }
+    }
+
+    /// Fetches the metadata of a v2-only torrent (BEP 52): its bytes must hash by SHA-256 to
+    /// `info_hash_v2`; the swarm knows it by the first 20 bytes of that.
+    pub fn new_v2(info_hash_v2: [u8; 32], max_size: u64) -> Self {
+        let mut truncated = [0u8; 20];
+        truncated.copy_from_slice(&info_hash_v2[..20]);
+        let mut m = MetadataAssembler::new(truncated, max_size);
+        m.info_hash_v2 = Some(info_hash_v2);
+        m
     }
 
     /// The verified `info` dictionary, once fetched.
@@ -344,10 +361,10 @@ impl MetadataAssembler {
         if !ready {
             return;
         }
-        let Some(bytes) = self
-            .votes
-            .assemble(|b| Sha1::digest(b)[..] == self.info_hash[..])
-        else {
+        let Some(bytes) = self.votes.assemble(|b| match &self.info_hash_v2 {
+            Some(v2) => torrentkit_metainfo::InfoHashV2::of_info_bytes(b).0 == *v2,
+            None => Sha1::digest(b)[..] == self.info_hash[..],
+        }) else {
             self.failures += 1;
             return;
         };

@@ -24,12 +24,18 @@ pub(super) enum DiskDone {
         ok: bool,
     },
     /// The SHA-256 of each 16 KiB block of a failed piece's file data (`None`: unreadable).
-    BlockHashes {
+    PieceLeaves {
         piece: u32,
         hashes: Option<Vec<[u8; 32]>>,
     },
     /// A block of this many bytes is written (the backlog shrinks).
     Written(usize),
+    /// The leaf hashes of a [`DiskJob::HashBlocks`], per piece (`None`: unreadable).
+    BlockHashes {
+        conn: ConnId,
+        request: torrentkit_wire::HashRequest,
+        leaves: Option<Vec<Vec<[u8; 32]>>>,
+    },
     Flushed,
     Failed(StorageError),
 }
@@ -50,8 +56,8 @@ pub(super) fn spawn(
         .spawn(move || {
             for (piece, blocks_of) in hash_rx {
                 if let Some(len) = blocks_of {
-                    let hashes = block_hashes(&*hash_storage, piece, len);
-                    if hash_done.send(DiskDone::BlockHashes { piece, hashes }).is_err() {
+                    let hashes = leaf_hashes(&*hash_storage, &[(piece, len)]).and_then(|mut h| h.pop());
+                    if hash_done.send(DiskDone::PieceLeaves { piece, hashes }).is_err() {
                         return;
                     }
                     continue;
@@ -102,12 +108,21 @@ pub(super) fn spawn(
                         }
                         continue;
                     }
-                    DiskJob::BlockHashes { piece, len } => {
+                    DiskJob::PieceLeaves { piece, len } => {
                         if hash_tx.send((piece, Some(len))).is_err() {
                             return;
                         }
                         continue;
                     }
+                    DiskJob::HashBlocks {
+                        conn,
+                        request,
+                        pieces,
+                    } => DiskDone::BlockHashes {
+                        conn,
+                        request,
+                        leaves: leaf_hashes(storage.as_ref(), &pieces),
+                    },
                     DiskJob::Flush => match storage.flush() {
                         Ok(()) => DiskDone::Flushed,
                         Err(e) => DiskDone::Failed(e),
@@ -121,17 +136,21 @@ pub(super) fn spawn(
     Ok(tx)
 }
 
-/// The SHA-256 of each 16 KiB block of the first `len` bytes of `piece` (its file data), the
-/// leaves the bad-block hunt compares with a peer's (`None`: the piece could not be read).
-fn block_hashes(storage: &dyn Storage, piece: u32, len: u32) -> Option<Vec<[u8; 32]>> {
-    let bytes = storage.read_piece(piece).ok()?;
-    let data = bytes.get(..len as usize)?;
-    let block = torrentkit_metainfo::merkle::BLOCK_SIZE as usize;
-    Some(
-        data.chunks(block)
-            .map(torrentkit_metainfo::merkle::leaf)
-            .collect(),
-    )
+/// The SHA-256 of every 16 KiB block of each piece's first `len` bytes (BEP 52 leaves).
+fn leaf_hashes(storage: &dyn Storage, pieces: &[(u32, u32)]) -> Option<Vec<Vec<[u8; 32]>>> {
+    let mut buf = Vec::new();
+    pieces
+        .iter()
+        .map(|&(piece, len)| {
+            buf.resize(len as usize, 0);
+            storage.read(piece, 0, &mut buf).ok()?;
+            Some(
+                buf.chunks(torrentkit_metainfo::merkle::BLOCK_SIZE as usize)
+                    .map(torrentkit_metainfo::merkle::leaf)
+                    .collect(),
+            )
+        })
+        .collect()
 }
 
 /// Checks every piece of `storage` against `hashes` (a re-check after a resume file could not

@@ -397,11 +397,14 @@ pub(super) async fn run(
                     }
                     d.torrent.handle_verified(std::time::Instant::now(), piece, ok);
                 }
-                Some(DiskDone::BlockHashes { piece, hashes }) => {
-                    d.torrent.handle_block_hashes(std::time::Instant::now(), piece, hashes);
+                Some(DiskDone::PieceLeaves { piece, hashes }) => {
+                    d.torrent.handle_piece_leaves(std::time::Instant::now(), piece, hashes);
                 }
                 Some(DiskDone::Read { conn, request, data }) => {
                     d.torrent.handle_read(std::time::Instant::now(), conn, request, data.as_deref());
+                }
+                Some(DiskDone::BlockHashes { conn, request, leaves }) => {
+                    d.torrent.handle_block_hashes(std::time::Instant::now(), conn, request, leaves);
                 }
                 Some(DiskDone::Written(n)) => d.backlog = d.backlog.saturating_sub(n),
                 Some(DiskDone::Flushed) => {}

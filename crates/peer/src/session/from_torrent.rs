@@ -46,6 +46,13 @@ impl SessionConfig {
         tc.connection.pex = !info.is_private();
         // v2 and hybrid: a failed piece's bad blocks are found against its Merkle tree.
         tc.merkle = crate::MerklePieces::from_metainfo(torrent).map(std::sync::Arc::new);
+        // BEP 52: v2 and hybrid torrents announce the v2 upgrade (libtorrent then speaks hash
+        // requests with us); a v1 torrent never does.
+        tc.connection.reserved = tc
+            .connection
+            .reserved
+            .with_v2_upgrade(info.version().has_v2());
+        tc.hash_trees = crate::HashTrees::from_metainfo(torrent).map(std::sync::Arc::new);
         let mut config = SessionConfig::new(tc, info.pieces().to_vec());
         if !info.version().has_v1() {
             config.v2_hashes = torrent

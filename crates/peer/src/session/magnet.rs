@@ -2,14 +2,21 @@
 //! peers from the link's `x.pe` hints, the caller, its `tr` trackers and other peers' PEX; the
 //! [`MetadataAssembler`] decides what to ask whom and whom to drop. It ends with the verified
 //! `info` dictionary made into a torrent, from which the session continues as for a `.torrent`.
+//!
+//! A v2-only link (BEP 52 `urn:btmh:`) has its metadata checked by SHA-256 against the v2
+//! info-hash, then a second phase on the same connections: the [`PieceLayerFetcher`] asks the
+//! peers for each file's piece layer (hash requests), and the torrent made carries them in its
+//! `piece layers`, as a `.torrent` would. A hybrid link needs no layers: its v1 piece hashes
+//! check the pieces.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
+use torrentkit_metainfo::merkle::Hash256;
 use torrentkit_metainfo::{Magnet, Torrent as Metainfo};
 
 use super::encryption::{self, Encryption};
@@ -18,13 +25,22 @@ use super::sockets::{self, accept_any, Link, Net, Wrap};
 use super::{announce, Command, Permit, Progress, SessionConfig, SessionError};
 use crate::connection::{ConnEvent, Connection, ConnectionConfig};
 use crate::tracker::{AnnouncerConfig, ClientConfig};
-use crate::{ConnId, MetadataAssembler, PeerSource, TorrentConfig, DEFAULT_MAX_METADATA_SIZE};
+use crate::{
+    ConnId, MetadataAssembler, PeerSource, PieceLayerFetcher, TorrentConfig,
+    DEFAULT_MAX_METADATA_SIZE,
+};
 
 /// Settings for fetching a magnet link's metadata.
 #[derive(Debug, Clone)]
 pub struct MagnetConfig {
-    /// The info-hash (`xt=urn:btih:`).
+    /// The info-hash the swarm uses (`xt=urn:btih:`, or a v2-only link's truncated v2 one).
     pub info_hash: [u8; 20],
+    /// The v2 info-hash (`xt=urn:btmh:1220...`), when the link has one: the handshake sets
+    /// the BEP 52 bit and the fetched `info` must have this SHA-256.
+    pub info_hash_v2: Option<[u8; 32]>,
+    /// The link names a v1 info-hash; false for a v2-only link, whose metadata is checked by
+    /// SHA-256 and whose piece layers are fetched from peers.
+    pub has_v1: bool,
     /// Our peer id.
     pub peer_id: [u8; 20],
     /// Seed of the session's randomness.
@@ -72,6 +88,8 @@ impl MagnetConfig {
             .collect();
         MagnetConfig {
             info_hash: magnet.info_hash.0,
+            info_hash_v2: magnet.info_hash_v2.map(|h| h.0),
+            has_v1: magnet.has_v1,
             peer_id,
             seed,
             trackers: magnet.trackers.iter().map(|t| vec![t.clone()]).collect(),
@@ -92,6 +110,16 @@ impl MagnetConfig {
 
     /// The torrent made of the verified `info` bytes and these trackers.
     pub fn torrent(&self, info: &[u8]) -> Result<Metainfo, SessionError> {
+        self.torrent_with_layers(info, &BTreeMap::new())
+    }
+
+    /// The torrent made of the verified `info` bytes, these trackers and the piece `layers`
+    /// peers sent (a v2 torrent's `piece layers`, by `pieces root`).
+    pub fn torrent_with_layers(
+        &self,
+        info: &[u8],
+        layers: &BTreeMap<Hash256, Vec<Hash256>>,
+    ) -> Result<Metainfo, SessionError> {
         let mut out = b"d".to_vec();
         let put = |out: &mut Vec<u8>, s: &[u8]| {
             out.extend_from_slice(s.len().to_string().as_bytes());
@@ -114,6 +142,16 @@ impl MagnetConfig {
         }
         put(&mut out, b"info");
         out.extend_from_slice(info);
+        // `piece layers` sorts between `info` and `url-list`; the map's keys are in byte order.
+        if !layers.is_empty() {
+            put(&mut out, b"piece layers");
+            out.push(b'd');
+            for (root, layer) in layers {
+                put(&mut out, root);
+                put(&mut out, &layer.concat());
+            }
+            out.push(b'e');
+        }
         // Keys stay sorted: `url-list` comes after `info`.
         if !self.web_seeds.is_empty() {
             put(&mut out, b"url-list");
@@ -130,6 +168,19 @@ impl MagnetConfig {
             return Err(SessionError::Metadata(
                 "the info-hash does not match".into(),
             ));
+        }
+        if let Some(v2) = self.info_hash_v2 {
+            if t.info_hash_v2().map(|h| h.0) != Some(v2) {
+                return Err(SessionError::Metadata(
+                    "the v2 info-hash (urn:btmh) does not match".into(),
+                ));
+            }
+        }
+        if let Some(root) = layers.keys().find(|root| t.piece_layer(root).is_none()) {
+            return Err(SessionError::Metadata(format!(
+                "the piece layer of root {} does not fit the torrent",
+                torrentkit_metainfo::InfoHashV2(*root).to_hex()
+            )));
         }
         Ok(t)
     }
@@ -217,7 +268,15 @@ pub(super) async fn fetch(
     let mut ccfg = ConnectionConfig::new(config.info_hash, config.peer_id, 0);
     ccfg.metadata_only = true;
     ccfg.listen_port = Some(config.listen_port);
-    let mut asm = MetadataAssembler::new(config.info_hash, config.max_metadata_size);
+    // BEP 52: a link with a v2 info-hash says so in the handshake (libtorrent then answers
+    // our hash requests); a v1 link never does.
+    ccfg.reserved = ccfg.reserved.with_v2_upgrade(config.info_hash_v2.is_some());
+    let mut asm = match config.info_hash_v2.filter(|_| !config.has_v1) {
+        Some(v2) => MetadataAssembler::new_v2(v2, config.max_metadata_size),
+        None => MetadataAssembler::new(config.info_hash, config.max_metadata_size),
+    };
+    // The second phase of a v2-only link: the piece layers, and the `info` bytes they go with.
+    let mut layers: Option<(PieceLayerFetcher, Vec<u8>)> = None;
     let mut peers: HashMap<ConnId, Peer> = HashMap::new();
     let mut dialling: HashMap<ConnId, SocketAddr> = HashMap::new();
     let mut known: HashSet<SocketAddr> = HashSet::new();
@@ -270,7 +329,41 @@ pub(super) async fn fetch(
             }
         }
         if let Some(info) = asm.take_metadata() {
-            break config.torrent(&info).map(Some);
+            let t = match config.torrent(&info) {
+                Ok(t) => t,
+                Err(e) => break Err(e),
+            };
+            let fetcher = PieceLayerFetcher::new(t.info());
+            if t.info().version().has_v1() || fetcher.is_done() {
+                break Ok(Some(t));
+            }
+            log::info!(
+                "metadata: fetched; now {} chunks of piece layers",
+                fetcher.progress().1
+            );
+            let mut fetcher = fetcher;
+            for (&id, p) in &peers {
+                if p.conn.is_connected() && p.conn.peer_v2() {
+                    fetcher.handle_peer(now, id);
+                }
+            }
+            layers = Some((fetcher, info));
+        }
+        if let Some((fetcher, info)) = &mut layers {
+            while let Some((id, request)) = fetcher.poll_request() {
+                if let Some(p) = peers.get_mut(&id) {
+                    p.conn.send_hash_request(now, request);
+                }
+            }
+            while let Some((id, why)) = fetcher.poll_drop() {
+                if let Some(p) = peers.get_mut(&id) {
+                    log::info!("piece layers: dropping {}: {why}", p.describe(id));
+                    p.conn.close();
+                }
+            }
+            if let Some(l) = fetcher.take_layers() {
+                break config.torrent_with_layers(info, &l).map(Some);
+            }
         }
         let mut closed = Vec::new();
         for (&id, p) in peers.iter_mut() {
@@ -290,6 +383,9 @@ pub(super) async fn fetch(
                 }
             }
             asm.remove_peer(id);
+            if let Some((f, _)) = &mut layers {
+                f.remove_peer(now, id);
+            }
         }
         progress.send_modify(|p| {
             let (pieces, of) = asm.pieces();
@@ -305,6 +401,7 @@ pub(super) async fn fetch(
             .values()
             .filter_map(|p| p.conn.poll_timeout())
             .chain(asm.poll_timeout())
+            .chain(layers.as_ref().and_then(|(f, _)| f.poll_timeout()))
             .min()
             .map(tokio::time::Instant::from_std);
         let mut touched: Option<ConnId> = None;
@@ -406,6 +503,9 @@ pub(super) async fn fetch(
             } => {
                 let now = std::time::Instant::now();
                 asm.handle_timeout(now);
+                if let Some((f, _)) = &mut layers {
+                    f.handle_timeout(now);
+                }
                 for p in peers.values_mut() {
                     if p.conn.poll_timeout().is_some_and(|t| t <= now) {
                         p.conn.handle_timeout(now);
@@ -413,12 +513,16 @@ pub(super) async fn fetch(
                 }
                 let ids: Vec<ConnId> = peers.keys().copied().collect();
                 for id in ids {
-                    handle_events(id, &mut peers, &mut asm, &mut pool, &mut known, &mut asked);
+                    let fetcher = layers.as_mut().map(|(f, _)| f);
+                    handle_events(id, &mut peers, &mut asm, fetcher, &mut pool, &mut known, &mut asked);
                 }
             }
         }
         if let Some(id) = touched {
-            handle_events(id, &mut peers, &mut asm, &mut pool, &mut known, &mut asked);
+            let fetcher = layers.as_mut().map(|(f, _)| f);
+            handle_events(
+                id, &mut peers, &mut asm, fetcher, &mut pool, &mut known, &mut asked,
+            );
         }
     };
     // The phase's connections end here; the session dials its peers afresh.
@@ -432,18 +536,38 @@ pub(super) async fn fetch(
     result
 }
 
-/// Passes the events of connection `id` to the assembler and the pool.
+/// Passes the events of connection `id` to the assembler (or, in a v2 link's second phase,
+/// the piece layer fetcher) and the pool.
 fn handle_events(
     id: ConnId,
     peers: &mut HashMap<ConnId, Peer>,
     asm: &mut MetadataAssembler,
+    mut layers: Option<&mut PieceLayerFetcher>,
     pool: &mut VecDeque<SocketAddr>,
     known: &mut HashSet<SocketAddr>,
     asked: &mut usize,
 ) {
     let Some(p) = peers.get_mut(&id) else { return };
+    let now = std::time::Instant::now();
     while let Some(ev) = p.conn.poll_event() {
         match ev {
+            ConnEvent::Connected {
+                extensions: true, ..
+            } if p.conn.peer_v2() => {
+                if let Some(f) = layers.as_deref_mut() {
+                    f.handle_peer(now, id);
+                }
+            }
+            ConnEvent::Hashes { request, hashes } => {
+                if let Some(f) = layers.as_deref_mut() {
+                    f.handle_hashes(now, id, request, hashes);
+                }
+            }
+            ConnEvent::HashRejected(request) => {
+                if let Some(f) = layers.as_deref_mut() {
+                    f.handle_reject(now, id, request);
+                }
+            }
             ConnEvent::Extensions {
                 ut_metadata,
                 metadata_size,
@@ -481,6 +605,9 @@ fn handle_events(
             ConnEvent::Closed(reason) => {
                 log::info!("metadata: {} closed: {reason}", p.describe(id));
                 asm.remove_peer(id);
+                if let Some(f) = layers.as_deref_mut() {
+                    f.remove_peer(now, id);
+                }
             }
             ConnEvent::ExtensionIgnored(why) => {
                 log::info!("metadata: {} sent a dropped message: {why}", p.describe(id));

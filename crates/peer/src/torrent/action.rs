@@ -100,12 +100,23 @@ pub enum DiskJob {
         piece: u32,
     },
     /// Read the first `len` bytes of a failed piece (its file data) and report the SHA-256 of
-    /// each 16 KiB block with [`Torrent::handle_block_hashes`] (in order: after its writes).
-    BlockHashes {
+    /// each 16 KiB block with [`Torrent::handle_piece_leaves`] (in order: after its writes).
+    PieceLeaves {
         /// Piece index.
         piece: u32,
         /// Bytes of file data in the piece.
         len: u32,
+    },
+    /// Read these pieces' file data and SHA-256 each 16 KiB block (the last one of a file may be
+    /// short), then pass the hashes, one list per piece, to [`Torrent::handle_block_hashes`]:
+    /// the leaf hashes a peer's BEP 52 hash request asked for.
+    HashBlocks {
+        /// The peer.
+        conn: ConnId,
+        /// Its request, handed back.
+        request: torrentkit_wire::HashRequest,
+        /// Each piece and the bytes of file data in it.
+        pieces: Vec<(u32, u32)>,
     },
     /// Make everything written so far durable (the download just completed; a driver also
     /// sends one before it reports its verified pieces).

@@ -178,7 +178,7 @@ impl Torrent {
             return false;
         };
         self.hunts.insert(piece, Hunt::new(now, senders));
-        self.actions.push_back(Action::Disk(DiskJob::BlockHashes {
+        self.actions.push_back(Action::Disk(DiskJob::PieceLeaves {
             piece,
             len: place.data_len,
         }));
@@ -221,9 +221,7 @@ impl Torrent {
                 if let Some(h) = self.hunts.get_mut(&piece) {
                     h.asked(now, id);
                 }
-                if let Some(p) = self.peers.get_mut(&id) {
-                    p.conn.send_hash_request(now, request);
-                }
+                self.send_hash_request(now, id, request);
             }
         }
     }
@@ -274,8 +272,8 @@ impl Torrent {
         }
     }
 
-    /// The result of a [`DiskJob::BlockHashes`] (`None`: the piece could not be read).
-    pub fn handle_block_hashes(&mut self, now: Instant, piece: u32, hashes: Option<Vec<Hash256>>) {
+    /// The result of a [`DiskJob::PieceLeaves`] (`None`: the piece could not be read).
+    pub fn handle_piece_leaves(&mut self, now: Instant, piece: u32, hashes: Option<Vec<Hash256>>) {
         match hashes {
             Some(h) => {
                 if let Some(hunt) = self.hunts.get_mut(&piece) {
@@ -336,6 +334,9 @@ impl Torrent {
                 piece,
                 offset: block * BLOCK_SIZE as u32,
             });
+            // Not asked of the same sender again for now (until the choker's next round).
+            self.picker
+                .request_rejected(sender, piece, block * BLOCK_SIZE as u32);
             self.blame_web_seeds(piece, &[sender]);
             self.strike(sender);
         }

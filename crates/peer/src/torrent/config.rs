@@ -38,6 +38,9 @@ pub struct TorrentConfig {
     /// piece then has its bad blocks found and only those fetched again (`None`: v1, whole
     /// pieces).
     pub merkle: Option<std::sync::Arc<super::MerklePieces>>,
+    /// The Merkle trees of a v2 or hybrid torrent, to answer peers' BEP 52 hash requests
+    /// (`None`: every request is refused).
+    pub hash_trees: Option<std::sync::Arc<super::HashTrees>>,
 }
 
 impl TorrentConfig {
@@ -65,6 +68,7 @@ impl TorrentConfig {
             seed,
             super_seed: false,
             merkle: None,
+            hash_trees: None,
         }
     }
 }

@@ -12,6 +12,8 @@ mod blame;
 mod config;
 mod connections;
 mod merkle_pieces;
+mod hash_replies;
+mod hash_serve;
 mod pex;
 mod priorities;
 mod redial;
@@ -37,6 +39,7 @@ pub use action::{Action, DiskJob};
 pub use bad_block::HUNT_WAIT;
 pub use config::TorrentConfig;
 pub use merkle_pieces::{MerklePiece, MerklePieces};
+pub use hash_serve::HashTrees;
 pub use pex::pex_flags;
 
 #[derive(Debug)]
@@ -110,6 +113,8 @@ pub struct Torrent {
     redial: redial::Redial,
     /// Where each address waiting in the pool or being dialled came from.
     sources: HashMap<SocketAddr, PeerSource>,
+    /// Answering BEP 52 hash requests (`hash_serve.rs`).
+    hash_serve: hash_serve::HashServe,
 }
 
 impl Torrent {
@@ -158,6 +163,7 @@ impl Torrent {
                 .then(|| super_seed::SuperSeed::new(picker_pieces)),
             redial: redial::Redial::default(),
             sources: HashMap::new(),
+            hash_serve: hash_serve::HashServe::new(cfg.hash_trees.clone()),
             cfg,
         }
     }
@@ -226,6 +232,7 @@ impl Torrent {
         }
         self.picker.remove_peer(id);
         self.choker.remove_peer(id);
+        self.hash_serve.remove_peer(id);
         if let Some(ss) = &mut self.super_seed {
             ss.remove_peer(id);
         }
@@ -567,6 +574,11 @@ impl Torrent {
                     self.actions.push_back(Action::Close { conn: id, reason });
                     return;
                 }
+                ConnEvent::HashRequest(r) => self.serve_hash_request(now, id, r),
+                ConnEvent::Hashes { request, hashes } => {
+                    self.on_hashes(now, id, request, hashes);
+                }
+                ConnEvent::HashRejected(r) => self.on_hash_rejected(now, id, r),
                 ConnEvent::ExtensionIgnored(why) => {
                     self.actions.push_back(Action::Ignored { conn: id, why });
                 }
