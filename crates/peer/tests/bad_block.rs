@@ -425,12 +425,11 @@ impl Sim {
     }
 
     /// Bytes fetched, how many of them were duplicates (endgame requests of one block to
-    /// several peers: the torrent's waste beyond the `bad` blocks found), and the most that
-    /// the torrent plus one block per bad block may take without them.
+    /// several peers, the torrent's `wasted`), and the most that the torrent plus one block
+    /// per bad block may take without them.
     fn fetched_against(&self, bad: usize) -> (u64, u64, u64) {
         let bad = bad as u64 * BLOCK as u64;
-        let dupes = self.nodes[0].torrent.wasted() - bad;
-        (self.downloaded(), dupes, SIZE + bad)
+        (self.downloaded(), self.nodes[0].torrent.wasted(), SIZE + bad)
     }
 
     fn assert_intact(&self) {

@@ -327,7 +327,6 @@ impl Torrent {
         if !self.picker.reopen_blocks(piece, &blocks) {
             return self.refetch_whole(now, piece);
         }
-        self.wasted += blocks.len() as u64 * BLOCK_SIZE;
         for (block, sender) in bad {
             self.actions.push_back(Action::BadBlock {
                 conn: sender,

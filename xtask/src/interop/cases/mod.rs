@@ -28,6 +28,7 @@ mod tracker_slow_clients;
 mod tracker_swarm;
 mod tui;
 mod utp;
+mod v2_bad_block;
 mod v2_make;
 mod v2_swarm;
 mod web_seed;
@@ -71,6 +72,7 @@ pub(crate) const ALL: &[Case] = &[
     v2_swarm::LIBTORRENT_SEEDS_BT,
     v2_swarm::BT_SEEDS_LIBTORRENT,
     v2_swarm::HYBRID,
+    v2_bad_block::CASE,
     publish::CASE,
     tui::CASE,
     tui::LAUNCH_MANY,
