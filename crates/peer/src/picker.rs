@@ -1358,6 +1358,39 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_piece_waits_then_reopens_only_its_bad_blocks() {
+        let mut p = Picker::with_sizes(u64::from(3 * B), 3 * B, cfg(0), 1);
+        let (a, b) = (ConnId(1), ConnId(2));
+        for id in [a, b] {
+            p.add_peer(id);
+            p.peer_have_all(id);
+        }
+        assert_eq!(p.block_senders(0), None, "not waiting for a check");
+        let ra = p.pick(a, 2);
+        let rb = p.pick(b, 1);
+        for (id, r) in [(a, ra[0]), (a, ra[1]), (b, rb[0])] {
+            let _ = p.block_received(id, r.piece, r.offset, B);
+        }
+        assert_eq!(p.block_senders(0), Some(vec![a, a, b]));
+        // While the bad blocks are looked for, nothing of the piece is picked.
+        assert!(p.pick(a, 5).is_empty());
+        assert!(!p.reopen_blocks(0, &[7]), "no such block");
+        assert!(p.reopen_blocks(0, &[1]));
+        assert_eq!(p.block_senders(0), None);
+        let again = p.pick(b, 5);
+        assert_eq!(again, vec![p.block_request(0, 1)], "only the bad block");
+        assert_eq!(
+            p.block_received(b, 0, B, B),
+            Received::New {
+                cancel: vec![],
+                piece_complete: true
+            }
+        );
+        p.piece_verified(0);
+        assert!(p.is_complete());
+    }
+
+    #[test]
     fn bitfields_of_the_wrong_size_are_ignored_and_haves_replace_cleanly() {
         let mut p = Picker::with_sizes(u64::from(3 * B), B, cfg(0), 1);
         p.add_peer(ConnId(0));

@@ -236,7 +236,10 @@ impl Sim {
                     }
                     Action::Disk(DiskJob::PieceLeaves { piece, len }) => {
                         let got = self.nodes[i].storage.read_piece(piece).unwrap();
-                        let hashes = got[..len as usize].chunks(BLOCK).map(merkle::leaf).collect();
+                        let hashes = got[..len as usize]
+                            .chunks(BLOCK)
+                            .map(merkle::leaf)
+                            .collect();
                         self.nodes[i]
                             .torrent
                             .handle_piece_leaves(now, piece, Some(hashes));
@@ -245,7 +248,9 @@ impl Sim {
                     Action::Close { conn, reason } => {
                         if i == 0 {
                             let s = self.seed_of(conn);
-                            self.seen.closed.push((s, format!("{reason}"), now - self.start));
+                            self.seen
+                                .closed
+                                .push((s, format!("{reason}"), now - self.start));
                         }
                         self.close(i, conn);
                     }
@@ -429,7 +434,11 @@ impl Sim {
     /// per bad block may take without them.
     fn fetched_against(&self, bad: usize) -> (u64, u64, u64) {
         let bad = bad as u64 * BLOCK as u64;
-        (self.downloaded(), self.nodes[0].torrent.wasted(), SIZE + bad)
+        (
+            self.downloaded(),
+            self.nodes[0].torrent.wasted(),
+            SIZE + bad,
+        )
     }
 
     fn assert_intact(&self) {
@@ -470,7 +479,11 @@ fn a_liars_bad_block_is_named_and_only_that_block_fetched_again() {
     let bad = &sim.seen.bad_blocks;
     assert!(!bad.is_empty(), "the liar sent no spoiled block");
     for &(seed, piece, offset) in bad {
-        assert_eq!(seed, 1, "only the liar is named: {bad:?} {:?}", sim.seen.closed);
+        assert_eq!(
+            seed, 1,
+            "only the liar is named: {bad:?} {:?}",
+            sim.seen.closed
+        );
         assert_eq!(offset, 3 * BLOCK as u32, "piece {piece}: the spoiled block");
     }
     // Every failed check was explained block by block (none fell back to a whole piece).
@@ -481,7 +494,10 @@ fn a_liars_bad_block_is_named_and_only_that_block_fetched_again() {
          duplicates (at most {most} without them)",
         bad.len()
     );
-    assert!(d - dupes <= most, "{d} bytes fetched, {dupes} duplicates, more than {most}");
+    assert!(
+        d - dupes <= most,
+        "{d} bytes fetched, {dupes} duplicates, more than {most}"
+    );
 }
 
 #[test]
@@ -535,7 +551,10 @@ fn no_leaves_from_anyone_falls_back_to_the_whole_piece() {
     sim.assert_intact();
     assert!(sim.seen.bad_blocks.is_empty());
     if sim.seen.failed_checks > 0 {
-        assert!(!sim.seen.asked.is_empty(), "the leaves were never asked for");
+        assert!(
+            !sim.seen.asked.is_empty(),
+            "the leaves were never asked for"
+        );
         // The whole piece came again, after the asks timed out.
         assert!(sim.downloaded() >= SIZE + u64::from(PIECE));
         assert!(took >= HUNT_WAIT);
@@ -569,7 +588,11 @@ fn bad_blocks_from_two_senders_are_each_charged_to_their_sender() {
     for &(seed, piece, offset) in bad {
         let want = if seed == 1 { 1 } else { 10 };
         assert!(seed == 1 || seed == 2, "{bad:?}");
-        assert_eq!(offset, want * BLOCK as u32, "piece {piece} from seed {seed}");
+        assert_eq!(
+            offset,
+            want * BLOCK as u32,
+            "piece {piece} from seed {seed}"
+        );
     }
     assert!(bad.iter().any(|b| b.0 == 1) && bad.iter().any(|b| b.0 == 2));
     // Some piece had bad blocks from both at once.

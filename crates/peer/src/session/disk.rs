@@ -56,8 +56,12 @@ pub(super) fn spawn(
         .spawn(move || {
             for (piece, blocks_of) in hash_rx {
                 if let Some(len) = blocks_of {
-                    let hashes = leaf_hashes(&*hash_storage, &[(piece, len)]).and_then(|mut h| h.pop());
-                    if hash_done.send(DiskDone::PieceLeaves { piece, hashes }).is_err() {
+                    let hashes =
+                        leaf_hashes(&*hash_storage, &[(piece, len)]).and_then(|mut h| h.pop());
+                    if hash_done
+                        .send(DiskDone::PieceLeaves { piece, hashes })
+                        .is_err()
+                    {
                         return;
                     }
                     continue;

@@ -163,8 +163,7 @@ impl Torrent {
     /// place in a Merkle tree and it has more than one block. False: not huntable (the caller
     /// fetches it whole again).
     pub(super) fn start_hunt(&mut self, now: Instant, piece: u32) -> bool {
-        if u64::from(self.cfg.picker.block_size) != BLOCK_SIZE || self.hunts.contains_key(&piece)
-        {
+        if u64::from(self.cfg.picker.block_size) != BLOCK_SIZE || self.hunts.contains_key(&piece) {
             return false;
         }
         let Some(place) = self.cfg.merkle.as_ref().and_then(|m| m.get(piece).copied()) else {

@@ -46,7 +46,11 @@ impl MerklePiece {
     /// The piece's leaves out of a `hashes` reply to [`leaf_request`](Self::leaf_request),
     /// when they hash to the trusted [`expected`](Self::expected) hash (`None`: forged, or
     /// not an answer to that request).
-    pub fn trusted_leaves(&self, request: &HashRequest, hashes: &[Hash256]) -> Option<Vec<Hash256>> {
+    pub fn trusted_leaves(
+        &self,
+        request: &HashRequest,
+        hashes: &[Hash256],
+    ) -> Option<Vec<Hash256>> {
         let want = self.leaf_request();
         let same = request.pieces_root == want.pieces_root
             && request.base_layer == 0
@@ -110,13 +114,15 @@ impl MerklePieces {
         let one_piece = pieces == 1;
         let out = (0..pieces)
             .map(|i| {
-                let ls = &leaves[(i * per_piece).min(leaves.len())..((i + 1) * per_piece).min(leaves.len())];
+                let ls = &leaves
+                    [(i * per_piece).min(leaves.len())..((i + 1) * per_piece).min(leaves.len())];
                 let width = if one_piece {
                     (ls.len() as u64).max(1).next_power_of_two()
                 } else {
                     per_piece as u64
                 };
-                let data_len = (length - i as u64 * u64::from(piece_length)).min(u64::from(piece_length));
+                let data_len =
+                    (length - i as u64 * u64::from(piece_length)).min(u64::from(piece_length));
                 Some(MerklePiece {
                     pieces_root: root,
                     first_leaf: (i * per_piece) as u32,
@@ -140,13 +146,16 @@ impl MerklePieces {
 
     /// The piece whose leaves `request` asked for.
     pub fn piece_of(&self, request: &HashRequest) -> Option<u32> {
-        self.pieces.iter().position(|p| {
-            p.as_ref().is_some_and(|p| {
-                p.pieces_root == request.pieces_root
-                    && p.first_leaf == request.index
-                    && p.width == request.length
+        self.pieces
+            .iter()
+            .position(|p| {
+                p.as_ref().is_some_and(|p| {
+                    p.pieces_root == request.pieces_root
+                        && p.first_leaf == request.index
+                        && p.width == request.length
+                })
             })
-        }).map(|i| i as u32)
+            .map(|i| i as u32)
     }
 }
 
@@ -164,14 +173,23 @@ mod tests {
         let l = leaves(5);
         let m = MerklePieces::single_file(&l, 4 * 16_384 + 100, 65_536);
         let p = *m.get(1).unwrap();
-        assert_eq!((p.first_leaf, p.width, p.blocks, p.data_len), (4, 4, 1, 100));
+        assert_eq!(
+            (p.first_leaf, p.width, p.blocks, p.data_len),
+            (4, 4, 1, 100)
+        );
         let r = p.leaf_request();
         assert_eq!((r.index, r.length, r.proof_layers), (4, 4, 1));
         let reply = [l[4], [0; 32], [0; 32], [0; 32]];
         assert_eq!(p.trusted_leaves(&r, &reply), Some(vec![l[4]]));
         // A forged leaf, or pad leaves that are not zero, do not match the trusted hash.
-        assert_eq!(p.trusted_leaves(&r, &[l[3], [0; 32], [0; 32], [0; 32]]), None);
-        assert_eq!(p.trusted_leaves(&r, &[l[4], [1; 32], [0; 32], [0; 32]]), None);
+        assert_eq!(
+            p.trusted_leaves(&r, &[l[3], [0; 32], [0; 32], [0; 32]]),
+            None
+        );
+        assert_eq!(
+            p.trusted_leaves(&r, &[l[4], [1; 32], [0; 32], [0; 32]]),
+            None
+        );
         // Too few hashes, or an answer to another request.
         assert_eq!(p.trusted_leaves(&r, &reply[..3]), None);
         let other = HashRequest { index: 0, ..r };
@@ -191,7 +209,10 @@ mod tests {
         let l = leaves(3);
         let m = MerklePieces::single_file(&l, 3 * 16_384, 65_536);
         let p = m.get(0).unwrap();
-        assert_eq!((p.width, p.blocks, p.expected), (4, 3, merkle::file_root(&l)));
+        assert_eq!(
+            (p.width, p.blocks, p.expected),
+            (4, 3, merkle::file_root(&l))
+        );
         assert_eq!(p.leaf_request().proof_layers, 1);
     }
 }

@@ -11,9 +11,9 @@ mod bad_block;
 mod blame;
 mod config;
 mod connections;
-mod merkle_pieces;
 mod hash_replies;
 mod hash_serve;
+mod merkle_pieces;
 mod pex;
 mod priorities;
 mod redial;
@@ -38,8 +38,8 @@ use crate::{
 pub use action::{Action, DiskJob};
 pub use bad_block::HUNT_WAIT;
 pub use config::TorrentConfig;
-pub use merkle_pieces::{MerklePiece, MerklePieces};
 pub use hash_serve::HashTrees;
+pub use merkle_pieces::{MerklePiece, MerklePieces};
 pub use pex::pex_flags;
 
 #[derive(Debug)]

@@ -57,7 +57,15 @@ fn run(ctx: &Ctx) -> anyhow::Result<()> {
         .arg(&swarm.torrent)
         .arg("--output")
         .arg(&dir)
-        .args(["--port", "0", "--bind", "127.0.0.1", "--json", "--seed-time", "0"])
+        .args([
+            "--port",
+            "0",
+            "--bind",
+            "127.0.0.1",
+            "--json",
+            "--seed-time",
+            "0",
+        ])
         .start()?;
     let summary = bt_finished(ctx, &mut bt)?;
     if summary["complete"] != true {
@@ -81,7 +89,9 @@ fn run(ctx: &Ctx) -> anyhow::Result<()> {
     let duplicates = summary["duplicates"].as_u64().unwrap_or(0);
     let most = DATA_LEN + reports.len() as u64 * BLOCK;
     let forged = log.matches("forged hashes").count();
-    let banned = log.lines().any(|l| l.contains("127.0.0.2") && l.contains("banned"));
+    let banned = log
+        .lines()
+        .any(|l| l.contains("127.0.0.2") && l.contains("banned"));
     ctx.note(format!(
         "{} bad blocks named against the bad seed ({} forged-leaves replies, banned: {banned}); \
          fetched {downloaded} bytes ({duplicates} endgame duplicates) for {DATA_LEN}, at most \
@@ -116,7 +126,11 @@ fn write_resume(ctx: &Ctx, swarm: &Swarm, dir: &Path) -> anyhow::Result<()> {
     let status = first.wait_exit(ctx.deadline_in(Duration::from_secs(30)))?;
     let resume = resume_file(dir)?;
     if resume.is_none() {
-        bail!("bt seed ({status}) left no resume file in {}{}", dir.display(), first.stderr_tail());
+        bail!(
+            "bt seed ({status}) left no resume file in {}{}",
+            dir.display(),
+            first.stderr_tail()
+        );
     }
     Ok(())
 }
@@ -124,7 +138,9 @@ fn write_resume(ctx: &Ctx, swarm: &Swarm, dir: &Path) -> anyhow::Result<()> {
 fn resume_file(dir: &Path) -> anyhow::Result<Option<std::path::PathBuf>> {
     for e in std::fs::read_dir(dir)? {
         let p = e?.path();
-        if p.file_name().is_some_and(|n| n.to_string_lossy().ends_with("bt-resume")) {
+        if p.file_name()
+            .is_some_and(|n| n.to_string_lossy().ends_with("bt-resume"))
+        {
             return Ok(Some(p));
         }
     }
@@ -137,7 +153,10 @@ fn resume_file(dir: &Path) -> anyhow::Result<Option<std::path::PathBuf>> {
 fn spoil(file: &Path) -> anyhow::Result<Vec<(u64, u64)>> {
     use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
     let mtime = std::fs::metadata(file)?.modified()?;
-    let mut f = std::fs::OpenOptions::new().read(true).write(true).open(file)?;
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(file)?;
     let mut out = Vec::new();
     for p in 0..SPOILED {
         let offset = (p % (PIECE / BLOCK)) * BLOCK;
