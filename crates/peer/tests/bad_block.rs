@@ -259,11 +259,12 @@ impl Sim {
                         self.seen.banned.push(s);
                     }
                     Action::BadBlock {
-                        conn,
+                        addr,
                         piece,
                         offset,
+                        ..
                     } => {
-                        let s = self.seed_of(conn);
+                        let s = addr.and_then(|a| self.node_at(a)).unwrap_or(usize::MAX);
                         self.seen.bad_blocks.push((s, piece, offset));
                     }
                     Action::ForgedHashes { conn, piece } => {

@@ -199,10 +199,12 @@ impl Driver {
                     }
                     Action::BadBlock {
                         conn,
+                        addr,
                         piece,
                         offset,
                     } => {
-                        let who = self.peer_name(conn);
+                        // The sender may be gone (banned, say) by the time its block is found.
+                        let who = addr.map_or_else(|| self.peer_name(conn), |a| a.to_string());
                         log::info!(
                             "peer {who}: bad block: piece {piece} offset {offset} did not match \
                              the Merkle tree; refetching that block only"

@@ -52,6 +52,8 @@ pub enum Action {
     BadBlock {
         /// Who sent it.
         conn: ConnId,
+        /// Its address, as it was when the piece failed (the peer may be gone since).
+        addr: Option<SocketAddr>,
         /// The piece.
         piece: u32,
         /// The block's offset in the piece.

@@ -9,6 +9,7 @@
 //! [`Hunt`] is one failed piece's state, pure; the `impl Torrent` below wires it to the picker,
 //! the peers and the disk.
 
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use torrentkit_metainfo::merkle::{Hash256, BLOCK_SIZE};
@@ -49,6 +50,8 @@ pub(super) struct Hunt {
     failed_at: Instant,
     /// Who sent each block of the failed attempt.
     senders: Vec<ConnId>,
+    /// The senders' addresses when the piece failed, to name them once they are gone.
+    addrs: Vec<(ConnId, SocketAddr)>,
     /// Peers asked so far (answered badly, refused, or timed out).
     tried: Vec<ConnId>,
     /// The peer asked now, and when it is out of time.
@@ -64,6 +67,7 @@ impl Hunt {
         Hunt {
             failed_at: now,
             senders,
+            addrs: Vec::new(),
             tried: Vec::new(),
             asked: None,
             leaves: None,
@@ -176,7 +180,15 @@ impl Torrent {
         let Some(senders) = self.picker.block_senders(piece) else {
             return false;
         };
-        self.hunts.insert(piece, Hunt::new(now, senders));
+        let mut hunt = Hunt::new(now, senders.clone());
+        let mut distinct = senders;
+        distinct.sort_unstable();
+        distinct.dedup();
+        hunt.addrs = distinct
+            .into_iter()
+            .filter_map(|id| Some((id, self.peers.get(&id)?.addr)))
+            .collect();
+        self.hunts.insert(piece, hunt);
         self.actions.push_back(Action::Disk(DiskJob::PieceLeaves {
             piece,
             len: place.data_len,
@@ -317,7 +329,7 @@ impl Torrent {
         let Some(verdict) = self.hunts.get(&piece).and_then(Hunt::verdict) else {
             return;
         };
-        self.hunts.remove(&piece);
+        let addrs = self.hunts.remove(&piece).map(|h| h.addrs).unwrap_or_default();
         let bad = match verdict {
             Verdict::Bad(bad) => bad,
             Verdict::NoneBad => return self.refetch_whole(now, piece),
@@ -329,6 +341,7 @@ impl Torrent {
         for (block, sender) in bad {
             self.actions.push_back(Action::BadBlock {
                 conn: sender,
+                addr: addrs.iter().find(|a| a.0 == sender).map(|a| a.1),
                 piece,
                 offset: block * BLOCK_SIZE as u32,
             });
