@@ -87,21 +87,24 @@ fn run(ctx: &Ctx) -> anyhow::Result<()> {
     }
     let downloaded = summary["downloaded"].as_u64().unwrap_or(u64::MAX);
     let duplicates = summary["duplicates"].as_u64().unwrap_or(0);
-    let most = DATA_LEN + reports.len() as u64 * BLOCK;
+    // On the wire a v2 file is padded to a whole piece: the torrent is its pieces.
+    let pieces = summary["pieces"].as_u64().unwrap_or(0);
+    let size = pieces * PIECE;
+    let most = size + reports.len() as u64 * BLOCK;
     let forged = log.matches("forged hashes").count();
     let banned = log
         .lines()
         .any(|l| l.contains("127.0.0.2") && l.contains("banned"));
     ctx.note(format!(
         "{} bad blocks named against the bad seed ({} forged-leaves replies, banned: {banned}); \
-         fetched {downloaded} bytes ({duplicates} endgame duplicates) for {DATA_LEN}, at most \
-         {most} allowed",
+         fetched {downloaded} bytes ({duplicates} endgame duplicates) for {size} ({DATA_LEN} of \
+         file data), at most {most} allowed",
         reports.len(),
         forged
     ));
     if downloaded.saturating_sub(duplicates) > most {
         bail!(
-            "bt download fetched {downloaded} bytes ({duplicates} duplicates) for a {DATA_LEN}-byte \
+            "bt download fetched {downloaded} bytes ({duplicates} duplicates) for a {size}-byte \
              torrent and {} bad blocks: more than one block per bad block",
             reports.len()
         );
