@@ -279,7 +279,7 @@ impl Sim {
                 while let Some(bytes) = self.nodes[i].torrent.poll_transmit(c) {
                     busy = true;
                     if i == 0 {
-                        self.from_downloader(c, bytes);
+                        self.relay_downloader(c, bytes);
                     } else {
                         self.send(i, c, bytes);
                     }
@@ -294,7 +294,7 @@ impl Sim {
 
     /// The downloader's bytes on `conn`: cut into whole messages, hash requests answered by
     /// the simulation for the seed, the rest sent on.
-    fn from_downloader(&mut self, conn: ConnId, bytes: Vec<u8>) {
+    fn relay_downloader(&mut self, conn: ConnId, bytes: Vec<u8>) {
         let (shook, buf) = self.pending.entry(conn).or_default();
         buf.extend_from_slice(&bytes);
         let mut out = Vec::new();
