@@ -95,10 +95,7 @@ async fn a_v2_only_magnet_fetches_metadata_and_piece_layers_then_the_data() {
     let torrent = make(src.path(), MetaVersion::V2, 16_384);
     assert!(torrent.info_hash_v1().is_none());
     let (seed, port) = seed(&torrent, src.path()).await;
-    let link = format!(
-        "{}&x.pe=127.0.0.1:{port}",
-        Magnet::from_torrent(&torrent).to_string()
-    );
+    let link = format!("{}&x.pe=127.0.0.1:{port}", Magnet::from_torrent(&torrent));
     assert!(link.contains("urn:btmh:1220") && !link.contains("urn:btih"));
     let out = tempfile::tempdir().unwrap();
     let fetched = download(&link, out.path()).await;
@@ -121,10 +118,7 @@ async fn a_hybrid_magnet_downloads_with_both_info_hashes_checked() {
     let src = tempfile::tempdir().unwrap();
     let torrent = make(src.path(), MetaVersion::Hybrid, 16_384);
     let (seed, port) = seed(&torrent, src.path()).await;
-    let link = format!(
-        "{}&x.pe=127.0.0.1:{port}",
-        Magnet::from_torrent(&torrent).to_string()
-    );
+    let link = format!("{}&x.pe=127.0.0.1:{port}", Magnet::from_torrent(&torrent));
     assert!(link.contains("urn:btmh:1220") && link.contains("urn:btih"));
     let out = tempfile::tempdir().unwrap();
     let fetched = download(&link, out.path()).await;

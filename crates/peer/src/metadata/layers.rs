@@ -153,7 +153,8 @@ impl PieceLayerFetcher {
         Some(out)
     }
 
-    /// A peer that may answer hash requests (its handshake set the v2 bit), at `now`.
+    /// A peer that may answer hash requests, at `now` (libtorrent answers them without setting
+    /// the v2 bit in its handshake for a v2-only torrent, so any connected peer may).
     pub fn handle_peer(&mut self, now: Instant, id: ConnId) {
         self.peers.entry(id).or_insert(0);
         self.assign(now);
@@ -267,7 +268,7 @@ impl PieceLayerFetcher {
     /// Gives each waiting chunk to the least busy peer that has not refused it.
     fn assign(&mut self, now: Instant) {
         for c in &mut self.chunks {
-            if c.hashes.is_some() || c.asked.is_some() || c.parked.is_some() {
+            if c.hashes.is_some() || c.asked.is_some() {
                 continue;
             }
             let pick = self
@@ -277,13 +278,16 @@ impl PieceLayerFetcher {
                 .min_by_key(|(_, &n)| n)
                 .map(|(&id, _)| id);
             match pick {
+                // A parked chunk goes at once to a peer that came since.
                 Some(id) => {
+                    c.parked = None;
                     c.asked = Some((id, now));
                     *self.peers.entry(id).or_default() += 1;
                     self.requests.push_back((id, c.request));
                 }
                 // Every peer refused it: wait, then ask them again.
-                None if !self.peers.is_empty()
+                None if c.parked.is_none()
+                    && !self.peers.is_empty()
                     && self.peers.keys().all(|id| c.refused.contains(id)) =>
                 {
                     c.parked = Some(now);
@@ -301,4 +305,117 @@ fn reply_verifies(request: &HashRequest, hashes: &[Hash256]) -> bool {
         hashes: hashes.to_vec(),
     }
     .verify()
+}
+
+#[cfg(test)]
+mod tests {
+    use torrentkit_metainfo::merkle;
+    use torrentkit_metainfo::{MetaVersion, Torrent, TorrentBuilder};
+
+    use super::*;
+
+    /// A v2 torrent of one 600-piece file (16 KiB pieces) and one of a single piece.
+    fn torrent() -> (tempfile::TempDir, Torrent) {
+        let dir = tempfile::tempdir().unwrap();
+        let top = dir.path().join("top");
+        std::fs::create_dir_all(&top).unwrap();
+        let mut rng = crate::Rng::new(7);
+        let mut big = vec![0u8; 600 * 16_384 - 100];
+        rng.fill(&mut big);
+        std::fs::write(top.join("a.bin"), big).unwrap();
+        std::fs::write(top.join("b.bin"), [1u8; 900]).unwrap();
+        let t = TorrentBuilder::new(&top)
+            .piece_length(16_384)
+            .meta_version(MetaVersion::V2)
+            .build()
+            .unwrap();
+        (dir, t)
+    }
+
+    /// What an honest peer answers to `r` from the torrent's piece layer.
+    fn answer(t: &Torrent, r: &HashRequest) -> Vec<Hash256> {
+        let layer = t.piece_layer(&r.pieces_root).unwrap();
+        let width = layer.len().next_power_of_two();
+        let mut level = layer.to_vec();
+        level.resize(width, merkle::zero_subtree(0));
+        let mut levels = vec![level];
+        while levels[levels.len() - 1].len() > 1 {
+            let up = levels[levels.len() - 1]
+                .chunks(2)
+                .map(|p| merkle::parent(&p[0], &p[1]))
+                .collect();
+            levels.push(up);
+        }
+        let (i, n) = (r.index as usize, r.length as usize);
+        let mut out = levels[0][i..i + n].to_vec();
+        let mut pos = i / n;
+        for k in 0..r.uncle_count() as usize {
+            out.push(levels[n.ilog2() as usize + k][pos ^ 1]);
+            pos >>= 1;
+        }
+        out
+    }
+
+    #[test]
+    fn layers_are_asked_in_chunks_proven_and_refusals_go_elsewhere() {
+        let (_dir, t) = torrent();
+        let now = Instant::now();
+        let mut f = PieceLayerFetcher::new(t.info());
+        assert_eq!(
+            f.progress(),
+            (0, 2),
+            "600 pieces: 512, then 88 padded to 128"
+        );
+        assert!(f.take_layers().is_none());
+        let (a, b, c) = (ConnId(1), ConnId(2), ConnId(3));
+        f.handle_peer(now, a);
+        let (to, first) = f.poll_request().unwrap();
+        let (_, second) = f.poll_request().unwrap();
+        assert_eq!(to, a);
+        assert_eq!((first.index, first.length, first.proof_layers), (0, 512, 9));
+        assert_eq!(
+            (second.index, second.length, second.proof_layers),
+            (512, 128, 9)
+        );
+        assert_eq!((first.uncle_count(), second.uncle_count()), (1, 3));
+        // a refuses the first chunk; it goes to b when b comes.
+        f.handle_reject(now, a, first);
+        f.handle_peer(now, b);
+        assert_eq!(f.poll_request(), Some((b, first)));
+        // b lies: dropped, and the chunk goes back to a (the only peer left, which refused
+        // it: parked until the retry).
+        let mut bad = answer(&t, &first);
+        bad[3][0] ^= 1;
+        f.handle_hashes(now, b, first, bad);
+        assert!(matches!(f.poll_drop(), Some((id, LayerDrop::BadProof { index: 0 })) if id == b));
+        assert_eq!(f.poll_request(), None);
+        f.handle_timeout(now + RETRY);
+        assert_eq!(f.poll_request(), Some((a, first)));
+        // Honest answers complete the layer, equal to the .torrent's.
+        f.handle_hashes(now, a, first, answer(&t, &first));
+        f.handle_hashes(now, a, second, answer(&t, &second));
+        // An answer nobody asked for changes nothing.
+        f.handle_hashes(now, c, first, answer(&t, &first));
+        assert!(f.is_done());
+        let layers = f.take_layers().unwrap();
+        assert_eq!(layers.len(), 1);
+        let (root, layer) = layers.iter().next().unwrap();
+        assert_eq!(Some(layer.as_slice()), t.piece_layer(root));
+        assert_eq!(layer.len(), 600);
+    }
+
+    #[test]
+    fn an_unanswered_request_times_out_to_another_peer() {
+        let (_dir, t) = torrent();
+        let now = Instant::now();
+        let mut f = PieceLayerFetcher::new(t.info());
+        f.handle_peer(now, ConnId(1));
+        let (_, first) = f.poll_request().unwrap();
+        let _ = f.poll_request();
+        f.handle_peer(now, ConnId(2));
+        assert_eq!(f.poll_timeout(), Some(now + TIMEOUT));
+        f.handle_timeout(now + TIMEOUT);
+        let moved: Vec<_> = std::iter::from_fn(|| f.poll_request()).collect();
+        assert!(moved.contains(&(ConnId(2), first)), "{moved:?}");
+    }
 }

@@ -342,8 +342,10 @@ pub(super) async fn fetch(
                 fetcher.progress().1
             );
             let mut fetcher = fetcher;
+            // Every connected peer is asked: libtorrent 2.0 does not set the v2 bit in its
+            // handshake for a v2-only torrent, yet answers hash requests.
             for (&id, p) in &peers {
-                if p.conn.is_connected() && p.conn.peer_v2() {
+                if p.conn.is_connected() {
                     fetcher.handle_peer(now, id);
                 }
             }
@@ -352,6 +354,7 @@ pub(super) async fn fetch(
         if let Some((fetcher, info)) = &mut layers {
             while let Some((id, request)) = fetcher.poll_request() {
                 if let Some(p) = peers.get_mut(&id) {
+                    log::debug!("piece layers: asking {} for {request:?}", p.describe(id));
                     p.conn.send_hash_request(now, request);
                 }
             }
@@ -553,7 +556,7 @@ fn handle_events(
         match ev {
             ConnEvent::Connected {
                 extensions: true, ..
-            } if p.conn.peer_v2() => {
+            } => {
                 if let Some(f) = layers.as_deref_mut() {
                     f.handle_peer(now, id);
                 }

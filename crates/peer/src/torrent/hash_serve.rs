@@ -345,3 +345,185 @@ enum Plan {
     Disk(Vec<(u32, u32)>),
     Reject,
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use bytes::Bytes;
+    use torrentkit_metainfo::{MetaVersion, TorrentBuilder};
+    use torrentkit_wire::HashMessage;
+
+    use super::*;
+    use crate::connection::{ConnEvent, Connection, ConnectionConfig};
+    use crate::{Bitfield, TorrentConfig};
+
+    /// A v2 seed of one file of 8 pieces of 64 KiB (32 leaves), a remote peer connected to it,
+    /// and the file's data.
+    fn setup() -> (Torrent, ConnId, Connection, Vec<u8>, Metainfo) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut data = vec![0u8; 8 * 65_536 - 1_000];
+        crate::Rng::new(3).fill(&mut data);
+        std::fs::write(dir.path().join("a.bin"), &data).unwrap();
+        let meta = TorrentBuilder::new(dir.path().join("a.bin"))
+            .piece_length(65_536)
+            .meta_version(MetaVersion::V2)
+            .build()
+            .unwrap();
+        let total = meta.info().total_size();
+        let mut cfg = TorrentConfig::new(meta.info_hash().0, [1; 20], total, 65_536, 5);
+        cfg.hash_trees = HashTrees::from_metainfo(&meta).map(Arc::new);
+        let mut t = Torrent::new(cfg, &Bitfield::full(8));
+        let now = Instant::now();
+        let id = t
+            .handle_incoming(now, SocketAddr::from(([10, 0, 0, 1], 1)))
+            .unwrap();
+        let remote = Connection::new(ConnectionConfig::new(meta.info_hash().0, [2; 20], 8), now);
+        let mut s = (t, id, remote, data, meta);
+        exchange(&mut s.0, s.1, &mut s.2);
+        assert!(s.2.is_connected());
+        (s.0, s.1, s.2, s.3, s.4)
+    }
+
+    /// Moves bytes both ways until neither side has any; returns the remote's hash events.
+    fn exchange(t: &mut Torrent, id: ConnId, remote: &mut Connection) -> Vec<ConnEvent> {
+        let now = Instant::now();
+        let mut out = Vec::new();
+        loop {
+            let mut moved = false;
+            while let Some(b) = remote.poll_transmit() {
+                t.handle_bytes(now, id, Bytes::from(b));
+                moved = true;
+            }
+            while let Some(b) = t.poll_transmit(id) {
+                remote.handle_bytes(now, Bytes::from(b));
+                moved = true;
+            }
+            if !moved {
+                break;
+            }
+        }
+        while let Some(ev) = remote.poll_event() {
+            if matches!(ev, ConnEvent::Hashes { .. } | ConnEvent::HashRejected(_)) {
+                out.push(ev);
+            }
+        }
+        out
+    }
+
+    fn jobs(t: &mut Torrent) -> Vec<(HashRequest, Vec<(u32, u32)>)> {
+        std::iter::from_fn(|| t.poll_action())
+            .filter_map(|a| match a {
+                Action::Disk(DiskJob::HashBlocks {
+                    request, pieces, ..
+                }) => Some((request, pieces)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn piece_layer_hashes_come_at_once_and_leaves_after_a_checked_disk_read() {
+        let (mut t, id, mut remote, data, meta) = setup();
+        let root = meta.info().files()[0].pieces_root.unwrap();
+        let now = Instant::now();
+        // The piece layer (level 2 of a 5-level tree), whole: proof_layers 2, no uncles.
+        let layer = HashRequest {
+            pieces_root: root,
+            base_layer: 2,
+            index: 0,
+            length: 8,
+            proof_layers: 2,
+        };
+        remote.send_hash_request(now, layer);
+        match exchange(&mut t, id, &mut remote).as_slice() {
+            [ConnEvent::Hashes { request, hashes }] => {
+                assert_eq!(&hashes[..], meta.piece_layer(&root).unwrap());
+                let m = HashMessage::Hashes {
+                    request: *request,
+                    hashes: hashes.clone(),
+                };
+                assert!(m.verify());
+            }
+            other => panic!("{other:?}"),
+        }
+        // Leaves of pieces 0 to 4: four jobs at once, the fifth refused.
+        let leaves = |piece: u32| HashRequest {
+            pieces_root: root,
+            base_layer: 0,
+            index: piece * 4,
+            length: 4,
+            proof_layers: 4,
+        };
+        for p in 0..5 {
+            remote.send_hash_request(now, leaves(p));
+        }
+        assert_eq!(
+            exchange(&mut t, id, &mut remote),
+            [ConnEvent::HashRejected(leaves(4))]
+        );
+        let jobs = jobs(&mut t);
+        assert_eq!(jobs.len(), 4);
+        assert_eq!(jobs[1], (leaves(1), vec![(1, 65_536)]));
+        let read = |p: usize| -> Vec<[u8; 32]> {
+            data[p * 65_536..((p + 1) * 65_536).min(data.len())]
+                .chunks(16_384)
+                .map(merkle::leaf)
+                .collect()
+        };
+        // The real leaves: sent with their proof; wrong ones (not the piece layer's): refused.
+        t.handle_block_hashes(now, id, leaves(1), Some(vec![read(1)]));
+        t.handle_block_hashes(now, id, leaves(2), Some(vec![read(3)]));
+        t.handle_block_hashes(now, id, leaves(3), None);
+        let replies = exchange(&mut t, id, &mut remote);
+        match &replies[..] {
+            [ConnEvent::Hashes { request, hashes }, ConnEvent::HashRejected(r2), ConnEvent::HashRejected(r3)] =>
+            {
+                assert_eq!((*r2, *r3), (leaves(2), leaves(3)));
+                assert_eq!(hashes.len(), 4 + 3);
+                assert_eq!(hashes[..4], read(1)[..]);
+                let m = HashMessage::Hashes {
+                    request: *request,
+                    hashes: hashes.clone(),
+                };
+                assert!(m.verify());
+            }
+            other => panic!("{other:?}"),
+        }
+        // The last piece is short: its leaves past the data are zero, and still prove out.
+        remote.send_hash_request(now, leaves(7));
+        exchange(&mut t, id, &mut remote);
+        let jobs = self::jobs(&mut t);
+        assert_eq!(jobs, [(leaves(7), vec![(7, 65_536 - 1_000)])]);
+        t.handle_block_hashes(now, id, leaves(7), Some(vec![read(7)]));
+        match &exchange(&mut t, id, &mut remote)[..] {
+            [ConnEvent::Hashes { request, hashes }] => assert!(HashMessage::Hashes {
+                request: *request,
+                hashes: hashes.clone()
+            }
+            .verify()),
+            other => panic!("{other:?}"),
+        }
+        // Out of the tree, or proof layers up to and past the root: refused as libtorrent does.
+        for bad in [
+            HashRequest {
+                base_layer: 5,
+                ..layer
+            },
+            HashRequest {
+                proof_layers: 3,
+                ..layer
+            },
+            HashRequest {
+                index: 32,
+                ..leaves(0)
+            },
+        ] {
+            remote.send_hash_request(now, bad);
+            assert_eq!(
+                exchange(&mut t, id, &mut remote),
+                [ConnEvent::HashRejected(bad)]
+            );
+        }
+    }
+}

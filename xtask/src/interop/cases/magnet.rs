@@ -16,7 +16,7 @@ use crate::interop::python::Snippet;
 use crate::interop::{data, net};
 
 /// libtorrent seeding, downloading or fetching a magnet with peers from `--peer` and PEX only.
-const LT_MAGNET: Snippet = Snippet {
+pub(super) const LT_MAGNET: Snippet = Snippet {
     file: "lt_magnet.py",
     source: include_str!("../py/lt_magnet.py"),
 };
@@ -108,7 +108,12 @@ pub(super) fn payload(ctx: &Ctx) -> anyhow::Result<Payload> {
     })
 }
 
-fn make_torrent(ctx: &Ctx, data: &Path, torrent: &Path, extra: &[&str]) -> anyhow::Result<()> {
+pub(super) fn make_torrent(
+    ctx: &Ctx,
+    data: &Path,
+    torrent: &Path,
+    extra: &[&str],
+) -> anyhow::Result<()> {
     ctx.spawn("bt-make", ctx.bt()?)
         .arg("make")
         .arg(data)
@@ -120,7 +125,7 @@ fn make_torrent(ctx: &Ctx, data: &Path, torrent: &Path, extra: &[&str]) -> anyho
     Ok(())
 }
 
-fn magnet_of(ctx: &Ctx, torrent: &Path) -> anyhow::Result<String> {
+pub(super) fn magnet_of(ctx: &Ctx, torrent: &Path) -> anyhow::Result<String> {
     let out = ctx
         .spawn("bt-magnet", ctx.bt()?)
         .arg("magnet")
@@ -131,7 +136,12 @@ fn magnet_of(ctx: &Ctx, torrent: &Path) -> anyhow::Result<String> {
 }
 
 /// A libtorrent seed of `torrent` over `dir`; returns it once seeding, with its port.
-fn lt_seed(ctx: &Ctx, name: &str, torrent: &Path, dir: &Path) -> anyhow::Result<(Managed, u16)> {
+pub(super) fn lt_seed(
+    ctx: &Ctx,
+    name: &str,
+    torrent: &Path,
+    dir: &Path,
+) -> anyhow::Result<(Managed, u16)> {
     let mut seed = LT_MAGNET.spawn(
         ctx,
         name,
@@ -160,7 +170,7 @@ fn port_after(line: &str, key: &str) -> anyhow::Result<u16> {
 }
 
 /// `bt download SOURCE --peer ...` into `out`, exiting once complete, with `extra` flags.
-fn bt_download(
+pub(super) fn bt_download(
     ctx: &Ctx,
     name: &str,
     source: &str,
@@ -183,7 +193,7 @@ fn bt_download(
 }
 
 /// Waits for a `bt download` to exit 0 and returns its `--json` summary.
-fn bt_summary(ctx: &Ctx, bt: &mut Managed) -> anyhow::Result<serde_json::Value> {
+pub(super) fn bt_summary(ctx: &Ctx, bt: &mut Managed) -> anyhow::Result<serde_json::Value> {
     super::peer_clients::bt_finished(ctx, bt)
 }
 
