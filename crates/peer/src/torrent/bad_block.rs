@@ -329,7 +329,11 @@ impl Torrent {
         let Some(verdict) = self.hunts.get(&piece).and_then(Hunt::verdict) else {
             return;
         };
-        let addrs = self.hunts.remove(&piece).map(|h| h.addrs).unwrap_or_default();
+        let addrs = self
+            .hunts
+            .remove(&piece)
+            .map(|h| h.addrs)
+            .unwrap_or_default();
         let bad = match verdict {
             Verdict::Bad(bad) => bad,
             Verdict::NoneBad => return self.refetch_whole(now, piece),
