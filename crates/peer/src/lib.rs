@@ -155,7 +155,10 @@ pub use resume::{FileStamp, ResumeData};
 pub use resume_error::{ResumeDecodeError, ResumeError, ResumeField, ResumeMismatch};
 pub use rng::Rng;
 pub use seed_limit::SeedLimits;
-pub use torrent::{pex_flags, Action, DiskJob, HashTrees, Torrent, TorrentConfig};
+pub use torrent::{
+    pex_flags, Action, DiskJob, HashTrees, MerklePiece, MerklePieces, Torrent, TorrentConfig,
+    HUNT_WAIT,
+};
 /// The piece set type, shared with the wire codec.
 pub use torrentkit_wire::Bitfield;
 

@@ -863,6 +863,49 @@ impl Picker {
         }
     }
 
+    /// Who sent each block of a piece waiting for its hash check (`None` for a piece not
+    /// waiting, or a block not received): the bad-block hunt's record of the failed attempt.
+    pub fn block_senders(&self, piece: u32) -> Option<Vec<ConnId>> {
+        if self.state.get(piece as usize) != Some(&PieceState::Verifying) {
+            return None;
+        }
+        self.partials
+            .get(&piece)?
+            .blocks
+            .iter()
+            .map(|b| match b {
+                Block::Received(p) => Some(*p),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A piece that failed its hash check (and was left waiting while its bad blocks were
+    /// found) gets only `bad` (block indices) downloaded again; the other blocks stay.
+    /// False (nothing changed) for a piece not waiting or no valid block index.
+    pub fn reopen_blocks(&mut self, piece: u32, bad: &[u32]) -> bool {
+        if self.state.get(piece as usize) != Some(&PieceState::Verifying) {
+            return false;
+        }
+        let Some(part) = self.partials.get_mut(&piece) else {
+            return false;
+        };
+        let mut reopened = 0;
+        for &b in bad {
+            if let Some(slot @ Block::Received(_)) = part.blocks.get_mut(b as usize) {
+                *slot = Block::Free;
+                part.free += 1;
+                part.received -= 1;
+                reopened += 1;
+            }
+        }
+        if reopened == 0 {
+            return false;
+        }
+        self.set_state(piece, PieceState::Partial);
+        true
+    }
+
     /// A completed piece failed its hash check: it will be downloaded again. Returns the peers
     /// that sent its blocks (each once), so the caller can count strikes and ban repeat offenders.
     pub fn piece_failed(&mut self, piece: u32) -> Vec<ConnId> {
@@ -1312,6 +1355,39 @@ mod tests {
         assert_eq!(p.block_received(bad, 7, 0, B), Received::Invalid);
         assert_eq!(p.block_received(bad, 0, 1, B), Received::Invalid);
         assert_eq!(p.block_received(bad, 0, 0, 5), Received::Invalid);
+    }
+
+    #[test]
+    fn a_failed_piece_waits_then_reopens_only_its_bad_blocks() {
+        let mut p = Picker::with_sizes(u64::from(3 * B), 3 * B, cfg(0), 1);
+        let (a, b) = (ConnId(1), ConnId(2));
+        for id in [a, b] {
+            p.add_peer(id);
+            p.peer_have_all(id);
+        }
+        assert_eq!(p.block_senders(0), None, "not waiting for a check");
+        let ra = p.pick(a, 2);
+        let rb = p.pick(b, 1);
+        for (id, r) in [(a, ra[0]), (a, ra[1]), (b, rb[0])] {
+            let _ = p.block_received(id, r.piece, r.offset, B);
+        }
+        assert_eq!(p.block_senders(0), Some(vec![a, a, b]));
+        // While the bad blocks are looked for, nothing of the piece is picked.
+        assert!(p.pick(a, 5).is_empty());
+        assert!(!p.reopen_blocks(0, &[7]), "no such block");
+        assert!(p.reopen_blocks(0, &[1]));
+        assert_eq!(p.block_senders(0), None);
+        let again = p.pick(b, 5);
+        assert_eq!(again, vec![p.block_request(0, 1)], "only the bad block");
+        assert_eq!(
+            p.block_received(b, 0, B, B),
+            Received::New {
+                cancel: vec![],
+                piece_complete: true
+            }
+        );
+        p.piece_verified(0);
+        assert!(p.is_complete());
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Integration tests of torrentkit-peer: one binary, one module per area.
 
+mod bad_block;
 mod magnet;
 mod manager;
 mod reader;

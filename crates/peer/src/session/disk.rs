@@ -1,5 +1,5 @@
-//! The disk thread: the torrent's [`DiskJob`]s (block writes, block reads for peers, SHA-1 piece
-//! checks, flushes), in order, off the async threads.
+//! The disk thread: the torrent's [`DiskJob`]s (block writes, block reads for peers, piece
+//! checks, a failed piece's block hashes, flushes), in order, off the async threads.
 
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
@@ -23,6 +23,11 @@ pub(super) enum DiskDone {
         piece: u32,
         ok: bool,
     },
+    /// The SHA-256 of each 16 KiB block of a failed piece's file data (`None`: unreadable).
+    PieceLeaves {
+        piece: u32,
+        hashes: Option<Vec<[u8; 32]>>,
+    },
     /// A block of this many bytes is written (the backlog shrinks).
     Written(usize),
     /// The leaf hashes of a [`DiskJob::HashBlocks`], per piece (`None`: unreadable).
@@ -43,12 +48,24 @@ pub(super) fn spawn(
     done: mpsc::UnboundedSender<DiskDone>,
 ) -> std::io::Result<std_mpsc::Sender<DiskJob>> {
     let (tx, rx) = std_mpsc::channel::<DiskJob>();
-    let (hash_tx, hash_rx) = std_mpsc::channel::<u32>();
+    // A piece to check, or (with its file data's length) a failed piece's blocks to hash.
+    let (hash_tx, hash_rx) = std_mpsc::channel::<(u32, Option<u32>)>();
     let (hash_storage, hash_done) = (storage.clone(), done.clone());
     std::thread::Builder::new()
         .name("torrentkit-hash".into())
         .spawn(move || {
-            for piece in hash_rx {
+            for (piece, blocks_of) in hash_rx {
+                if let Some(len) = blocks_of {
+                    let hashes =
+                        leaf_hashes(&*hash_storage, &[(piece, len)]).and_then(|mut h| h.pop());
+                    if hash_done
+                        .send(DiskDone::PieceLeaves { piece, hashes })
+                        .is_err()
+                    {
+                        return;
+                    }
+                    continue;
+                }
                 let ok = match hash_storage.read_piece(piece) {
                     Ok(bytes) => hashes.check(piece, &bytes),
                     Err(e) if e.is_absent() => false,
@@ -90,7 +107,13 @@ pub(super) fn spawn(
                     DiskJob::Verify { piece } => {
                         // Its blocks are written (jobs run in order): hash on the other thread
                         // while writes go on here.
-                        if hash_tx.send(piece).is_err() {
+                        if hash_tx.send((piece, None)).is_err() {
+                            return;
+                        }
+                        continue;
+                    }
+                    DiskJob::PieceLeaves { piece, len } => {
+                        if hash_tx.send((piece, Some(len))).is_err() {
                             return;
                         }
                         continue;

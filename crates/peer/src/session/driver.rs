@@ -151,6 +151,14 @@ impl Driver {
         }
     }
 
+    /// A peer's address for the log (its connection id when the address is not known).
+    fn peer_name(&self, conn: ConnId) -> String {
+        match self.links.get(&conn).and_then(|l| l.addr) {
+            Some(addr) => addr.to_string(),
+            None => format!("{conn:?}"),
+        }
+    }
+
     /// Sends pending bytes and performs pending actions; returns a storage error to end on.
     fn pump(&mut self) -> Option<SessionError> {
         loop {
@@ -188,6 +196,29 @@ impl Driver {
                             None => log::info!("connection {conn:?}: closed: {reason}"),
                         }
                         self.forget(conn);
+                    }
+                    Action::BadBlock {
+                        conn,
+                        addr,
+                        piece,
+                        offset,
+                    } => {
+                        // The sender may be gone (banned, say) by the time its block is found.
+                        let who = addr.map_or_else(|| self.peer_name(conn), |a| a.to_string());
+                        log::info!(
+                            "peer {who}: bad block: piece {piece} offset {offset} did not match \
+                             the Merkle tree; refetching that block only"
+                        );
+                    }
+                    Action::ForgedHashes { conn, piece } => {
+                        let who = self.peer_name(conn);
+                        log::info!(
+                            "peer {who}: forged hashes: its leaf hashes of piece {piece} do not \
+                             hash to the trusted piece hash"
+                        );
+                    }
+                    Action::Ban { conn } => {
+                        log::info!("peer {}: banned for bad data", self.peer_name(conn));
                     }
                     Action::DhtNode(node) => {
                         if let Some(dht) = &self.dht {
@@ -367,6 +398,9 @@ pub(super) async fn run(
                         d.hash_failures += 1;
                     }
                     d.torrent.handle_verified(std::time::Instant::now(), piece, ok);
+                }
+                Some(DiskDone::PieceLeaves { piece, hashes }) => {
+                    d.torrent.handle_piece_leaves(std::time::Instant::now(), piece, hashes);
                 }
                 Some(DiskDone::Read { conn, request, data }) => {
                     d.torrent.handle_read(std::time::Instant::now(), conn, request, data.as_deref());

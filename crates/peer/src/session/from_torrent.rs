@@ -44,6 +44,8 @@ impl SessionConfig {
         // Every session serves its metadata (BEP 9); private torrents exchange no peers (BEP 27).
         tc.connection.metadata = Some(info.raw().into());
         tc.connection.pex = !info.is_private();
+        // v2 and hybrid: a failed piece's bad blocks are found against its Merkle tree.
+        tc.merkle = crate::MerklePieces::from_metainfo(torrent).map(std::sync::Arc::new);
         // BEP 52: v2 and hybrid torrents announce the v2 upgrade (libtorrent then speaks hash
         // requests with us); a v1 torrent never does.
         tc.connection.reserved = tc

@@ -47,6 +47,26 @@ pub enum Action {
     /// A peer named its DHT node (BEP 5 `port`): add it to the DHT's routing table. Only
     /// given when the torrent runs a DHT ([`ConnectionConfig::dht_port`](crate::ConnectionConfig::dht_port)).
     DhtNode(SocketAddr),
+    /// A block of a failed piece was found bad against the Merkle tree (v2 and hybrid
+    /// torrents): its sender is struck and only that block is fetched again; the driver logs it.
+    BadBlock {
+        /// Who sent it.
+        conn: ConnId,
+        /// Its address, as it was when the piece failed (the peer may be gone since).
+        addr: Option<SocketAddr>,
+        /// The piece.
+        piece: u32,
+        /// The block's offset in the piece.
+        offset: u32,
+    },
+    /// A peer's leaf hashes for a failed piece did not hash to the trusted piece hash: it is
+    /// struck (forged leaves); the driver logs it.
+    ForgedHashes {
+        /// Who sent them.
+        conn: ConnId,
+        /// The piece asked about.
+        piece: u32,
+    },
     /// A piece passed its hash check.
     PieceVerified(u32),
     /// Every piece is verified: the download is complete (a [`DiskJob::Flush`] came just
@@ -80,6 +100,14 @@ pub enum DiskJob {
     Verify {
         /// Piece index.
         piece: u32,
+    },
+    /// Read the first `len` bytes of a failed piece (its file data) and report the SHA-256 of
+    /// each 16 KiB block with [`Torrent::handle_piece_leaves`] (in order: after its writes).
+    PieceLeaves {
+        /// Piece index.
+        piece: u32,
+        /// Bytes of file data in the piece.
+        len: u32,
     },
     /// Read these pieces' file data and SHA-256 each 16 KiB block (the last one of a file may be
     /// short), then pass the hashes, one list per piece, to [`Torrent::handle_block_hashes`]:

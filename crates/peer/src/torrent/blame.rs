@@ -62,7 +62,7 @@ impl Torrent {
     }
 
     /// Counts a bad piece against `id`; bans it at [`TorrentConfig::max_strikes`](super::TorrentConfig::max_strikes).
-    fn strike(&mut self, id: ConnId) {
+    pub(super) fn strike(&mut self, id: ConnId) {
         let Some(p) = self.peers.get_mut(&id) else {
             return;
         };

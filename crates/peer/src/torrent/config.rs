@@ -34,6 +34,10 @@ pub struct TorrentConfig {
     /// Super-seeding (BEP 16): while complete, new peers are told we have nothing and shown
     /// one piece at a time, so the swarm, not we, makes the copies after the first.
     pub super_seed: bool,
+    /// For a v2 or hybrid torrent, each piece's place in its file's Merkle tree: a failed
+    /// piece then has its bad blocks found and only those fetched again (`None`: v1, whole
+    /// pieces).
+    pub merkle: Option<std::sync::Arc<super::MerklePieces>>,
     /// The Merkle trees of a v2 or hybrid torrent, to answer peers' BEP 52 hash requests
     /// (`None`: every request is refused).
     pub hash_trees: Option<std::sync::Arc<super::HashTrees>>,
@@ -63,6 +67,7 @@ impl TorrentConfig {
             max_pool: 1000,
             seed,
             super_seed: false,
+            merkle: None,
             hash_trees: None,
         }
     }

@@ -1,8 +1,7 @@
 //! BEP 52 hashes that peers send the torrent: the command to ask a connection for some, and
-//! where their `hashes` and `hash reject` replies arrive. Nothing in the torrent asks yet (a
-//! magnet's piece layers are fetched before the torrent starts, `metadata/layers.rs`); this is
-//! the place for checks that do (16 KiB leaf hashes to tell which block of a failed piece was
-//! bad).
+//! where their `hashes` and `hash reject` replies arrive. The torrent asks for the 16 KiB leaf
+//! hashes of failed pieces (the bad-block hunt, `bad_block.rs`); a magnet's piece layers are
+//! fetched before the torrent starts (`metadata/layers.rs`).
 
 use std::time::Instant;
 
@@ -23,13 +22,16 @@ impl Torrent {
     /// Hashes from `id` answering `request`: `length` base hashes then the uncles, unchecked.
     pub(super) fn on_hashes(
         &mut self,
-        _now: Instant,
-        _id: ConnId,
-        _request: HashRequest,
-        _hashes: Vec<[u8; 32]>,
+        now: Instant,
+        id: ConnId,
+        request: HashRequest,
+        hashes: Vec<[u8; 32]>,
     ) {
+        self.hunt_hashes(now, id, &request, &hashes);
     }
 
     /// `id` refused `request`.
-    pub(super) fn on_hash_rejected(&mut self, _now: Instant, _id: ConnId, _request: HashRequest) {}
+    pub(super) fn on_hash_rejected(&mut self, now: Instant, id: ConnId, request: HashRequest) {
+        self.hunt_rejected(now, id, &request);
+    }
 }

@@ -7,11 +7,13 @@
 //! settings in `config.rs` and the driver's instructions in `action.rs`.
 
 mod action;
+mod bad_block;
 mod blame;
 mod config;
 mod connections;
 mod hash_replies;
 mod hash_serve;
+mod merkle_pieces;
 mod pex;
 mod priorities;
 mod redial;
@@ -34,8 +36,10 @@ use crate::{
 };
 
 pub use action::{Action, DiskJob};
+pub use bad_block::HUNT_WAIT;
 pub use config::TorrentConfig;
 pub use hash_serve::HashTrees;
+pub use merkle_pieces::{MerklePiece, MerklePieces};
 pub use pex::pex_flags;
 
 #[derive(Debug)]
@@ -84,6 +88,8 @@ pub struct Torrent {
     /// piece passes: then the senders of blocks that differ from the good ones are to blame.
     failed: HashMap<u32, Vec<Option<(ConnId, u64)>>>,
     sum_key: u64,
+    /// Failed pieces of v2 and hybrid torrents whose bad blocks are being found (`bad_block.rs`).
+    hunts: BTreeMap<u32, bad_block::Hunt>,
     wasted: u64,
     /// Payload bytes moved over connections that have since closed.
     closed_transfer: (u64, u64),
@@ -140,6 +146,7 @@ impl Torrent {
             sums: HashMap::new(),
             failed: HashMap::new(),
             sum_key,
+            hunts: BTreeMap::new(),
             wasted: 0,
             closed_transfer: (0, 0),
             completed_sent,
@@ -276,6 +283,7 @@ impl Torrent {
             .chain(self.web.poll_timeout())
             .chain(self.redial.next_due())
             .chain(self.pex_timeout())
+            .chain(self.hunt_timeout())
             .min()
     }
 
@@ -313,6 +321,7 @@ impl Torrent {
             self.apply_choke(now, changes);
         }
         self.pex_tick(now);
+        self.hunt_timeouts(now);
     }
 
     /// The block a [`DiskJob::Read`] asked for (`None`: it could not be read; the request is
@@ -360,14 +369,8 @@ impl Torrent {
                     self.drop_peer(id, CloseReason::Local);
                 }
             }
-        } else {
-            let senders = self.picker.piece_failed(piece);
-            self.blame_after_failure(piece, &senders);
-            self.blame_web_seeds(piece, &senders);
-            let ids: Vec<ConnId> = self.peers.keys().copied().collect();
-            for id in ids {
-                self.fill_requests(now, id);
-            }
+        } else if !self.start_hunt(now, piece) {
+            self.refetch_whole(now, piece);
         }
     }
 

@@ -29,6 +29,7 @@ mod tracker_slow_clients;
 mod tracker_swarm;
 mod tui;
 mod utp;
+mod v2_bad_block;
 mod v2_magnet;
 mod v2_make;
 mod v2_swarm;
@@ -73,6 +74,7 @@ pub(crate) const ALL: &[Case] = &[
     v2_swarm::LIBTORRENT_SEEDS_BT,
     v2_swarm::BT_SEEDS_LIBTORRENT,
     v2_swarm::HYBRID,
+    v2_bad_block::CASE,
     v2_magnet::FROM_LIBTORRENT,
     v2_magnet::TO_LIBTORRENT,
     publish::CASE,

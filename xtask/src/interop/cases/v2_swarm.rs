@@ -51,11 +51,18 @@ impl Swarm {
     /// libtorrent (256 KiB pieces); `hash` is what peers announce: the v1 info-hash of a hybrid,
     /// the truncated v2 one of a v2-only torrent.
     fn new_v2(ctx: &Ctx, hybrid: bool) -> anyhow::Result<Swarm> {
-        let tracker = BtTracker::start(
-            ctx,
-            "bt-tracker",
-            &["--interval", "5", "--min-interval", "1"],
-        )?;
+        Swarm::new_v2_with(ctx, hybrid, &[])
+    }
+
+    /// [`Swarm::new_v2`] with `tracker_args` for `bt tracker` (`--trust-ip-param`).
+    pub(super) fn new_v2_with(
+        ctx: &Ctx,
+        hybrid: bool,
+        tracker_args: &[&str],
+    ) -> anyhow::Result<Swarm> {
+        let mut args = vec!["--interval", "5", "--min-interval", "1"];
+        args.extend_from_slice(tracker_args);
+        let tracker = BtTracker::start(ctx, "bt-tracker", &args)?;
         let seed_dir = ctx.path("seed");
         let file = seed_dir.join(FILE);
         data::write_file(&file, DATA_LEN, 6)?;
