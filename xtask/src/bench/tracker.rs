@@ -424,7 +424,15 @@ fn run_redis_only(
     let load_start = on_redis::load();
     let mut rounds = Vec::new();
     for round in 0..ROUNDS {
-        let out = wrk(ctx, "wrk-opentracker", ot.addr(), script, pool_file, ROUND, false)?;
+        let out = wrk(
+            ctx,
+            "wrk-opentracker",
+            ot.addr(),
+            script,
+            pool_file,
+            ROUND,
+            false,
+        )?;
         let r = parse_wrk(&out)?;
         println!(
             "bench tracker: HTTP round {} {:<12} {:>9.0} req/s  p50 {:.2} ms  p99 {:.2} ms  errors {}",
@@ -456,7 +464,10 @@ fn run_redis_only(
     for (name, r) in [
         ("opentracker", &ot_row),
         ("bt tracker, Redis store", &redis.one),
-        ("2 bt trackers, one Redis (wrk split; worse p99)", &redis.pair),
+        (
+            "2 bt trackers, one Redis (wrk split; worse p99)",
+            &redis.pair,
+        ),
     ] {
         let _ = writeln!(
             md,

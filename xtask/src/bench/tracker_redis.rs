@@ -99,7 +99,10 @@ struct Cpu(Vec<u64>, u64);
 
 impl Cpu {
     fn now(pids: &[u32]) -> anyhow::Result<Cpu> {
-        let each = pids.iter().map(|&p| cpu_ticks(p)).collect::<anyhow::Result<_>>()?;
+        let each = pids
+            .iter()
+            .map(|&p| cpu_ticks(p))
+            .collect::<anyhow::Result<_>>()?;
         Ok(Cpu(each, machine_ticks()?))
     }
 

@@ -50,10 +50,7 @@ impl Redis {
             let deadline = Instant::now() + Duration::from_secs(10);
             loop {
                 if pong(addr) {
-                    return Ok(Redis {
-                        process,
-                        addr,
-                    });
+                    return Ok(Redis { process, addr });
                 }
                 if process.try_status()?.is_some() {
                     // The port was taken between picking and binding: another one.

@@ -14,14 +14,15 @@
 local S, L, P, D = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local id, rec = ARGV[1], ARGV[2]
 local seeder, event = ARGV[3] == '1', ARGV[4]
--- Redis's clock, not the tracker's: every tracker on this Redis ages peers alike.
-local now = tonumber(redis.call('TIME')[1])
-local cutoff = now - tonumber(ARGV[5])
+-- Redis's clock, not the tracker's: every tracker on this Redis ages peers alike. Kept as the
+-- string TIME gives: a Lua number would be formatted again for ZADD (and parsed by Redis).
+local now = redis.call('TIME')[1]
 local max_peers = tonumber(ARGV[6])
 
 -- Expiry by score, when the tracker asks (about once a second per swarm and tracker), a bounded
 -- number (the periodic sweep takes the rest).
 if ARGV[7] == '1' then
+  local cutoff = tonumber(now) - tonumber(ARGV[5])
   for _, z in ipairs({S, L}) do
     local old = redis.call('ZRANGEBYSCORE', z, '-inf', cutoff, 'LIMIT', 0, 256)
     if #old > 0 then

@@ -40,7 +40,13 @@ fn run(size: usize, n: usize, start: u64, cap: usize) -> Spans {
         return Spans::default();
     }
     if n >= size {
-        return Spans([Some(Span { start: 0, stop: cap }), None]);
+        return Spans([
+            Some(Span {
+                start: 0,
+                stop: cap,
+            }),
+            None,
+        ]);
     }
     let r = (start % size as u64) as usize;
     let first = Span {
@@ -116,7 +122,10 @@ mod tests {
         // 51 ranks from 80: 80..=99 then 0..=30 (ranks past 99 give the peers that joined since).
         assert_eq!(spans(p.leechers), [(80, 130), (0, 30)]);
         // The start is taken modulo the size.
-        assert_eq!(plan(Some((0, 100)), 50, false, 310), plan(Some((0, 100)), 50, false, 10));
+        assert_eq!(
+            plan(Some((0, 100)), 50, false, 310),
+            plan(Some((0, 100)), 50, false, 10)
+        );
     }
 
     #[test]
@@ -125,7 +134,10 @@ mod tests {
         assert_eq!(spans(p.leechers), [(0, 50)]);
         assert_eq!(spans(p.seeders), [(0, 50)]);
         let p = plan(None, 10, false, 7);
-        assert_eq!((spans(p.leechers), spans(p.seeders)), (vec![(0, 10)], vec![(0, 10)]));
+        assert_eq!(
+            (spans(p.leechers), spans(p.seeders)),
+            (vec![(0, 10)], vec![(0, 10)])
+        );
         let p = plan(None, 10, true, 7);
         assert_eq!(spans(p.seeders), []);
         assert_eq!(plan(Some((5, 5)), 0, false, 1), Plan::default());
@@ -140,10 +152,28 @@ mod tests {
         // 1000 seeders, 1000 leechers, 50 wanted: 26 leecher ranks (25 + the requester's
         // place) and 25 seeder ranks.
         let p = plan(Some((1000, 1000)), 50, false, 0);
-        assert_eq!(p.leechers.iter().map(|s| s.stop - s.start + 1).sum::<usize>(), 26);
-        assert_eq!(p.seeders.iter().map(|s| s.stop - s.start + 1).sum::<usize>(), 25);
+        assert_eq!(
+            p.leechers
+                .iter()
+                .map(|s| s.stop - s.start + 1)
+                .sum::<usize>(),
+            26
+        );
+        assert_eq!(
+            p.seeders
+                .iter()
+                .map(|s| s.stop - s.start + 1)
+                .sum::<usize>(),
+            25
+        );
         let p = plan(Some((1000, 1000)), 50, true, 0);
-        assert_eq!(p.leechers.iter().map(|s| s.stop - s.start + 1).sum::<usize>(), 51);
+        assert_eq!(
+            p.leechers
+                .iter()
+                .map(|s| s.stop - s.start + 1)
+                .sum::<usize>(),
+            51
+        );
         assert_eq!(spans(p.seeders), []);
     }
 

@@ -131,7 +131,10 @@ mod tests {
         );
         memo.saw(&h, 3, 4);
         let soon = memo.due(&h, t0 + Duration::from_millis(500));
-        assert_eq!((soon.seen, soon.touch, soon.expire), (Some((3, 4)), false, false));
+        assert_eq!(
+            (soon.seen, soon.touch, soon.expire),
+            (Some((3, 4)), false, false)
+        );
         let later = memo.due(&h, t0 + Duration::from_millis(1500));
         assert_eq!((later.touch, later.expire), (false, true));
         let much_later = memo.due(&h, t0 + Duration::from_secs(11));

@@ -345,7 +345,12 @@ impl RedisStore {
         let mut read = |spans: draw::Spans| -> Result<Vec<Value>, StoreError> {
             let mut members = Vec::new();
             for _ in spans.iter() {
-                members.extend(array(replies.next().unwrap_or(Value::Nil))?);
+                let part = array(replies.next().unwrap_or(Value::Nil))?;
+                if members.is_empty() {
+                    members = part;
+                } else {
+                    members.extend(part);
+                }
             }
             Ok(members)
         };
