@@ -33,20 +33,15 @@ pub(crate) struct Plan {
 
 /// `n` consecutive members (by announce time, wrapping round) of a set last seen with `size`
 /// members, from rank `start % size`, as opentracker takes a run from a random start: each peer
-/// is in with chance `n / size`. When `n` covers the set as seen, ranks `0..=cap` are read
-/// instead: the whole set, and those that joined since, up to `cap + 1`.
+/// is in with chance `n / size`; none for `n = 0`. A set seen no larger than `n` (empty included: peers may have
+/// joined it since, through this tracker or another) is read from its start instead, ranks
+/// `0..=cap`: the whole set and those that joined since, up to `cap + 1`.
 fn run(size: usize, n: usize, start: u64, cap: usize) -> Spans {
     if n == 0 {
         return Spans::default();
     }
     if n >= size {
-        return Spans([
-            Some(Span {
-                start: 0,
-                stop: cap,
-            }),
-            None,
-        ]);
+        return head(cap);
     }
     let r = (start % size as u64) as usize;
     let first = Span {
@@ -59,6 +54,17 @@ fn run(size: usize, n: usize, start: u64, cap: usize) -> Spans {
         stop: r + n - 1 - size,
     });
     Spans([Some(first), wrapped])
+}
+
+/// Ranks `0..=cap`.
+fn head(cap: usize) -> Spans {
+    Spans([
+        Some(Span {
+            start: 0,
+            stop: cap,
+        }),
+        None,
+    ])
 }
 
 /// The share of `want` that comes from the seeders, in proportion to the swarm (opentracker's
@@ -79,29 +85,26 @@ pub(crate) fn plan(seen: Option<(usize, usize)>, want: usize, no_seeds: bool, st
     }
     let Some((seeders, leechers)) = seen else {
         // Nothing known: the first `want + 1` of each set.
-        let head = Spans([
-            Some(Span {
-                start: 0,
-                stop: want,
-            }),
-            None,
-        ]);
         return Plan {
-            leechers: head,
-            seeders: if no_seeds { Spans::default() } else { head },
+            leechers: head(want),
+            seeders: if no_seeds {
+                Spans::default()
+            } else {
+                head(want)
+            },
         };
     };
     let want_seeds = from_seeds(want, seeders, leechers, no_seeds);
-    let n_leechers = leechers.min(want - want_seeds + 1);
-    let n_seeders = if no_seeds {
-        0
-    } else {
-        seeders.min(want + 1 - n_leechers)
-    };
+    let n_leechers = want - want_seeds + 1;
+    let n_seeders = want + 1 - leechers.min(n_leechers);
     Plan {
         leechers: run(leechers, n_leechers, start, want),
         // A different start for the seeders: the two runs are drawn independently.
-        seeders: run(seeders, n_seeders, start.rotate_left(32), want),
+        seeders: if no_seeds {
+            Spans::default()
+        } else {
+            run(seeders, n_seeders, start.rotate_left(32), want)
+        },
     }
 }
 
@@ -117,6 +120,7 @@ mod tests {
     fn a_run_inside_the_set_is_one_span_and_one_past_the_end_wraps() {
         let p = plan(Some((0, 100)), 50, false, 10);
         assert_eq!(spans(p.leechers), [(10, 60)]);
+        // The leechers fill the draw: no seeder is read.
         assert_eq!(spans(p.seeders), []);
         let p = plan(Some((0, 100)), 50, false, 80);
         // 51 ranks from 80: 80..=99 then 0..=30 (ranks past 99 give the peers that joined since).
@@ -140,7 +144,13 @@ mod tests {
         );
         let p = plan(None, 10, true, 7);
         assert_eq!(spans(p.seeders), []);
+        // A set seen empty is read too: the seed seen alone is given the leecher that joined
+        // through another tracker since.
+        let p = plan(Some((1, 0)), 50, true, 7);
+        assert_eq!(spans(p.leechers), [(0, 50)]);
         assert_eq!(plan(Some((5, 5)), 0, false, 1), Plan::default());
+        // Seeders seen none but the leechers fall short: the seeders' first ones are read.
+        assert_eq!(spans(plan(Some((0, 20)), 50, false, 1).seeders), [(0, 50)]);
     }
 
     #[test]
