@@ -2,7 +2,8 @@
 //! [`super::aquatic`]) and opentracker (Debian package) in the same run.
 //!
 //! Also `bt tracker --store redis://` alone and as a pair on one Redis ([`on_redis`]), in the same
-//! HTTP rounds: targets 0.7x and 1.0x opentracker's requests/s.
+//! HTTP rounds: targets 0.7x and 1.0x opentracker's requests/s. `cargo xtask bench tracker --
+//! --redis-only` runs just those rows and opentracker's HTTP row.
 //!
 //! HTTP: wrk with a Lua script (written into the scratch directory) sending random announces over
 //! a pool of 10,000 info-hashes (compact=1, numwant=50, a fresh random peer id each time), the same
