@@ -2,7 +2,8 @@
 //! [`super::aquatic`]) and opentracker (Debian package) in the same run.
 //!
 //! Also `bt tracker --store redis://` alone and as a pair on one Redis ([`on_redis`]), in the same
-//! HTTP rounds: targets 0.7x and 1.0x opentracker's requests/s.
+//! HTTP rounds: targets 0.7x and 1.0x opentracker's requests/s. `cargo xtask bench tracker --
+//! --redis-only` runs just those rows and opentracker's HTTP row.
 //!
 //! HTTP: wrk with a Lua script (written into the scratch directory) sending random announces over
 //! a pool of 10,000 info-hashes (compact=1, numwant=50, a fresh random peer id each time), the same
@@ -70,7 +71,9 @@ function setup(thread)
 end
 
 function init(args)
-  math.randomseed(os.time() * 1000 + (tid or 0) * 7919)
+  -- WRK_SALT tells apart wrk processes started in the same second with the same thread ids.
+  local salt = tonumber(os.getenv("WRK_SALT") or "0") or 0
+  math.randomseed(os.time() * 1000 + (tid or 0) * 7919 + salt * 104729)
   for line in io.lines(args[1]) do
     pool[#pool + 1] = (line:gsub("(%x%x)", "%%%1"))
   end
@@ -368,12 +371,151 @@ fn peers_opentracker(addr: SocketAddr, deadline: Instant) -> anyhow::Result<u64>
         .context("opentracker /stats: no peer count")
 }
 
-pub(super) fn run(root: &Path, _passthrough: &[String]) -> anyhow::Result<Outcome> {
+/// The Redis rows' report lines (verdicts, CPU per announce) and their failures.
+fn redis_report(
+    md: &mut String,
+    failures: &mut Vec<String>,
+    redis: &on_redis::RedisResult,
+    ot: &Round,
+) {
+    let one_vs_ot = redis.one.rps / ot.rps;
+    let pair_vs_ot = redis.pair.rps / ot.rps;
+    let one_pass = one_vs_ot >= REDIS_ONE_TARGET;
+    let pair_pass = pair_vs_ot >= REDIS_PAIR_TARGET;
+    let verdict = |p: bool| if p { "PASS" } else { "FAIL" };
+    let _ = writeln!(
+        md,
+        "- HTTP, Redis store: one bt tracker / opentracker = **{one_vs_ot:.2}x** (target {REDIS_ONE_TARGET}x), p99 {:.2} ms: **{}**; \
+         two bt trackers on one Redis / opentracker = **{pair_vs_ot:.2}x** (target {REDIS_PAIR_TARGET}x), p99 {:.2} ms: **{}**",
+        redis.one.p99_ms,
+        verdict(one_pass),
+        redis.pair.p99_ms,
+        verdict(pair_pass)
+    );
+    let _ = writeln!(
+        md,
+        "- CPU us per announce (median round): one bt tracker on Redis: {}; two on one Redis: {}",
+        redis.one_cpu, redis.pair_cpu
+    );
+    if !one_pass {
+        failures.push(format!(
+            "HTTP, one bt tracker on Redis: {one_vs_ot:.2}x opentracker (target {REDIS_ONE_TARGET}x)"
+        ));
+    }
+    if !pair_pass {
+        failures.push(format!(
+            "HTTP, two bt trackers on one Redis: {pair_vs_ot:.2}x opentracker (target {REDIS_PAIR_TARGET}x)"
+        ));
+    }
+}
+
+/// `cargo xtask bench tracker -- --redis-only`: opentracker's HTTP row and the Redis rows alone,
+/// in the same alternating rounds as the full run: a quicker look at the Redis store.
+fn run_redis_only(
+    ctx: &Ctx,
+    bt: &Path,
+    script: &Path,
+    pool_file: &Path,
+    pool: &[[u8; 20]],
+) -> anyhow::Result<Outcome> {
+    let ot = Opentracker::start(ctx, pool)?;
+    check(ctx, "opentracker", ot.addr(), script, pool_file)?;
+    let mut on_redis = on_redis::RedisRows::start(ctx, bt)?;
+    on_redis.check(ctx, script, pool_file)?;
+    let load_start = on_redis::load();
+    let mut rounds = Vec::new();
+    for round in 0..ROUNDS {
+        let out = wrk(
+            ctx,
+            "wrk-opentracker",
+            ot.addr(),
+            script,
+            pool_file,
+            ROUND,
+            false,
+        )?;
+        let r = parse_wrk(&out)?;
+        println!(
+            "bench tracker: HTTP round {} {:<12} {:>9.0} req/s  p50 {:.2} ms  p99 {:.2} ms  errors {}",
+            round + 1, "opentracker", r.rps, r.p50_ms, r.p99_ms, r.errors
+        );
+        if r.errors > 0 {
+            bail!("opentracker: wrk saw {} errors", r.errors);
+        }
+        rounds.push(Round {
+            rps: r.rps,
+            p50_ms: r.p50_ms,
+            p90_ms: r.p90_ms,
+            p99_ms: r.p99_ms,
+        });
+        on_redis.round(ctx, script, pool_file, round + 1)?;
+    }
+    let ot_row = median_round(&rounds);
+    let redis = on_redis.finish(ctx)?;
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "## tracker (Redis rows only): `bt tracker --store redis://` vs opentracker\n\n\
+         HTTP: wrk -t{WRK_THREADS} -c{WRK_CONNECTIONS} as in the full run, {ROUNDS} alternating rounds of {} s, \
+         median shown; load average {load_start} at the start, {} at the end.\n\n\
+         | tracker | requests/s | p50 ms | p90 ms | p99 ms |\n|---|---:|---:|---:|---:|",
+        ROUND.as_secs(),
+        on_redis::load()
+    );
+    for (name, r) in [
+        ("opentracker", &ot_row),
+        ("bt tracker, Redis store", &redis.one),
+        (
+            "2 bt trackers, one Redis (wrk split; worse p99)",
+            &redis.pair,
+        ),
+    ] {
+        let _ = writeln!(
+            md,
+            "| {name} | {:.0} | {:.2} | {:.2} | {:.2} |",
+            r.rps, r.p50_ms, r.p90_ms, r.p99_ms
+        );
+    }
+    let _ = writeln!(
+        md,
+        "\nRedis `used_memory`: {:.1} MiB for {} peers, {:.1} MiB per 100,000 peers.\n",
+        redis.grown as f64 / (1 << 20) as f64,
+        redis.peers,
+        redis.per_100k_mib
+    );
+    let mut failures = Vec::new();
+    redis_report(&mut md, &mut failures, &redis, &ot_row);
+    let _ = writeln!(
+        md,
+        "- Pair rounds (req/s): {}",
+        on_redis
+            .pair_rounds
+            .iter()
+            .map(|r| format!("{:.0}", r.rps))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    drop(on_redis);
+    drop(ot);
+    Ok(Outcome {
+        markdown: md,
+        failures,
+    })
+}
+
+pub(super) fn run(root: &Path, passthrough: &[String]) -> anyhow::Result<Outcome> {
     packages::require(&[("wrk", "wrk"), ("opentracker", "opentracker")])?;
+    let redis_only = match passthrough {
+        [] => false,
+        [flag] if flag == "--redis-only" => true,
+        other => bail!("unknown options {other:?} for the tracker bench; known: --redis-only"),
+    };
     let bt = bt::path()?;
     let tools = root.join("target").join("bench").join("tools");
-    aquatic::binary(&tools, "aquatic_udp")?;
-    aquatic::binary(&tools, "aquatic_http")?;
+    if !redis_only {
+        aquatic::binary(&tools, "aquatic_udp")?;
+        aquatic::binary(&tools, "aquatic_http")?;
+    }
     let dir = root.join("target").join("bench").join("tracker");
     if dir.exists() {
         std::fs::remove_dir_all(&dir).with_context(|| format!("wiping {}", dir.display()))?;
@@ -399,6 +541,12 @@ pub(super) fn run(root: &Path, _passthrough: &[String]) -> anyhow::Result<Outcom
     )?;
     let script = dir.join("announce.lua");
     std::fs::write(&script, LUA)?;
+    if redis_only {
+        let outcome = run_redis_only(&ctx, bt, &script, &pool_file, &pool);
+        groups.kill_all();
+        return outcome;
+    }
+    let load_start = on_redis::load();
 
     println!("bench tracker: starting opentracker, aquatic_udp, aquatic_http and bt tracker");
     let whitelist: Vec<[u8; 20]> = pool.iter().chain(&large).copied().collect();
@@ -514,10 +662,6 @@ pub(super) fn run(root: &Path, _passthrough: &[String]) -> anyhow::Result<Outcom
     let bt_http_per_100k =
         bt_http_grown as f64 / bt_http_peers.max(1) as f64 * 100_000.0 / (1 << 20) as f64;
     let redis = on_redis.finish(&ctx)?;
-    let redis_one_vs_ot = redis.one.rps / http_rows[0].rps;
-    let redis_pair_vs_ot = redis.pair.rps / http_rows[0].rps;
-    let redis_one_pass = redis_one_vs_ot >= REDIS_ONE_TARGET;
-    let redis_pair_pass = redis_pair_vs_ot >= REDIS_PAIR_TARGET;
 
     // Indices: 0 opentracker, 1 aquatic, 2 bt.
     let (ot_h, aq_h, bt_h) = (&http_rows[0], &http_rows[1], &http_rows[2]);
@@ -630,15 +774,6 @@ pub(super) fn run(root: &Path, _passthrough: &[String]) -> anyhow::Result<Outcom
     );
     let _ = writeln!(
         md,
-        "- HTTP, Redis store: one bt tracker / opentracker = **{redis_one_vs_ot:.2}x** (target {REDIS_ONE_TARGET}x), p99 {:.2} ms: **{}**; \
-         two bt trackers on one Redis / opentracker = **{redis_pair_vs_ot:.2}x** (target {REDIS_PAIR_TARGET}x), p99 {:.2} ms: **{}**",
-        redis.one.p99_ms,
-        verdict(redis_one_pass),
-        redis.pair.p99_ms,
-        verdict(redis_pair_pass)
-    );
-    let _ = writeln!(
-        md,
         "- UDP, small pool: bt/opentracker = {udp_vs_ot_small:.2}x, bt/aquatic_udp = {:.2}x",
         small_rows[2].rps / small_rows[1].rps
     );
@@ -667,16 +802,18 @@ pub(super) fn run(root: &Path, _passthrough: &[String]) -> anyhow::Result<Outcom
             mem[2].2, mem[1].2
         ));
     }
-    if !redis_one_pass {
-        failures.push(format!(
-            "HTTP, one bt tracker on Redis: {redis_one_vs_ot:.2}x opentracker (target {REDIS_ONE_TARGET}x)"
-        ));
-    }
-    if !redis_pair_pass {
-        failures.push(format!(
-            "HTTP, two bt trackers on one Redis: {redis_pair_vs_ot:.2}x opentracker (target {REDIS_PAIR_TARGET}x)"
-        ));
-    }
+    redis_report(&mut md, &mut failures, &redis, &http_rows[0]);
+    let _ = writeln!(
+        md,
+        "- Pair rounds (req/s): {}; load average {load_start} at the start, {} at the end",
+        on_redis
+            .pair_rounds
+            .iter()
+            .map(|r| format!("{:.0}", r.rps))
+            .collect::<Vec<_>>()
+            .join(", "),
+        on_redis::load()
+    );
     drop(on_redis);
     drop(bt_proc);
     drop(aq_udp);

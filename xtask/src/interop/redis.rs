@@ -17,7 +17,7 @@ use super::{net, packages};
 #[derive(Debug)]
 pub(crate) struct Redis {
     /// Killed (with its group) when the `Redis` is dropped.
-    _process: Managed,
+    process: Managed,
     pub(crate) addr: SocketAddr,
 }
 
@@ -50,10 +50,7 @@ impl Redis {
             let deadline = Instant::now() + Duration::from_secs(10);
             loop {
                 if pong(addr) {
-                    return Ok(Redis {
-                        _process: process,
-                        addr,
-                    });
+                    return Ok(Redis { process, addr });
                 }
                 if process.try_status()?.is_some() {
                     // The port was taken between picking and binding: another one.
@@ -72,6 +69,11 @@ impl Redis {
             "redis-server did not start on 5 free ports (see {})",
             dir.display()
         )
+    }
+
+    /// The pid of redis-server itself (for its CPU time).
+    pub(crate) fn pid(&mut self, deadline: Instant) -> anyhow::Result<u32> {
+        self.process.program_pid(deadline)
     }
 
     /// The `--store` URL of database `db`.

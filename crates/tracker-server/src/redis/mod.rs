@@ -4,14 +4,16 @@
 //! `layout.rs`, the atomic per-swarm logic in the Lua scripts beside this file.
 //!
 //! One announce is one round trip: a pipeline of the announce script (`EVALSHA`; loaded with
-//! `SCRIPT LOAD` once per Redis start, when Redis answers `NOSCRIPT`) and the index touch. A
-//! scrape of many info-hashes is one pipeline too. Every call is bounded by
+//! `SCRIPT LOAD` once per Redis start, when Redis answers `NOSCRIPT`), the `ZRANGE` reads of the
+//! peers to give (planned in `draw.rs`) and, now and then, the index touch (`memo.rs` says when).
+//! A scrape of many info-hashes is one pipeline too. Every call is bounded by
 //! [`RedisConfig::timeout`]; the connection is a `redis` `ConnectionManager`, which reconnects by
 //! itself after Redis comes back.
 
+mod draw;
 mod layout;
+mod memo;
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -154,8 +156,9 @@ const SWEEP_LIMIT: usize = 10_000;
 /// Expired peers dropped per sorted set by a scrape.
 const SCRAPE_LIMIT: usize = 64;
 
-/// Slots of the index-touch cache (512 KiB).
-const TOUCH_SLOTS: usize = 1 << 16;
+/// How often this tracker has a swarm's expired peers dropped by an announce: the score test of
+/// every announce cost Redis more than the rest of a small announce.
+const EXPIRE_EVERY: Duration = Duration::from_secs(1);
 
 /// Every swarm and its counts, as the pages show them.
 pub(crate) type Snapshot = Arc<Vec<(InfoHash, SwarmStats)>>;
@@ -168,11 +171,8 @@ pub(crate) struct RedisStore {
     conn: OnceLock<ConnectionManager>,
     scripts: Scripts,
     snapshot: Mutex<Option<(Instant, Snapshot)>>,
-    /// When this tracker last touched a swarm in the index, direct-mapped by info-hash: a
-    /// fingerprint (high 32 bits) and seconds since `started` (low 32). A collision costs one
-    /// touch more, never one less than needed.
-    touched: Box<[AtomicU64]>,
-    started: Instant,
+    /// The counts last seen per swarm and when its upkeep was last done.
+    memo: memo::Memo,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -220,28 +220,11 @@ impl RedisStore {
             conn: OnceLock::new(),
             scripts: Scripts::new(),
             snapshot: Mutex::new(None),
-            touched: (0..TOUCH_SLOTS).map(|_| AtomicU64::new(0)).collect(),
-            started: Instant::now(),
+            // The index only has to know that a swarm was announced within the peer timeout
+            // (the sweep forgets swarms silent for a whole timeout), so each tracker touches a
+            // swarm at most once per quarter timeout.
+            memo: memo::Memo::new(peer_timeout / 4, EXPIRE_EVERY),
         }
-    }
-
-    /// Whether this announce should also raise the swarm's score in the index. The index only
-    /// has to know that a swarm was announced within the peer timeout (the sweep forgets swarms
-    /// silent for a whole timeout), so each tracker touches a swarm at most once per quarter
-    /// timeout: most announces are one script call, not two.
-    fn needs_touch(&self, hash: &InfoHash) -> bool {
-        let h = &hash.0;
-        let slot = usize::from(u16::from_le_bytes([h[0], h[1]])) % TOUCH_SLOTS;
-        let fp = u64::from(u32::from_le_bytes([h[2], h[3], h[4], h[5]]));
-        let now = self.started.elapsed().as_secs() + 1;
-        let entry = &self.touched[slot];
-        let old = entry.load(Ordering::Relaxed);
-        let fresh =
-            old >> 32 == fp && now.saturating_sub(old & 0xffff_ffff) < self.peer_timeout / 4;
-        if !fresh {
-            entry.store(fp << 32 | (now & 0xffff_ffff), Ordering::Relaxed);
-        }
-        !fresh
     }
 
     pub(crate) fn url(&self) -> &str {
@@ -313,6 +296,7 @@ impl RedisStore {
             Event::Stopped => "3",
             _ => "0",
         };
+        let due = self.memo.due(&req.info_hash, Instant::now());
         let mut pipe = redis::pipe();
         pipe.cmd("EVALSHA")
             .arg(&self.scripts.announce.hash)
@@ -323,10 +307,21 @@ impl RedisStore {
             .arg(if req.left == Some(0) { "1" } else { "0" })
             .arg(event)
             .arg(self.peer_timeout)
-            .arg(a.numwant)
-            .arg(if no_seeds { "1" } else { "0" })
-            .arg(self.max_peers);
-        if req.event != Event::Stopped && self.needs_touch(&req.info_hash) {
+            .arg(self.max_peers)
+            .arg(if due.expire { "1" } else { "0" });
+        // The peers are read after the script, so that the peers it expired are gone; the
+        // requester may be among them and is skipped. A stopping peer is given none.
+        let plan = if req.event == Event::Stopped {
+            draw::Plan::default()
+        } else {
+            draw::plan(due.seen, a.numwant, no_seeds, fastrand::u64(..))
+        };
+        for (key, spans) in [(&keys[1], plan.leechers), (&keys[0], plan.seeders)] {
+            for span in spans.iter() {
+                pipe.cmd("ZRANGE").arg(key).arg(span.start).arg(span.stop);
+            }
+        }
+        if req.event != Event::Stopped && due.touch {
             pipe.cmd("EVALSHA")
                 .arg(&self.scripts.touch.hash)
                 .arg(1)
@@ -339,40 +334,61 @@ impl RedisStore {
         if reply.first().map(int) == Some(-1) {
             return Ok(Err(RequestError::KeyMismatch));
         }
-        if reply.len() < 4 {
+        let [_, seeders, leechers, completed] = &reply[..] else {
             return Err(StoreError::Unavailable(
                 "short reply from the announce script".into(),
             ));
-        }
-        let v6 = a.addr.is_ipv6();
-        let mut room = a.numwant;
-        let mut push = |m: &[u8]| {
-            // The requester may be among the peers drawn (one more was drawn for it).
-            if room > 0 && m.get(..20) != Some(&req.peer_id.0[..]) {
-                layout::push_peer(out, m, v6, a.both_families, a.with_ids);
-                room -= 1;
-            }
         };
-        for pair in reply[4..].chunks(2) {
-            match pair {
-                [size, Value::BulkString(joined)] if matches!(int(size), 26 | 38) => {
-                    joined.chunks_exact(int(size) as usize).for_each(&mut push);
+        let counts = stats(seeders, leechers, completed);
+        self.memo
+            .saw(&req.info_hash, counts.seeders, counts.leechers);
+        let mut read = |spans: draw::Spans| -> Result<Vec<Value>, StoreError> {
+            let mut members = Vec::new();
+            for _ in spans.iter() {
+                let part = array(replies.next().unwrap_or(Value::Nil))?;
+                if members.is_empty() {
+                    members = part;
+                } else {
+                    members.extend(part);
                 }
-                [_, Value::Array(members)] => {
-                    for m in members {
-                        if let Value::BulkString(m) = m {
-                            push(m);
-                        }
+            }
+            Ok(members)
+        };
+        let drawn_leechers = read(plan.leechers)?;
+        let drawn_seeders = read(plan.seeders)?;
+        // The split by the exact counts: leechers up to their share, then seeders, then more
+        // leechers if the seeders ran short.
+        let want = a.numwant;
+        let leecher_share = want
+            - draw::from_seeds(
+                want,
+                counts.seeders as usize,
+                counts.leechers as usize,
+                no_seeds,
+            );
+        let v6 = a.addr.is_ipv6();
+        let mut given = 0;
+        let mut give = |members: &[Value], limit: usize| -> usize {
+            let mut used = 0;
+            for m in members {
+                if given >= limit {
+                    break;
+                }
+                used += 1;
+                if let Value::BulkString(m) = m {
+                    if m.get(..20) != Some(&req.peer_id.0[..])
+                        && layout::push_peer(out, m, v6, a.both_families, a.with_ids)
+                    {
+                        given += 1;
                     }
                 }
-                _ => {
-                    return Err(StoreError::Unavailable(
-                        "malformed peers in the announce script's reply".into(),
-                    ))
-                }
             }
-        }
-        Ok(Ok(stats(&reply[1], &reply[2], &reply[3])))
+            used
+        };
+        let used = give(&drawn_leechers, leecher_share);
+        give(&drawn_seeders, want);
+        give(&drawn_leechers[used..], want);
+        Ok(Ok(counts))
     }
 
     fn push_scrape(&self, pipe: &mut Pipeline, hash: &InfoHash, limit: usize, drop: bool) {
