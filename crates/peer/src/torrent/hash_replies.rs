@@ -12,7 +12,7 @@ use crate::ConnId;
 
 impl Torrent {
     /// Sends `request` to the peer on `id` (nothing if it is gone); the reply is handed to
-    /// [`on_hashes`](Self::on_hashes) or [`on_hash_rejected`](Self::on_hash_rejected).
+    /// `on_hashes` or `on_hash_rejected`.
     pub fn send_hash_request(&mut self, now: Instant, id: ConnId, request: HashRequest) {
         if let Some(p) = self.peers.get_mut(&id) {
             p.conn.send_hash_request(now, request);
