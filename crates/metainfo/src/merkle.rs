@@ -36,6 +36,22 @@ pub fn zero_subtree(level: usize) -> Hash256 {
     h
 }
 
+/// The layer above `layer` (a power of two of nodes, at least two): each pair's parent.
+pub fn layer_above(layer: &[Hash256]) -> Vec<Hash256> {
+    debug_assert!(layer.len() >= 2 && layer.len().is_power_of_two());
+    layer.chunks(2).map(|p| parent(&p[0], &p[1])).collect()
+}
+
+/// `layer` (a power of two of nodes) and every layer above it, up to the one-node root layer.
+pub fn layers_to_root(layer: Vec<Hash256>) -> Vec<Vec<Hash256>> {
+    let mut layers = vec![layer];
+    while let Some(top) = layers.last().filter(|l| l.len() > 1) {
+        let up = layer_above(top);
+        layers.push(up);
+    }
+    layers
+}
+
 /// The root of a tree of `width` leaves (a power of two), of which `leaves` come first and the
 /// rest are zero. `leaves.len()` must not exceed `width`.
 pub fn root(leaves: &[Hash256], width: u64) -> Hash256 {
@@ -80,7 +96,7 @@ pub fn root_from_layer(layer: &[Hash256], piece_length: u64) -> Hash256 {
     nodes.resize(width as usize, pad);
     let mut level = nodes;
     while level.len() > 1 {
-        level = level.chunks(2).map(|p| parent(&p[0], &p[1])).collect();
+        level = layer_above(&level);
     }
     level[0]
 }

@@ -219,10 +219,7 @@ impl HashMessage {
         let (base, uncles) = hashes.split_at(n);
         let mut layer: Vec<Hash256> = base.to_vec();
         while layer.len() > 1 {
-            layer = layer
-                .chunks(2)
-                .map(|p| merkle::parent(&p[0], &p[1]))
-                .collect();
+            layer = merkle::layer_above(&layer);
         }
         let mut h = layer[0];
         let mut position = u64::from(request.index / request.length);

@@ -338,14 +338,7 @@ mod tests {
         let width = layer.len().next_power_of_two();
         let mut level = layer.to_vec();
         level.resize(width, merkle::zero_subtree(0));
-        let mut levels = vec![level];
-        while levels[levels.len() - 1].len() > 1 {
-            let up = levels[levels.len() - 1]
-                .chunks(2)
-                .map(|p| merkle::parent(&p[0], &p[1]))
-                .collect();
-            levels.push(up);
-        }
+        let levels = merkle::layers_to_root(level);
         let (i, n) = (r.index as usize, r.length as usize);
         let mut out = levels[0][i..i + n].to_vec();
         let mut pos = i / n;

@@ -79,14 +79,7 @@ impl HashTrees {
                 first.resize(width, merkle::zero_subtree(piece_level as usize));
                 (piece_level, first)
             };
-            let mut tops = vec![first];
-            while tops.last().is_some_and(|l| l.len() > 1) {
-                let up = tops[tops.len() - 1]
-                    .chunks(2)
-                    .map(|p| merkle::parent(&p[0], &p[1]))
-                    .collect();
-                tops.push(up);
-            }
+            let tops = merkle::layers_to_root(first);
             if tops.last().and_then(|l| l.first()) != Some(&root) {
                 // A layer that does not hash to its root was dropped by the parser already;
                 // this guards the invariant rather than serve a wrong proof.
@@ -320,10 +313,7 @@ impl Torrent {
         }
         let mut low = vec![layer];
         for _ in 0..tree.top_level {
-            let up = low[low.len() - 1]
-                .chunks(2)
-                .map(|p| merkle::parent(&p[0], &p[1]))
-                .collect();
+            let up = merkle::layer_above(&low[low.len() - 1]);
             low.push(up);
         }
         // The data must hash to the layer we serve from, or we would prove a wrong block.
